@@ -1,0 +1,81 @@
+"""The ASGI application: JSON API, webhooks, web UI, health."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+
+from warroom import __version__
+from warroom.api import admin, errors, incidents
+from warroom.api.deps import AppState
+from warroom.api.limits import BodyLimit
+from warroom.clock import Clock, SystemClock
+from warroom.db import make_engine
+from warroom.policy import Policy, load_policy
+from warroom.settings import Settings, get_settings
+
+# Hooks other packages register: routers to include and background loops to run.
+ROUTER_MODULES: list[str] = []
+Lifespan = Callable[[AppState], Any]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    policy: Policy | None = None,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+    run_worker: bool = False,
+) -> FastAPI:
+    settings = settings or get_settings()
+    policy = policy or load_policy(settings.policy)
+    engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size,
+                                   max_overflow=settings.db_max_overflow)
+    state = AppState(settings=settings, policy=policy, engine=engine,
+                     clock=clock or SystemClock())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = None
+        if run_worker:
+            from warroom.worker import start_background_worker
+
+            stop = start_background_worker(state)
+        try:
+            yield
+        finally:
+            if stop is not None:
+                stop()
+
+    app = FastAPI(title="warroom", version=__version__, lifespan=lifespan,
+                  description="Incident response: alerts in, incidents, status updates on "
+                              "cadence, postmortems. Authenticate with `Authorization: Bearer`.")
+    app.state.warroom = state
+    errors.install(app)
+    app.include_router(incidents.router)
+    app.include_router(admin.router)
+    _include_optional(app)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> JSONResponse:
+        from warroom import health
+
+        body, status = health.check(state)
+        return JSONResponse(body, status)
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _include_optional(app: FastAPI) -> None:
+    """Routers of domains that may not exist yet in a given build (ingest, web, status...)."""
+    import importlib
+
+    for name in ROUTER_MODULES:
+        module = importlib.import_module(name)
+        app.include_router(module.router)

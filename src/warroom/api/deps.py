@@ -1,0 +1,141 @@
+"""Request dependencies: the app's state, one unit of work per request, and who is asking."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from warroom.clock import Clock
+from warroom.db import readonly, session_factory
+from warroom.policy.schema import Policy
+from warroom.settings import Settings
+from warroom.users import service as users
+from warroom.users.models import ApiToken, User
+
+
+@dataclass
+class AppState:
+    """Everything a request needs, built once per process by create_app."""
+
+    settings: Settings
+    policy: Policy
+    engine: Engine
+    clock: Clock
+    sessions: sessionmaker[Session] = field(init=False)
+    read_sessions: sessionmaker[Session] = field(init=False)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.sessions = session_factory(self.engine)
+        self.read_sessions = session_factory(readonly(self.engine))
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.warroom
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def _uow(factory_name: str) -> Callable[[Request], Iterator[Session]]:
+    def dependency(request: Request) -> Iterator[Session]:
+        factory: sessionmaker[Session] = getattr(get_state(request), factory_name)
+        session = factory()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    return dependency
+
+
+# scope="function": commit happens before the response is sent, so a 2xx means committed.
+DB = Annotated[Session, Depends(_uow("sessions"), scope="function")]
+ReadDB = Annotated[Session, Depends(_uow("read_sessions"), scope="function")]
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User | None
+    token: ApiToken | None
+    kind: str  # user | ingest | session
+
+    @property
+    def handle(self) -> str:
+        return self.user.handle if self.user else f"ingest:{self.token.name if self.token else '?'}"
+
+    @property
+    def role(self) -> str:
+        return self.user.role if self.user else "ingest"
+
+
+def token_from_request(request: Request) -> str | None:
+    """Bearer header, basic-auth password, or `?token=` (for senders that only take a URL)."""
+    auth = request.headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if scheme.lower() == "basic" and value.strip():
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2] or None
+    return request.query_params.get("token") or None
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def authenticate(request: Request, session: Session) -> Principal:
+    plain = token_from_request(request)
+    if not plain:
+        raise _unauthorized("missing API token: send 'Authorization: Bearer <token>'")
+    row = users.resolve_token(session, plain)
+    if row is None:
+        raise _unauthorized("invalid or revoked API token")
+    if row.kind == "ingest":
+        principal = Principal(user=None, token=row, kind="ingest")
+    else:
+        user = session.get(User, row.user_id) if row.user_id else None
+        if user is None or not user.active:
+            raise _unauthorized("the token's user is disabled")
+        principal = Principal(user=user, token=row, kind="user")
+    request.state.principal = principal
+    return principal
+
+
+def require_role(role: str) -> Callable[..., Principal]:
+    """A dependency that admits user tokens with at least `role`; ingest tokens never pass."""
+
+    def dependency(request: Request, session: ReadDB) -> Principal:
+        principal = authenticate(request, session)
+        if principal.kind == "ingest":
+            raise HTTPException(403, "ingest tokens can only send alerts to /api/v1/ingest/*")
+        if users.RANK[principal.role] < users.RANK[role]:
+            raise HTTPException(403, f"this needs the {role} role; you are {principal.role}")
+        return principal
+
+    dependency.__name__ = f"require_{role}"
+    return dependency
+
+
+Viewer = Annotated[Principal, Depends(require_role("viewer"))]
+Responder = Annotated[Principal, Depends(require_role("responder"))]
+Admin = Annotated[Principal, Depends(require_role("admin"))]

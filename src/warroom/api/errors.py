@@ -1,0 +1,61 @@
+"""Every error leaves as JSON `{"error": {"code", "message", "details"}}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from warroom.errors import Conflict, Forbidden, Invalid, NotFound, WarroomError
+
+STATUS = {NotFound: 404, Conflict: 409, Invalid: 422, Forbidden: 403}
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+              415: "unsupported_media_type", 422: "invalid", 429: "rate_limited",
+              503: "unavailable"}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def _status_for(exc: WarroomError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(WarroomError)
+    async def _domain(_: Request, exc: WarroomError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), _status_for(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            if err.get("type") == "json_invalid":
+                return JSONResponse(
+                    error_body("bad_request", "the body is not valid JSON",
+                               {"position": err.get("ctx", {}).get("error")}), 400)
+            problems.append({"field": _field(tuple(err["loc"])),
+                             "message": err["msg"], "type": err["type"]})
+        first = problems[0] if problems else {"field": "body", "message": "invalid"}
+        return JSONResponse(
+            error_body("invalid", f"{first['field']}: {first['message']}", problems), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, "error")
+        detail = exc.detail if isinstance(exc.detail, str) else code
+        return JSONResponse(error_body(code, detail), exc.status_code,
+                            headers=getattr(exc, "headers", None))

@@ -1,0 +1,267 @@
+"""The `warroom` command: serve, worker, and every operation for a terminal or a script."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from warroom.clock import SystemClock
+from warroom.db import make_engine, session_factory, unit_of_work
+from warroom.errors import WarroomError
+from warroom.policy import Policy, PolicyError, load_policy
+from warroom.settings import Settings, get_settings
+
+app = typer.Typer(help="warroom: incident response for small SRE and platform teams.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+policy_app = typer.Typer(help="The policy file.", no_args_is_help=True)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+token_app = typer.Typer(help="API and ingest tokens.", no_args_is_help=True)
+incident_app = typer.Typer(help="Incidents.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(policy_app, name="policy")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(incident_app, name="incident")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+CLI_ACTOR = "cli"
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _policy(settings: Settings) -> Policy:
+    try:
+        return load_policy(settings.policy)
+    except PolicyError as exc:
+        raise fail(str(exc), 2) from None
+
+
+@contextmanager
+def session_scope() -> Iterator[tuple[Session, Settings]]:
+    """One transaction per command; domain errors become a clean message and exit 1."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with unit_of_work(session_factory(engine)) as session:
+            yield session, settings
+    except WarroomError as exc:
+        detail = f" ({json.dumps(exc.details, default=str)})" if exc.details else ""
+        raise fail(f"{exc.message}{detail}") from None
+    finally:
+        engine.dispose()
+
+
+def emit(data: Any, as_json: bool, text: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+    else:
+        typer.echo(text)
+
+
+def _actor(session: Session, handle: str | None) -> str:
+    from warroom.users import service as users
+
+    if handle is None:
+        return CLI_ACTOR
+    return users.require(session, handle).handle
+
+
+# ---- serve / worker / db / policy -------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="API only; run `warroom worker` separately")] = False,
+    no_migrate: Annotated[bool, typer.Option("--no-migrate", help="Skip applying migrations")] = False,
+) -> None:
+    """Migrate, create the first admin if the database is empty, and serve HTTP."""
+    import uvicorn
+
+    from warroom import bootstrap, migrate
+    from warroom.api.app import create_app
+    from warroom.logs import setup_logging
+
+    settings = get_settings()
+    setup_logging(settings)
+    policy = _policy(settings)
+    if not no_migrate:
+        migrate.upgrade(settings.database_url)
+    host, port = host or settings.host, port or settings.port
+    base = settings.base_url or f"http://{host}:{port}"
+    with session_scope() as (session, _):
+        first = bootstrap.ensure_admin(session, now=SystemClock().now())
+    if first:
+        typer.echo(bootstrap.first_run_message(first, base))
+    application = create_app(settings, policy=policy, run_worker=not no_worker)
+    typer.echo(f"warroom serving on {base} (policy: {settings.policy or 'bundled reference'}, "
+               f"database: {settings.database_url.split('@')[-1]})")
+    uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower(),
+                access_log=False)
+
+
+@app.command()
+def worker() -> None:
+    """Run the background worker: notifications, reminders, escalations (many may run)."""
+    from warroom.worker import run_forever
+
+    settings = get_settings()
+    run_forever(settings, _policy(settings))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations (safe to run on every deploy; runs once per database)."""
+    from warroom import migrate
+
+    settings = get_settings()
+    migrate.upgrade(settings.database_url)
+    typer.echo("database is up to date")
+
+
+@policy_app.command("check")
+def policy_check(file: Annotated[Path | None, typer.Argument(help="Policy YAML; default: WARROOM_POLICY or the bundled one")] = None) -> None:
+    """Validate a policy file; exits non-zero with the bad key's path."""
+    try:
+        policy = load_policy(file if file else get_settings().policy)
+    except PolicyError as exc:
+        raise fail(str(exc), 2) from None
+    typer.echo(f"ok: policy for team '{policy.team}': {len(policy.services)} services, "
+               f"{len(policy.severities)} severities, {len(policy.channels)} channels")
+
+
+@policy_app.command("show")
+def policy_show(as_json: JsonOpt = False) -> None:
+    """Print the policy in force (secrets masked)."""
+    import yaml
+
+    data = _policy(get_settings()).public_dict()
+    typer.echo(json.dumps(data, indent=2) if as_json else yaml.safe_dump(data, sort_keys=False))
+
+
+# ---- users and tokens ---------------------------------------------------------------
+
+
+@user_app.command("add")
+def user_add(
+    handle: str,
+    role: Annotated[str, typer.Option(help="viewer | responder | admin")] = "responder",
+    name: Annotated[str, typer.Option()] = "",
+    email: Annotated[str | None, typer.Option()] = None,
+    slack_id: Annotated[str | None, typer.Option("--slack-id")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a user."""
+    from warroom.users import service as users
+
+    with session_scope() as (session, _):
+        user = users.create_user(session, now=SystemClock().now(), handle=handle, role=role,
+                                 name=name, email=email, slack_id=slack_id)
+        emit({"handle": user.handle, "role": user.role}, as_json,
+             f"added {user.handle} ({user.role})")
+
+
+@user_app.command("list")
+def user_list(as_json: JsonOpt = False) -> None:
+    """List users."""
+    from warroom.users.models import User
+
+    with session_scope() as (session, _):
+        rows = session.query(User).order_by(User.handle).all()
+        data = [{"handle": u.handle, "role": u.role, "name": u.name, "active": u.active}
+                for u in rows]
+        emit(data, as_json, "\n".join(f"{u['handle']:<24} {u['role']:<10} {u['name']}"
+                                      for u in data) or "no users")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    handle: str,
+    password: Annotated[str | None, typer.Option(help="For scripts; otherwise prompts twice")] = None,
+) -> None:
+    """Set a user's web UI password."""
+    from warroom.users import service as users
+
+    if password is None:
+        if not sys.stdin.isatty():
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass("New password: ")
+            if getpass.getpass("Again: ") != password:
+                raise fail("the passwords do not match")
+    with session_scope() as (session, _):
+        users.set_password(users.require(session, handle), password)
+    typer.echo(f"password set for {handle}")
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str | None, typer.Option("--user", help="Handle the token acts as")] = None,
+    ingest: Annotated[str | None, typer.Option("--ingest", help="Make an ingest-only token for this source name")] = None,
+) -> None:
+    """Create a token; the token itself is the last line printed, shown only once."""
+    from warroom.users import service as users
+
+    if bool(user) == bool(ingest):
+        raise fail("give exactly one of --user HANDLE or --ingest NAME", 2)
+    with session_scope() as (session, _):
+        now = SystemClock().now()
+        if user:
+            row, plain = users.create_token(session, now=now, user=users.require(session, user),
+                                            kind="user", name=f"cli:{user}")
+        else:
+            row, plain = users.create_token(session, now=now, user=None, kind="ingest",
+                                            name=ingest or "")
+        typer.echo(f"token {row.id} ({row.kind}) created; store it now, it is not shown again:",
+                   err=True)
+    typer.echo(plain)
+
+
+@token_app.command("list")
+def token_list(as_json: JsonOpt = False) -> None:
+    """List tokens (never their secret)."""
+    from warroom.users import service as users
+
+    with session_scope() as (session, _):
+        data = [{"id": t.id, "kind": t.kind, "name": t.name, "prefix": t.prefix,
+                 "revoked": t.revoked_at is not None} for t in users.list_tokens(session)]
+        emit(data, as_json, "\n".join(
+            f"{t['id']:>4} {t['kind']:<7} {t['prefix']}… {t['name']}"
+            f"{' (revoked)' if t['revoked'] else ''}" for t in data) or "no tokens")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke a token at once."""
+    from warroom.users import service as users
+
+    with session_scope() as (session, _):
+        users.revoke_token(session, now=SystemClock().now(), token_id=token_id)
+    typer.echo(f"token {token_id} revoked")
+
+
+def main() -> None:
+    from warroom import cli_incidents  # noqa: F401  (registers the incident commands)
+    from warroom import cli_extra  # noqa: F401  (commands of other domains)
+
+    try:
+        app()
+    except ValidationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+

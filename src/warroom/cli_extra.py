@@ -1,0 +1,1 @@
+"""Commands contributed by other domains register by being imported here."""

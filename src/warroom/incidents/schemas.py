@@ -1,0 +1,142 @@
+"""The incident JSON contract (/api/v1); extend it, never rename it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+Priority = Literal["P1", "P2", "P3", "P4"]
+State = Literal["active", "stable", "resolved", "completed"]
+
+
+class PendingTask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=500)
+    url: HttpUrl | None = None
+    done: bool = False
+
+
+class _Editable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    roles: dict[str, str] | None = None
+    monitors: list[str] | None = None
+    teams: list[str] | None = None
+    controller: str | None = Field(default=None, max_length=500)
+    acknowledged_by_team: bool | None = None
+    tracking_issue: str | None = Field(default=None, max_length=1000)
+    sub_services: str | None = Field(default=None, max_length=5000)
+    users_impacted: int | None = Field(default=None, ge=0)
+    impacts: str | None = Field(default=None, max_length=20000)
+    detection_method: str | None = Field(default=None, max_length=200)
+    pending_tasks: list[PendingTask] | None = None
+
+
+class IncidentCreate(_Editable):
+    title: str | None = Field(default=None, max_length=500)
+    services: list[str] = Field(min_length=1)
+    priority: Priority
+    severity: str
+    commander: str | None = None
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+
+class IncidentPatch(_Editable):
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    services: list[str] | None = Field(default=None, min_length=1)
+    priority: Priority | None = None
+    severity: str | None = None
+    commander: str | None = None
+
+
+class TransitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: State
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class UpdateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(min_length=1, max_length=20000)
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=20000)
+    occurred_at: datetime | None = None
+
+
+class TimelineOut(BaseModel):
+    id: int
+    occurred_at: datetime
+    recorded_at: datetime
+    kind: str
+    actor: str
+    text: str
+    data: dict[str, Any] = {}
+
+
+class UpdateOut(BaseModel):
+    id: int
+    message: str
+    state: str
+    priority: str
+    severity: str
+    actor: str
+    automatic: bool
+    created_at: datetime
+    due_at: datetime | None
+    on_time: bool
+
+
+class IncidentOut(BaseModel):
+    id: str
+    number: int
+    title: str
+    state: State
+    priority: Priority
+    severity: str
+    commander: str
+    declared_by: str
+    roles: dict[str, str]
+    services: list[str]
+    monitors: list[str]
+    teams: list[str]
+    controller: str | None
+    acknowledged_by_team: bool
+    tracking_issue: str | None
+    sub_services: str | None
+    users_impacted: int | None
+    impacts: str | None
+    detection_method: str | None
+    pending_tasks: list[dict[str, Any]]
+    declared_automatically: bool
+    first_alert_at: datetime | None
+    declared_at: datetime
+    acknowledged_at: datetime | None
+    stable_at: datetime | None
+    resolved_at: datetime | None
+    completed_at: datetime | None
+    last_update_at: datetime | None
+    next_update_due_at: datetime | None
+    missed_updates: int
+    updated_at: datetime
+    allowed_transitions: list[str]
+    completion_missing: list[str]
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentOut]
+    total: int
+    page: int
+    per_page: int

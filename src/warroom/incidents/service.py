@@ -1,0 +1,419 @@
+"""Incident use cases; keyword-only, take a session, never commit (the entry point does)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from warroom.errors import Conflict, Invalid, NotFound
+from warroom.incidents import states
+from warroom.incidents.models import Incident, IncidentService, StatusUpdate, TimelineEntry
+from warroom.incidents.schemas import IncidentCreate, IncidentPatch
+from warroom.notifications import messages
+from warroom.notifications import service as outbox
+from warroom.policy.durations import format_duration
+from warroom.policy.schema import Policy
+from warroom.reminders import service as reminders
+
+SYSTEM = "warroom"
+_REF = re.compile(r"^(?:INC-)?(\d{1,12})$", re.IGNORECASE)
+_FUTURE_SKEW = timedelta(seconds=60)
+
+
+def parse_ref(ref: str | int) -> int:
+    match = _REF.match(str(ref).strip())
+    if not match:
+        raise NotFound(f"no incident '{ref}' (ids look like INC-12)")
+    return int(match.group(1))
+
+
+def get(session: Session, ref: str | int, *, for_update: bool = False) -> Incident:
+    stmt = select(Incident).where(Incident.id == parse_ref(ref))
+    if for_update:
+        stmt = stmt.with_for_update()
+    incident = session.scalar(stmt)
+    if incident is None:
+        raise NotFound(f"no incident {ref}")
+    return incident
+
+
+def link(policy: Policy, incident: Incident) -> str:
+    return f"{policy.notifications.base_url.rstrip('/')}/incidents/{incident.ref}"
+
+
+def _check_services(policy: Policy, services: list[str]) -> list[str]:
+    known = {s.key for s in policy.services} | {policy.triage.fallback_service}
+    unknown = [s for s in services if s not in known]
+    if unknown:
+        raise Invalid(
+            f"unknown service(s): {', '.join(unknown)}",
+            {"field": "services", "known": sorted(known)},
+        )
+    return list(dict.fromkeys(services))
+
+
+def _check_severity(policy: Policy, severity: str) -> str:
+    if severity not in policy.severity_keys():
+        raise Invalid(
+            f"unknown severity '{severity}'",
+            {"field": "severity", "allowed": policy.severity_keys()},
+        )
+    return severity
+
+
+def _check_roles(policy: Policy, roles: dict[str, str]) -> dict[str, str]:
+    bad = [r for r in roles if r not in policy.roles or r == "commander"]
+    if bad:
+        raise Invalid(
+            f"unknown role(s): {', '.join(bad)} (the commander has its own field)",
+            {"field": "roles", "allowed": [r for r in policy.roles if r != "commander"]},
+        )
+    return {k: v.strip() for k, v in roles.items() if v and v.strip()}
+
+
+def default_title(policy: Policy, services: list[str], priority: str) -> str:
+    names = [(policy.service(s).name if policy.service(s) else s) for s in services]  # type: ignore[union-attr]
+    return policy.title_template.format(
+        service=", ".join(names), services=", ".join(names), priority=priority, title=""
+    )
+
+
+def add_timeline(
+    session: Session,
+    incident: Incident,
+    *,
+    now: datetime,
+    actor: str,
+    kind: str,
+    text: str,
+    occurred_at: datetime | None = None,
+    data: dict[str, Any] | None = None,
+) -> TimelineEntry:
+    entry = TimelineEntry(
+        incident_id=incident.id,
+        occurred_at=occurred_at or now,
+        recorded_at=now,
+        kind=kind,
+        actor=actor,
+        text=text,
+        data=data or {},
+    )
+    session.add(entry)
+    return entry
+
+
+def _set_cadence(session: Session, policy: Policy, incident: Incident, now: datetime,
+                 start: datetime) -> None:
+    """Next update is due one cadence after `start`; only open incidents have a cadence."""
+    if incident.state in states.OPEN_STATES:
+        incident.next_update_due_at = start + policy.cadence_for(incident.priority)
+        reminders.schedule_cadence(
+            session, remind_before=policy.cadence.remind_before, incident_id=incident.id,
+            next_due=incident.next_update_due_at, now=now,
+        )
+    else:
+        incident.next_update_due_at = None
+        reminders.cancel_cadence(session, incident_id=incident.id)
+
+
+def _notify(session: Session, policy: Policy, incident: Incident, now: datetime, event: str,
+            text: str, **payload: Any) -> None:
+    outbox.enqueue(
+        session, policy=policy, now=now, event=event, text=text, incident_id=incident.id,
+        payload={"incident": incident.ref, "title": incident.title, "state": incident.state,
+                 "priority": incident.priority, "severity": incident.severity,
+                 "commander": incident.commander, "link": link(policy, incident), **payload},
+    )
+
+
+def declare(
+    session: Session,
+    *,
+    policy: Policy,
+    now: datetime,
+    actor: str,
+    data: IncidentCreate,
+    automatic: bool = False,
+    first_alert_at: datetime | None = None,
+    reason: str | None = None,
+) -> Incident:
+    services = _check_services(policy, data.services)
+    severity = _check_severity(policy, data.severity)
+    incident = Incident(
+        title=data.title or default_title(policy, services, data.priority),
+        state="active",
+        priority=data.priority,
+        severity=severity,
+        commander=(data.commander or actor).strip(),
+        declared_by=actor,
+        roles=_check_roles(policy, data.roles or {}),
+        monitors=data.monitors or [],
+        teams=data.teams or [],
+        controller=data.controller,
+        acknowledged_by_team=bool(data.acknowledged_by_team),
+        tracking_issue=data.tracking_issue,
+        sub_services=data.sub_services,
+        users_impacted=data.users_impacted,
+        impacts=data.impacts,
+        detection_method=data.detection_method,
+        pending_tasks=[t.model_dump(mode="json") for t in data.pending_tasks or []],
+        declared_automatically=automatic,
+        first_alert_at=first_alert_at,
+        declared_at=now,
+        acknowledged_at=None if automatic else now,
+        missed_updates=0,
+        updated_at=now,
+    )
+    incident.service_links = [
+        IncidentService(service=s, position=i) for i, s in enumerate(services)
+    ]
+    session.add(incident)
+    session.flush()
+    how = "automatically" if automatic else f"by {actor}"
+    text = f"Incident declared {how}: {incident.priority} {incident.severity}, commander {incident.commander}"
+    if reason:
+        text += f". Reason: {reason}"
+    add_timeline(session, incident, now=now, actor=actor, kind="declared", text=text,
+                 data={"priority": incident.priority, "severity": incident.severity})
+    _set_cadence(session, policy, incident, now, now)
+    _notify(session, policy, incident, now, "declared", messages.declared(
+        incident.ref, incident.title, state=incident.state, priority=incident.priority,
+        severity=incident.severity, commander=incident.commander, services=services,
+        next_due=incident.next_update_due_at, link=link(policy, incident)))
+    return incident
+
+
+def list_incidents(
+    session: Session,
+    *,
+    state: str | None = None,
+    priority: str | None = None,
+    service: str | None = None,
+    declared_from: datetime | None = None,
+    declared_to: datetime | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[Incident], int]:
+    """Newest first; filters use indexed columns so 100,000 incidents stay fast."""
+    stmt = select(Incident)
+    if state:
+        stmt = stmt.where(Incident.state.in_(state.split(",")))
+    if priority:
+        stmt = stmt.where(Incident.priority.in_(priority.split(",")))
+    if service:
+        stmt = stmt.where(Incident.id.in_(
+            select(IncidentService.incident_id).where(IncidentService.service == service)))
+    if declared_from:
+        stmt = stmt.where(Incident.declared_at >= declared_from)
+    if declared_to:
+        stmt = stmt.where(Incident.declared_at < declared_to)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.order_by(Incident.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return list(rows), total
+
+
+def acknowledge(session: Session, *, policy: Policy, now: datetime, actor: str,
+                incident: Incident) -> bool:
+    """First human acknowledgement wins; later calls change nothing."""
+    if incident.acknowledged_at is not None:
+        return False
+    incident.acknowledged_at = now
+    incident.updated_at = now
+    add_timeline(session, incident, now=now, actor=actor, kind="acknowledged",
+                 text=f"Acknowledged by {actor}")
+    return True
+
+
+_PLAIN_FIELDS = ("title", "controller", "acknowledged_by_team", "tracking_issue", "sub_services",
+                 "users_impacted", "impacts", "detection_method", "monitors", "teams")
+
+
+def patch(session: Session, *, policy: Policy, now: datetime, actor: str, incident: Incident,
+          data: IncidentPatch) -> Incident:
+    if incident.state == "completed":
+        raise Conflict(f"{incident.ref} is completed; it can no longer be edited")
+    given = data.model_dump(exclude_unset=True)
+    changes: list[str] = []
+    for name in _PLAIN_FIELDS:
+        if name in given and given[name] != getattr(incident, name):
+            setattr(incident, name, given[name])
+            changes.append(name)
+    if "services" in given and given["services"] is not None:
+        services = _check_services(policy, given["services"])
+        if services != incident.services:
+            incident.service_links = [
+                IncidentService(service=s, position=i) for i, s in enumerate(services)
+            ]
+            changes.append("services")
+    if "roles" in given and given["roles"] is not None:
+        roles = _check_roles(policy, given["roles"])
+        if roles != incident.roles:
+            incident.roles = roles
+            changes.append("roles")
+    if "pending_tasks" in given and given["pending_tasks"] is not None:
+        incident.pending_tasks = [t.model_dump(mode="json") for t in data.pending_tasks or []]
+        changes.append("pending_tasks")
+    if given.get("commander") and given["commander"].strip() != incident.commander:
+        old, incident.commander = incident.commander, given["commander"].strip()
+        add_timeline(session, incident, now=now, actor=actor, kind="role_changed",
+                     text=f"Commander changed from {old} to {incident.commander}",
+                     data={"role": "commander", "from": old, "to": incident.commander})
+    if given.get("severity") and given["severity"] != incident.severity:
+        old, incident.severity = incident.severity, _check_severity(policy, given["severity"])
+        add_timeline(session, incident, now=now, actor=actor, kind="severity_changed",
+                     text=f"Severity changed from {old} to {incident.severity}",
+                     data={"from": old, "to": incident.severity})
+        _notify(session, policy, incident, now, "severity_changed", messages.changed(
+            incident.ref, incident.title, what="severity", old=old, new=incident.severity,
+            actor=actor))
+    if given.get("priority") and given["priority"] != incident.priority:
+        set_priority(session, policy=policy, now=now, actor=actor, incident=incident,
+                     priority=given["priority"], reason="changed by hand")
+    if changes:
+        add_timeline(session, incident, now=now, actor=actor, kind="edited",
+                     text=f"Edited {', '.join(changes)}", data={"fields": changes})
+    if given.get("acknowledged_by_team") and actor != SYSTEM:
+        acknowledge(session, policy=policy, now=now, actor=actor, incident=incident)
+    incident.updated_at = now
+    return incident
+
+
+def set_priority(session: Session, *, policy: Policy, now: datetime, actor: str,
+                 incident: Incident, priority: str, reason: str) -> None:
+    """Change priority; the cadence follows the new priority from the last update."""
+    old = incident.priority
+    if old == priority:
+        return
+    incident.priority = priority
+    incident.updated_at = now
+    add_timeline(session, incident, now=now, actor=actor, kind="priority_changed",
+                 text=f"Priority changed from {old} to {priority}: {reason}",
+                 data={"from": old, "to": priority, "reason": reason})
+    _set_cadence(session, policy, incident, now, incident.last_update_at or incident.declared_at)
+    _notify(session, policy, incident, now, "priority_changed", messages.changed(
+        incident.ref, incident.title, what="priority", old=old, new=priority, actor=actor))
+
+
+def completion_missing(session: Session, *, policy: Policy, incident: Incident) -> list[str]:
+    from warroom.postmortems import service as postmortems
+
+    current = postmortems.current(session, incident_id=incident.id)
+    return states.missing_for_completion(
+        required=list(policy.completion.required_fields),
+        users_impacted=incident.users_impacted,
+        impacts=incident.impacts,
+        detection_method=incident.detection_method,
+        postmortem=current.markdown if current else None,
+    )
+
+
+def transition(session: Session, *, policy: Policy, now: datetime, actor: str,
+               incident: Incident, to: str, reason: str | None = None) -> Incident:
+    """Move along the transition table; `completed` only by the commander with the work done."""
+    from warroom.postmortems import service as postmortems
+
+    old = incident.state
+    states.check_transition(old, to)
+    if to == "completed":
+        problems = []
+        if policy.completion.commander_only and actor != incident.commander:
+            problems.append(f"only the commander ({incident.commander}) can complete")
+        problems += completion_missing(session, policy=policy, incident=incident)
+        if problems:
+            raise Conflict(f"{incident.ref} cannot be completed yet", {"missing": problems})
+    incident.state = to
+    incident.updated_at = now
+    stamp = states.STAMPS.get(to)
+    if stamp and getattr(incident, stamp) is None:
+        setattr(incident, stamp, now)
+    if to == "resolved":
+        incident.resolved_at = now
+    if actor != SYSTEM:
+        acknowledge(session, policy=policy, now=now, actor=actor, incident=incident)
+    text = f"State changed from {old} to {to}" + (f": {reason}" if reason else "")
+    add_timeline(session, incident, now=now, actor=actor, kind="state_changed", text=text,
+                 data={"from": old, "to": to, "reason": reason})
+    if to in states.OPEN_STATES and old not in states.OPEN_STATES:
+        _set_cadence(session, policy, incident, now, now)
+    elif to not in states.OPEN_STATES:
+        _set_cadence(session, policy, incident, now, now)
+    if to == "resolved":
+        postmortems.generate(session, policy=policy, now=now, actor=SYSTEM, incident=incident,
+                             automatic=True)
+        _notify(session, policy, incident, now, "resolved", messages.resolved(
+            incident.ref, incident.title, actor=actor,
+            duration=format_duration(now - incident.declared_at),
+            postmortem_link=link(policy, incident) + "/postmortem"))
+    elif to == "completed":
+        _notify(session, policy, incident, now, "completed", messages.completed(
+            incident.ref, incident.title, actor=actor, link=link(policy, incident),
+            duration=format_duration(now - incident.declared_at)))
+    else:
+        _notify(session, policy, incident, now, "state_changed", messages.changed(
+            incident.ref, incident.title, what="state", old=old, new=to, actor=actor))
+    return incident
+
+
+def post_update(session: Session, *, policy: Policy, now: datetime, actor: str,
+                incident: Incident, message: str, automatic: bool = False) -> StatusUpdate:
+    """Record a status update and restart the cadence clock from now."""
+    if incident.state == "completed":
+        raise Conflict(f"{incident.ref} is completed; no more status updates")
+    due = incident.next_update_due_at
+    update = StatusUpdate(
+        incident_id=incident.id, message=message, state=incident.state,
+        priority=incident.priority, severity=incident.severity, actor=actor,
+        automatic=automatic, created_at=now, due_at=due,
+        on_time=due is None or now <= due,
+    )
+    session.add(update)
+    incident.last_update_at = now
+    incident.updated_at = now
+    if not automatic:
+        incident.missed_updates = 0
+        acknowledge(session, policy=policy, now=now, actor=actor, incident=incident)
+    add_timeline(session, incident, now=now, actor=actor,
+                 kind="auto_update" if automatic else "status_update", text=message,
+                 data={"automatic": automatic, "on_time": update.on_time})
+    _set_cadence(session, policy, incident, now, now)
+    _notify(session, policy, incident, now, "update", messages.update(
+        incident.ref, incident.title, state=incident.state, priority=incident.priority,
+        severity=incident.severity, actor=actor, message=message,
+        next_due=incident.next_update_due_at, automatic=automatic), automatic=automatic)
+    session.flush()
+    return update
+
+
+def add_note(session: Session, *, now: datetime, actor: str, incident: Incident, text: str,
+             occurred_at: datetime | None = None) -> TimelineEntry:
+    if occurred_at is not None:
+        if occurred_at.tzinfo is None:
+            raise Invalid("occurred_at needs a timezone (use ISO 8601 with Z or an offset)",
+                          {"field": "occurred_at"})
+        if occurred_at > now + _FUTURE_SKEW:
+            raise Invalid("occurred_at cannot be in the future", {"field": "occurred_at"})
+    entry = add_timeline(session, incident, now=now, actor=actor, kind="note", text=text,
+                         occurred_at=occurred_at, data={"backdated": occurred_at is not None})
+    session.flush()
+    return entry
+
+
+def timeline(session: Session, *, incident_id: int) -> list[TimelineEntry]:
+    """True order: by when it happened, then by when we recorded it."""
+    return list(session.scalars(
+        select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
+        .order_by(TimelineEntry.occurred_at, TimelineEntry.id)
+    ))
+
+
+def updates(session: Session, *, incident_id: int) -> list[StatusUpdate]:
+    return list(session.scalars(
+        select(StatusUpdate).where(StatusUpdate.incident_id == incident_id)
+        .order_by(StatusUpdate.created_at, StatusUpdate.id)
+    ))

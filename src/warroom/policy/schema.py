@@ -1,0 +1,281 @@
+"""The policy file's shape: every number of the process is data a team can change."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from warroom.policy.durations import parse_duration
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Priority = Literal["P1", "P2", "P3", "P4"]
+PRIORITIES: tuple[str, ...] = ("P1", "P2", "P3", "P4")
+SEVERITY_RE = re.compile(r"^SEV-[1-9]$")
+EVENTS = (
+    "declared",
+    "update",
+    "state_changed",
+    "severity_changed",
+    "priority_changed",
+    "resolved",
+    "completed",
+    "reminder",
+    "escalation",
+    "declare_prompt",
+    "oob",
+)
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo in a policy must not silently change the process."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PriorityMatrix(Strict):
+    """`thresholds[i]` is a strict lower bound of users/hour; row cell i applies above it."""
+
+    thresholds: list[int] = Field(min_length=1)
+    tiers: dict[int, list[Priority]]
+
+    @model_validator(mode="after")
+    def _shape(self) -> PriorityMatrix:
+        if sorted(self.thresholds, reverse=True) != self.thresholds:
+            raise ValueError("thresholds must be listed from highest to lowest")
+        for tier, row in self.tiers.items():
+            if len(row) != len(self.thresholds):
+                raise ValueError(
+                    f"tier {tier} has {len(row)} priorities but there are "
+                    f"{len(self.thresholds)} thresholds"
+                )
+        return self
+
+
+class UnknownImpact(Strict):
+    """The 15-minute rule: an alert with no user figure escalates if it keeps firing."""
+
+    escalation_window: Duration = timedelta(minutes=15)
+    escalate_tiers: list[int] = [1]
+    escalate_to: Priority = "P1"
+
+
+class Severity(Strict):
+    key: str
+    name: str
+    description: str = ""
+    example: str = ""
+    response_within: str = ""
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        if not SEVERITY_RE.match(value):
+            raise ValueError("severity keys look like SEV-1 .. SEV-9")
+        return value
+
+
+class Cadence(Strict):
+    """How often a status update must go out while an incident is open."""
+
+    default: Duration = timedelta(minutes=30)
+    per_priority: dict[Priority, Duration] = {}
+    remind_before: Duration = timedelta(minutes=5)
+    auto_update: bool = True
+    escalate_after_missed: int = Field(default=2, ge=1)
+    backup_contact: str | None = None
+
+    def for_priority(self, priority: str) -> timedelta:
+        return self.per_priority.get(priority, self.default)  # type: ignore[call-overload]
+
+
+class Channel(Strict):
+    """Where a message goes; secrets may be given as `${ENV_VAR}`."""
+
+    type: Literal["slack", "slack_webhook", "webhook", "email", "log"]
+    channel: str | None = None
+    url: str | None = None
+    secret: str | None = None
+    to: list[str] = []
+    pace: Duration | None = None
+
+    @model_validator(mode="after")
+    def _needs(self) -> Channel:
+        needed = {"slack": "channel", "slack_webhook": "url", "webhook": "url"}.get(self.type)
+        if needed and not getattr(self, needed):
+            raise ValueError(f"a {self.type} channel needs '{needed}'")
+        if self.type == "email" and not self.to:
+            raise ValueError("an email channel needs 'to' (a list of addresses)")
+        return self
+
+
+class Notifications(Strict):
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_base: Duration = timedelta(seconds=2)
+    backoff_max: Duration = timedelta(minutes=10)
+    lease: Duration = timedelta(seconds=60)
+    slack_pace: Duration = timedelta(seconds=1)
+    base_url: str = "http://127.0.0.1:8000"
+
+
+class AlertMatch(Strict):
+    """All given conditions must hold. Values may be a string, a list of strings, or `*`."""
+
+    tags: dict[str, str | list[str]] = {}
+    monitor_ids: list[str] = []
+    sources: list[str] = []
+    title_contains: str | None = None
+
+
+class Service(Strict):
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    name: str
+    owned: bool = True
+    runbook: str = ""
+    oncall: str | None = None
+    match: list[AlertMatch] = []
+
+
+class SeverityRule(Strict):
+    """Suggest a severity from the alerts of one incident (reference: csp counts)."""
+
+    id: str
+    distinct_tag: str
+    min_count: int = Field(ge=1)
+    production_only: bool = True
+    severity: str
+
+
+class Triage(Strict):
+    environment_keys: list[str] = ["env", "environment"]
+    users_keys: list[str] = ["users_per_hour", "users_affected"]
+    service_keys: list[str] = ["service"]
+    fallback_service: str = "unmapped"
+    auto_declare: bool = True
+    grouping_window: Duration = timedelta(hours=4)
+    stability_window: Duration = timedelta(minutes=10)
+    reopen_window: Duration = timedelta(minutes=30)
+    resolve_via_stable: bool = False
+    non_production_cap: Priority = "P3"
+    default_severity: str = "SEV-3"
+    severity_rules: list[SeverityRule] = []
+
+
+class Completion(Strict):
+    required_fields: list[Literal["users_impacted", "impacts", "detection_method", "postmortem"]] = [
+        "users_impacted",
+        "impacts",
+        "detection_method",
+        "postmortem",
+    ]
+    commander_only: bool = True
+
+
+class StatusPage(Strict):
+    severity_status: dict[str, Literal["operational", "degraded", "outage"]] = {}
+    firing_alert_without_incident: Literal["operational", "degraded", "outage"] = "degraded"
+
+
+class Oob(Strict):
+    postmortem_due_business_days: int = Field(default=2, ge=0)
+
+
+class Worker(Strict):
+    heartbeat_every: Duration = timedelta(seconds=5)
+    stale_after: Duration = timedelta(seconds=60)
+    poll_interval: Duration = timedelta(milliseconds=500)
+
+
+class Policy(Strict):
+    version: Literal[1] = 1
+    team: str
+    environments: dict[str, int]
+    default_tier: int = 3
+    priority: PriorityMatrix
+    must_declare: list[Priority] = ["P1"]
+    unknown_impact: UnknownImpact = UnknownImpact()
+    severities: list[Severity] = Field(min_length=1)
+    cadence: Cadence = Cadence()
+    channels: dict[str, Channel] = {}
+    routes: dict[str, list[str]] = {}
+    title_template: str = "{service} is experiencing degraded service"
+    services: list[Service] = []
+    triage: Triage = Triage()
+    completion: Completion = Completion()
+    status_page: StatusPage = StatusPage()
+    oob: Oob = Oob()
+    notifications: Notifications = Notifications()
+    worker: Worker = Worker()
+    postmortem_template: str | None = None
+    roles: list[str] = [
+        "commander",
+        "technical_lead",
+        "oncall_responder",
+        "security_analyst",
+        "platform_support_coordinator",
+        "stakeholder_liaison",
+    ]
+
+    @model_validator(mode="after")
+    def _cross_refs(self) -> Policy:
+        tiers = set(self.priority.tiers)
+        for env, tier in self.environments.items():
+            if tier not in tiers:
+                raise ValueError(f"environments.{env}: tier {tier} has no row in priority.tiers")
+        if self.default_tier not in tiers:
+            raise ValueError(f"default_tier: tier {self.default_tier} has no row in priority.tiers")
+        for event, names in self.routes.items():
+            if event not in EVENTS:
+                raise ValueError(f"routes.{event}: unknown event; expected one of {', '.join(EVENTS)}")
+            for name in names:
+                if name not in self.channels:
+                    raise ValueError(f"routes.{event}: channel '{name}' is not defined in channels")
+        keys = [s.key for s in self.services]
+        dupes = {k for k in keys if keys.count(k) > 1}
+        if dupes:
+            raise ValueError(f"services: duplicate service key(s) {sorted(dupes)}")
+        sev_keys = {s.key for s in self.severities}
+        for rule in self.triage.severity_rules:
+            if rule.severity not in sev_keys:
+                raise ValueError(f"triage.severity_rules.{rule.id}: unknown severity {rule.severity}")
+        if self.triage.default_severity not in sev_keys:
+            raise ValueError(f"triage.default_severity: unknown severity {self.triage.default_severity}")
+        for sev in self.status_page.severity_status:
+            if sev not in sev_keys:
+                raise ValueError(f"status_page.severity_status.{sev}: unknown severity")
+        try:
+            self.title_template.format(service="x", services="x", title="x", priority="P1")
+        except (KeyError, IndexError) as exc:
+            raise ValueError(
+                f"title_template: unknown placeholder {exc}; use {{service}} or {{priority}}"
+            ) from None
+        return self
+
+    # Lookups used everywhere; kept here so callers never walk the raw structure.
+    def service(self, key: str) -> Service | None:
+        return next((s for s in self.services if s.key == key), None)
+
+    def severity_keys(self) -> list[str]:
+        return [s.key for s in self.severities]
+
+    def tier_for_environment(self, env: str | None) -> int:
+        if env is None:
+            return self.default_tier
+        return self.environments.get(env.strip().lower(), self.default_tier)
+
+    def cadence_for(self, priority: str) -> timedelta:
+        return self.cadence.for_priority(priority)
+
+    def channels_for(self, event: str) -> list[str]:
+        return list(self.routes.get(event, []))
+
+    def public_dict(self) -> dict[str, Any]:
+        """The policy as JSON with channel secrets masked, for the read-only policy views."""
+        data = self.model_dump(mode="json")
+        for chan in data.get("channels", {}).values():
+            for secret_key in ("url", "secret"):
+                if chan.get(secret_key) and chan["type"] != "slack":
+                    chan[secret_key] = "***"
+        return data

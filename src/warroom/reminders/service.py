@@ -1,0 +1,66 @@
+"""Schedule and cancel due-time rows in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from warroom.reminders.models import DueJob
+
+
+def schedule(
+    session: Session,
+    *,
+    kind: str,
+    subject: str,
+    due_at: datetime,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+) -> DueJob:
+    """Create or move the one pending job for (kind, subject)."""
+    job = session.scalar(
+        select(DueJob).where(DueJob.kind == kind, DueJob.subject == subject).with_for_update()
+    )
+    if job is None:
+        job = DueJob(kind=kind, subject=subject, created_at=now, attempts=0)
+        session.add(job)
+    job.due_at = due_at
+    job.payload = payload or {}
+    job.done = False
+    job.lease_until = None
+    job.claimed_by = None
+    session.flush()
+    return job
+
+
+def cancel(session: Session, *, kind: str, subject: str) -> None:
+    session.execute(delete(DueJob).where(DueJob.kind == kind, DueJob.subject == subject))
+
+
+def incident_subject(incident_id: int) -> str:
+    return f"incident:{incident_id}"
+
+
+CADENCE_REMIND = "cadence_remind"
+CADENCE_DUE = "cadence_due"
+
+
+def schedule_cadence(
+    session: Session, *, remind_before: Any, incident_id: int, next_due: datetime, now: datetime
+) -> None:
+    """The reminder before the due time and the due time itself, as two rows."""
+    subject = incident_subject(incident_id)
+    remind_at = max(now, next_due - remind_before)
+    schedule(session, kind=CADENCE_REMIND, subject=subject, due_at=remind_at, now=now,
+             payload={"due": next_due.isoformat()})
+    schedule(session, kind=CADENCE_DUE, subject=subject, due_at=next_due, now=now,
+             payload={"due": next_due.isoformat()})
+
+
+def cancel_cadence(session: Session, *, incident_id: int) -> None:
+    subject = incident_subject(incident_id)
+    cancel(session, kind=CADENCE_REMIND, subject=subject)
+    cancel(session, kind=CADENCE_DUE, subject=subject)

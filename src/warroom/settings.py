@@ -1,0 +1,38 @@
+"""Process settings from the environment or `.env` (WARROOM_*); the process itself lives in the policy."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WARROOM_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./warroom.db"
+    policy: str | None = Field(default=None, description="Policy file path; empty = bundled reference")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str | None = None
+    slack_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "warroom@localhost"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    secret_key: str | None = None
+    log_json: bool = False
+    log_level: str = "INFO"
+    max_body_bytes: int = 1_048_576
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    secure_cookies: bool = False
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,116 @@
+"""Users, passwords and API tokens (stored as SHA-256, compared in constant time)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from warroom.errors import Conflict, Invalid, NotFound
+from warroom.users.models import ApiToken, User
+
+ROLES = ("viewer", "responder", "admin")
+RANK = {role: i for i, role in enumerate(ROLES)}
+HANDLE_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_hasher = PasswordHasher()
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token(kind: str) -> str:
+    return f"wr{'i' if kind == 'ingest' else 'u'}_{secrets.token_urlsafe(32)}"
+
+
+def count_users(session: Session) -> int:
+    return session.scalar(select(func.count(User.id))) or 0
+
+
+def by_handle(session: Session, handle: str) -> User | None:
+    return session.scalar(select(User).where(User.handle == handle.strip().lower()))
+
+
+def require(session: Session, handle: str) -> User:
+    user = by_handle(session, handle)
+    if user is None:
+        raise NotFound(f"no user '{handle}'")
+    return user
+
+
+def create_user(session: Session, *, now: datetime, handle: str, role: str = "responder",
+                name: str = "", email: str | None = None, slack_id: str | None = None) -> User:
+    handle = handle.strip().lower()
+    if not HANDLE_RE.match(handle):
+        raise Invalid("a handle is 1-64 of a-z, 0-9, '.', '_' or '-'", {"field": "handle"})
+    if role not in ROLES:
+        raise Invalid(f"role must be one of {', '.join(ROLES)}", {"field": "role"})
+    if by_handle(session, handle):
+        raise Conflict(f"user '{handle}' already exists")
+    user = User(handle=handle, role=role, name=name or handle, email=email, slack_id=slack_id,
+                active=True, created_at=now)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    if len(password) < 8:
+        raise Invalid("a password needs at least 8 characters", {"field": "password"})
+    user.password_hash = _hasher.hash(password)
+
+
+def check_password(user: User | None, password: str) -> bool:
+    """Constant work whether or not the user exists, so timing does not reveal handles."""
+    stored = user.password_hash if user and user.active and user.password_hash else None
+    try:
+        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+_DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(8))
+
+
+def create_token(session: Session, *, now: datetime, user: User | None, kind: str = "user",
+                 name: str = "") -> tuple[ApiToken, str]:
+    """Returns the row and the plain token, which is never stored or shown again."""
+    if kind not in ("user", "ingest"):
+        raise Invalid("token kind is user or ingest", {"field": "kind"})
+    if kind == "user" and user is None:
+        raise Invalid("a user token needs a user", {"field": "user"})
+    plain = new_token(kind)
+    row = ApiToken(kind=kind, name=name, user_id=user.id if user else None,
+                   token_hash=hash_token(plain), prefix=plain[:8], created_at=now)
+    session.add(row)
+    session.flush()
+    return row, plain
+
+
+def resolve_token(session: Session, plain: str) -> ApiToken | None:
+    """Look up by hash, then compare digests in constant time."""
+    digest = hash_token(plain)
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+    if row is None or not hmac.compare_digest(row.token_hash, digest) or row.revoked_at:
+        return None
+    return row
+
+
+def revoke_token(session: Session, *, now: datetime, token_id: int) -> ApiToken:
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"no token {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = now
+    return row
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))

@@ -1,0 +1,81 @@
+"""401 without a token, 403 for a role too low, and revoked tokens stop at once."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.support.server import Running
+
+ROUTES = [
+    ("GET", "/api/v1/incidents", "viewer"),
+    ("POST", "/api/v1/incidents", "responder"),
+    ("GET", "/api/v1/users", "viewer"),
+    ("POST", "/api/v1/users", "admin"),
+    ("GET", "/api/v1/tokens", "admin"),
+    ("GET", "/api/v1/policy", "viewer"),
+]
+RANK = {"viewer": 0, "responder": 1, "admin": 2}
+
+
+def test_healthz_is_open(server: Running) -> None:
+    with server.client() as c:
+        r = c.get("/healthz")
+        assert r.status_code == 200 and r.json()["checks"]["database"] == "ok"
+
+
+@pytest.mark.parametrize(("method", "path", "need"), ROUTES)
+def test_roles(server: Running, make_user, method: str, path: str, need: str) -> None:  # type: ignore[no-untyped-def]
+    tokens = {role: make_user(f"u-{role}", role) for role in RANK}
+    body = {"services": ["sis"], "priority": "P3", "severity": "SEV-3"} if "incidents" in path \
+        else {"handle": "newbie"}
+    with server.client() as anon:
+        r = anon.request(method, path, json=body if method == "POST" else None)
+        assert r.status_code == 401
+        assert r.json()["error"]["code"] == "unauthorized"
+        assert r.headers["www-authenticate"] == "Bearer"
+    for role, token in tokens.items():
+        with server.client(token) as c:
+            r = c.request(method, path, json=body if method == "POST" else None)
+            if RANK[role] >= RANK[need]:
+                assert r.status_code in (200, 201, 409), (role, r.text)
+            else:
+                assert r.status_code == 403, (role, r.text)
+                assert need in r.json()["error"]["message"]
+
+
+def test_token_forms_and_revocation(server: Running, make_user) -> None:  # type: ignore[no-untyped-def]
+    token = make_user("alice", "viewer")
+    basic = base64.b64encode(f"x:{token}".encode()).decode()
+    with server.client() as c:
+        assert c.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json() == {
+            "handle": "alice", "role": "viewer"}
+        assert c.get("/api/v1/me", headers={"Authorization": f"Basic {basic}"}).status_code == 200
+        assert c.get("/api/v1/me", params={"token": token}).status_code == 200
+        assert c.get("/api/v1/me", headers={"Authorization": "Bearer wru_nope"}).status_code == 401
+    with server.admin() as admin:
+        tokens = admin.get("/api/v1/tokens").json()
+        mine = next(t for t in tokens if t["user"] == "alice")
+        assert "token" not in mine and token not in str(tokens)
+        assert admin.delete(f"/api/v1/tokens/{mine['id']}").status_code == 200
+    with server.client(token) as c:
+        r = c.get("/api/v1/me")
+        assert r.status_code == 401 and "revoked" in r.json()["error"]["message"]
+
+
+def test_ingest_token_cannot_use_api(server: Running) -> None:
+    with server.admin() as admin:
+        r = admin.post("/api/v1/tokens", json={"kind": "ingest", "name": "datadog"})
+        assert r.status_code == 201
+        ingest = r.json()["token"]
+    with server.client(ingest) as c:
+        assert c.get("/api/v1/incidents").status_code == 403
+
+
+def test_disabled_user_token_refused(server: Running, make_user) -> None:  # type: ignore[no-untyped-def]
+    token = make_user("mallory")
+    with server.admin() as admin:
+        assert admin.patch("/api/v1/users/mallory", json={"active": False}).status_code == 200
+    with server.client(token) as c:
+        assert c.get("/api/v1/me").status_code == 401
