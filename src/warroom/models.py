@@ -2,12 +2,15 @@
 
 from warroom.db import Base
 from warroom.incidents.models import Incident, IncidentService, StatusUpdate, TimelineEntry
+from warroom.ingest.models import Alert, AlertEvent
 from warroom.notifications.models import Notification
 from warroom.postmortems.models import PostmortemVersion
 from warroom.reminders.models import DueJob
 from warroom.users.models import ApiToken, AppSetting, User
 
 __all__ = [
+    "Alert",
+    "AlertEvent",
     "ApiToken",
     "AppSetting",
     "Base",
