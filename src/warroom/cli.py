@@ -255,8 +255,10 @@ def token_revoke(token_id: int) -> None:
 
 
 def main() -> None:
-    from warroom import cli_incidents  # noqa: F401  (registers the incident commands)
-    from warroom import cli_extra  # noqa: F401  (commands of other domains)
+    from warroom import (
+        cli_extra,  # noqa: F401  (commands of other domains)
+        cli_incidents,  # noqa: F401  (registers the incident commands)
+    )
 
     try:
         app()

@@ -339,10 +339,8 @@ def transition(session: Session, *, policy: Policy, now: datetime, actor: str,
     text = f"State changed from {old} to {to}" + (f": {reason}" if reason else "")
     add_timeline(session, incident, now=now, actor=actor, kind="state_changed", text=text,
                  data={"from": old, "to": to, "reason": reason})
-    if to in states.OPEN_STATES and old not in states.OPEN_STATES:
-        _set_cadence(session, policy, incident, now, now)
-    elif to not in states.OPEN_STATES:
-        _set_cadence(session, policy, incident, now, now)
+    if (to in states.OPEN_STATES) != (old in states.OPEN_STATES):
+        _set_cadence(session, policy, incident, now, now)  # reopened: clock restarts; closed: stops
     if to == "resolved":
         postmortems.generate(session, policy=policy, now=now, actor=SYSTEM, incident=incident,
                              automatic=True)
