@@ -134,7 +134,9 @@ def db_upgrade() -> None:
 
 
 @policy_app.command("check")
-def policy_check(file: Annotated[Path | None, typer.Argument(help="Policy YAML; default: WARROOM_POLICY or the bundled one")] = None) -> None:
+def policy_check(
+    file: Annotated[Path | None, typer.Argument(help="Policy YAML; default: WARROOM_POLICY or the bundled one")] = None,
+) -> None:
     """Validate a policy file; exits non-zero with the bad key's path."""
     try:
         policy = load_policy(file if file else get_settings().policy)
@@ -211,7 +213,7 @@ def user_passwd(
 @token_app.command("create")
 def token_create(
     user: Annotated[str | None, typer.Option("--user", help="Handle the token acts as")] = None,
-    ingest: Annotated[str | None, typer.Option("--ingest", help="Make an ingest-only token for this source name")] = None,
+    ingest: Annotated[str | None, typer.Option("--ingest", help="Ingest-only token for this source name")] = None,
 ) -> None:
     """Create a token; the token itself is the last line printed, shown only once."""
     from warroom.users import service as users

@@ -92,7 +92,7 @@ def update(ref: str, message: Annotated[str, typer.Option("--message", "-m")],
 
 @incident_app.command("note")
 def note(ref: str, text: Annotated[str, typer.Option("--text", "-t")],
-         at: Annotated[datetime | None, typer.Option("--at", help="When it happened (ISO 8601, UTC if no offset)")] = None,
+         at: Annotated[datetime | None, typer.Option("--at", help="When it happened (ISO 8601, UTC)")] = None,
          actor: ActorOpt = None, as_json: JsonOpt = False) -> None:
     """Add a timeline note, optionally back-dated."""
     from warroom.clock import as_utc

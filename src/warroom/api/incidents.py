@@ -27,6 +27,7 @@ from warroom.incidents.views import incident_full, incident_out, timeline_out, u
 from warroom.postmortems import service as postmortems
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+STATE_FILTER = r"^(active|stable|resolved|completed)(,(active|stable|resolved|completed))*$"
 
 
 class PostmortemOut(BaseModel):
@@ -61,7 +62,7 @@ def declare(body: IncidentCreate, state: State, db: DB, who: Responder) -> Incid
 def list_incidents(
     db: ReadDB,
     who: Viewer,
-    state: Annotated[str | None, Query(pattern=r"^(active|stable|resolved|completed)(,(active|stable|resolved|completed))*$")] = None,
+    state: Annotated[str | None, Query(pattern=STATE_FILTER)] = None,
     priority: Annotated[str | None, Query(pattern=r"^P[1-4](,P[1-4])*$")] = None,
     service: Annotated[str | None, Query(max_length=64)] = None,
     declared_from: datetime | None = None,

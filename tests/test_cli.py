@@ -1,0 +1,68 @@
+"""The CLI as a user runs it: a real process against a real database of each kind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+
+def run(db_url: str, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "WARROOM_DATABASE_URL": db_url}
+    env.pop("WARROOM_POLICY", None)
+    return subprocess.run([sys.executable, "-m", "warroom", *args], capture_output=True, text=True,
+                          env=env, input=input, timeout=60)
+
+
+def ok(db_url: str, *args: str, input: str | None = None) -> str:
+    res = run(db_url, *args, input=input)
+    assert res.returncode == 0, f"{args}: {res.stderr}"
+    return res.stdout
+
+
+def test_incident_lifecycle_from_terminal(db_url: str) -> None:
+    ok(db_url, "db", "upgrade")
+    ok(db_url, "user", "add", "alice", "--role", "responder", "--slack-id", "U1")
+    ok(db_url, "user", "passwd", "alice", "--password", "correct horse battery")
+    token = ok(db_url, "token", "create", "--user", "alice").strip().splitlines()[-1]
+    assert token.startswith("wru_")
+    ingest = ok(db_url, "token", "create", "--ingest", "datadog").strip().splitlines()[-1]
+    assert ingest.startswith("wri_")
+    inc = json.loads(ok(db_url, "incident", "declare", "-s", "sis", "-p", "P1", "--severity",
+                        "SEV-2", "--as", "alice", "--json"))
+    assert inc["id"] == "INC-1" and inc["commander"] == "alice"
+    ok(db_url, "incident", "update", "INC-1", "-m", "rolling back", "--as", "alice")
+    ok(db_url, "incident", "note", "INC-1", "-t", "first errors", "--at", "2020-01-01T00:00:00Z")
+    shown = json.loads(ok(db_url, "incident", "show", "INC-1", "--json"))
+    assert shown["timeline"][0]["text"] == "first errors"
+    assert any(e["kind"] == "status_update" for e in shown["timeline"])
+    ok(db_url, "incident", "edit", "INC-1", "--set", "severity=SEV-1", "--set", "users_impacted=1500")
+    ok(db_url, "incident", "transition", "INC-1", "resolved", "--as", "alice")
+    md = ok(db_url, "incident", "postmortem", "INC-1")
+    assert md.startswith("# Postmortem: INC-1")
+    listing = json.loads(ok(db_url, "incident", "list", "--state", "resolved", "--json"))
+    assert listing["total"] == 1
+    assert "INC-1" in ok(db_url, "incident", "list")
+    tokens = json.loads(ok(db_url, "token", "list", "--json"))
+    assert token not in json.dumps(tokens)
+    ok(db_url, "token", "revoke", str(tokens[0]["id"]))
+    assert json.loads(ok(db_url, "token", "list", "--json"))[0]["revoked"] is True
+
+
+ERRORS = [(["incident", "show", "INC-404"], "no incident"),
+     (["incident", "transition", "INC-1", "completed"], "cannot move from active to completed"),
+     (["incident", "declare", "-s", "nope", "-p", "P1", "--severity", "SEV-1"], "unknown service"),
+     (["incident", "declare", "-s", "sis", "-p", "P9", "--severity", "SEV-1"], "priority"),
+     (["user", "add", "Bad Handle!"], "handle"),
+     (["token", "create"], "exactly one of"),
+     (["token", "create", "--user", "ghost"], "no user 'ghost'")]
+
+
+def test_clear_errors_nonzero_exit(db_url: str) -> None:
+    ok(db_url, "incident", "declare", "-s", "sis", "-p", "P2", "--severity", "SEV-3")
+    for args, message in ERRORS:
+        res = run(db_url, *args)
+        assert res.returncode != 0, args
+        assert message in res.stderr, (args, res.stderr)
+        assert "Traceback" not in res.stderr
