@@ -79,3 +79,21 @@ def test_disabled_user_token_refused(server: Running, make_user) -> None:  # typ
         assert admin.patch("/api/v1/users/mallory", json={"active": False}).status_code == 200
     with server.client(token) as c:
         assert c.get("/api/v1/me").status_code == 401
+
+
+def test_audit_log_records_who_changed_what(server: Running, make_user) -> None:  # type: ignore[no-untyped-def]
+    alice = make_user("alice")
+    with server.client(alice) as c:
+        inc = c.post("/api/v1/incidents",
+                     json={"services": ["sis"], "priority": "P2", "severity": "SEV-3"}).json()
+        assert c.patch(f"/api/v1/incidents/{inc['id']}", json={"impacts": "x"}).status_code == 200
+        assert c.post(f"/api/v1/incidents/{inc['id']}/transitions",
+                      json={"to": "completed"}).status_code == 409
+        assert c.get("/api/v1/audit").status_code == 403
+    with server.admin() as admin:
+        entries = admin.get("/api/v1/audit", params={"actor": "alice"}).json()["items"]
+    actions = [(e["action"], e["target"]) for e in entries]
+    assert ("PATCH /api/v1/incidents/{ref}", inc["id"]) in actions
+    assert ("POST /api/v1/incidents", None) in actions
+    # A refused change is not a change: nothing audited for the 409.
+    assert not any(a.endswith("/transitions") for a, _ in actions)

@@ -57,11 +57,25 @@ def session_scope() -> Iterator[tuple[Session, Settings]]:
     try:
         with unit_of_work(session_factory(engine)) as session:
             yield session, settings
+            _audit_cli(session)
     except WarroomError as exc:
         detail = f" ({json.dumps(exc.details, default=str)})" if exc.details else ""
         raise fail(f"{exc.message}{detail}") from None
     finally:
         engine.dispose()
+
+
+def _audit_cli(session: Session) -> None:
+    """Changes made from a terminal are audited like API changes (command path only: no secrets)."""
+    import click
+
+    from warroom.audit import service as audit
+
+    if not (session.new or session.dirty or session.deleted):
+        return
+    ctx = click.get_current_context(silent=True)
+    action = ctx.command_path if ctx else "warroom"
+    audit.record(session, now=SystemClock().now(), actor=getpass.getuser(), via="cli", action=action)
 
 
 def emit(data: Any, as_json: bool, text: str) -> None:

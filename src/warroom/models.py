@@ -1,5 +1,6 @@
 """Import every domain's ORM models so the metadata (and Alembic) sees the whole schema."""
 
+from warroom.audit.models import AuditEntry
 from warroom.db import Base
 from warroom.incidents.models import Incident, IncidentService, StatusUpdate, TimelineEntry
 from warroom.ingest.models import Alert, AlertEvent
@@ -11,6 +12,7 @@ from warroom.users.models import ApiToken, AppSetting, User
 __all__ = [
     "Alert",
     "AlertEvent",
+    "AuditEntry",
     "ApiToken",
     "AppSetting",
     "Base",

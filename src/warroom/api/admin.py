@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from warroom.api.deps import DB, Admin, ReadDB, State, Viewer
+from warroom.audit import service as audit
 from warroom.users import service as users
 from warroom.users.models import ApiToken, User
 
@@ -131,3 +132,27 @@ def revoke_token(token_id: int, state: State, db: DB, who: Admin) -> dict[str, A
 @router.get("/policy")
 def show_policy(state: State, who: Viewer) -> dict[str, Any]:
     return state.policy.public_dict()
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    via: str
+    action: str
+    target: str | None
+    details: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    items: list[AuditOut]
+    total: int
+
+
+@router.get("/audit", response_model=AuditPage)
+def audit_log(db: ReadDB, who: Admin, actor: str | None = None, since: datetime | None = None,
+              page: int = Query(1, ge=1, le=100_000),
+              per_page: int = Query(100, ge=1, le=1000)) -> AuditPage:
+    rows, total = audit.list_entries(db, actor=actor, since=since, page=page, per_page=per_page)
+    return AuditPage(items=[AuditOut.model_validate(r, from_attributes=True) for r in rows],
+                     total=total)

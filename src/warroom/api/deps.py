@@ -12,6 +12,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from warroom.audit import service as audit
 from warroom.clock import Clock
 from warroom.db import readonly, session_factory
 from warroom.policy.schema import Policy
@@ -48,12 +49,31 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
+_MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _audit(request: Request, session: Session) -> None:
+    """Every accepted change through the API is audited in the same transaction."""
+    principal = getattr(request.state, "principal", None)
+    if request.method not in _MUTATING or principal is None or principal.kind == "ingest":
+        return
+    route = request.scope.get("route")
+    template = getattr(route, "path", request.url.path)
+    target = next(iter(request.path_params.values()), None) if request.path_params else None
+    audit.record(session, now=get_state(request).now(), actor=principal.handle,
+                 via=principal.kind if principal.kind != "user" else "api",
+                 action=f"{request.method} {template}", target=str(target) if target else None,
+                 details={"path": request.url.path})
+
+
 def _uow(factory_name: str) -> Callable[[Request], Iterator[Session]]:
     def dependency(request: Request) -> Iterator[Session]:
         factory: sessionmaker[Session] = getattr(get_state(request), factory_name)
         session = factory()
         try:
             yield session
+            if factory_name == "sessions":
+                _audit(request, session)
             session.commit()
         except BaseException:
             session.rollback()
