@@ -147,6 +147,50 @@ def db_upgrade() -> None:
     typer.echo("database is up to date")
 
 
+@app.command("export")
+def export_cmd(file: Annotated[Path, typer.Argument(help="Where to write the JSON dump ('-' for stdout)")]) -> None:
+    """Dump every table as versioned JSON (a backup you can restore into SQLite or PostgreSQL)."""
+    from warroom import backup, migrate
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    schema = sorted(migrate.current_heads(engine))
+
+    def progress(table: str, n: int) -> None:
+        typer.echo(f"  {table}: {n} rows", err=True)
+
+    try:
+        if str(file) == "-":
+            counts = backup.export(engine, sys.stdout, schema=schema, progress=progress)
+        else:
+            with open(file, "w", encoding="utf-8") as out:
+                counts = backup.export(engine, out, schema=schema, progress=progress)
+    finally:
+        engine.dispose()
+    typer.echo(f"exported {sum(counts.values())} rows from {len(counts)} tables", err=True)
+
+
+@app.command("import")
+def import_cmd(file: Annotated[Path, typer.Argument(help="A file written by `warroom export`")]) -> None:
+    """Restore a dump into an empty database (migrated first); refuses a database with data."""
+    from warroom import backup, migrate
+
+    settings = get_settings()
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot read {file}: {exc}") from None
+    migrate.upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        counts = backup.restore(engine, data, progress=lambda t, n: typer.echo(f"  {t}: {n}", err=True))
+    except backup.ImportError_ as exc:
+        raise fail(str(exc)) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"imported {sum(counts.values())} rows into {len(counts)} tables")
+
+
 @policy_app.command("check")
 def policy_check(
     file: Annotated[Path | None, typer.Argument(help="Policy YAML; default: WARROOM_POLICY or the bundled one")] = None,
