@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 10
     secure_cookies: bool = False
+    ingest_rate_per_s: float = 500.0
+    ingest_burst: int = 1000
+    login_rate_per_min: float = 10.0
+    login_burst: int = 5
 
 
 @lru_cache(maxsize=1)

@@ -14,6 +14,7 @@ from warroom import __version__
 from warroom.api import admin, errors, incidents
 from warroom.api.deps import AppState
 from warroom.api.limits import BodyLimit
+from warroom.api.security import SecurityHeaders
 from warroom.clock import Clock, SystemClock
 from warroom.db import make_engine
 from warroom.policy import Policy, load_policy
@@ -69,6 +70,7 @@ def create_app(
         return JSONResponse(body, status)
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
