@@ -1,0 +1,97 @@
+"""Every route has an auth rule, and the rule holds: a new route without a rule fails here."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support.server import Running
+from warroom.api.routes import iter_routes
+
+# rule: open (no credentials), viewer / responder / admin (user token with at least that role),
+# ingest (ingest token), public (no token by design: status page, metrics).
+RULES: dict[tuple[str, str], str] = {
+    ("GET", "/healthz"): "open",
+    ("GET", "/openapi.json"): "open",
+    ("GET", "/docs"): "open",
+    ("GET", "/docs/oauth2-redirect"): "open",
+    ("GET", "/redoc"): "open",
+    ("GET", "/api/v1/me"): "viewer",
+    ("GET", "/api/v1/users"): "viewer",
+    ("POST", "/api/v1/users"): "admin",
+    ("PATCH", "/api/v1/users/{handle}"): "admin",
+    ("GET", "/api/v1/tokens"): "admin",
+    ("POST", "/api/v1/tokens"): "admin",
+    ("DELETE", "/api/v1/tokens/{token_id}"): "admin",
+    ("GET", "/api/v1/policy"): "viewer",
+    ("GET", "/api/v1/audit"): "admin",
+    ("POST", "/api/v1/incidents"): "responder",
+    ("GET", "/api/v1/incidents"): "viewer",
+    ("GET", "/api/v1/incidents/{ref}"): "viewer",
+    ("PATCH", "/api/v1/incidents/{ref}"): "responder",
+    ("POST", "/api/v1/incidents/{ref}/transitions"): "responder",
+    ("POST", "/api/v1/incidents/{ref}/acknowledge"): "responder",
+    ("POST", "/api/v1/incidents/{ref}/updates"): "responder",
+    ("GET", "/api/v1/incidents/{ref}/updates"): "viewer",
+    ("GET", "/api/v1/incidents/{ref}/timeline"): "viewer",
+    ("POST", "/api/v1/incidents/{ref}/timeline"): "responder",
+    ("GET", "/api/v1/incidents/{ref}/postmortem"): "viewer",
+    ("PUT", "/api/v1/incidents/{ref}/postmortem"): "responder",
+    ("POST", "/api/v1/incidents/{ref}/postmortem/generate"): "responder",
+    ("GET", "/api/v1/incidents/{ref}/postmortem/versions"): "viewer",
+}
+LOWER = {"viewer": "ingest", "responder": "viewer", "admin": "responder"}
+
+
+def _concrete(path: str, values: dict[str, str]) -> str:
+    return re.sub(r"\{([^}]+)\}", lambda m: values.get(m.group(1), "1"), path)
+
+
+def test_every_route_has_a_rule(server: Running) -> None:
+    served = set(iter_routes(server.app.routes))
+    missing = sorted(served - set(RULES))
+    assert not missing, f"routes without an auth rule (add them to RULES): {missing}"
+    stale = sorted(set(RULES) - served)
+    assert not stale, f"rules for routes that no longer exist: {stale}"
+
+
+@pytest.fixture
+def tokens(server: Running, make_user) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    out = {role: make_user(f"rt-{role}", role) for role in ("viewer", "responder")}
+    with server.admin() as c:
+        out["ingest"] = c.post("/api/v1/tokens", json={"kind": "ingest", "name": "rt"}).json()["token"]
+    out["admin"] = server.admin_token
+    return out
+
+
+def test_rules_hold(server: Running, tokens: dict[str, str]) -> None:
+    with server.admin() as c:
+        assert c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P3",
+                                                 "severity": "SEV-3"}).status_code == 201
+        spare = c.post("/api/v1/tokens", json={"user": "rt-viewer"}).json()["id"]
+    values = {"ref": "INC-1", "token_id": str(spare), "handle": "rt-viewer", "service": "sis"}
+    failures = []
+    for (method, path), rule in sorted(RULES.items()):
+        if method == "*":
+            continue
+        url = _concrete(path, values)
+        with server.client() as anon:
+            status = anon.request(method, url, json={}).status_code
+        if rule == "open" or rule == "public":
+            if status in (401, 403):
+                failures.append(f"{method} {path}: open route answered {status}")
+            continue
+        if status != 401:
+            failures.append(f"{method} {path}: no credentials gave {status}, want 401")
+        lower = LOWER.get(rule)
+        if lower:
+            with server.client(tokens[lower]) as c:
+                status = c.request(method, url, json={}).status_code
+            if status != 403:
+                failures.append(f"{method} {path}: {lower} gave {status}, want 403")
+        with server.client(tokens[rule]) as c:
+            status = c.request(method, url, json={}).status_code
+        if status in (401, 403):
+            failures.append(f"{method} {path}: {rule} was refused ({status})")
+    assert not failures, "\n".join(failures)
