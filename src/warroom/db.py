@@ -84,9 +84,9 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kw: 
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return create_engine(
-        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, **kw
-    )
+    if "poolclass" not in kw:
+        kw.update(pool_size=pool_size, max_overflow=max_overflow)
+    return create_engine(url, pool_pre_ping=True, **kw)
 
 
 def readonly(engine: Engine) -> Engine:

@@ -1,0 +1,61 @@
+"""Migrations: the first released schema upgrades in place, and models never drift from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from tests.support import databases
+from warroom import migrate
+from warroom.db import make_engine
+from warroom.models import Base
+
+FIRST_RELEASE = "0001_core"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'm.db'}"
+        return
+    reason = databases.postgres_available()
+    if reason:
+        pytest.skip(reason)
+    url = databases.create_pg_database()
+    yield url
+    databases.drop_pg_database(url)
+
+
+def test_single_head() -> None:
+    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+    assert len(script.get_heads()) == 1, f"migrations must form one line: {script.get_heads()}"
+
+
+def test_upgrade_from_first_release_keeps_data(empty_url: str) -> None:
+    cfg = migrate.alembic_config(empty_url)
+    command.upgrade(cfg, FIRST_RELEASE)
+    engine = make_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO users (handle, name, role, active, created_at) "
+            "VALUES ('old', 'Old User', 'admin', true, '2026-01-01 00:00:00+00')"))
+        conn.execute(sa.text(
+            "INSERT INTO incidents (title, state, priority, severity, commander, declared_by, roles,"
+            " monitors, teams, acknowledged_by_team, pending_tasks, declared_automatically,"
+            " declared_at, missed_updates, updated_at) VALUES ('old incident', 'active', 'P1',"
+            " 'SEV-1', 'old', 'old', '{}', '[]', '[]', false, '[]', false,"
+            " '2026-01-01 00:00:00+00', 0, '2026-01-01 00:00:00+00')"))
+    migrate.upgrade(empty_url)
+    migrate.upgrade(empty_url)  # idempotent
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT title FROM incidents")).scalar() == "old incident"
+        assert conn.execute(sa.text("SELECT handle FROM users")).scalar() == "old"
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diff == [], f"models and migrations differ: {diff}"
