@@ -59,3 +59,26 @@ def test_upgrade_from_first_release_keeps_data(empty_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == [], f"models and migrations differ: {diff}"
+
+
+def test_concurrent_upgrades_are_safe(empty_url: str) -> None:
+    """Two nodes starting at once both run `upgrade`; the schema ends up right, once."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            migrate.upgrade(empty_url)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    engine = make_engine(empty_url)
+    assert not migrate.pending(engine)
+    engine.dispose()

@@ -8,9 +8,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from warroom.db import make_engine, normalize_url
+
+
+MIGRATION_LOCK = 0x7761_7272  # "warr": an application-wide advisory lock id
 
 
 def alembic_config(url: str) -> Config:
@@ -25,6 +29,9 @@ def upgrade(url: str, revision: str = "heads") -> None:
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Several nodes may start at once: one migrates, the others wait, then see it done.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
