@@ -13,7 +13,6 @@ from sqlalchemy.engine import Engine
 
 from warroom.db import make_engine, normalize_url
 
-
 MIGRATION_LOCK = 0x7761_7272  # "warr": an application-wide advisory lock id
 
 
