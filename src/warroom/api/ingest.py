@@ -1,0 +1,180 @@
+"""/api/v1/ingest/*: alert webhooks; /api/v1/alerts and /api/v1/triage/simulate to read and try."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from warroom.api.deps import AppState, ReadDB, State, Viewer, get_state, token_from_request
+from warroom.api.errors import error_body
+from warroom.db import is_sqlite
+from warroom.incidents.service import parse_ref
+from warroom.ingest import parsers
+from warroom.ingest import service as ingest
+from warroom.ingest.parsers import BadPayload, Incoming
+from warroom.ingest.schemas import AlertDetail, AlertPage
+from warroom.ingest.views import alert_detail, alert_out
+from warroom.users import service as users
+
+router = APIRouter(tags=["alerts"])
+
+# One SQLite writer at a time inside this process: threads queue on a lock instead of
+# spinning in SQLite's busy handler (other processes still meet busy_timeout).
+_SQLITE_WRITE = threading.Lock()
+_RESTRICTED = set(parsers.SOURCES)
+
+
+def _error(http_status: int, code: str, text: str, details: Any = None,
+           extra: dict[str, Any] | None = None) -> JSONResponse:
+    return JSONResponse({**(extra or {}), **error_body(code, text, details)}, http_status,
+                        headers={"WWW-Authenticate": "Bearer"} if http_status == 401 else None)
+
+
+def _bad(source: str, message: str, errors: list[str]) -> JSONResponse:
+    if source == "events":  # PagerDuty's answer shape, plus ours
+        return _error(400, "bad_request", message, errors,
+                      {"status": "invalid event", "message": message, "errors": errors})
+    return _error(400, "bad_request", message, errors)
+
+
+def _handle(state: AppState, source: str, plain: str | None, body: bytes) -> JSONResponse:
+    """Auth, parse, store and triage in one transaction; answered only after commit."""
+    items: list[Incoming] = []
+    truncated = 0
+    problem: JSONResponse | None = None
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        data = None
+        problem = _bad(source, f"the body is not valid JSON: {exc}", [str(exc)])
+    if problem is None:
+        try:
+            items, truncated = parsers.parse(source, data)
+        except BadPayload as exc:
+            problem = _bad(source, str(exc), exc.errors)
+    if not plain and source == "events" and isinstance(data, dict):
+        plain = data.get("routing_key") if isinstance(data.get("routing_key"), str) else None
+    lock = _SQLITE_WRITE if is_sqlite(state.engine) else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        with state.sessions() as session:
+            if not plain:
+                return _error(401, "unauthorized", "missing ingest token: send 'Authorization: "
+                              "Bearer <token>', basic auth with the token as password, or ?token=")
+            token = users.resolve_token(session, plain)
+            if token is None:
+                return _error(401, "unauthorized", "invalid or revoked ingest token")
+            if token.kind != "ingest":
+                return _error(403, "forbidden", "this is a user token; alerts need an ingest token "
+                              "(warroom token create --ingest NAME)")
+            if token.name in _RESTRICTED and token.name != source and not (
+                    token.name == "alertmanager" and source == "grafana"):
+                return _error(403, "forbidden", f"this ingest token is for {token.name}, "
+                              f"not {source}")
+            if problem is not None:
+                return problem
+            outcomes = ingest.ingest(session, policy=state.policy, now=state.now(), items=items)
+            session.commit()
+    finally:
+        if lock is not None:
+            lock.release()
+    if source == "events":
+        return JSONResponse({"status": "success", "message": "Event processed",
+                             "dedup_key": items[0].dedup_key}, 202)
+    return JSONResponse({
+        "status": "accepted", "truncated_alerts": truncated,
+        "alerts": [{"id": o.alert_id, "dedup_key": o.dedup_key, "status": o.status,
+                    "duplicate": o.duplicate,
+                    "incident": f"INC-{o.incident_id}" if o.incident_id else None}
+                   for o in outcomes]}, 202)
+
+
+async def _receive(request: Request, source: str) -> JSONResponse:
+    body = await request.body()
+    return await run_in_threadpool(_handle, get_state(request), source,
+                                   token_from_request(request), body)
+
+
+_DOC = {202: {"description": "Stored (answered after commit)"}, 400: {"description": "Bad body"},
+        401: {"description": "Missing or wrong token"}, 413: {"description": "Body too large"}}
+
+
+@router.post("/api/v1/ingest/datadog", status_code=202, responses=_DOC)  # type: ignore[arg-type]
+async def datadog(request: Request) -> JSONResponse:
+    """Datadog monitor webhook: the default body or the richer one in docs/alerts.md."""
+    return await _receive(request, "datadog")
+
+
+@router.post("/api/v1/ingest/alertmanager", status_code=202, responses=_DOC)  # type: ignore[arg-type]
+async def alertmanager(request: Request) -> JSONResponse:
+    """Prometheus Alertmanager webhook (version 4)."""
+    return await _receive(request, "alertmanager")
+
+
+@router.api_route("/api/v1/ingest/grafana", methods=["POST", "PUT"], status_code=202,
+                  responses=_DOC)  # type: ignore[arg-type]
+async def grafana(request: Request) -> JSONResponse:
+    """Grafana unified alerting webhook contact point (POST or PUT)."""
+    return await _receive(request, "grafana")
+
+
+@router.post("/api/v1/ingest/events", status_code=202, responses=_DOC)  # type: ignore[arg-type]
+async def events(request: Request) -> JSONResponse:
+    """PagerDuty Events API v2 shaped events; answers like PagerDuty."""
+    return await _receive(request, "events")
+
+
+@router.get("/api/v1/alerts", response_model=AlertPage)
+def list_alerts(
+    db: ReadDB,
+    who: Viewer,
+    status: Annotated[str | None, Query(pattern=r"^(firing|resolved)(,(firing|resolved))?$")] = None,
+    service: Annotated[str | None, Query(max_length=64)] = None,
+    source: Annotated[str | None, Query(pattern=r"^(datadog|alertmanager|grafana|events)$")] = None,
+    incident: Annotated[str | None, Query(max_length=20)] = None,
+    unlinked: bool | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> AlertPage:
+    rows, total = ingest.list_alerts(
+        db, status=status, service=service, source=source,
+        incident_id=parse_ref(incident) if incident else None, unlinked=unlinked, page=page,
+        per_page=per_page)
+    return AlertPage(items=[alert_out(a) for a in rows], total=total, page=page,
+                     per_page=per_page)
+
+
+@router.get("/api/v1/alerts/{alert_id}", response_model=AlertDetail)
+def show_alert(alert_id: int, db: ReadDB, who: Viewer) -> AlertDetail:
+    alert = ingest.get_alert(db, alert_id)
+    return alert_detail(alert, ingest.events(db, alert_id=alert.id))
+
+
+@router.post("/api/v1/triage/simulate")
+async def simulate(
+    request: Request,
+    state: State,
+    who: Viewer,
+    source: Annotated[str, Query(pattern=r"^(datadog|alertmanager|grafana|events)$")] = "datadog",
+) -> JSONResponse:
+    """What a payload would do (service, tier, priority, rule ids, declare?); stores nothing."""
+    body = await request.body()
+    try:
+        items, truncated = parsers.parse(source, json.loads(body))
+    except (ValueError, UnicodeDecodeError) as exc:
+        errors = exc.errors if isinstance(exc, BadPayload) else [str(exc)]
+        return _bad("simulate", f"cannot read this {source} payload: {exc}", errors)
+
+    def run() -> list[dict[str, Any]]:
+        with state.read_sessions() as session:
+            return ingest.simulate(session, policy=state.policy, now=state.now(), items=items)
+
+    results = await run_in_threadpool(run)
+    return JSONResponse({"source": source, "stored": False, "truncated_alerts": truncated,
+                         "results": results})
