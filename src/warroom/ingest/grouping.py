@@ -16,6 +16,7 @@ from warroom.incidents.schemas import IncidentCreate
 from warroom.ingest.models import Alert
 from warroom.notifications import service as outbox
 from warroom.policy.schema import Policy
+from warroom.policy.durations import format_duration
 from warroom.reminders import service as reminders
 from warroom.triage import rules
 
@@ -154,7 +155,7 @@ def place(session: Session, *, policy: Policy, now: datetime, alert_id: int) -> 
             window = policy.triage.reopen_window
             incidents.transition(session, policy=policy, now=now, actor=SYSTEM, incident=incident,
                                  to="active", reason=f"{_label(a)} fired again within the "
-                                                     f"reopen window ({window})")
+                                                     f"reopen window ({format_duration(window)})")
             _link(session, policy=policy, now=now, incident=incident, a=a, what="reopened")
     if incident is not None:
         raise_priority(session, policy=policy, now=now, incident=incident, a=a)

@@ -9,6 +9,7 @@ from warroom.incidents import service as incidents
 from warroom.incidents import states
 from warroom.ingest import grouping
 from warroom.ingest.models import Alert
+from warroom.policy.durations import format_duration
 from warroom.reminders import service as reminders
 from warroom.reminders.models import DueJob
 from warroom.reminders.runner import JobContext, handler
@@ -62,7 +63,7 @@ def autoresolve(session: Session, ctx: JobContext, job: DueJob) -> None:
                            due_at=last + window, now=now, payload=job.payload)
         return
     alert_id = job.payload.get("alert_id")
-    why = (f"every alert recovered and stayed quiet for {window}"
+    why = (f"every alert recovered and stayed quiet for {format_duration(window)}"
            + (f" (last: alert {alert_id})" if alert_id else ""))
     if policy.triage.resolve_via_stable and incident.state == "active":
         incidents.transition(session, policy=policy, now=now, actor=incidents.SYSTEM,

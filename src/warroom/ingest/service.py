@@ -18,6 +18,7 @@ from warroom.incidents.states import OPEN_STATES
 from warroom.ingest import grouping, jobs  # noqa: F401  (jobs: registers the timed-rule handlers)
 from warroom.ingest.models import Alert, AlertEvent
 from warroom.ingest.parsers import Incoming
+from warroom.policy.durations import format_duration
 from warroom.policy.schema import Policy
 from warroom.reminders import service as reminders
 from warroom.triage import rules
@@ -250,7 +251,7 @@ def simulate(session: Session, *, policy: Policy, now: datetime, items: list[Inc
             action = "declare an incident" if policy.triage.auto_declare else "queue a declare prompt"
         elif t.escalates:
             action = ("open a triage record; declare if still firing after "
-                      f"{policy.unknown_impact.escalation_window}")
+                      f"{format_duration(policy.unknown_impact.escalation_window)}")
         else:
             action = "open a triage record"
         decisions = list(t.decisions)

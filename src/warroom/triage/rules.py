@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from warroom.policy.durations import format_duration
 from warroom.policy.schema import PRIORITIES, Policy
 
 
@@ -143,8 +144,7 @@ def escalates(policy: Policy, *, tier: int, users: int | None, priority: str) ->
 
 def escalated(policy: Policy, *, tier: int, priority: str) -> Decision:
     rule = policy.unknown_impact
-    window = int(rule.escalation_window.total_seconds())
-    shown = f"{window // 60}m" if window % 60 == 0 else f"{window}s"
+    shown = format_duration(rule.escalation_window)
     decision = Decision(higher(priority, rule.escalate_to), "unknown-impact-window",
                         f"Tier {tier} alert kept firing for {shown} with users affected unknown: "
                         f"likely over 1,000 users, {rule.escalate_to}")
