@@ -239,7 +239,8 @@ def test_two_concurrent_deliveries_of_one_new_alert(server: Running, token: str)
         barrier = threading.Barrier(4)
         codes: list[int] = []
 
-        def deliver(body: dict[str, Any] = body, barrier: threading.Barrier = barrier) -> None:
+        def deliver(body: dict[str, Any] = body, barrier: threading.Barrier = barrier,
+                    codes: list[int] = codes) -> None:
             barrier.wait(timeout=10)
             codes.append(send(server, token, "datadog", body).status_code)
 

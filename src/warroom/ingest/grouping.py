@@ -15,8 +15,8 @@ from warroom.incidents.models import Incident, IncidentService, TimelineEntry
 from warroom.incidents.schemas import IncidentCreate
 from warroom.ingest.models import Alert
 from warroom.notifications import service as outbox
-from warroom.policy.schema import Policy
 from warroom.policy.durations import format_duration
+from warroom.policy.schema import Policy
 from warroom.reminders import service as reminders
 from warroom.triage import rules
 
