@@ -6,7 +6,7 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.orm import Session
 
 from warroom.incidents import service as incidents
@@ -20,7 +20,7 @@ from warroom.policy.schema import Policy
 from warroom.reminders import service as reminders
 from warroom.triage import rules
 
-A = Alert.__table__
+A: Table = Alert.__table__  # type: ignore[assignment]
 SYSTEM = incidents.SYSTEM
 ESCALATE = "triage_escalate"
 AUTORESOLVE = "alert_autoresolve"
@@ -142,10 +142,10 @@ def place(session: Session, *, policy: Policy, now: datetime, alert_id: int) -> 
     if a["status"] != "firing":
         return a["incident_id"]
     if a["incident_id"] is not None:
-        incident = incidents.get(session, a["incident_id"], for_update=True)
-        if incident.state in states.OPEN_STATES:
-            raise_priority(session, policy=policy, now=now, incident=incident, a=a)
-        return incident.id
+        current = incidents.get(session, a["incident_id"], for_update=True)
+        if current.state in states.OPEN_STATES:
+            raise_priority(session, policy=policy, now=now, incident=current, a=a)
+        return current.id
     incident = _candidate(session, policy=policy, now=now, service=a["service"])
     if incident is not None:
         _link(session, policy=policy, now=now, incident=incident, a=a, what="joined")

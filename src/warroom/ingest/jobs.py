@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from warroom.incidents import service as incidents
@@ -15,7 +15,7 @@ from warroom.reminders.models import DueJob
 from warroom.reminders.runner import JobContext, handler
 from warroom.triage import rules
 
-A = Alert.__table__
+A: Table = Alert.__table__  # type: ignore[assignment]
 
 
 @handler(grouping.ESCALATE)

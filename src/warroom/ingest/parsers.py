@@ -62,6 +62,10 @@ def _s(value: Any) -> str | None:
     return text
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _raw(item: Any) -> str:
     text = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
     return text[:RAW_LIMIT]
@@ -182,13 +186,13 @@ def parse_alertmanager(body: Any, source: str = "alertmanager") -> tuple[list[In
     if not isinstance(body, dict) or not isinstance(body.get("alerts"), list):
         raise BadPayload("an Alertmanager/Grafana body is a JSON object with an 'alerts' list")
     group_status = _s(body.get("status")) or "firing"
-    common = body.get("commonLabels") if isinstance(body.get("commonLabels"), dict) else {}
+    common = _dict(body.get("commonLabels"))
     out: list[Incoming] = []
     for i, alert in enumerate(body["alerts"]):
         if not isinstance(alert, dict):
             raise BadPayload(f"alerts[{i}] is not an object")
-        labels = {str(k): str(v) for k, v in (alert.get("labels") or common).items()}
-        for k, v in (alert.get("annotations") or {}).items():
+        labels = {str(k): str(v) for k, v in (_dict(alert.get("labels")) or common).items()}
+        for k, v in _dict(alert.get("annotations")).items():
             labels.setdefault(str(k), str(v))
         status = (_s(alert.get("status")) or group_status).lower()
         if status not in ("firing", "resolved"):
@@ -219,13 +223,13 @@ def parse_event(body: Any) -> Incoming:
     if not isinstance(body, dict):
         raise BadPayload("Event object is invalid", ["the body must be a JSON object"])
     errors: list[str] = []
-    action = body.get("event_action")
+    action = str(body.get("event_action"))
     if action not in _PD_ACTIONS:
         errors.append("'event_action' must be one of trigger, acknowledge, resolve")
     dedup = body.get("dedup_key")
     if dedup is not None and (not isinstance(dedup, str) or len(dedup) > 255):
         errors.append("'dedup_key' must be a string of at most 255 characters")
-    payload = body.get("payload") if isinstance(body.get("payload"), dict) else {}
+    payload = _dict(body.get("payload"))
     if action == "trigger":
         for name in ("summary", "source", "severity"):
             if not _s(payload.get(name)):
@@ -244,7 +248,7 @@ def parse_event(body: Any) -> Incoming:
     for name in ("source", "component", "group", "class", "severity"):
         if _s(payload.get(name)):
             labels.setdefault(name if name != "source" else "origin", str(payload[name]))
-    links = body.get("links") if isinstance(body.get("links"), list) else []
+    links = body["links"] if isinstance(body.get("links"), list) else []
     link = next((str(x.get("href")) for x in links if isinstance(x, dict) and x.get("href")), None)
     return Incoming(
         source="events", dedup_key=dedup or uuid.uuid4().hex, status=_PD_ACTIONS[action],
