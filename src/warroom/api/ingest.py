@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from warroom.api.deps import AppState, ReadDB, State, Viewer, get_state, token_from_request
 from warroom.api.errors import error_body
-from warroom.db import is_sqlite
+from warroom.api.groupcommit import GroupCommitter
 from warroom.incidents.service import parse_ref
 from warroom.ingest import parsers
 from warroom.ingest import service as ingest
@@ -23,9 +25,6 @@ from warroom.users import service as users
 
 router = APIRouter(tags=["alerts"])
 
-# One SQLite writer at a time inside this process: threads queue on a lock instead of
-# spinning in SQLite's busy handler (other processes still meet busy_timeout).
-_SQLITE_WRITE = threading.Lock()
 _RESTRICTED = set(parsers.SOURCES)
 
 
@@ -42,63 +41,68 @@ def _bad(source: str, message: str, errors: list[str]) -> JSONResponse:
     return _error(400, "bad_request", message, errors)
 
 
-def _handle(state: AppState, source: str, plain: str | None, body: bytes) -> JSONResponse:
-    """Auth, parse, store and triage in one transaction; answered only after commit."""
-    items: list[Incoming] = []
-    truncated = 0
-    problem: JSONResponse | None = None
+def _prepare(source: str, body: bytes) -> tuple[list[Incoming], int, Any, JSONResponse | None]:
+    """Parse in the event loop (cheap, no I/O); a problem is answered only after auth."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        data = None
-        problem = _bad(source, f"the body is not valid JSON: {exc}", [str(exc)])
-    if problem is None:
-        try:
-            items, truncated = parsers.parse(source, data)
-        except BadPayload as exc:
-            problem = _bad(source, str(exc), exc.errors)
-    if not plain and source == "events" and isinstance(data, dict):
-        plain = data.get("routing_key") if isinstance(data.get("routing_key"), str) else None
-    lock = _SQLITE_WRITE if is_sqlite(state.engine) else None
-    if lock is not None:
-        lock.acquire()
+        return [], 0, None, _bad(source, f"the body is not valid JSON: {exc}", [str(exc)])
     try:
-        with state.sessions() as session:
-            if not plain:
-                return _error(401, "unauthorized", "missing ingest token: send 'Authorization: "
-                              "Bearer <token>', basic auth with the token as password, or ?token=")
-            token = users.resolve_token(session, plain)
-            if token is None:
-                return _error(401, "unauthorized", "invalid or revoked ingest token")
-            if token.kind != "ingest":
-                return _error(403, "forbidden", "this is a user token; alerts need an ingest token "
-                              "(warroom token create --ingest NAME)")
-            if token.name in _RESTRICTED and token.name != source and not (
-                    token.name == "alertmanager" and source == "grafana"):
-                return _error(403, "forbidden", f"this ingest token is for {token.name}, "
-                              f"not {source}")
-            if problem is not None:
-                return problem
-            outcomes = ingest.ingest(session, policy=state.policy, now=state.now(), items=items)
-            session.commit()
-    finally:
-        if lock is not None:
-            lock.release()
-    if source == "events":
-        return JSONResponse({"status": "success", "message": "Event processed",
-                             "dedup_key": items[0].dedup_key}, 202)
-    return JSONResponse({
-        "status": "accepted", "truncated_alerts": truncated,
-        "alerts": [{"id": o.alert_id, "dedup_key": o.dedup_key, "status": o.status,
-                    "duplicate": o.duplicate,
-                    "incident": f"INC-{o.incident_id}" if o.incident_id else None}
-                   for o in outcomes]}, 202)
+        items, truncated = parsers.parse(source, data)
+    except BadPayload as exc:
+        return [], 0, data, _bad(source, str(exc), exc.errors)
+    return items, truncated, data, None
+
+
+def _work(state: AppState, source: str, plain: str | None, items: list[Incoming], truncated: int,
+          problem: JSONResponse | None) -> Callable[[Session], JSONResponse]:
+    """The unit of work the writer runs inside the shared transaction."""
+
+    def run(session: Session) -> JSONResponse:
+        if not plain:
+            return _error(401, "unauthorized", "missing ingest token: send 'Authorization: "
+                          "Bearer <token>', basic auth with the token as password, or ?token=")
+        token = users.resolve_token(session, plain)
+        if token is None:
+            return _error(401, "unauthorized", "invalid or revoked ingest token")
+        if token.kind != "ingest":
+            return _error(403, "forbidden", "this is a user token; alerts need an ingest token "
+                          "(warroom token create --ingest NAME)")
+        if token.name in _RESTRICTED and token.name != source:
+            return _error(403, "forbidden", f"this ingest token is for {token.name}, not {source}")
+        if problem is not None:
+            return problem
+        outcomes = ingest.ingest(session, policy=state.policy, now=state.now(), items=items)
+        if source == "events":
+            return JSONResponse({"status": "success", "message": "Event processed",
+                                 "dedup_key": items[0].dedup_key}, 202)
+        return JSONResponse({
+            "status": "accepted", "truncated_alerts": truncated,
+            "alerts": [{"id": o.alert_id, "dedup_key": o.dedup_key, "status": o.status,
+                        "duplicate": o.duplicate,
+                        "incident": f"INC-{o.incident_id}" if o.incident_id else None}
+                       for o in outcomes]}, 202)
+
+    return run
+
+
+def _writer(state: AppState) -> GroupCommitter:
+    writer = state.extras.get("ingest_writer")
+    if writer is None:
+        writer = state.extras.setdefault("ingest_writer", GroupCommitter(state.sessions))
+    return writer  # type: ignore[no-any-return]
 
 
 async def _receive(request: Request, source: str) -> JSONResponse:
+    state = get_state(request)
     body = await request.body()
-    return await run_in_threadpool(_handle, get_state(request), source,
-                                   token_from_request(request), body)
+    items, truncated, data, problem = _prepare(source, body)
+    plain = token_from_request(request)
+    if not plain and source == "events" and isinstance(data, dict):
+        plain = data.get("routing_key") if isinstance(data.get("routing_key"), str) else None
+    work = _work(state, source, plain, items, truncated, problem)
+    response: JSONResponse = await asyncio.wrap_future(_writer(state).submit(work))
+    return response
 
 
 _DOC = {202: {"description": "Stored (answered after commit)"}, 400: {"description": "Bad body"},
