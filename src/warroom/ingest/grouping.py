@@ -6,7 +6,7 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select, text, update
+from sqlalchemy import Table, and_, case, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from warroom.incidents import service as incidents
@@ -30,7 +30,7 @@ def lock_service(session: Session, service: str) -> None:
     """Serialize grouping per service across processes (PostgreSQL); SQLite writers are serial."""
     if session.get_bind().dialect.name == "postgresql":
         key = zlib.crc32(f"warroom-service:{service}".encode())
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 def alert_subject(alert_id: int) -> str:
@@ -38,7 +38,7 @@ def alert_subject(alert_id: int) -> str:
 
 
 def _alert(session: Session, alert_id: int) -> Any:
-    return session.execute(select(A).where(A.c.id == alert_id)).mappings().one()
+    return session.connection().execute(select(A).where(A.c.id == alert_id)).mappings().one()
 
 
 def _label(a: Any) -> str:
@@ -83,7 +83,7 @@ def raise_priority(session: Session, *, policy: Policy, now: datetime, incident:
 
 
 def _firing_of(session: Session, incident_id: int) -> list[Any]:
-    return list(session.execute(select(A.c.labels, A.c.tier).where(
+    return list(session.connection().execute(select(A.c.labels, A.c.tier).where(
         A.c.incident_id == incident_id, A.c.status == "firing")).all())
 
 
@@ -108,28 +108,28 @@ def suggest_severity(session: Session, *, policy: Policy, now: datetime,
         data={"suggested": decision.value, "rule": decision.rule})
 
 
-def _candidate(session: Session, *, policy: Policy, now: datetime, service: str,
-               ) -> Incident | None:
-    """The open incident of the service (active within the grouping window), for update."""
+def _target(session: Session, *, policy: Policy, now: datetime, service: str,
+            ) -> Incident | None:
+    """The service's open incident (active within the grouping window), else one resolved
+    within the reopen window; locked for update and re-checked after the lock."""
     svc = select(IncidentService.incident_id).where(IncidentService.service == service)
-    return session.scalar(
-        select(Incident).where(Incident.id.in_(svc), Incident.state.in_(states.OPEN_STATES),
-                               Incident.updated_at >= now - policy.triage.grouping_window)
-        .order_by(Incident.id.desc()).limit(1).with_for_update())
-
-
-def _reopenable(session: Session, *, policy: Policy, now: datetime, service: str,
-                ) -> Incident | None:
-    svc = select(IncidentService.incident_id).where(IncidentService.service == service)
-    return session.scalar(
-        select(Incident).where(Incident.id.in_(svc), Incident.state == "resolved",
-                               Incident.resolved_at >= now - policy.triage.reopen_window)
-        .order_by(Incident.resolved_at.desc()).limit(1).with_for_update())
+    found = session.connection().execute(
+        select(Incident.id).where(Incident.id.in_(svc), or_(
+            and_(Incident.state.in_(states.OPEN_STATES),
+                 Incident.updated_at >= now - policy.triage.grouping_window),
+            and_(Incident.state == "resolved",
+                 Incident.resolved_at >= now - policy.triage.reopen_window)))
+        .order_by(case((Incident.state == "resolved", 1), else_=0), Incident.id.desc())
+        .limit(1)).scalar()
+    if found is None:
+        return None
+    incident = incidents.get(session, found, for_update=True)
+    return incident if incident.state in ("active", "stable", "resolved") else None
 
 
 def _link(session: Session, *, policy: Policy, now: datetime, incident: Incident, a: Any,
           what: str) -> None:
-    session.execute(update(A).where(A.c.id == a["id"]).values(incident_id=incident.id))
+    session.connection().execute(update(A).where(A.c.id == a["id"]).values(incident_id=incident.id))
     a = {**a, "incident_id": incident.id}
     alert_timeline(session, incident, now=now, a=a, what=what)
     reminders.cancel(session, kind=AUTORESOLVE, subject=reminders.incident_subject(incident.id))
@@ -146,17 +146,15 @@ def place(session: Session, *, policy: Policy, now: datetime, alert_id: int) -> 
         if current.state in states.OPEN_STATES:
             raise_priority(session, policy=policy, now=now, incident=current, a=a)
         return current.id
-    incident = _candidate(session, policy=policy, now=now, service=a["service"])
-    if incident is not None:
+    incident = _target(session, policy=policy, now=now, service=a["service"])
+    if incident is not None and incident.state in states.OPEN_STATES:
         _link(session, policy=policy, now=now, incident=incident, a=a, what="joined")
-    else:
-        incident = _reopenable(session, policy=policy, now=now, service=a["service"])
-        if incident is not None:
-            window = policy.triage.reopen_window
-            incidents.transition(session, policy=policy, now=now, actor=SYSTEM, incident=incident,
-                                 to="active", reason=f"{_label(a)} fired again within the "
-                                                     f"reopen window ({format_duration(window)})")
-            _link(session, policy=policy, now=now, incident=incident, a=a, what="reopened")
+    elif incident is not None:
+        window = format_duration(policy.triage.reopen_window)
+        incidents.transition(session, policy=policy, now=now, actor=SYSTEM, incident=incident,
+                             to="active", reason=f"{_label(a)} fired again within the reopen "
+                                                 f"window ({window})")
+        _link(session, policy=policy, now=now, incident=incident, a=a, what="reopened")
     if incident is not None:
         raise_priority(session, policy=policy, now=now, incident=incident, a=a)
         suggest_severity(session, policy=policy, now=now, incident=incident)
@@ -181,7 +179,7 @@ def _prompt(session: Session, *, policy: Policy, now: datetime, a: Any) -> None:
 
 def declare(session: Session, *, policy: Policy, now: datetime, a: Any) -> Incident:
     """Auto-declare for the alert's service with its on-call as commander; link its alerts."""
-    pending = list(session.execute(select(A).where(
+    pending = list(session.connection().execute(select(A).where(
         A.c.service == a["service"], A.c.status == "firing", A.c.incident_id.is_(None))
         .order_by(A.c.id)).mappings())
     if not any(p["id"] == a["id"] for p in pending):

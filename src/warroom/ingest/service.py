@@ -83,7 +83,7 @@ def _record_event(session: Session, alert_id: int, item: Incoming, now: datetime
         status=item.status, transition=item.transition, received_at=now,
         occurred_at=item.occurred_at, raw=item.raw,
     ).on_conflict_do_nothing(index_elements=["event_key"]).returning(E.c.id)
-    return session.execute(stmt).scalar() is not None
+    return session.connection().execute(stmt).scalar() is not None
 
 
 def _new_alert(session: Session, item: Incoming, t: Triaged, now: datetime) -> int | None:
@@ -96,13 +96,13 @@ def _new_alert(session: Session, item: Incoming, t: Triaged, now: datetime) -> i
         priority_reason=t.priority.reason[:500], priority_hint=item.priority_hint,
         users_hint=t.users, labels=item.labels, link=(item.link or None) and item.link[:2000],
         first_seen_at=now, last_seen_at=now, resolved_at=None if firing else now,
-        incident_id=None, event_count=0,
+        incident_id=None, event_count=1,
     ).on_conflict_do_nothing(index_elements=["source", "open_key"]).returning(A.c.id)
-    return session.execute(stmt).scalar()
+    return session.connection().execute(stmt).scalar()
 
 
 def _open_alert(session: Session, item: Incoming) -> Any:
-    return session.execute(select(A.c.id, A.c.incident_id, A.c.transition, A.c.users_hint,
+    return session.connection().execute(select(A.c.id, A.c.incident_id, A.c.transition, A.c.users_hint,
                                   A.c.tier, A.c.priority, A.c.service)
                            .where(A.c.source == item.source, A.c.open_key == item.dedup_key)
                            ).first()
@@ -124,7 +124,7 @@ def _apply(session: Session, *, policy: Policy, now: datetime, item: Incoming, t
     row = _open_alert(session, item)
     was_open = row is not None
     if row is None and item.status != "firing":
-        row = session.execute(select(A.c.id, A.c.incident_id, A.c.transition, A.c.users_hint,
+        row = session.connection().execute(select(A.c.id, A.c.incident_id, A.c.transition, A.c.users_hint,
                                      A.c.tier, A.c.priority, A.c.service)
                               .where(A.c.source == item.source, A.c.dedup_key == item.dedup_key)
                               .order_by(A.c.id.desc()).limit(1)).first()
@@ -145,8 +145,9 @@ def _apply(session: Session, *, policy: Policy, now: datetime, item: Incoming, t
     if not _record_event(session, out.alert_id, item, now):
         out.duplicate = True
         return out
-    values: dict[str, Any] = {"last_seen_at": now, "event_count": A.c.event_count + 1}
-    if item.status != "acknowledged":
+    values: dict[str, Any] = {} if out.created else {"last_seen_at": now,
+                                                     "event_count": A.c.event_count + 1}
+    if item.status != "acknowledged" and not out.created:
         values["transition"] = item.transition
     if item.status == "resolved" and was_open:
         values.update(status="resolved", open_key=None, resolved_at=now)
@@ -157,7 +158,8 @@ def _apply(session: Session, *, policy: Policy, now: datetime, item: Incoming, t
         if rising != row.priority:
             values.update(priority=rising, priority_rule=t.priority.rule,
                           priority_reason=t.priority.reason[:500])
-    session.execute(update(A).where(A.c.id == out.alert_id).values(**values))
+    if values:
+        session.connection().execute(update(A).where(A.c.id == out.alert_id).values(**values))
     if item.status == "firing":
         if out.created and t.escalates:
             reminders.schedule(session, kind=grouping.ESCALATE,
@@ -177,7 +179,7 @@ def _apply(session: Session, *, policy: Policy, now: datetime, item: Incoming, t
 def _note_transition(session: Session, *, policy: Policy, now: datetime, alert_id: int) -> None:
     from warroom.incidents import service as incidents
 
-    a = session.execute(select(A).where(A.c.id == alert_id)).mappings().one()
+    a = session.connection().execute(select(A).where(A.c.id == alert_id)).mappings().one()
     incident = incidents.get(session, a["incident_id"])
     if incident.state in OPEN_STATES:
         grouping.alert_timeline(session, incident, now=now, a=a,
