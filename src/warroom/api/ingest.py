@@ -62,14 +62,20 @@ def _work(state: AppState, source: str, plain: str | None, items: list[Incoming]
         if not plain:
             return _error(401, "unauthorized", "missing ingest token: send 'Authorization: "
                           "Bearer <token>', basic auth with the token as password, or ?token=")
-        token = users.resolve_token(session, plain)
+        # Tokens looked up once per transaction (a group-commit batch shares one snapshot).
+        seen: dict[str, tuple[str, str] | None] = session.info.setdefault("ingest_tokens", {})
+        if plain not in seen:
+            row = users.resolve_token(session, plain)
+            seen[plain] = (row.kind, row.name) if row is not None else None
+        token = seen[plain]
         if token is None:
             return _error(401, "unauthorized", "invalid or revoked ingest token")
-        if token.kind != "ingest":
+        kind, name = token
+        if kind != "ingest":
             return _error(403, "forbidden", "this is a user token; alerts need an ingest token "
                           "(warroom token create --ingest NAME)")
-        if token.name in _RESTRICTED and token.name != source:
-            return _error(403, "forbidden", f"this ingest token is for {token.name}, not {source}")
+        if name in _RESTRICTED and name != source:
+            return _error(403, "forbidden", f"this ingest token is for {name}, not {source}")
         if problem is not None:
             return problem
         outcomes = ingest.ingest(session, policy=state.policy, now=state.now(), items=items)

@@ -136,9 +136,11 @@ def _link(session: Session, *, policy: Policy, now: datetime, incident: Incident
     incident.updated_at = now
 
 
-def place(session: Session, *, policy: Policy, now: datetime, alert_id: int) -> int | None:
-    """Put a firing alert where it belongs; returns its incident id (None: triage record)."""
-    a = _alert(session, alert_id)
+def place(session: Session, *, policy: Policy, now: datetime, alert_id: int,
+          row: dict[str, Any] | None = None) -> int | None:
+    """Put a firing alert where it belongs; returns its incident id (None: triage record).
+    `row` is the just-inserted alert, which saves reading it back."""
+    a = row if row is not None else _alert(session, alert_id)
     if a["status"] != "firing":
         return a["incident_id"]
     if a["incident_id"] is not None:

@@ -86,9 +86,11 @@ def _record_event(session: Session, alert_id: int, item: Incoming, now: datetime
     return session.connection().execute(stmt).scalar() is not None
 
 
-def _new_alert(session: Session, item: Incoming, t: Triaged, now: datetime) -> int | None:
+def _new_alert(session: Session, item: Incoming, t: Triaged, now: datetime,
+               ) -> tuple[int | None, dict[str, Any]]:
+    """Insert unless a concurrent delivery opened it first; returns the id and the row."""
     firing = item.status == "firing"
-    stmt = _insert(session, A).values(
+    row: dict[str, Any] = dict(
         source=item.source, dedup_key=item.dedup_key, open_key=item.dedup_key if firing else None,
         service=t.service, mapped=t.mapped, environment=t.environment, tier=t.tier,
         title=item.title, status="firing" if firing else "resolved", transition=item.transition,
@@ -97,8 +99,11 @@ def _new_alert(session: Session, item: Incoming, t: Triaged, now: datetime) -> i
         users_hint=t.users, labels=item.labels, link=(item.link or None) and item.link[:2000],
         first_seen_at=now, last_seen_at=now, resolved_at=None if firing else now,
         incident_id=None, event_count=1,
-    ).on_conflict_do_nothing(index_elements=["source", "open_key"]).returning(A.c.id)
-    return session.connection().execute(stmt).scalar()
+    )
+    stmt = _insert(session, A).values(**row).on_conflict_do_nothing(
+        index_elements=["source", "open_key"]).returning(A.c.id)
+    row["id"] = session.connection().execute(stmt).scalar()
+    return row["id"], row
 
 
 def _open_alert(session: Session, item: Incoming) -> Any:
@@ -133,8 +138,9 @@ def _apply(session: Session, *, policy: Policy, now: datetime, item: Incoming, t
         return out
     # One lock per service before any write: grouping/declaring never races (PostgreSQL).
     grouping.lock_service(session, row.service if row is not None else t.service)
+    inserted: dict[str, Any] | None = None
     if row is None:
-        out.alert_id = _new_alert(session, item, t, now)
+        out.alert_id, inserted = _new_alert(session, item, t, now)
         out.created = out.alert_id is not None
         if out.alert_id is None:  # a concurrent delivery opened it first
             row = _open_alert(session, item)
@@ -168,7 +174,8 @@ def _apply(session: Session, *, policy: Policy, now: datetime, item: Incoming, t
                                payload={"dedup_key": item.dedup_key})
         if out.created or "priority" in values:
             out.incident_id = grouping.place(session, policy=policy, now=now,
-                                             alert_id=out.alert_id)
+                                             alert_id=out.alert_id,
+                                             row=inserted if out.created else None)
         elif row is not None and row.incident_id and row.transition != item.transition:
             _note_transition(session, policy=policy, now=now, alert_id=out.alert_id)
     elif values.get("status") == "resolved":
