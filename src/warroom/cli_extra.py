@@ -1,1 +1,2 @@
 """Commands contributed by other domains register by being imported here."""
+from warroom import cli_ingest  # noqa: F401  (warroom simulate)

@@ -133,6 +133,8 @@ class IncidentOut(BaseModel):
     updated_at: datetime
     allowed_transitions: list[str]
     completion_missing: list[str]
+    alerts: list[dict[str, Any]] | None = Field(
+        default=None, description="The incident's alerts (detail views only; null in lists)")
 
 
 class IncidentPage(BaseModel):

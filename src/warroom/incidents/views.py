@@ -53,7 +53,12 @@ def incident_full(session: Session, *, policy: Policy, incident: Incident) -> In
 
     missing = (service.completion_missing(session, policy=policy, incident=incident)
                if incident.state == "resolved" else [])
-    return incident_out(incident, missing=missing)
+    from warroom.ingest import service as alerts
+    from warroom.ingest.views import alert_brief
+
+    out = incident_out(incident, missing=missing)
+    out.alerts = [alert_brief(a) for a in alerts.alerts_for_incident(session, incident_id=incident.id)]
+    return out
 
 
 def timeline_out(entry: TimelineEntry) -> TimelineOut:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from warroom.policy.durations import format_duration
 from warroom.policy.schema import PRIORITIES, Policy
 
 
@@ -47,3 +48,126 @@ def must_declare(policy: Policy, priority: str) -> bool:
 def higher(a: str, b: str) -> str:
     """The more urgent of two priorities (P1 beats P2)."""
     return a if PRIORITIES.index(a) <= PRIORITIES.index(b) else b
+
+
+# ---- alert triage (pure: the ingest service feeds plain values in) ----------------------
+
+_UNSET = ("", "none", "null", "n/a")
+
+
+def _matches(want: str | list[str], have: str | None) -> bool:
+    if have is None:
+        return False
+    values = {v.strip().lower() for v in have.split(",")}
+    wanted = [want] if isinstance(want, str) else want
+    return any(w == "*" or w.lower() in values for w in wanted)
+
+
+def map_service(policy: Policy, *, source: str, labels: dict[str, str], monitor_id: str | None,
+                title: str) -> tuple[str, bool, Decision]:
+    """Policy match rules first, then a label naming a known service, else the fallback."""
+    for service in policy.services:
+        for i, rule in enumerate(service.match):
+            if rule.sources and source not in rule.sources:
+                continue
+            if rule.monitor_ids and (monitor_id or "") not in rule.monitor_ids:
+                continue
+            if rule.title_contains and rule.title_contains.lower() not in title.lower():
+                continue
+            if any(not _matches(v, labels.get(k)) for k, v in rule.tags.items()):
+                continue
+            if not (rule.tags or rule.monitor_ids or rule.sources or rule.title_contains):
+                continue
+            return service.key, True, Decision(
+                service.key, f"service-match-{service.key}-{i}",
+                f"matched rule {i} of service '{service.key}'")
+    known = {s.key for s in policy.services}
+    for key in policy.triage.service_keys:
+        value = (labels.get(key) or "").strip().lower()
+        if value in known:
+            return value, True, Decision(value, "service-label", f"label {key}={value} names a service")
+    fallback = policy.triage.fallback_service
+    return fallback, False, Decision(
+        fallback, "service-fallback", f"no service rule matched: fallback service '{fallback}'")
+
+
+def environment_from(policy: Policy, labels: dict[str, str]) -> str | None:
+    for key in policy.triage.environment_keys:
+        value = (labels.get(key) or "").strip()
+        if value and value.lower() not in _UNSET:
+            return value.split(",")[0].strip()
+    return None
+
+
+def users_from(policy: Policy, labels: dict[str, str]) -> int | None:
+    """A users/hour figure from the first configured label that holds a number."""
+    for key in policy.triage.users_keys:
+        raw = (labels.get(key) or "").replace(",", "").replace("_", "").strip()
+        try:
+            value = int(float(raw))
+        except ValueError:
+            continue
+        if value >= 0:
+            return value
+    return None
+
+
+def is_production(policy: Policy, tier: int) -> bool:
+    return tier == min(policy.priority.tiers)
+
+
+def cap(policy: Policy, tier: int, decision: Decision) -> Decision:
+    """Non-production alerts are at most `triage.non_production_cap`."""
+    limit = policy.triage.non_production_cap
+    if is_production(policy, tier) or higher(decision.value, limit) == limit:
+        return decision
+    return Decision(limit, "non-production-cap",
+                    f"{decision.reason}; capped at {limit} because Tier {tier} is not production")
+
+
+def alert_priority(policy: Policy, *, tier: int, users: int | None) -> Decision:
+    """Matrix when a users figure is known, otherwise provisional (lowest cell of the tier)."""
+    if users is not None:
+        return cap(policy, tier, priority_from_matrix(policy, tier, users))
+    row = policy.priority.tiers[tier]
+    decision = Decision(row[-1], "unknown-impact-provisional",
+                        f"users affected unknown: provisional {row[-1]} for Tier {tier}")
+    return cap(policy, tier, decision)
+
+
+def escalates(policy: Policy, *, tier: int, users: int | None, priority: str) -> bool:
+    """The 15-minute rule applies: unknown impact, an escalating tier, and room to rise."""
+    rule = policy.unknown_impact
+    return (users is None and tier in rule.escalate_tiers
+            and higher(priority, rule.escalate_to) != priority)
+
+
+def escalated(policy: Policy, *, tier: int, priority: str) -> Decision:
+    rule = policy.unknown_impact
+    shown = format_duration(rule.escalation_window)
+    decision = Decision(higher(priority, rule.escalate_to), "unknown-impact-window",
+                        f"Tier {tier} alert kept firing for {shown} with users affected unknown: "
+                        f"likely over 1,000 users, {rule.escalate_to}")
+    return cap(policy, tier, decision)
+
+
+def severity_for(policy: Policy, alerts: list[tuple[dict[str, str], int]]) -> Decision:
+    """First severity rule whose distinct tag values reach `min_count` among the alerts."""
+    for rule in policy.triage.severity_rules:
+        values: set[str] = set()
+        for labels, tier in alerts:
+            if rule.production_only and not is_production(policy, tier):
+                continue
+            raw = labels.get(rule.distinct_tag) or ""
+            values |= {v.strip().lower() for v in raw.split(",") if v.strip()}
+        if len(values) >= rule.min_count:
+            return Decision(rule.severity, f"severity-{rule.id}",
+                            f"{len(values)} distinct {rule.distinct_tag} value(s) "
+                            f"({', '.join(sorted(values))}) >= {rule.min_count}: {rule.severity}")
+    default = policy.triage.default_severity
+    return Decision(default, "severity-default", f"no severity rule matched: {default}")
+
+
+def more_severe(a: str, b: str) -> bool:
+    """SEV-1 is more severe than SEV-2."""
+    return a < b

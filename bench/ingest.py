@@ -1,0 +1,220 @@
+"""Ingest benchmark: `warroom serve` in a subprocess, concurrent httpx clients over loopback.
+
+Prints alerts/s and p50/p99 latency for new alerts, duplicate deliveries and Alertmanager
+batches of 100, on SQLite and PostgreSQL, and the same client against a trivial FastAPI
+endpoint served the same way (uvicorn, one process, no access log), with the ratio.
+
+    PYTHONPATH=src python bench/ingest.py [--seconds 5] [--clients 16] [--only sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+PG_ADMIN = os.environ.get("WARROOM_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TRIVIAL = """
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+app = FastAPI()
+@app.post("/trivial")
+async def trivial(request: Request) -> JSONResponse:
+    await request.body()
+    return JSONResponse({"status": "accepted"}, 202)
+uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=False)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def warroom(args: list[str], env: dict[str, str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "warroom", *args], env=env, text=True,
+                          capture_output=True, timeout=120, check=True, **kw)
+
+
+def dd_body(key: str) -> dict[str, Any]:
+    return {"alert_id": key, "cycle_key": "1", "transition": "Triggered", "alert_type": "error",
+            "priority": "P3", "title": f"[Triggered] bench {key}", "tags": "env:prod,service:sis",
+            "link": "https://app.datadoghq.com/monitors/1", "date": str(int(time.time() * 1000)),
+            "id": key}
+
+
+def am_batch(prefix: str, n: int = 100) -> dict[str, Any]:
+    return {"version": "4", "status": "firing", "receiver": "warroom", "groupKey": prefix,
+            "truncatedAlerts": 0, "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+            "externalURL": "http://am:9093",
+            "alerts": [{"status": "firing", "fingerprint": f"{prefix}-{i}",
+                        "labels": {"alertname": "Bench", "service": "ssoe", "env": "staging",
+                                   "instance": str(i)},
+                        "annotations": {"summary": f"bench {i}"},
+                        "startsAt": "2026-10-05T08:58:30Z", "endsAt": "0001-01-01T00:00:00Z",
+                        "generatorURL": "http://prom"} for i in range(n)]}
+
+
+async def drive(url: str, make_body: Callable[[int], bytes], *, seconds: float, clients: int,
+                headers: dict[str, str], per_request: int = 1) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    counter = 0
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=30, headers=headers) as client:
+
+        async def worker() -> None:
+            nonlocal errors, counter
+            while time.perf_counter() < stop:
+                counter += 1
+                body = make_body(counter)
+                t0 = time.perf_counter()
+                try:
+                    r = await client.post(url, content=body)
+                    ok = r.status_code == 202
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append(time.perf_counter() - t0)
+                errors += not ok
+
+        t_start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - t_start
+    latencies.sort()
+    n = len(latencies)
+    return {"requests": n, "errors": errors, "alerts_per_s": n * per_request / elapsed,
+            "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000}
+
+
+def show(label: str, r: dict[str, float]) -> None:
+    print(f"  {label:<22} {r['alerts_per_s']:8.0f} alerts/s  p50 {r['p50_ms']:6.1f} ms  "
+          f"p99 {r['p99_ms']:6.1f} ms  requests {r['requests']:.0f}  errors {r['errors']:.0f}",
+          flush=True)
+
+
+def bench_warroom(db_url: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    env = {**os.environ, "WARROOM_DATABASE_URL": db_url, "WARROOM_LOG_LEVEL": "WARNING"}
+    warroom(["db", "upgrade"], env)
+    token = warroom(["token", "create", "--ingest", "bench"], env).stdout.strip().splitlines()[-1]
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "warroom", "serve", "--port", str(port),
+                             "--no-worker", "--no-migrate"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_up(f"{base}/healthz", proc)
+        headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
+        run = uuid.uuid4().hex[:6]
+        out: dict[str, dict[str, float]] = {}
+        out["new alert"] = asyncio.run(drive(
+            f"{base}/api/v1/ingest/datadog", lambda i: json.dumps(dd_body(f"{run}-{i}")).encode(),
+            seconds=args.seconds, clients=args.clients, headers=headers))
+        show("new alert", out["new alert"])
+        dup = json.dumps(dd_body(f"{run}-dup")).encode()
+        out["duplicate"] = asyncio.run(drive(
+            f"{base}/api/v1/ingest/datadog", lambda i: dup, seconds=args.seconds,
+            clients=args.clients, headers=headers))
+        show("duplicate", out["duplicate"])
+        out["alertmanager x100"] = asyncio.run(drive(
+            f"{base}/api/v1/ingest/alertmanager",
+            lambda i: json.dumps(am_batch(f"{run}-b{i}")).encode(), seconds=args.seconds,
+            clients=max(1, args.clients // 4), headers=headers, per_request=100))
+        show("alertmanager x100", out["alertmanager x100"])
+        return out
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def bench_trivial(args: argparse.Namespace) -> dict[str, float]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", TRIVIAL.replace("{port}", str(port))],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_up(f"{base}/docs", proc)
+        body = json.dumps(dd_body("trivial")).encode()
+        r = asyncio.run(drive(f"{base}/trivial", lambda i: body, seconds=args.seconds,
+                              clients=args.clients, headers={"content-type": "application/json"}))
+        show("trivial endpoint", r)
+        return r
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def pg_database() -> tuple[str, Callable[[], None]]:
+    import sqlalchemy as sa
+
+    from warroom.db import normalize_url
+
+    name = f"warroom_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--only", choices=["sqlite", "postgres"])
+    args = parser.parse_args()
+    print(f"clients {args.clients}, {args.seconds:.0f}s per scenario, cores {os.cpu_count()}")
+    trivial = bench_trivial(args)
+    for kind in ("sqlite", "postgres"):
+        if args.only and args.only != kind:
+            continue
+        print(f"warroom on {kind}:", flush=True)
+        if kind == "sqlite":
+            with tempfile.TemporaryDirectory() as tmp:
+                results = bench_warroom(f"sqlite:///{Path(tmp) / 'bench.db'}", args)
+        else:
+            url, drop = pg_database()
+            try:
+                results = bench_warroom(url, args)
+            finally:
+                drop()
+        ratio = results["new alert"]["alerts_per_s"] / trivial["alerts_per_s"]
+        print(f"  ratio new-alert / trivial: {ratio:.0%}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

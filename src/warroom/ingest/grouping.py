@@ -1,0 +1,218 @@
+"""From alerts to incidents: join, reopen, declare (or prompt), raise priority, auto-resolve."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, case, func, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from warroom.incidents import service as incidents
+from warroom.incidents import states
+from warroom.incidents.models import Incident, IncidentService, TimelineEntry
+from warroom.incidents.schemas import IncidentCreate
+from warroom.ingest.models import Alert
+from warroom.notifications import service as outbox
+from warroom.policy.durations import format_duration
+from warroom.policy.schema import Policy
+from warroom.reminders import service as reminders
+from warroom.triage import rules
+
+A: Table = Alert.__table__  # type: ignore[assignment]
+SYSTEM = incidents.SYSTEM
+ESCALATE = "triage_escalate"
+AUTORESOLVE = "alert_autoresolve"
+
+
+def lock_service(session: Session, service: str) -> None:
+    """Serialize grouping per service across processes (PostgreSQL); SQLite writers are serial."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(f"warroom-service:{service}".encode())
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def alert_subject(alert_id: int) -> str:
+    return f"alert:{alert_id}"
+
+
+def _alert(session: Session, alert_id: int) -> Any:
+    return session.connection().execute(select(A).where(A.c.id == alert_id)).mappings().one()
+
+
+def _label(a: Any) -> str:
+    return f"alert {a['id']} ({a['source']}: {a['title']})"
+
+
+def alert_timeline(session: Session, incident: Incident, *, now: datetime, a: Any, what: str,
+                   text_: str | None = None) -> None:
+    """A timeline entry an update draft can list: which alert, what happened to it."""
+    incidents.add_timeline(
+        session, incident, now=now, actor=SYSTEM, kind="alert",
+        text=text_ or f"Alert {a['id']} {what}: {a['title']} [{a['source']}, {a['service']}, "
+                      f"{a['priority']}]",
+        data={"alert_id": a["id"], "event": what, "source": a["source"],
+              "dedup_key": a["dedup_key"], "status": a["status"], "priority": a["priority"],
+              "service": a["service"], "transition": a["transition"]})
+
+
+def _set_by_hand(session: Session, incident: Incident, kind: str) -> bool:
+    """True once a person changed this field: automation then never overrides them."""
+    return session.scalar(select(func.count(TimelineEntry.id)).where(
+        TimelineEntry.incident_id == incident.id, TimelineEntry.kind == kind,
+        TimelineEntry.actor != SYSTEM)) != 0
+
+
+def raise_priority(session: Session, *, policy: Policy, now: datetime, incident: Incident,
+                   a: Any) -> None:
+    """Priority only rises automatically, and never over a person's choice."""
+    wanted = a["priority"]
+    if rules.higher(incident.priority, wanted) == incident.priority:
+        return
+    reason = f"{_label(a)}: {a['priority_reason']} [rule {a['priority_rule']}]"
+    if _set_by_hand(session, incident, "priority_changed"):
+        incidents.add_timeline(
+            session, incident, now=now, actor=SYSTEM, kind="priority_suggested",
+            text=f"Alerts suggest {wanted}; priority was set by hand to {incident.priority} "
+                 f"and stays. {reason}",
+            data={"suggested": wanted, "alert_id": a["id"], "rule": a["priority_rule"]})
+        return
+    incidents.set_priority(session, policy=policy, now=now, actor=SYSTEM, incident=incident,
+                           priority=wanted, reason=reason)
+
+
+def _firing_of(session: Session, incident_id: int) -> list[Any]:
+    return list(session.connection().execute(select(A.c.labels, A.c.tier).where(
+        A.c.incident_id == incident_id, A.c.status == "firing")).all())
+
+
+def suggest_severity(session: Session, *, policy: Policy, now: datetime,
+                     incident: Incident) -> None:
+    """Apply a more severe suggestion to an automatic incident; otherwise only note it."""
+    decision = rules.severity_for(policy, [(dict(r.labels or {}), r.tier)
+                                           for r in _firing_of(session, incident.id)])
+    if not rules.more_severe(decision.value, incident.severity):
+        return
+    if incident.declared_automatically and not _set_by_hand(session, incident, "severity_changed"):
+        old, incident.severity = incident.severity, decision.value
+        incidents.add_timeline(
+            session, incident, now=now, actor=SYSTEM, kind="severity_changed",
+            text=f"Severity changed from {old} to {decision.value}: {decision.reason} "
+                 f"[rule {decision.rule}]",
+            data={"from": old, "to": decision.value, "rule": decision.rule})
+        return
+    incidents.add_timeline(
+        session, incident, now=now, actor=SYSTEM, kind="severity_suggested",
+        text=f"Suggested severity {decision.value}: {decision.reason} [rule {decision.rule}]",
+        data={"suggested": decision.value, "rule": decision.rule})
+
+
+def _target(session: Session, *, policy: Policy, now: datetime, service: str,
+            ) -> Incident | None:
+    """The service's open incident (active within the grouping window), else one resolved
+    within the reopen window; locked for update and re-checked after the lock."""
+    svc = select(IncidentService.incident_id).where(IncidentService.service == service)
+    found = session.connection().execute(
+        select(Incident.id).where(Incident.id.in_(svc), or_(
+            and_(Incident.state.in_(states.OPEN_STATES),
+                 Incident.updated_at >= now - policy.triage.grouping_window),
+            and_(Incident.state == "resolved",
+                 Incident.resolved_at >= now - policy.triage.reopen_window)))
+        .order_by(case((Incident.state == "resolved", 1), else_=0), Incident.id.desc())
+        .limit(1)).scalar()
+    if found is None:
+        return None
+    incident = incidents.get(session, found, for_update=True)
+    return incident if incident.state in ("active", "stable", "resolved") else None
+
+
+def _link(session: Session, *, policy: Policy, now: datetime, incident: Incident, a: Any,
+          what: str) -> None:
+    session.connection().execute(update(A).where(A.c.id == a["id"]).values(incident_id=incident.id))
+    a = {**a, "incident_id": incident.id}
+    alert_timeline(session, incident, now=now, a=a, what=what)
+    reminders.cancel(session, kind=AUTORESOLVE, subject=reminders.incident_subject(incident.id))
+    incident.updated_at = now
+
+
+def place(session: Session, *, policy: Policy, now: datetime, alert_id: int,
+          row: dict[str, Any] | None = None) -> int | None:
+    """Put a firing alert where it belongs; returns its incident id (None: triage record).
+    `row` is the just-inserted alert, which saves reading it back."""
+    a = row if row is not None else _alert(session, alert_id)
+    if a["status"] != "firing":
+        return a["incident_id"]
+    if a["incident_id"] is not None:
+        current = incidents.get(session, a["incident_id"], for_update=True)
+        if current.state in states.OPEN_STATES:
+            raise_priority(session, policy=policy, now=now, incident=current, a=a)
+        return current.id
+    incident = _target(session, policy=policy, now=now, service=a["service"])
+    if incident is not None and incident.state in states.OPEN_STATES:
+        _link(session, policy=policy, now=now, incident=incident, a=a, what="joined")
+    elif incident is not None:
+        window = format_duration(policy.triage.reopen_window)
+        incidents.transition(session, policy=policy, now=now, actor=SYSTEM, incident=incident,
+                             to="active", reason=f"{_label(a)} fired again within the reopen "
+                                                 f"window ({window})")
+        _link(session, policy=policy, now=now, incident=incident, a=a, what="reopened")
+    if incident is not None:
+        raise_priority(session, policy=policy, now=now, incident=incident, a=a)
+        suggest_severity(session, policy=policy, now=now, incident=incident)
+        return incident.id
+    if not rules.must_declare(policy, a["priority"]):
+        return None
+    if not policy.triage.auto_declare:
+        _prompt(session, policy=policy, now=now, a=a)
+        return None
+    return declare(session, policy=policy, now=now, a=a).id
+
+
+def _prompt(session: Session, *, policy: Policy, now: datetime, a: Any) -> None:
+    text_ = (f"Declare an incident? {_label(a)} is {a['priority']} on {a['service']} "
+             f"(Tier {a['tier']}): {a['priority_reason']} [rule {a['priority_rule']}]. "
+             f"Policy has auto_declare off: a person must declare it.")
+    outbox.enqueue(session, policy=policy, now=now, event="declare_prompt", text=text_,
+                   payload={"alert_id": a["id"], "service": a["service"],
+                            "priority": a["priority"], "rule": a["priority_rule"],
+                            "title": a["title"], "link": a["link"]})
+
+
+def declare(session: Session, *, policy: Policy, now: datetime, a: Any) -> Incident:
+    """Auto-declare for the alert's service with its on-call as commander; link its alerts."""
+    pending = list(session.connection().execute(select(A).where(
+        A.c.service == a["service"], A.c.status == "firing", A.c.incident_id.is_(None))
+        .order_by(A.c.id)).mappings())
+    if not any(p["id"] == a["id"] for p in pending):
+        pending.append(a)
+    sev = rules.severity_for(policy, [(dict(p["labels"] or {}), p["tier"]) for p in pending])
+    svc = policy.service(a["service"])
+    monitors = list(dict.fromkeys(p["title"][:200] for p in pending))[:20]
+    data = IncidentCreate(services=[a["service"]], priority=a["priority"], severity=sev.value,
+                          commander=svc.oncall if svc and svc.oncall else None, monitors=monitors,
+                          detection_method=f"alert ({a['source']})")
+    reason = (f"{_label(a)}: {a['priority_reason']} [rule {a['priority_rule']}]; "
+              f"severity {sev.value}: {sev.reason} [rule {sev.rule}]")
+    incident = incidents.declare(session, policy=policy, now=now, actor=SYSTEM, data=data,
+                                 automatic=True, first_alert_at=min(p["first_seen_at"] for p in pending),
+                                 reason=reason)
+    for p in pending:
+        _link(session, policy=policy, now=now, incident=incident, a=p,
+              what="declared" if p["id"] == a["id"] else "joined")
+    return incident
+
+
+def after_resolve(session: Session, *, policy: Policy, now: datetime, alert_id: int) -> None:
+    """Timeline the recovery; once nothing fires, auto-resolve after the stability window."""
+    a = _alert(session, alert_id)
+    reminders.cancel(session, kind=ESCALATE, subject=alert_subject(alert_id))
+    if a["incident_id"] is None:
+        return
+    incident = incidents.get(session, a["incident_id"], for_update=True)
+    alert_timeline(session, incident, now=now, a=a, what="recovered")
+    if incident.state in states.OPEN_STATES and not _firing_of(session, incident.id):
+        reminders.schedule(session, kind=AUTORESOLVE,
+                           subject=reminders.incident_subject(incident.id),
+                           due_at=now + policy.triage.stability_window, now=now,
+                           payload={"alert_id": alert_id})

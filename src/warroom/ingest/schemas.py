@@ -1,0 +1,67 @@
+"""The alert JSON contract (/api/v1/alerts, ingest answers)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class AlertOut(BaseModel):
+    id: int
+    source: str
+    dedup_key: str
+    service: str
+    mapped: bool
+    environment: str | None
+    tier: int
+    title: str
+    status: str
+    transition: str | None
+    priority: str
+    priority_rule: str
+    priority_reason: str
+    priority_hint: str | None
+    users_per_hour: int | None
+    labels: dict[str, Any]
+    link: str | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    resolved_at: datetime | None
+    incident: str | None
+    event_count: int
+
+
+class AlertEventOut(BaseModel):
+    id: int
+    status: str
+    transition: str | None
+    received_at: datetime
+    occurred_at: datetime | None
+    raw: Any
+
+
+class AlertDetail(AlertOut):
+    events: list[AlertEventOut]
+
+
+class AlertPage(BaseModel):
+    items: list[AlertOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class IngestedOut(BaseModel):
+    id: int | None
+    dedup_key: str
+    status: str
+    duplicate: bool
+    incident: str | None
+
+
+class IngestAnswer(BaseModel):
+    status: str = "accepted"
+    alerts: list[IngestedOut]
+    truncated_alerts: int = 0

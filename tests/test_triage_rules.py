@@ -1,0 +1,93 @@
+"""Pure triage rules and parsers: every decision has a rule id; no database needed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.support.alerts import payload
+from warroom.ingest import parsers
+from warroom.policy import reference_policy
+from warroom.triage import rules
+
+P = reference_policy()
+
+
+@pytest.mark.parametrize(("tier", "users", "want", "rule"), [
+    (1, 1001, "P1", "matrix-t1-gt1000"), (1, 1000, "P2", "matrix-t1-gt100"),
+    (1, 101, "P2", "matrix-t1-gt100"), (1, 1, "P3", "matrix-t1-gt0"),
+    (1, 0, "P3", "matrix-t1-none"), (2, 5000, "P3", "non-production-cap"),
+    (2, 500, "P3", "matrix-t2-gt100"), (3, 5000, "P3", "matrix-t3-gt1000"),
+    (3, 50, "P4", "matrix-t3-gt0"), (1, None, "P3", "unknown-impact-provisional"),
+    (2, None, "P4", "unknown-impact-provisional"),
+])
+def test_alert_priority(tier: int, users: int | None, want: str, rule: str) -> None:
+    d = rules.alert_priority(P, tier=tier, users=users)
+    assert (d.value, d.rule) == (want, rule) and d.reason
+
+
+def test_escalation_only_for_production_with_unknown_impact() -> None:
+    assert rules.escalates(P, tier=1, users=None, priority="P3")
+    assert not rules.escalates(P, tier=1, users=10, priority="P3")
+    assert not rules.escalates(P, tier=2, users=None, priority="P4")
+    assert not rules.escalates(P, tier=1, users=None, priority="P1")
+    d = rules.escalated(P, tier=1, priority="P3")
+    assert (d.value, d.rule) == ("P1", "unknown-impact-window")
+
+
+@pytest.mark.parametrize(("labels", "service", "mapped", "rule"), [
+    ({"service": "sis"}, "sis", True, "service-match-sis-0"),
+    ({"csp": "idme"}, "csp", True, "service-match-csp-1"),
+    ({"team": "billing"}, "unmapped", False, "service-fallback"),
+])
+def test_map_service(labels: dict[str, str], service: str, mapped: bool, rule: str) -> None:
+    got, is_mapped, d = rules.map_service(P, source="datadog", labels=labels, monitor_id=None,
+                                          title="x")
+    assert (got, is_mapped, d.rule) == (service, mapped, rule)
+
+
+def test_severity_rules_count_distinct_csp_in_production() -> None:
+    one = rules.severity_for(P, [({"csp": "logingov"}, 1), ({"csp": "logingov"}, 1)])
+    two = rules.severity_for(P, [({"csp": "logingov"}, 1), ({"csp": "idme"}, 1)])
+    staging = rules.severity_for(P, [({"csp": "logingov,idme"}, 2)])
+    assert (one.value, one.rule) == ("SEV-2", "severity-single-csp")
+    assert (two.value, two.rule) == ("SEV-1", "severity-multi-csp")
+    assert (staging.value, staging.rule) == ("SEV-3", "severity-default")
+
+
+def test_users_and_environment_from_labels() -> None:
+    assert rules.users_from(P, {"users_affected": "1,200"}) == 1200
+    assert rules.users_from(P, {"users_per_hour": "lots"}) is None
+    assert rules.environment_from(P, {"environment": "eks-prod"}) == "eks-prod"
+    assert rules.environment_from(P, {}) is None
+
+
+def test_datadog_title_prefixes() -> None:
+    [a] = parsers.parse_datadog({"title": "[P1] [Re-No Data on {host:a}] Disk", "id": "1"})
+    assert (a.transition, a.status, a.priority_hint, a.title) == ("Re-No Data", "firing", "P1",
+                                                                  "Disk")
+    assert a.labels["host"] == "a"
+    [b] = parsers.parse_datadog({"title": "[Recovered on {host:a}] Disk", "id": "2"})
+    assert b.dedup_key == a.dedup_key and b.status == "resolved"
+
+
+def test_datadog_unfilled_template_variables_are_missing() -> None:
+    body = payload("datadog_rich_triggered")
+    body["cycle_key"] = "$ALERT_CYCLE_KEY"
+    [a] = parsers.parse_datadog(body)
+    assert a.dedup_key == "48213771:env:eks-prod,service:sis"
+    assert a.occurred_at == datetime(2026, 10, 5, 8, 59, 40, tzinfo=UTC)
+
+
+def test_alertmanager_decides_on_status_not_endsat() -> None:
+    items, truncated = parsers.parse_alertmanager(payload("alertmanager_firing"))
+    assert [i.status for i in items] == ["firing", "firing"] and truncated == 0
+    assert items[0].occurred_at == datetime(2026, 10, 5, 8, 58, 30, 123000, tzinfo=UTC)
+
+
+def test_event_timestamp_and_details() -> None:
+    e = parsers.parse_event(payload("events_trigger"))
+    assert e.labels["service"] == "mpi" and e.labels["users_per_hour"] == "2400"
+    assert e.occurred_at == datetime(2026, 10, 5, 8, 59, 10, tzinfo=UTC)
+    assert "routing_key" not in e.raw
