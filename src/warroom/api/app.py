@@ -20,7 +20,9 @@ from warroom.policy import Policy, load_policy
 from warroom.settings import Settings, get_settings
 
 # Hooks other packages register: routers to include and background loops to run.
-ROUTER_MODULES: list[str] = []
+ROUTER_MODULES: list[str] = [
+    "warroom.api.notifications",
+]
 Lifespan = Callable[[AppState], Any]
 
 

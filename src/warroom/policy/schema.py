@@ -117,6 +117,9 @@ class Notifications(Strict):
     backoff_max: Duration = timedelta(minutes=10)
     lease: Duration = timedelta(seconds=60)
     slack_pace: Duration = timedelta(seconds=1)
+    timeout: Duration = timedelta(seconds=10)
+    jitter: float = Field(default=0.2, ge=0, le=1)
+    batch: int = Field(default=50, ge=1)
     base_url: str = "http://127.0.0.1:8000"
 
 
