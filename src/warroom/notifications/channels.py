@@ -111,7 +111,9 @@ def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
     client = _slack_client(settings, timeout)
     kwargs: dict[str, Any] = {"channel": chan.channel, "text": blocks.cut(out.text, blocks.TEXT_LIMIT),
                               "blocks": blocks.message_blocks(out.event, out.text, out.payload),
-                              "unfurl_links": False}
+                              "unfurl_links": False,
+                              "metadata": {"event_type": "warroom_notification",
+                                           "event_payload": {"idempotency_key": out.key, "event": out.event}}}
     if out.thread_ts:
         kwargs["thread_ts"] = out.thread_ts
     try:
