@@ -15,8 +15,7 @@ from warroom.notifications.messages import age
 # Timeline kinds that are bookkeeping, not news for the people following the incident.
 QUIET = frozenset({"status_update", "auto_update", "acknowledged", "edited", "postmortem", "missed_update",
                    "reminder", "escalated", "declared"})
-LABELS = {"note": "Note", "state_changed": "State", "severity_changed": "Severity",
-          "priority_changed": "Priority", "role_changed": "Roles"}
+SELF_DESCRIBING = frozenset({"state_changed", "severity_changed", "priority_changed", "role_changed"})
 
 
 def _hm(value: datetime) -> str:
@@ -24,7 +23,9 @@ def _hm(value: datetime) -> str:
 
 
 def _line(entry: TimelineEntry) -> str:
-    label = LABELS.get(entry.kind) or entry.kind.replace("_", " ").capitalize()
+    if entry.kind in SELF_DESCRIBING:
+        return f"{_hm(entry.occurred_at)} {entry.text}"
+    label = "Note" if entry.kind == "note" else entry.kind.replace("_", " ").capitalize()
     who = f" ({entry.actor})" if entry.kind == "note" else ""
     return f"{_hm(entry.occurred_at)} {label}{who}: {entry.text}"
 
