@@ -14,6 +14,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -297,10 +298,12 @@ class SlackWebhookServer(RecordingServer):
 class WebhookReceiver(RecordingServer):
     """A generic JSON webhook endpoint that checks warroom's signature with `secret`."""
 
-    def __init__(self, secret: str | None = None, tolerance: float = 300) -> None:
+    def __init__(self, secret: str | None = None, tolerance: float = 300,
+                 now: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.secret = secret
         self.tolerance = tolerance
+        self.now = now  # tests with a FakeClock pass `lambda: clock.now().timestamp()`
 
     @property
     def url(self) -> str:
@@ -310,7 +313,7 @@ class WebhookReceiver(RecordingServer):
         call.data = json.loads(call.body or b"{}")
         if self.secret is not None:
             header = call.headers.get(signing.SIGNATURE_HEADER.lower(), "")
-            if not signing.verify(self.secret, header, call.body, now=time.time(), tolerance=self.tolerance):
+            if not signing.verify(self.secret, header, call.body, now=self.now(), tolerance=self.tolerance):
                 return 401, {}, "bad signature"
         return 202, {"Content-Type": "application/json"}, {"received": True}
 

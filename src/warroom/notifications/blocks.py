@@ -8,6 +8,7 @@ from typing import Any
 SECTION_LIMIT = 3000
 TEXT_LIMIT = 40000
 _MENTION = re.compile(r"<@([A-Z0-9]+)>")
+_EMOJI = re.compile(r"(?<![\w:]):[a-z][a-z0-9_+-]*:(?![\w:])\s?")
 
 EMOJI = {"declared": ":rotating_light:", "resolved": ":white_check_mark:", "completed": ":checkered_flag:",
          "reminder": ":alarm_clock:", "escalation": ":sos:", "update": ":memo:"}
@@ -50,6 +51,6 @@ def root_blocks(payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def plain(text: str, payload: dict[str, Any]) -> str:
-    """Text for non-Slack channels: Slack mentions become the handles they stand for."""
+    """Text for non-Slack channels: Slack mentions become the handles they stand for, emoji codes go."""
     names: dict[str, str] = payload.get("mentions", {})
-    return _MENTION.sub(lambda m: "@" + names.get(m.group(1), m.group(1)), text)
+    return _EMOJI.sub("", _MENTION.sub(lambda m: "@" + names.get(m.group(1), m.group(1)), text))
