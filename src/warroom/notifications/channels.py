@@ -128,7 +128,7 @@ def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
     return result
 
 
-ROOT_EVENTS = frozenset({"update", "state_changed", "severity_changed", "priority_changed", "resolved",
+ROOT_EVENTS = frozenset({"state_changed", "severity_changed", "priority_changed", "resolved",
                          "completed"})
 
 
