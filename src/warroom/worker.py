@@ -58,7 +58,7 @@ class Worker:
     def run_once(self) -> int:
         """One pass; returns how much work it did (0 = idle)."""
         jobs = runner.run_due_jobs(self.sessions, policy=self.policy, clock=self.clock, worker_id=self.worker_id,
-                                   limit=self.policy.notifications.batch)
+                                   limit=self.policy.worker.job_batch)
         sent = delivery.run_batch(self.sessions, settings=self.settings, policy=self.policy, clock=self.clock,
                                   worker_id=self.worker_id, stop=self.stop)
         self.processed += jobs + sent

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, func, or_, select, update
@@ -157,16 +158,29 @@ def deliver(sessions: sessionmaker[Session], *, settings: Settings, policy: Poli
 
 def run_batch(sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock,
               worker_id: str, stop: threading.Event | None = None) -> int:
-    """One claim, then each row in turn; on stop, the rows not yet started are released."""
+    """One claim, then the rows in parallel (a claim holds at most one row per incident and channel,
+    so order is kept); on stop, rows not yet started are released."""
     with sessions.begin() as session:
         ids = claim(session, policy=policy, now=clock.now(), worker_id=worker_id,
                     limit=policy.notifications.batch)
-    done = 0
-    for i, row_id in enumerate(ids):
+    if not ids:
+        return 0
+    skipped: list[int] = []
+
+    def one(row_id: int) -> int:
         if stop is not None and stop.is_set():
-            with sessions.begin() as session:
-                release(session, ids=ids[i:], worker_id=worker_id)
-            break
+            skipped.append(row_id)
+            return 0
         deliver(sessions, settings=settings, policy=policy, clock=clock, worker_id=worker_id, row_id=row_id)
-        done += 1
+        return 1
+
+    threads = min(policy.notifications.concurrency, len(ids))
+    if threads <= 1:
+        done = sum(one(i) for i in ids)
+    else:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deliver") as pool:
+            done = sum(pool.map(one, ids))
+    if skipped:
+        with sessions.begin() as session:
+            release(session, ids=skipped, worker_id=worker_id)
     return done
