@@ -20,10 +20,10 @@ from pathlib import Path
 
 import yaml
 from sqlalchemy import select, update
-
 from tests.support import databases
 from tests.support.http_fakes import SlackApiServer
 from tests.support.notify import SLACK_TOKEN, policy_raw
+
 from warroom import migrate
 from warroom.clock import utcnow
 from warroom.db import make_engine, session_factory, unit_of_work

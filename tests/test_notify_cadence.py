@@ -49,7 +49,8 @@ def test_reminder_auto_update_and_escalation(server: Running, slack: SlackApiSer
     clock.set(T0 + timedelta(minutes=25))
     w.drain()
     reminder = _texts(slack)[-1]
-    assert reminder.startswith(":alarm_clock: <@U0ALICE> the next status update for INC-1 is due at 09:30 UTC (in 5m 00s)")
+    assert reminder.startswith(
+        ":alarm_clock: <@U0ALICE> the next status update for INC-1 is due at 09:30 UTC (in 5m 00s)")
     clock.set(T0 + timedelta(minutes=30))
     w.drain()
     auto, ping = _texts(slack)[-2:]
@@ -83,7 +84,8 @@ def test_human_update_before_due_means_no_automatic_update(server: Running, slac
                                                            clock: FakeClock, db_url: str) -> None:
     w = worker(server.state.sessions, server.state.policy, clock, db_url, slack=slack)
     with server.admin() as c:
-        ref = c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P2", "severity": "SEV-2"}).json()["id"]
+        ref = c.post("/api/v1/incidents",
+                     json={"services": ["sis"], "priority": "P2", "severity": "SEV-2"}).json()["id"]
         clock.set(T0 + timedelta(minutes=20))
         c.post(f"/api/v1/incidents/{ref}/updates", json={"message": "Investigating"})
     for minute in (25, 30, 44):
@@ -109,7 +111,8 @@ def test_no_auto_update_when_switched_off(server: Running, slack: SlackApiServer
                                                           "backup_contact": "leads"})
     w = worker(server.state.sessions, off, clock, db_url, slack=slack)
     with server.admin() as c:
-        ref = c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P2", "severity": "SEV-2"}).json()["id"]
+        ref = c.post("/api/v1/incidents",
+                     json={"services": ["sis"], "priority": "P2", "severity": "SEV-2"}).json()["id"]
     clock.set(T0 + timedelta(minutes=30))
     w.drain()
     texts = _texts(slack)
@@ -121,7 +124,8 @@ def test_no_auto_update_when_switched_off(server: Running, slack: SlackApiServer
 
 def test_update_draft_lists_what_changed(server: Running, clock: FakeClock) -> None:
     with server.admin() as c:
-        ref = c.post("/api/v1/incidents", json={"services": ["csp"], "priority": "P1", "severity": "SEV-2"}).json()["id"]
+        ref = c.post("/api/v1/incidents",
+                     json={"services": ["csp"], "priority": "P1", "severity": "SEV-2"}).json()["id"]
         clock.set(T0 + timedelta(minutes=5))
         c.post(f"/api/v1/incidents/{ref}/updates", json={"message": "Looking at id.me"})
         clock.set(T0 + timedelta(minutes=8))

@@ -25,8 +25,6 @@ from warroom.notifications import service as outbox
 from warroom.notifications.models import Notification
 from warroom.policy import Policy
 
-pytestmark = pytest.mark.timeout(180) if hasattr(pytest.mark, "timeout") else []
-
 
 @pytest.fixture
 def slack() -> Iterator[SlackApiServer]:
@@ -34,7 +32,8 @@ def slack() -> Iterator[SlackApiServer]:
         yield server
 
 
-def _setup(tmp_path: Path, db_url: str, slack: SlackApiServer, **notifications: object) -> tuple[Policy, dict[str, str]]:
+def _setup(tmp_path: Path, db_url: str, slack: SlackApiServer,
+           **notifications: object) -> tuple[Policy, dict[str, str]]:
     raw = policy_raw(channels={"bulk": {"type": "slack", "channel": "#bulk"}},
                      routes={"declared": ["bulk"], "update": ["bulk"]},
                      notifications={"lease": "3s", **notifications},
@@ -99,7 +98,8 @@ def test_two_worker_processes_500_notifications_no_duplicate_no_loss(db_url: str
     _declare(db_url, policy, n=50, updates=9)
     workers = [_start(env), _start(env)]
     try:
-        assert slack.wait_for(lambda calls: sum(c.ok and c.path.endswith("postMessage") for c in calls) >= 500, timeout=120)
+        assert slack.wait_for(lambda calls: sum(c.ok and c.path.endswith("postMessage") for c in calls) >= 500,
+                              timeout=120)
         time.sleep(0.5)  # any duplicate would show up now
     finally:
         _stop(*workers)
@@ -150,5 +150,4 @@ def test_sigkilled_worker_row_is_delivered_after_lease(db_url: str, slack: Slack
     assert row.sent_at is not None and row.sent_at >= lease_until  # not before the dead worker's lease ran out
     (post,) = slack.posts()
     assert post["metadata"]["event_payload"]["idempotency_key"] == row.idempotency_key
-    assert slack.calls[0].data == {} or True  # the hung call is recorded with its fault
     assert slack.calls[0].fault is not None and slack.calls[0].fault.hang

@@ -34,7 +34,8 @@ def list_cmd(
 
 
 @notifications_app.command("retry")
-def retry_cmd(notification_id: Annotated[int, typer.Argument(help="Notification id")], as_json: JsonOpt = False) -> None:
+def retry_cmd(notification_id: Annotated[int, typer.Argument(help="Notification id")],
+              as_json: JsonOpt = False) -> None:
     """Queue a dead notification again with a fresh attempt budget."""
     with session_scope() as (session, _):
         row = outbox.retry(session, notification_id=notification_id, now=SystemClock().now())

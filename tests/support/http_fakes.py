@@ -264,10 +264,10 @@ class SlackApiServer(RecordingServer):
         """Successful chat.postMessage calls: their arguments plus the `ts` we answered."""
         out = []
         for c in self.ok_calls():
-            if c.path.endswith("chat.postMessage") and isinstance(c.response, dict) and c.response.get("ok"):
-                if channel is None or c.data.get("channel") == channel:
-                    out.append({**c.data, "ts": c.response["ts"], "channel_id": c.response["channel"],
-                                "at": c.at})
+            posted = c.path.endswith("chat.postMessage") and isinstance(c.response, dict) and c.response.get("ok")
+            if posted and (channel is None or c.data.get("channel") == channel):
+                out.append({**c.data, "ts": c.response["ts"], "channel_id": c.response["channel"],
+                            "at": c.at})
         return out
 
     def updates(self) -> list[dict[str, Any]]:
@@ -276,7 +276,9 @@ class SlackApiServer(RecordingServer):
 
 
 class SlackWebhookServer(RecordingServer):
-    """Incoming webhooks: POST JSON to `url`; 200 `ok`; errors as plain text (fail_next(Fault.http(404, "no_service")))."""
+    """Incoming webhooks: POST JSON to `url`; 200 `ok`; errors as plain text.
+
+    Script errors with `fail_next(Fault.http(404, "no_service"))`."""
 
     @property
     def url(self) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import smtplib
-import socket
 import urllib.error
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -30,7 +29,8 @@ SLACK_PERMANENT = frozenset({
 })
 HOOK_PERMANENT = frozenset({
     "invalid_payload", "channel_not_found", "channel_is_archived", "action_prohibited", "no_service",
-    "no_active_hooks", "invalid_token", "no_team", "team_disabled", "user_not_found", "posting_to_general_channel_denied",
+    "no_active_hooks", "invalid_token", "no_team", "team_disabled", "user_not_found",
+    "posting_to_general_channel_denied",
 })
 
 
@@ -120,7 +120,7 @@ def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
         response = client.chat_postMessage(**kwargs)
     except SlackApiError as exc:
         raise _slack_error(exc) from None
-    except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError, OSError) as exc:
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         raise Transient(f"connection: {type(exc).__name__}: {exc}") from None
     result = Result(external_id=str(response["ts"]), slack_channel=str(response.get("channel") or chan.channel))
     if out.root and out.event in ROOT_EVENTS:

@@ -42,7 +42,8 @@ def postmortem_section(session: Session, incident: Incident) -> str | None:
     c = compute(session, incident=incident, now=incident.resolved_at or incident.updated_at)
     return (
         "## Status update cadence\n\n"
-        f"| Updates | On time | Late | Missed (automatic update posted) | Longest gap | Longest gap between human updates |\n"
+        "| Updates | On time | Late | Missed (automatic update posted) | Longest gap "
+        "| Longest gap between human updates |\n"
         f"|---|---|---|---|---|---|\n"
         f"| {c['updates']} ({c['automatic_updates']} automatic) | {c['on_time']} | {c['late']} | {c['missed']} "
         f"| {c['longest_gap']} | {c['longest_human_gap']} |\n"

@@ -37,7 +37,7 @@ def build(session: Session, *, incident: Incident, now: datetime) -> dict[str, A
         select(TimelineEntry).where(TimelineEntry.incident_id == incident.id,
                                     or_(TimelineEntry.recorded_at > since, TimelineEntry.occurred_at > since))
         .order_by(TimelineEntry.occurred_at, TimelineEntry.id)).all()
-    changes = [{"at": e.occurred_at, "kind": e.kind, "text": _line(e)} for e in entries if e.kind not in QUIET]
+    changes: list[dict[str, Any]] = [{"at": e.occurred_at, "kind": e.kind, "text": _line(e)} for e in entries if e.kind not in QUIET]
     alerts = session.scalars(select(Alert).where(Alert.incident_id == incident.id)
                              .order_by(Alert.first_seen_at, Alert.id)).all()
     for alert in alerts:
@@ -48,7 +48,7 @@ def build(session: Session, *, incident: Incident, now: datetime) -> dict[str, A
             changes.append({"at": alert.resolved_at, "kind": "alert_recovered",
                             "text": f"{_hm(alert.resolved_at)} Alert recovered: {alert.title}"})
     changes.sort(key=lambda c: c["at"])
-    firing = [{"title": a.title, "service": a.service, "since": a.first_seen_at}
+    firing: list[dict[str, Any]] = [{"title": a.title, "service": a.service, "since": a.first_seen_at}
               for a in alerts if a.status == "firing"]
     last_human = session.scalar(select(StatusUpdate).where(StatusUpdate.incident_id == incident.id,
                                                            StatusUpdate.automatic.is_(False))
