@@ -95,7 +95,7 @@ def main() -> None:
                                   stdout=subprocess.DEVNULL) for _ in range(args.workers)]
         try:
             deadline = time.time() + 10 + REMIND + args.window + 120
-            slack.wait_for(lambda calls: sum(c.ok for c in calls) >= expected, timeout=deadline - time.time())
+            slack.wait_for(lambda calls: slack.ok_count >= expected, timeout=deadline - time.time())
             time.sleep(1)
         finally:
             for p in procs:

@@ -172,7 +172,8 @@ def test_bad_token_is_permanent(server: Running, slack: SlackApiServer, clock: F
 
 def test_messages_of_one_incident_stay_in_order_through_retries(server: Running, slack: SlackApiServer,
                                                                 clock: FakeClock, db_url: str) -> None:
-    w = worker(server.state.sessions, server.state.policy, clock, db_url, slack=slack)
+    serial = make_policy(channels=slack_channels(), notifications={"concurrency": 1})  # so the 500 hits INC-1
+    w = worker(server.state.sessions, serial, clock, db_url, slack=slack)
     ref = _declare(server)
     with server.admin() as c:
         for i in range(3):

@@ -120,7 +120,7 @@ def run_forever(settings: Settings, policy: Policy) -> None:
     from warroom.logs import setup_logging
 
     setup_logging(settings)
-    engine = make_engine(settings.database_url, pool_size=2, max_overflow=2)
+    engine = make_engine(settings.database_url, pool_size=policy.notifications.concurrency + 2, max_overflow=2)
     worker = Worker(session_factory(engine), settings=settings, policy=policy, clock=SystemClock())
 
     def on_signal(signum: int, frame: Any) -> None:

@@ -79,6 +79,7 @@ class RecordingServer:
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
+        self.ok_count = 0  # successful answers so far (cheap to poll under load)
         self.lock = threading.Condition()
         self._faults: deque[Fault] = deque()
         self._always: Fault | None = None
@@ -169,6 +170,7 @@ class RecordingServer:
             status, headers, payload = self.handle(call)
         with self.lock:
             call.response_status = status
+            self.ok_count += call.ok
             self.lock.notify_all()
         data = payload if isinstance(payload, bytes) else (
             json.dumps(payload).encode() if not isinstance(payload, str) else payload.encode())
