@@ -36,7 +36,7 @@ def _setup(tmp_path: Path, db_url: str, slack: SlackApiServer,
            **notifications: object) -> tuple[Policy, dict[str, str]]:
     raw = policy_raw(channels={"bulk": {"type": "slack", "channel": "#bulk"}},
                      routes={"declared": ["bulk"], "update": ["bulk"]},
-                     notifications={"lease": "3s", **notifications},
+                     notifications={"lease": "3s", "timeout": "10s", **notifications},
                      worker={"poll_interval": "50ms", "heartbeat_every": "500ms"})
     path = tmp_path / "policy.yaml"
     path.write_text(yaml.safe_dump(raw))

@@ -74,6 +74,10 @@ class Call:
         return self.fault is None and self.response_status is not None and self.response_status < 300
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # workers deliver in parallel; the default backlog of 5 would refuse them
+
+
 class RecordingServer:
     """A threaded HTTP server on a free loopback port that records requests and replays faults."""
 
@@ -95,7 +99,7 @@ class RecordingServer:
             def log_message(self, *args: Any) -> None:
                 return
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = int(self.httpd.server_address[1])
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
