@@ -207,3 +207,19 @@ def test_slack_pacing_one_message_per_second_per_channel(server: Running, slack:
     clock.advance(1)
     assert w.drain() == 1
     assert len(slack.posts()) == 3
+
+
+def test_a_paced_backlog_does_not_hold_up_other_channels(server: Running, slack: SlackApiServer,
+                                                         clock: FakeClock, db_url: str) -> None:
+    paced = make_policy(channels=slack_channels(), notifications={"slack_pace": "1s", "batch": 3},
+                        routes={"declared": ["support"], "completed": ["leadership"]})
+    w = worker(server.state.sessions, paced, clock, db_url, slack=slack)
+    for i in range(5):
+        _declare(server, title=f"backlog {i}")
+    from warroom.db import unit_of_work
+    from warroom.notifications import service as outbox
+
+    with unit_of_work(server.state.sessions) as s:
+        outbox.enqueue(s, policy=paced, now=clock.now(), event="completed", text="to leadership")
+    w.drain()
+    assert sorted(p["channel"] for p in slack.posts()) == ["#leaders", "#support"]

@@ -46,10 +46,12 @@ def claim(session: Session, *, policy: Policy, now: datetime, worker_id: str, li
     blocked = exists().where(earlier.incident_id == Notification.incident_id,
                              earlier.channel == Notification.channel,
                              earlier.state == "pending", earlier.id < Notification.id)
+    # a paced channel whose slot is taken is left out, so its backlog cannot starve other channels
+    paused = exists().where(ChannelPace.channel == Notification.channel, ChannelPace.next_at > now)
     rows = session.scalars(
         select(Notification)
         .where(Notification.state == "pending", Notification.next_attempt_at <= now,
-               or_(Notification.lease_until.is_(None), Notification.lease_until < now), ~blocked)
+               or_(Notification.lease_until.is_(None), Notification.lease_until < now), ~blocked, ~paused)
         .order_by(Notification.next_attempt_at, Notification.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=Notification)
