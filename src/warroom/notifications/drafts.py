@@ -37,7 +37,8 @@ def build(session: Session, *, incident: Incident, now: datetime) -> dict[str, A
         select(TimelineEntry).where(TimelineEntry.incident_id == incident.id,
                                     or_(TimelineEntry.recorded_at > since, TimelineEntry.occurred_at > since))
         .order_by(TimelineEntry.occurred_at, TimelineEntry.id)).all()
-    changes: list[dict[str, Any]] = [{"at": e.occurred_at, "kind": e.kind, "text": _line(e)} for e in entries if e.kind not in QUIET]
+    changes: list[dict[str, Any]] = [{"at": e.occurred_at, "kind": e.kind, "text": _line(e)}
+                                     for e in entries if e.kind not in QUIET]
     alerts = session.scalars(select(Alert).where(Alert.incident_id == incident.id)
                              .order_by(Alert.first_seen_at, Alert.id)).all()
     for alert in alerts:
