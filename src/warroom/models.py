@@ -4,7 +4,7 @@ from warroom.audit.models import AuditEntry
 from warroom.db import Base
 from warroom.incidents.models import Incident, IncidentService, StatusUpdate, TimelineEntry
 from warroom.ingest.models import Alert, AlertEvent
-from warroom.notifications.models import Notification
+from warroom.notifications.models import ChannelPace, Notification, SlackThread, WorkerHeartbeat
 from warroom.postmortems.models import PostmortemVersion
 from warroom.reminders.models import DueJob
 from warroom.users.models import ApiToken, AppSetting, User
@@ -15,13 +15,16 @@ __all__ = [
     "AuditEntry",
     "ApiToken",
     "AppSetting",
+    "ChannelPace",
     "Base",
     "DueJob",
     "Incident",
     "IncidentService",
     "Notification",
     "PostmortemVersion",
+    "SlackThread",
     "StatusUpdate",
     "TimelineEntry",
     "User",
+    "WorkerHeartbeat",
 ]

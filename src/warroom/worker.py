@@ -1,18 +1,136 @@
-"""The background worker entry point (filled in by the notifications issue)."""
+"""The background worker: runs due jobs (cadence) and delivers the outbox, as a process or a thread in `serve`."""
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import delete
+from sqlalchemy.orm import Session, sessionmaker
+
+from warroom.clock import Clock, SystemClock
+from warroom.notifications import cadence as _cadence  # noqa: F401 - registers the cadence handlers
+from warroom.notifications import delivery
+from warroom.notifications.models import WorkerHeartbeat
 from warroom.policy import Policy
+from warroom.reminders import runner
 from warroom.settings import Settings
+
+log = logging.getLogger(__name__)
+FORGET_AFTER = timedelta(days=1)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """One loop: claim due jobs, claim and deliver notifications, beat; sleeps only when idle."""
+
+    def __init__(self, sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock,
+                 worker_id: str | None = None, stop: threading.Event | None = None) -> None:
+        self.sessions, self.settings, self.policy, self.clock = sessions, settings, policy, clock
+        self.worker_id = worker_id or new_worker_id()
+        self.stop = stop or threading.Event()
+        self.processed = 0
+        self.started_at = clock.now()
+
+    def beat(self, *, stopped: bool = False) -> None:
+        now = self.clock.now()
+        with self.sessions.begin() as session:
+            row = session.get(WorkerHeartbeat, self.worker_id)
+            if row is None:
+                row = WorkerHeartbeat(worker_id=self.worker_id, host=socket.gethostname()[:255], pid=os.getpid(),
+                                      started_at=self.started_at, beat_at=now, processed=0)
+                session.add(row)
+                session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.beat_at < now - FORGET_AFTER))
+            row.beat_at, row.processed = now, self.processed
+            row.stopped_at = now if stopped else None
+
+    def run_once(self) -> int:
+        """One pass; returns how much work it did (0 = idle)."""
+        jobs = runner.run_due_jobs(self.sessions, policy=self.policy, clock=self.clock, worker_id=self.worker_id,
+                                   limit=self.policy.worker.job_batch)
+        sent = delivery.run_batch(self.sessions, settings=self.settings, policy=self.policy, clock=self.clock,
+                                  worker_id=self.worker_id, stop=self.stop)
+        self.processed += jobs + sent
+        return jobs + sent
+
+    def drain(self, max_passes: int = 100) -> int:
+        """Run passes until idle (tests and the benchmark); bounded so it cannot loop forever."""
+        total = 0
+        for _ in range(max_passes):
+            done = self.run_once()
+            total += done
+            if not done:
+                break
+        return total
+
+    def run(self) -> None:
+        cfg = self.policy.worker
+        log.info("worker %s started", self.worker_id)
+        self.beat()
+        last_beat = time.monotonic()
+        while not self.stop.is_set():
+            try:
+                done = self.run_once()
+            except Exception:  # noqa: BLE001 - a database hiccup must not kill the worker
+                log.exception("worker pass failed")
+                done = 0
+            if time.monotonic() - last_beat >= cfg.heartbeat_every.total_seconds():
+                try:
+                    self.beat()
+                except Exception:  # noqa: BLE001
+                    log.exception("heartbeat failed")
+                last_beat = time.monotonic()
+            if not done:
+                self.stop.wait(cfg.poll_interval.total_seconds())
+        try:
+            self.beat(stopped=True)
+        except Exception:  # noqa: BLE001
+            log.exception("final heartbeat failed")
+        log.info("worker %s stopped after %d items", self.worker_id, self.processed)
 
 
 def start_background_worker(state: Any) -> Callable[[], None]:
     """Start the worker loop in a thread inside `serve`; returns a stop function."""
-    return lambda: None
+    worker = Worker(state.sessions, settings=state.settings, policy=state.policy, clock=state.clock)
+    state.extras["worker"] = worker
+    thread = threading.Thread(target=worker.run, name="warroom-worker", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        worker.stop.set()
+        thread.join(timeout=max(30.0, state.policy.notifications.timeout.total_seconds() * 2))
+
+    return stop
 
 
 def run_forever(settings: Settings, policy: Policy) -> None:
-    raise SystemExit("the worker is not built yet")
+    """`warroom worker`: run until SIGTERM/SIGINT, finishing the row in hand."""
+    from warroom.db import make_engine, session_factory
+    from warroom.logs import setup_logging
+
+    setup_logging(settings)
+    engine = make_engine(settings.database_url, pool_size=policy.notifications.concurrency + 2, max_overflow=2)
+    worker = Worker(session_factory(engine), settings=settings, policy=policy, clock=SystemClock())
+
+    def on_signal(signum: int, frame: Any) -> None:
+        log.info("signal %s: stopping after the row in hand", signum)
+        worker.stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(f"warroom worker {worker.worker_id} running", flush=True)
+    try:
+        worker.run()
+    finally:
+        engine.dispose()

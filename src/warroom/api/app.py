@@ -21,7 +21,10 @@ from warroom.policy import Policy, load_policy
 from warroom.settings import Settings, get_settings
 
 # Hooks other packages register: routers to include and background loops to run.
-ROUTER_MODULES: list[str] = ["warroom.api.ingest"]
+ROUTER_MODULES: list[str] = [
+    "warroom.api.ingest",
+    "warroom.api.notifications",
+]
 Lifespan = Callable[[AppState], Any]
 
 

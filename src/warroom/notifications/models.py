@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from warroom.db import Base, JSONType, UTCDateTime
@@ -34,3 +34,40 @@ class Notification(Base):
     external_id: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SlackThread(Base):
+    """The first message of an incident in one channel: later messages reply under its `ts`."""
+
+    __tablename__ = "slack_threads"
+    __table_args__ = (UniqueConstraint("incident_id", "channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(64))  # policy channel name
+    slack_channel: Mapped[str] = mapped_column(String(64))  # the id Slack answered with
+    ts: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ChannelPace(Base):
+    """When a paced channel may send next; locked by the claimer so workers share one pace."""
+
+    __tablename__ = "channel_pace"
+
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WorkerHeartbeat(Base):
+    """One row per worker process; /healthz reads the newest beat."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column()
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    processed: Mapped[int] = mapped_column(default=0)

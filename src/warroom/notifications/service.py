@@ -6,8 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from warroom.errors import Conflict, NotFound
 from warroom.notifications.models import Notification
 from warroom.policy.schema import Policy
 
@@ -41,3 +43,50 @@ def enqueue(
         session.add(row)
         rows.append(row)
     return rows
+
+
+def list_notifications(session: Session, *, state: str | None = None, incident_id: int | None = None,
+                       limit: int = 100, offset: int = 0) -> tuple[list[Notification], int]:
+    """Newest first."""
+    stmt = select(Notification)
+    if state:
+        stmt = stmt.where(Notification.state.in_(state.split(",")))
+    if incident_id is not None:
+        stmt = stmt.where(Notification.incident_id == incident_id)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(Notification.id.desc()).offset(offset).limit(limit)).all()
+    return list(rows), total
+
+
+def get(session: Session, notification_id: int, *, for_update: bool = False) -> Notification:
+    stmt = select(Notification).where(Notification.id == notification_id)
+    row = session.scalar(stmt.with_for_update() if for_update else stmt)
+    if row is None:
+        raise NotFound(f"no notification {notification_id}")
+    return row
+
+
+def retry(session: Session, *, notification_id: int, now: datetime) -> Notification:
+    """Put a dead row back in the queue with a fresh attempt budget (a sent row stays sent)."""
+    row = get(session, notification_id, for_update=True)
+    if row.state == "sent":
+        raise Conflict(f"notification {notification_id} was already sent", {"state": row.state})
+    row.state, row.attempts, row.next_attempt_at = "pending", 0, now
+    row.lease_until, row.claimed_by = None, None
+    row.last_error = f"retried by hand; before: {row.last_error}" if row.last_error else None
+    return row
+
+
+def dead_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Notification)
+                          .where(Notification.state == "dead")) or 0
+
+
+def out(row: Notification) -> dict[str, Any]:
+    """The JSON shape shared by the API and the CLI."""
+    return {"id": row.id, "idempotency_key": row.idempotency_key, "incident_id": row.incident_id,
+            "incident": f"INC-{row.incident_id}" if row.incident_id else None, "event": row.event,
+            "channel": row.channel, "state": row.state, "attempts": row.attempts,
+            "next_attempt_at": row.next_attempt_at, "last_error": row.last_error,
+            "external_id": row.external_id, "created_at": row.created_at, "sent_at": row.sent_at,
+            "text": row.text}

@@ -117,6 +117,10 @@ class Notifications(Strict):
     backoff_max: Duration = timedelta(minutes=10)
     lease: Duration = timedelta(seconds=60)
     slack_pace: Duration = timedelta(seconds=1)
+    timeout: Duration = timedelta(seconds=10)
+    jitter: float = Field(default=0.2, ge=0, le=1)
+    batch: int = Field(default=50, ge=1)
+    concurrency: int = Field(default=8, ge=1, le=64)
     base_url: str = "http://127.0.0.1:8000"
 
 
@@ -186,6 +190,7 @@ class Worker(Strict):
     heartbeat_every: Duration = timedelta(seconds=5)
     stale_after: Duration = timedelta(seconds=60)
     poll_interval: Duration = timedelta(milliseconds=500)
+    job_batch: int = Field(default=20, ge=1)  # due jobs per pass, so deliveries interleave with jobs
 
 
 class Policy(Strict):

@@ -1,0 +1,243 @@
+"""Senders per channel type: each returns a Result or raises Transient/Permanent, nothing else."""
+
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+import urllib.error
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from warroom import __version__
+from warroom.notifications import blocks, signing
+from warroom.policy.schema import Channel
+from warroom.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SLACK_PERMANENT = frozenset({
+    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
+    "token_revoked", "account_inactive", "missing_scope", "no_permission", "msg_too_long",
+    "invalid_arguments", "invalid_blocks", "no_text", "restricted_action", "team_access_not_granted",
+    "ekm_access_denied", "token_expired", "cannot_reply_to_message", "org_login_required",
+})
+HOOK_PERMANENT = frozenset({
+    "invalid_payload", "channel_not_found", "channel_is_archived", "action_prohibited", "no_service",
+    "no_active_hooks", "invalid_token", "no_team", "team_disabled", "user_not_found",
+    "posting_to_general_channel_denied",
+})
+
+
+class DeliveryError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Transient(DeliveryError):
+    """Try again later; `retry_after` (seconds) is the receiver's own wish, when it said one."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class Permanent(DeliveryError):
+    """Retrying cannot help (bad channel, revoked token): dead at once, with the reason."""
+
+
+@dataclass
+class Outgoing:
+    key: str
+    event: str
+    text: str
+    payload: dict[str, Any]
+    incident_id: int | None
+    thread_ts: str | None = None
+    root: tuple[str, str] | None = None  # (slack channel id, ts) of the thread's first message
+
+
+@dataclass
+class Result:
+    external_id: str | None
+    slack_channel: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def retry_after(headers: Any) -> float | None:
+    """Retry-After in seconds (the HTTP-date form is rare for these APIs; treated as absent)."""
+    if not headers:
+        return None
+    for key, value in dict(headers).items():
+        if key.lower() == "retry-after":
+            value = value[0] if isinstance(value, list) else value
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _slack_client(settings: Settings, timeout: float) -> WebClient:
+    if not settings.slack_token:
+        raise Permanent("not_authed: WARROOM_SLACK_TOKEN is not set")
+    base = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
+    # retry_handlers=[]: the outbox owns retries (backoff, attempt limit, Retry-After).
+    return WebClient(token=settings.slack_token, base_url=base, timeout=max(1, round(timeout)),
+                     retry_handlers=[])
+
+
+def _slack_error(exc: SlackApiError) -> DeliveryError:
+    response = exc.response
+    status = getattr(response, "status_code", 200)
+    data = response.data if isinstance(getattr(response, "data", None), dict) else {}
+    code = str(data.get("error") or f"http_{status}")
+    if status == 429 or code in ("rate_limited", "ratelimited"):
+        return Transient(f"rate_limited (HTTP {status})", retry_after(response.headers))
+    if status >= 500:
+        return Transient(f"HTTP {status}: {code}")
+    if code in SLACK_PERMANENT:
+        return Permanent(code)
+    return Transient(code)
+
+
+def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float) -> Result:
+    client = _slack_client(settings, timeout)
+    kwargs: dict[str, Any] = {"channel": chan.channel, "text": blocks.cut(out.text, blocks.TEXT_LIMIT),
+                              "blocks": blocks.message_blocks(out.event, out.text, out.payload),
+                              "unfurl_links": False,
+                              "metadata": {"event_type": "warroom_notification",
+                                           "event_payload": {"idempotency_key": out.key, "event": out.event}}}
+    if out.thread_ts:
+        kwargs["thread_ts"] = out.thread_ts
+    try:
+        response = client.chat_postMessage(**kwargs)
+    except SlackApiError as exc:
+        raise _slack_error(exc) from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+        raise Transient(f"connection: {type(exc).__name__}: {exc}") from None
+    result = Result(external_id=str(response["ts"]), slack_channel=str(response.get("channel") or chan.channel))
+    if out.root and out.event in ROOT_EVENTS:
+        result.notes.append(update_root(client, out))
+    return result
+
+
+ROOT_EVENTS = frozenset({"state_changed", "severity_changed", "priority_changed", "resolved",
+                         "completed"})
+
+
+def update_root(client: WebClient, out: Outgoing) -> str:
+    """Keep the thread's first message showing the current state; a failure here loses nothing."""
+    assert out.root is not None
+    channel, ts = out.root
+    try:
+        client.chat_update(channel=channel, ts=ts, text=blocks.header_line(out.payload),
+                           blocks=blocks.root_blocks(out.payload))
+        return "root updated"
+    except Exception as exc:  # noqa: BLE001 - best effort; the threaded reply already went out
+        log.warning("chat.update of %s/%s failed: %s", channel, ts, exc)
+        return f"root update failed: {exc}"
+
+
+def _http_error(status: int, body: str, headers: Any, permanent_codes: frozenset[str]) -> DeliveryError:
+    code = body.strip()[:200]
+    if status == 429:
+        return Transient(f"HTTP 429: {code}", retry_after(headers))
+    if status >= 500 or status in (408, 425):
+        return Transient(f"HTTP {status}: {code}")
+    if code in permanent_codes or status in (400, 401, 403, 404, 410):
+        return Permanent(f"HTTP {status}: {code}")
+    return Transient(f"HTTP {status}: {code}")
+
+
+def _post(url: str, content: bytes, headers: dict[str, str], timeout: float) -> httpx.Response:
+    try:
+        return httpx.post(url, content=content, headers=headers, timeout=timeout)
+    except httpx.TransportError as exc:
+        raise Transient(f"connection: {type(exc).__name__}: {exc}") from None
+
+
+def send_slack_webhook(chan: Channel, out: Outgoing, timeout: float) -> Result:
+    body = json.dumps({"text": blocks.cut(out.text, blocks.TEXT_LIMIT),
+                       "blocks": blocks.message_blocks(out.event, out.text, out.payload)}).encode()
+    response = _post(str(chan.url), body, {"Content-Type": "application/json"}, timeout)
+    if response.status_code == 200:
+        return Result(external_id=None)
+    raise _http_error(response.status_code, response.text, response.headers, HOOK_PERMANENT)
+
+
+def webhook_body(out: Outgoing, created_at: str) -> bytes:
+    return json.dumps({"idempotency_key": out.key, "event": out.event, "text": blocks.plain(out.text, out.payload),
+                       "incident": out.payload.get("incident"), "payload": out.payload,
+                       "created_at": created_at}, sort_keys=True, separators=(",", ":")).encode()
+
+
+def send_webhook(chan: Channel, out: Outgoing, timeout: float, *, now: float, created_at: str) -> Result:
+    body = webhook_body(out, created_at)
+    timestamp = int(now)
+    headers = {"Content-Type": "application/json", "User-Agent": f"warroom/{__version__}",
+               signing.IDEMPOTENCY_HEADER: out.key, signing.EVENT_HEADER: out.event,
+               signing.TIMESTAMP_HEADER: str(timestamp)}
+    if chan.secret:
+        headers[signing.SIGNATURE_HEADER] = signing.sign(chan.secret, timestamp, body)
+    response = _post(str(chan.url), body, headers, timeout)
+    if 200 <= response.status_code < 300:
+        return Result(external_id=response.headers.get("x-request-id"))
+    raise _http_error(response.status_code, response.text, response.headers, frozenset())
+
+
+def send_email(settings: Settings, chan: Channel, out: Outgoing, timeout: float) -> Result:
+    msg = EmailMessage()
+    ref = out.payload.get("incident") or "warroom"
+    first_line = blocks.plain(out.text, out.payload).splitlines()[0] if out.text else out.event
+    msg["Subject"] = blocks.cut(first_line if ref in first_line else f"{ref}: {first_line}", 200)
+    msg["From"] = settings.smtp_from
+    msg["To"] = ", ".join(chan.to)
+    msg["Message-ID"] = f"<{out.key}@warroom>"
+    if out.payload.get("incident"):
+        msg["References"] = f"<{ref}@warroom>"  # mail clients thread an incident's messages
+    msg[signing.IDEMPOTENCY_HEADER] = out.key
+    body = blocks.plain(out.text, out.payload)
+    if out.payload.get("link") and out.payload["link"] not in body:
+        body += f"\n\n{out.payload['link']}"
+    msg.set_content(body)
+    try:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout) as smtp:
+            if settings.smtp_starttls:
+                smtp.starttls()
+            if settings.smtp_user:
+                smtp.login(settings.smtp_user, settings.smtp_password or "")
+            refused = smtp.send_message(msg)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        reason = f"recipients refused: {exc.recipients}"
+        raise (Transient(reason) if all(400 <= c < 500 for c in codes) else Permanent(reason)) from None
+    except smtplib.SMTPResponseException as exc:
+        reason = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
+        raise (Permanent(reason) if exc.smtp_code >= 500 else Transient(reason)) from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise Transient(f"SMTP connection: {type(exc).__name__}: {exc}") from None
+    if refused:
+        log.warning("some recipients refused %s: %s", out.key, refused)
+    return Result(external_id=msg["Message-ID"])
+
+
+def send(settings: Settings, chan: Channel, out: Outgoing, *, timeout: float, now: float,
+         created_at: str) -> Result:
+    """Dispatch on the channel type."""
+    if chan.type == "slack":
+        return send_slack(settings, chan, out, timeout)
+    if chan.type == "slack_webhook":
+        return send_slack_webhook(chan, out, timeout)
+    if chan.type == "webhook":
+        return send_webhook(chan, out, timeout, now=now, created_at=created_at)
+    if chan.type == "email":
+        return send_email(settings, chan, out, timeout)
+    log.info("notification %s [%s] %s", out.key, out.event, blocks.plain(out.text, out.payload))
+    return Result(external_id=None)

@@ -1,0 +1,33 @@
+"""Pure delivery rules: how long to wait before a retry, and how fast a channel may send."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from warroom.policy.schema import Channel, Notifications
+
+
+def backoff(attempts: int, cfg: Notifications, *, retry_after: float | None = None,
+            rand: random.Random | None = None) -> timedelta:
+    """Exponential from `backoff_base`, capped at `backoff_max`, +/- `jitter`; never sooner than Retry-After."""
+    rng = rand or random
+    base = cfg.backoff_base.total_seconds() * (2 ** max(0, min(attempts - 1, 30)))
+    capped = min(base, cfg.backoff_max.total_seconds())
+    delay = capped * (1 + rng.uniform(-cfg.jitter, cfg.jitter))
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return timedelta(seconds=max(0.0, delay))
+
+
+def pace(chan: Channel, cfg: Notifications) -> timedelta:
+    """Minimum gap between two messages on one channel (0 = unpaced)."""
+    if chan.pace is not None:
+        return chan.pace
+    if chan.type in ("slack", "slack_webhook"):
+        return cfg.slack_pace
+    return timedelta(0)
+
+
+def gives_up(attempts: int, cfg: Notifications) -> bool:
+    return attempts >= cfg.max_attempts
