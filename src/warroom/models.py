@@ -1,6 +1,7 @@
 """Import every domain's ORM models so the metadata (and Alembic) sees the whole schema."""
 
 from warroom.db import Base
+from warroom.deploys.models import OobRequest
 from warroom.incidents.models import Incident, IncidentService, StatusUpdate, TimelineEntry
 from warroom.ingest.models import Alert, AlertEvent
 from warroom.notifications.models import Notification
@@ -18,6 +19,7 @@ __all__ = [
     "Incident",
     "IncidentService",
     "Notification",
+    "OobRequest",
     "PostmortemVersion",
     "StatusUpdate",
     "TimelineEntry",

@@ -14,13 +14,19 @@ from warroom import __version__
 from warroom.api import admin, errors, incidents
 from warroom.api.deps import AppState
 from warroom.api.limits import BodyLimit
+from warroom.api.requestid import RequestContext
 from warroom.clock import Clock, SystemClock
 from warroom.db import make_engine
 from warroom.policy import Policy, load_policy
 from warroom.settings import Settings, get_settings
 
 # Hooks other packages register: routers to include and background loops to run.
-ROUTER_MODULES: list[str] = []
+ROUTER_MODULES: list[str] = [
+    "warroom.api.deploys",
+    "warroom.api.status",
+    "warroom.api.reports",
+    "warroom.api.metrics",
+]
 Lifespan = Callable[[AppState], Any]
 
 
@@ -69,6 +75,7 @@ def create_app(
         return JSONResponse(body, status)
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)  # outermost: every response carries X-Request-ID
     return app
 
 
