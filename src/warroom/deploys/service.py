@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ from warroom.postmortems import service as postmortems
 from warroom.reminders import runner
 from warroom.reminders import service as reminders
 
+log = logging.getLogger(__name__)
 POSTMORTEM_DUE = "oob_postmortem_due"
 _REF = re.compile(r"^(?:OOB-)?(\d{1,12})$", re.IGNORECASE)
 _FORM_FIELDS = tuple(OobForm.model_fields)
@@ -161,6 +163,7 @@ def transition(session: Session, *, policy: Policy, now: datetime, actor: str, i
     incidents.add_timeline(session, incident, now=now, actor=actor, kind="oob", text=text,
                            data={"oob": row.ref, "from": old, "to": to, "reason": reason})
     _notify(session, policy, incident, row, now, text, previous=old, actor=actor)
+    log.info("%s %s -> %s by %s", row.ref, old, to, actor, extra={"incident": incident.ref})
     return row
 
 
