@@ -334,3 +334,43 @@ def test_business_days_pure() -> None:
     assert tokyo == datetime(2026, 10, 11, 23, 30, tzinfo=UTC)  # Mon 08:30 JST
     holiday = states.add_business_days(friday, 1, holidays=frozenset({datetime(2026, 10, 12).date()}))
     assert holiday == datetime(2026, 10, 13, 23, 30, tzinfo=UTC)
+
+
+def test_cli_walks_a_request(server: Running, db_url: str) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    inc = _incident(server)
+    env = {**os.environ, "WARROOM_DATABASE_URL": db_url}
+
+    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([sys.executable, "-m", "warroom", "oob", *args], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert (proc.returncode == 0) is ok, proc.stderr
+        return proc
+
+    bad = run("create", inc, "--pr", "https://github.com/example/identity/pull/9", "--request", ok=False)
+    assert "the OOB form is incomplete: platform_severity" in bad.stderr
+    out = json.loads(run(
+        "create", inc, "--pr", "https://github.com/example/identity/pull/9", "--severity", "high",
+        "--users", "300", "--no-staging", "--not-confirmed-reason", "staging down",
+        "--description", "hotfix", "--reason", "users locked out", "--validation-steps", "log in",
+        "--validated-by", "bob", "--confirm-after-cutoff", "--confirm-cannot-wait",
+        "--confirm-postmortem", "--security", "--request", "--json").stdout)
+    assert out["state"] == "requested"
+    ref = out["id"]
+    listed = json.loads(run("list", inc, "--json").stdout)
+    assert [o["id"] for o in listed] == [ref]  # the refused --request left no draft behind
+    run("move", ref, "approved")
+    for item in (*BASE_CHECKLIST, "security_review"):
+        run("check", ref, item)
+    assert "deployed" in run("move", ref, "deployed").stdout
+    shown = run("show", ref).stdout
+    assert "[x] Security review (security-related changes) (cli, " in shown
+    assert "(not required)" in shown  # infrastructure ack: no proxies changed
+    assert ref in run("list", inc).stdout
+    assert "illegal" not in run("move", ref, "verified").stdout
+    assert "cannot move OOB request from verified to approved" in run("move", ref, "approved",
+                                                                       ok=False).stderr

@@ -87,7 +87,8 @@ def script(server: Running, clock: FakeClock) -> None:
         for when, body in (
             (datetime(2026, 10, 20, 10, tzinfo=UTC), {"services": ["tou"], "priority": "P3", "severity": "SEV-4"}),
             (datetime(2026, 11, 1, tzinfo=UTC), {"services": ["sis"], "priority": "P1", "severity": "SEV-1"}),
-            (datetime(2026, 9, 30, 23, 59, 59, tzinfo=UTC), {"services": ["usip"], "priority": "P2", "severity": "SEV-3"}),
+            (datetime(2026, 9, 30, 23, 59, 59, tzinfo=UTC),
+             {"services": ["usip"], "priority": "P2", "severity": "SEV-3"}),
         ):
             clock.set(when)
             assert c.post("/api/v1/incidents", json=body).status_code == 201

@@ -52,7 +52,8 @@ def create(
     validated_by: Annotated[str | None, typer.Option(help="Who validated the fix")] = None,
     after_cutoff: Annotated[bool, typer.Option("--confirm-after-cutoff")] = False,
     cannot_wait: Annotated[bool, typer.Option("--confirm-cannot-wait")] = False,
-    postmortem: Annotated[bool, typer.Option("--confirm-postmortem", help="I will write a postmortem within two business days")] = False,
+    postmortem: Annotated[bool, typer.Option(
+        "--confirm-postmortem", help="I will write a postmortem within two business days")] = False,
     proxies: Annotated[bool, typer.Option("--proxies", help="The change touches proxies")] = False,
     security: Annotated[bool, typer.Option("--security", help="The change is security-related")] = False,
     request: Annotated[bool, typer.Option("--request", help="Send it to the platform team now")] = False,
@@ -98,8 +99,12 @@ def show(ref: str, as_json: JsonOpt = False) -> None:
         emit(out.model_dump(mode="json"), as_json, "\n".join(lines))
 
 
+_STATES_HELP = "requested | approved | deployed | verified | rejected | cancelled"
+_ITEMS_HELP = "paging_incident | leadership_ack | channels_notified | infrastructure_ack | security_review"
+
+
 @oob_app.command("move")
-def move(ref: str, to: Annotated[str, typer.Argument(help="requested | approved | deployed | verified | rejected | cancelled")],
+def move(ref: str, to: Annotated[str, typer.Argument(help=_STATES_HELP)],
          reason: Annotated[str | None, typer.Option()] = None, actor: ActorOpt = None,
          as_json: JsonOpt = False) -> None:
     """Move a request along draft -> requested -> approved -> deployed -> verified."""
@@ -112,7 +117,7 @@ def move(ref: str, to: Annotated[str, typer.Argument(help="requested | approved 
 
 
 @oob_app.command("check")
-def check(ref: str, item: Annotated[str, typer.Argument(help="paging_incident | leadership_ack | channels_notified | infrastructure_ack | security_review")],
+def check(ref: str, item: Annotated[str, typer.Argument(help=_ITEMS_HELP)],
           undo: Annotated[bool, typer.Option("--undo")] = False,
           note: Annotated[str | None, typer.Option()] = None, actor: ActorOpt = None,
           as_json: JsonOpt = False) -> None:

@@ -11,10 +11,13 @@ from fastapi.responses import PlainTextResponse, Response
 from warroom.api.deps import ReadDB, State, Viewer
 from warroom.reports import charts, formats
 from warroom.reports import service as reports
-from warroom.reports.schemas import GroupBy, Report, ReportRow
+from warroom.reports.schemas import GroupBy, Report
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
-Metric = Literal[tuple(n for n in ReportRow.model_fields if n != "key")]  # type: ignore[valid-type]
+Metric = Literal["incidents", "acknowledged", "mitigated", "resolved", "mtta_seconds",
+                 "time_to_mitigate_seconds", "time_to_resolve_seconds", "updates",
+                 "updates_on_time", "late_updates", "update_compliance", "missed_updates",
+                 "alerts", "alerts_per_incident", "oob_requests", "oob_deploys"]
 FromQ = Annotated[datetime, Query(alias="from", description="Start (inclusive), ISO 8601; naive = UTC")]
 ToQ = Annotated[datetime, Query(alias="to", description="End (exclusive), ISO 8601; naive = UTC")]
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from warroom.deploys.models import OobRequest
 from warroom.errors import Invalid
@@ -19,7 +20,8 @@ from warroom.reports.schemas import Report, ReportRow
 def month_bounds(month: str) -> tuple[datetime, datetime]:
     """`2026-10` -> [2026-10-01, 2026-11-01) in UTC."""
     try:
-        year, mon = (int(p) for p in month.split("-"))
+        year_text, mon_text = month.split("-")
+        year, mon = int(year_text), int(mon_text)
         start = datetime(year, mon, 1, tzinfo=UTC)
         if year < 1970:
             raise ValueError(month)
@@ -29,7 +31,7 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _counts(session: Session, stmt: Select[tuple[int, int]]) -> dict[int, int]:
+def _counts(session: Session, stmt: Executable) -> dict[int, int]:
     return {incident_id: int(n or 0) for incident_id, n in session.execute(stmt)}
 
 
