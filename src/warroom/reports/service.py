@@ -40,8 +40,12 @@ def facts(session: Session, *, start: datetime, end: datetime) -> list[rules.Inc
     if end <= start:
         raise Invalid("'to' must be after 'from'", {"field": "to"})
     ids = select(Incident.id).where(Incident.declared_at >= start, Incident.declared_at < end)
-    incidents = list(session.scalars(select(Incident).where(Incident.id.in_(ids))
-                                     .order_by(Incident.id)))
+    incidents = session.execute(
+        select(Incident.id, Incident.declared_at, Incident.priority, Incident.severity,
+               Incident.first_alert_at, Incident.acknowledged_at, Incident.stable_at,
+               Incident.resolved_at, Incident.missed_updates)
+        .where(Incident.declared_at >= start, Incident.declared_at < end).order_by(Incident.id)
+    ).all()
     services: dict[int, list[str]] = {}
     for incident_id, service in session.execute(
             select(IncidentService.incident_id, IncidentService.service)
