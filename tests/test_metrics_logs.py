@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.alerts import add_alert
 from tests.support.server import Running
 from warroom import metrics
 from warroom.clock import FakeClock
@@ -47,6 +48,9 @@ def test_metrics_parse_and_move(server: Running, clock: FakeClock) -> None:
     metrics.ALERTS_RECEIVED.labels(source="alertmanager", outcome="duplicate").inc()
     metrics.NOTIFICATION_LATENCY.labels(channel="support").observe(1.5)
     metrics.record_heartbeat("worker-a", clock.now() - timedelta(seconds=12))
+    add_alert(server.state.sessions, service="csp", at=clock.now())
+    add_alert(server.state.sessions, service="csp", at=clock.now())
+    add_alert(server.state.sessions, service="csp", at=clock.now(), status="resolved")
     clock.advance(timedelta(minutes=31))
     after = scrape(server)
     assert value(after, "warroom_incidents_open", priority="P1", state="active") == 1
@@ -62,6 +66,8 @@ def test_metrics_parse_and_move(server: Running, clock: FakeClock) -> None:
         assert value(after, "warroom_alerts_received_total", **key) == value(
             before, "warroom_alerts_received_total", **key) + n
     assert value(after, "warroom_notification_delivery_seconds_bucket", channel="support", le="2.0") >= 1
+    assert value(after, "warroom_alerts_firing", service="csp", tier="1") == 2
+    assert value(before, "warroom_alerts_firing", service="csp", tier="1") == 0
     assert value(after, "warroom_worker_heartbeat_age_seconds", worker="worker-a") == 12 + 31 * 60
 
 

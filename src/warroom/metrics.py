@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from warroom.incidents.models import Incident
 from warroom.incidents.states import OPEN_STATES
+from warroom.ingest.models import Alert
 from warroom.notifications.models import Notification
 from warroom.policy.schema import PRIORITIES
 
@@ -96,6 +97,14 @@ class DatabaseCollector(Collector):
         yield GaugeMetricFamily("warroom_notifications_oldest_pending_age_seconds",
                                 "Age of the oldest undelivered notification (0 when none)",
                                 value=max((self.now - oldest).total_seconds(), 0.0) if oldest else 0.0)
+
+        firing = GaugeMetricFamily("warroom_alerts_firing", "Alerts firing now, by service and tier",
+                                   labels=["service", "tier"])
+        for service, tier, n in s.execute(
+                select(Alert.service, Alert.tier, func.count()).where(Alert.status == "firing")
+                .group_by(Alert.service, Alert.tier)):
+            firing.add_metric([service, str(tier)], int(n))
+        yield firing
 
         beats = GaugeMetricFamily("warroom_worker_heartbeat_age_seconds",
                                   "Seconds since each worker's last heartbeat", labels=["worker"])
