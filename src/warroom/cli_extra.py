@@ -1,3 +1,3 @@
 """Commands contributed by other domains register by being imported here."""
-from warroom import cli_ingest  # noqa: F401  (warroom simulate)
-import warroom.cli_notifications  # noqa: F401,E402
+
+from warroom import cli_deploys, cli_ingest, cli_notifications, cli_reports  # noqa: F401

@@ -2,6 +2,7 @@
 
 from warroom.audit.models import AuditEntry
 from warroom.db import Base
+from warroom.deploys.models import OobRequest
 from warroom.incidents.models import Incident, IncidentService, StatusUpdate, TimelineEntry
 from warroom.ingest.models import Alert, AlertEvent
 from warroom.notifications.models import ChannelPace, Notification, SlackThread, WorkerHeartbeat
@@ -21,6 +22,7 @@ __all__ = [
     "Incident",
     "IncidentService",
     "Notification",
+    "OobRequest",
     "PostmortemVersion",
     "SlackThread",
     "StatusUpdate",

@@ -15,6 +15,7 @@ from warroom.api import admin, errors, incidents
 from warroom.api.deps import AppState
 from warroom.api.limits import BodyLimit
 from warroom.api.security import SecurityHeaders
+from warroom.api.requestid import RequestContext
 from warroom.clock import Clock, SystemClock
 from warroom.db import make_engine
 from warroom.policy import Policy, load_policy
@@ -24,6 +25,10 @@ from warroom.settings import Settings, get_settings
 ROUTER_MODULES: list[str] = [
     "warroom.api.ingest",
     "warroom.api.notifications",
+    "warroom.api.deploys",
+    "warroom.api.status",
+    "warroom.api.reports",
+    "warroom.api.metrics",
 ]
 Lifespan = Callable[[AppState], Any]
 
@@ -74,6 +79,7 @@ def create_app(
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestContext)  # outermost: every response carries X-Request-ID
     return app
 
 

@@ -177,13 +177,34 @@ class Completion(Strict):
     commander_only: bool = True
 
 
+ServiceStatus = Literal["operational", "degraded", "outage"]
+
+
 class StatusPage(Strict):
-    severity_status: dict[str, Literal["operational", "degraded", "outage"]] = {}
-    firing_alert_without_incident: Literal["operational", "degraded", "outage"] = "degraded"
+    """The public service status: open incidents by severity, firing alerts with no incident."""
+
+    severity_status: dict[str, ServiceStatus] = {}
+    unmapped_severity: ServiceStatus = "degraded"
+    firing_alert_without_incident: ServiceStatus = "degraded"
+    alert_tiers: list[int] = [1]
+    cache_max_age: Duration = timedelta(seconds=30)
+    title: str = "Service status"
 
 
 class Oob(Strict):
     postmortem_due_business_days: int = Field(default=2, ge=0)
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}' (use an IANA name like Europe/Berlin)") from None
+        return value
 
 
 class Worker(Strict):

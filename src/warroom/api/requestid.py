@@ -1,0 +1,48 @@
+"""Give every request an id (X-Request-ID in and out), put it on every log line, and write one
+access line per request: method, path without its query (it may carry ?token=), status, time."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from warroom.logs import request_id_var
+
+log = logging.getLogger("warroom.access")
+_VALID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if _VALID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        started = time.perf_counter()
+        status: dict[str, Any] = {"code": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                MutableHeaders(scope=message).append("X-Request-ID", rid)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            log.info("%s %s %s", scope.get("method"), scope.get("path"), status["code"],
+                     extra={"request_id": rid, "method": scope.get("method"),
+                            "path": scope.get("path"), "status": status["code"],
+                            "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+            request_id_var.reset(token)

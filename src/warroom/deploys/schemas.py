@@ -1,0 +1,112 @@
+"""The OOB request JSON contract."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+PlatformSeverity = Literal["critical", "high", "moderate", "low"]
+OobState = Literal["draft", "requested", "approved", "deployed", "verified", "rejected", "cancelled"]
+ChecklistItem = Literal["paging_incident", "leadership_ack", "channels_notified",
+                        "infrastructure_ack", "security_review"]
+
+
+class OobForm(BaseModel):
+    """Every field optional: a draft may be incomplete; `requested` checks completeness."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prs: list[HttpUrl] | None = Field(default=None, max_length=50)
+    platform_severity: PlatformSeverity | None = None
+    active_daily_users: int | None = Field(default=None, ge=0)
+    fix_confirmed_in_staging: bool | None = None
+    not_confirmed_reason: str | None = Field(default=None, max_length=5000)
+    description: str | None = Field(default=None, max_length=20000)
+    reason: str | None = Field(default=None, max_length=20000)
+    validation_steps: str | None = Field(default=None, max_length=20000)
+    validated_by: str | None = Field(default=None, max_length=200)
+    confirm_after_cutoff: bool | None = None
+    confirm_cannot_wait: bool | None = None
+    confirm_postmortem: bool | None = None
+    proxies_changed: bool | None = None
+    security_related: bool | None = None
+
+
+class OobTransitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: OobState
+    reason: str | None = Field(default=None, max_length=5000)
+
+
+class ChecklistIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item: ChecklistItem
+    done: bool = True
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class PostmortemDoneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: HttpUrl | None = None
+
+
+class ChecklistEntryOut(BaseModel):
+    item: str
+    label: str
+    required: bool
+    done: bool
+    by: str | None = None
+    at: datetime | None = None
+    note: str | None = None
+
+
+class OobOut(BaseModel):
+    id: str
+    number: int
+    incident: str
+    state: OobState
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    prs: list[str]
+    platform_severity: str | None
+    active_daily_users: int | None
+    fix_confirmed_in_staging: bool | None
+    not_confirmed_reason: str | None
+    description: str | None
+    reason: str | None
+    validation_steps: str | None
+    validated_by: str | None
+    confirm_after_cutoff: bool
+    confirm_cannot_wait: bool
+    confirm_postmortem: bool
+    proxies_changed: bool
+    security_related: bool
+    checklist: list[ChecklistEntryOut]
+    checklist_missing: list[str]
+    form_missing: list[str]
+    requested_at: datetime | None
+    requested_by: str | None
+    approved_at: datetime | None
+    approved_by: str | None
+    deployed_at: datetime | None
+    deployed_by: str | None
+    verified_at: datetime | None
+    verified_by: str | None
+    closed_at: datetime | None
+    closed_by: str | None
+    closed_reason: str | None
+    postmortem_due_at: datetime | None
+    postmortem_done_at: datetime | None
+    postmortem_url: str | None
+    allowed_transitions: list[str]
+
+
+def form_dict(form: OobForm) -> dict[str, Any]:
+    data = form.model_dump(exclude_unset=True, mode="json")
+    return data

@@ -1,0 +1,285 @@
+"""OOB deploy use cases; keyword-only, take a session, never commit (the entry point does)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.deploys import states
+from warroom.deploys.models import OobRequest
+from warroom.deploys.schemas import ChecklistEntryOut, OobForm, OobOut, form_dict
+from warroom.errors import Conflict, Invalid, NotFound
+from warroom.incidents import service as incidents
+from warroom.incidents.models import Incident
+from warroom.notifications import service as outbox
+from warroom.policy.schema import Policy
+from warroom.postmortems import service as postmortems
+from warroom.reminders import runner
+from warroom.reminders import service as reminders
+
+log = logging.getLogger(__name__)
+POSTMORTEM_DUE = "oob_postmortem_due"
+_REF = re.compile(r"^(?:OOB-)?(\d{1,12})$", re.IGNORECASE)
+_FORM_FIELDS = tuple(OobForm.model_fields)
+
+
+def parse_ref(ref: str | int) -> int:
+    match = _REF.match(str(ref).strip())
+    if not match:
+        raise NotFound(f"no OOB request '{ref}' (ids look like OOB-3)")
+    return int(match.group(1))
+
+
+def get(session: Session, *, incident: Incident | None, ref: str | int,
+        for_update: bool = False) -> OobRequest:
+    """The request `ref`; when `incident` is given it must belong to it."""
+    stmt = select(OobRequest).where(OobRequest.id == parse_ref(ref))
+    if incident is not None:
+        stmt = stmt.where(OobRequest.incident_id == incident.id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = session.scalar(stmt)
+    if row is None:
+        where = f" on {incident.ref}" if incident is not None else ""
+        raise NotFound(f"no OOB request {ref}{where}")
+    return row
+
+
+def list_for_incident(session: Session, *, incident_id: int) -> list[OobRequest]:
+    return list(session.scalars(select(OobRequest).where(OobRequest.incident_id == incident_id)
+                                .order_by(OobRequest.id)))
+
+
+def form_of(row: OobRequest) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in _FORM_FIELDS}
+
+
+def _apply_form(row: OobRequest, form: OobForm) -> list[str]:
+    changed = []
+    for name, value in form_dict(form).items():
+        if name == "prs":
+            value = [str(v) for v in value or []]
+        if value is None and name in ("confirm_after_cutoff", "confirm_cannot_wait",
+                                      "confirm_postmortem", "proxies_changed", "security_related"):
+            value = False
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed.append(name)
+    return changed
+
+
+def _notify(session: Session, policy: Policy, incident: Incident, row: OobRequest, now: datetime,
+            text: str, **payload: Any) -> None:
+    outbox.enqueue(session, policy=policy, now=now, event="oob", text=text, incident_id=incident.id,
+                   payload={"incident": incident.ref, "oob": row.ref, "state": row.state,
+                            "link": incidents.link(policy, incident), **payload})
+
+
+def create(session: Session, *, policy: Policy, now: datetime, actor: str, incident: Incident,
+           form: OobForm) -> OobRequest:
+    """A draft request; it is sent to the platform team by moving it to `requested`."""
+    if incident.state == "completed":
+        raise Conflict(f"{incident.ref} is completed; open no more OOB requests on it")
+    row = OobRequest(incident_id=incident.id, state="draft", created_by=actor, created_at=now,
+                     updated_at=now, prs=[], checklist={}, confirm_after_cutoff=False,
+                     confirm_cannot_wait=False, confirm_postmortem=False, proxies_changed=False,
+                     security_related=False)
+    _apply_form(row, form)
+    session.add(row)
+    session.flush()
+    incidents.add_timeline(session, incident, now=now, actor=actor, kind="oob",
+                           text=f"{row.ref} out-of-band deploy request drafted",
+                           data={"oob": row.ref, "state": "draft"})
+    return row
+
+
+def edit(session: Session, *, now: datetime, actor: str, incident: Incident, row: OobRequest,
+         form: OobForm) -> OobRequest:
+    if row.state not in states.EDITABLE_STATES:
+        raise Conflict(f"{row.ref} is {row.state}; only a draft's form can change",
+                       {"state": row.state})
+    changed = _apply_form(row, form)
+    if changed:
+        row.updated_at = now
+        incidents.add_timeline(session, incident, now=now, actor=actor, kind="oob",
+                               text=f"{row.ref} form edited: {', '.join(changed)}",
+                               data={"oob": row.ref, "fields": changed})
+    return row
+
+
+_MESSAGES = {
+    "requested": "{ref} out-of-band deploy requested by {actor} for {inc}: {description}",
+    "approved": "{ref} out-of-band deploy approved by {actor} for {inc}",
+    "deployed": "{ref} out-of-band deploy deployed for {inc} (recorded by {actor}); "
+                "postmortem due {due}",
+    "verified": "{ref} out-of-band deploy verified in production by {actor} for {inc}",
+    "rejected": "{ref} out-of-band deploy rejected by {actor} for {inc}",
+    "cancelled": "{ref} out-of-band deploy cancelled by {actor} for {inc}",
+}
+
+
+def transition(session: Session, *, policy: Policy, now: datetime, actor: str, incident: Incident,
+               row: OobRequest, to: str, reason: str | None = None) -> OobRequest:
+    """Move along the table; `requested` needs a complete form, `deployed` the checklist."""
+    old = row.state
+    states.check_transition(old, to)
+    if to == "requested":
+        missing = states.missing_fields(form_of(row))
+        if missing:
+            raise Invalid(f"the OOB form is incomplete: {', '.join(missing)}",
+                          {"field": missing[0], "missing": missing})
+    if to == "deployed":
+        missing = states.checklist_missing(row.checklist or {}, proxies_changed=row.proxies_changed,
+                                           security_related=row.security_related)
+        if missing:
+            raise Conflict(f"{row.ref} cannot be deployed before the platform checklist is done: "
+                           f"{', '.join(missing)}", {"missing": missing})
+    if to == "rejected" and not (reason or "").strip():
+        raise Invalid("say why the request is rejected", {"field": "reason"})
+    row.state = to
+    row.updated_at = now
+    stamp = states.STAMPS[to]
+    setattr(row, f"{stamp}_at", now)
+    setattr(row, f"{stamp}_by", actor)
+    if stamp == "closed":
+        row.closed_reason = reason
+    if to == "deployed":
+        row.postmortem_due_at = states.add_business_days(
+            now, policy.oob.postmortem_due_business_days, tz=policy.oob.timezone)
+        if row.postmortem_done_at is None:
+            reminders.schedule(session, kind=POSTMORTEM_DUE, subject=f"oob:{row.id}",
+                               due_at=row.postmortem_due_at, now=now,
+                               payload={"oob": row.id, "incident": incident.id})
+    due = row.postmortem_due_at.strftime("%a %Y-%m-%d %H:%M UTC") if row.postmortem_due_at else "n/a"
+    text = _MESSAGES[to].format(ref=row.ref, actor=actor, inc=incident.ref, due=due,
+                                description=(row.description or "").strip()[:300])
+    if reason:
+        text += f". Reason: {reason}"
+    incidents.add_timeline(session, incident, now=now, actor=actor, kind="oob", text=text,
+                           data={"oob": row.ref, "from": old, "to": to, "reason": reason})
+    _notify(session, policy, incident, row, now, text, previous=old, actor=actor)
+    log.info("%s %s -> %s by %s", row.ref, old, to, actor, extra={"incident": incident.ref})
+    return row
+
+
+def tick(session: Session, *, now: datetime, actor: str, incident: Incident, row: OobRequest,
+         item: str, done: bool = True, note: str | None = None) -> OobRequest:
+    """Record (or undo) one platform checklist item with who and when."""
+    if item not in states.CHECKLIST:
+        raise Invalid(f"unknown checklist item '{item}'",
+                      {"field": "item", "allowed": list(states.CHECKLIST)})
+    if row.state not in states.CHECKLIST_STATES:
+        raise Conflict(f"{row.ref} is {row.state}; the checklist is kept while it is requested, "
+                       "approved or deployed", {"state": row.state})
+    checklist = dict(row.checklist or {})
+    if done:
+        checklist[item] = {"done": True, "by": actor, "at": now.isoformat(), "note": note}
+    else:
+        checklist.pop(item, None)
+    row.checklist = checklist  # reassign so the JSON column is flagged dirty
+    row.updated_at = now
+    verb = "ticked" if done else "unticked"
+    incidents.add_timeline(session, incident, now=now, actor=actor, kind="oob",
+                           text=f"{row.ref} checklist: {states.CHECKLIST[item]} {verb}"
+                                + (f" ({note})" if note else ""),
+                           data={"oob": row.ref, "item": item, "done": done})
+    return row
+
+
+def postmortem_done(session: Session, *, now: datetime, actor: str, incident: Incident,
+                    row: OobRequest, url: str | None = None) -> OobRequest:
+    """The requester's promised postmortem is written; the reminder is withdrawn."""
+    if row.state in ("draft", "rejected", "cancelled"):
+        raise Conflict(f"{row.ref} is {row.state}; only deployed requests owe a postmortem")
+    row.postmortem_done_at = now
+    row.postmortem_url = url
+    row.updated_at = now
+    reminders.cancel(session, kind=POSTMORTEM_DUE, subject=f"oob:{row.id}")
+    incidents.add_timeline(session, incident, now=now, actor=actor, kind="oob",
+                           text=f"{row.ref} postmortem done" + (f": {url}" if url else ""),
+                           data={"oob": row.ref, "url": url})
+    return row
+
+
+@runner.handler(POSTMORTEM_DUE)
+def _postmortem_due(session: Session, ctx: runner.JobContext, job: Any) -> None:
+    """Two business days after deployment: remind the channel if the postmortem is not done."""
+    row = session.get(OobRequest, int(job.payload.get("oob", 0)))
+    if row is None or row.postmortem_done_at is not None or row.state in ("rejected", "cancelled"):
+        return
+    incident = session.get(Incident, row.incident_id)
+    if incident is None:
+        return
+    days = ctx.policy.oob.postmortem_due_business_days
+    text = (f":memo: {row.ref} ({incident.ref}) was deployed out of band "
+            f"{row.deployed_at:%Y-%m-%d %H:%M UTC} and its postmortem is not done after "
+            f"{days} business days; requester: {row.requested_by or row.created_by}")
+    incidents.add_timeline(session, incident, now=ctx.now, actor=incidents.SYSTEM, kind="oob",
+                           text=text, data={"oob": row.ref, "reminder": "postmortem_due"})
+    _notify(session, ctx.policy, incident, row, ctx.now, text, reminder="postmortem_due")
+
+
+def view(row: OobRequest, *, incident_ref: str) -> OobOut:
+    checklist = row.checklist or {}
+    required = states.required_checklist(proxies_changed=row.proxies_changed,
+                                         security_related=row.security_related)
+    entries = []
+    for item, label in states.CHECKLIST.items():
+        got = checklist.get(item) or {}
+        entries.append(ChecklistEntryOut(item=item, label=label, required=item in required,
+                                         done=bool(got.get("done")), by=got.get("by"),
+                                         at=got.get("at"), note=got.get("note")))
+    return OobOut(
+        id=row.ref, number=row.id, incident=incident_ref, state=row.state,  # type: ignore[arg-type]
+        created_by=row.created_by, created_at=row.created_at, updated_at=row.updated_at,
+        **{name: getattr(row, name) for name in _FORM_FIELDS if name != "prs"},
+        prs=list(row.prs or []), checklist=entries,
+        checklist_missing=states.checklist_missing(checklist, proxies_changed=row.proxies_changed,
+                                                   security_related=row.security_related),
+        form_missing=states.missing_fields(form_of(row)) if row.state == "draft" else [],
+        requested_at=row.requested_at, requested_by=row.requested_by,
+        approved_at=row.approved_at, approved_by=row.approved_by,
+        deployed_at=row.deployed_at, deployed_by=row.deployed_by,
+        verified_at=row.verified_at, verified_by=row.verified_by,
+        closed_at=row.closed_at, closed_by=row.closed_by, closed_reason=row.closed_reason,
+        postmortem_due_at=row.postmortem_due_at, postmortem_done_at=row.postmortem_done_at,
+        postmortem_url=row.postmortem_url, allowed_transitions=states.allowed(row.state),
+    )
+
+
+def postmortem_section(session: Session, incident: Incident) -> str | None:
+    """The OOB deploys of an incident, for its postmortem."""
+    rows = list_for_incident(session, incident_id=incident.id)
+    rows = [r for r in rows if r.state != "draft"]
+    if not rows:
+        return None
+
+    def when(value: datetime | None, who: str | None) -> str:
+        return f"{value:%Y-%m-%d %H:%M} UTC by {who}" if value else "n/a"
+
+    lines = ["## Out-of-band deploys"]
+    for r in rows:
+        lines += [
+            f"- **{r.ref}** ({r.state}, platform severity {r.platform_severity}): {r.description}",
+            f"  - Why it could not wait: {r.reason}",
+            f"  - PRs: {', '.join(r.prs or []) or 'none'}",
+            f"  - Requested {when(r.requested_at, r.requested_by)}; approved "
+            f"{when(r.approved_at, r.approved_by)}; deployed {when(r.deployed_at, r.deployed_by)}; "
+            f"verified {when(r.verified_at, r.verified_by)}",
+        ]
+        if r.closed_at:
+            lines.append(f"  - Closed ({r.state}) {when(r.closed_at, r.closed_by)}: {r.closed_reason or ''}")
+        if r.deployed_at:
+            done = f"done {r.postmortem_done_at:%Y-%m-%d}" if r.postmortem_done_at else "not done"
+            lines.append(f"  - OOB postmortem due {r.postmortem_due_at:%Y-%m-%d %H:%M} UTC: {done}"
+                         + (f" ({r.postmortem_url})" if r.postmortem_url else ""))
+    return "\n".join(lines) + "\n"
+
+
+if postmortem_section not in postmortems.SECTION_PROVIDERS:
+    postmortems.SECTION_PROVIDERS.append(postmortem_section)

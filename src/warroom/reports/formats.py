@@ -1,0 +1,94 @@
+"""Reports as CSV, a terminal table, and the monthly Markdown report for leadership."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+from warroom.policy.durations import format_duration
+from warroom.reports import rules
+from warroom.reports.schemas import Report, ReportRow
+
+_DURATIONS = ("mtta_seconds", "time_to_mitigate_seconds", "time_to_resolve_seconds")
+_TABLE = (("key", "group"), ("incidents", "incidents"), ("mtta_seconds", "MTTA"),
+          ("time_to_mitigate_seconds", "to mitigate"), ("time_to_resolve_seconds", "to resolve"),
+          ("update_compliance", "updates on time"), ("missed_updates", "missed"),
+          ("alerts_per_incident", "alerts/incident"), ("oob_deploys", "OOB deploys"))
+
+
+def human(name: str, value: object) -> str:
+    if value is None:
+        return "n/a"
+    if name in _DURATIONS:
+        return format_duration(timedelta(seconds=float(value)))  # type: ignore[arg-type]
+    if name == "update_compliance":
+        return f"{float(value) * 100:.1f}%"  # type: ignore[arg-type]
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def to_csv(report: Report) -> str:
+    """Raw numbers (seconds, ratios), one row per group then `total`."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(rules.COLUMNS)
+    for row in [*report.rows, report.total]:
+        data = row.model_dump()
+        writer.writerow(["" if data[c] is None else data[c] for c in rules.COLUMNS])
+    return buf.getvalue()
+
+
+def _grid(rows: list[ReportRow]) -> list[list[str]]:
+    return [[human(name, getattr(r, name)) for name, _ in _TABLE] for r in rows]
+
+
+def to_table(report: Report) -> str:
+    header = [label for _, label in _TABLE]
+    body = _grid([*report.rows, report.total])
+    widths = [max(len(x) for x in col) for col in zip(header, *body, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in body]
+    return "\n".join(lines) + "\n"
+
+
+def md_table(report: Report) -> str:
+    header = [label for _, label in _TABLE]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for cells in _grid([*report.rows, report.total]):
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def monthly_markdown(*, team: str, month: str, by_priority: Report, by_severity: Report,
+                     by_service: Report) -> str:
+    """A report ready to paste for leadership: headline figures, then per group tables."""
+    t = by_priority.total
+    lines = [
+        f"# Incident report {month}: {team}",
+        "",
+        f"Period: {by_priority.start:%Y-%m-%d} to {by_priority.end:%Y-%m-%d} (UTC), "
+        f"generated {by_priority.generated_at:%Y-%m-%d %H:%M} UTC.",
+        "",
+        "## Headlines",
+        "",
+        f"- Incidents declared: **{t.incidents}**",
+        f"- Mean time to acknowledge (MTTA): **{human('mtta_seconds', t.mtta_seconds)}**",
+        f"- Mean time to mitigate: **{human('time_to_mitigate_seconds', t.time_to_mitigate_seconds)}**",
+        f"- Mean time to resolve: **{human('time_to_resolve_seconds', t.time_to_resolve_seconds)}**",
+        f"- Status updates on time: **{human('update_compliance', t.update_compliance)}** "
+        f"({t.updates_on_time} of {t.updates}; {t.missed_updates} missed)",
+        f"- Alerts per incident: **{human('alerts_per_incident', t.alerts_per_incident)}**",
+        f"- Out-of-band deploys: **{t.oob_deploys}** (of {t.oob_requests} requested)",
+        "",
+        "## By priority", "", md_table(by_priority),
+        "## By severity", "", md_table(by_severity),
+        "## By service", "", md_table(by_service),
+        "Times are measured from the first alert (or the declaration when there was none). "
+        "Mitigated means stable (or resolved, when an incident went straight to resolved). "
+        "An incident affecting several services counts once in each service's row.",
+        "",
+    ]
+    return "\n".join(lines)

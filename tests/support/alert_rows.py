@@ -1,0 +1,29 @@
+"""Insert alert rows directly (test setup for code that reads alerts, not a stand-in for ingest)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from warroom.ingest.models import Alert
+
+_seq = itertools.count(1)
+
+
+def add_alert(sessions: sessionmaker[Session], *, service: str, at: datetime, tier: int = 1,
+              status: str = "firing", incident_id: int | None = None,
+              environment: str = "production", source: str = "datadog") -> int:
+    n = next(_seq)
+    with sessions.begin() as s:
+        alert = Alert(source=source, dedup_key=f"k{n}", open_key=f"k{n}" if status == "firing" else None,
+                      service=service, mapped=True, environment=environment, tier=tier,
+                      title=f"{service} alert {n}", status=status, priority="P2",
+                      priority_rule="test", priority_reason="test", labels={},
+                      first_seen_at=at, last_seen_at=at,
+                      resolved_at=at if status == "resolved" else None,
+                      incident_id=incident_id, event_count=1)
+        s.add(alert)
+        s.flush()
+        return alert.id
