@@ -6,7 +6,7 @@ from warroom.ingest.models import Alert, AlertEvent
 from warroom.notifications.models import Notification
 from warroom.postmortems.models import PostmortemVersion
 from warroom.reminders.models import DueJob
-from warroom.users.models import ApiToken, AppSetting, User
+from warroom.users.models import ApiToken, AppSetting, User, WebSession
 
 __all__ = [
     "Alert",
@@ -22,4 +22,5 @@ __all__ = [
     "StatusUpdate",
     "TimelineEntry",
     "User",
+    "WebSession",
 ]
