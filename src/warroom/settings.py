@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 10
     secure_cookies: bool = False
+    web_session_hours: float = 12
+    web_poll_seconds: float = 5
 
 
 @lru_cache(maxsize=1)

@@ -20,7 +20,7 @@ from warroom.policy import Policy, load_policy
 from warroom.settings import Settings, get_settings
 
 # Hooks other packages register: routers to include and background loops to run.
-ROUTER_MODULES: list[str] = []
+ROUTER_MODULES: list[str] = ["warroom.web.router"]
 Lifespan = Callable[[AppState], Any]
 
 

@@ -1,0 +1,28 @@
+"""The declare form's priority helper: tier and users/hour, or the unknown-impact rule of thumb."""
+
+from __future__ import annotations
+
+from warroom.policy.durations import format_duration
+from warroom.policy.schema import Policy
+from warroom.triage.rules import Decision, priority_from_matrix
+
+
+def priority_helper(policy: Policy, *, tier: int, users_per_hour: int | None, unknown: bool) -> Decision | None:
+    """None when there is nothing to decide from yet (no figure and not ticked unknown)."""
+    if tier not in policy.priority.tiers:
+        return None
+    if unknown:
+        rule = policy.unknown_impact
+        window = format_duration(rule.escalation_window)
+        top = policy.priority.thresholds[0]
+        if tier in rule.escalate_tiers:
+            return Decision(rule.escalate_to, f"unknown-impact-t{tier}",
+                            f"Tier {tier}, users unknown, firing for {window} or more: likely over {top} "
+                            f"users/hour, so {rule.escalate_to}")
+        assumed = priority_from_matrix(policy, tier, top + 1)
+        return Decision(assumed.value, f"unknown-impact-t{tier}-matrix",
+                        f"Tier {tier}, users unknown, firing for {window} or more: assumed over {top} "
+                        f"users/hour, so {assumed.value}")
+    if users_per_hour is None or users_per_hour < 0:
+        return None
+    return priority_from_matrix(policy, tier, users_per_hour)
