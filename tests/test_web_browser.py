@@ -113,7 +113,7 @@ def test_incident_lifecycle_in_the_browser(tabs: Any, server: Running, clock: Fa
     expect(page.locator("#priority")).to_have_value("P1")
     page.get_by_label("Users affected per hour").fill("")
     page.get_by_label("Tier").select_option("2")
-    page.get_by_label(re.compile(r"Unknown, firing for 15m")).check()
+    page.get_by_label("Unknown, firing for 15 minutes or more").check()
     expect(page.locator("#priority-result")).to_contain_text("unknown-impact-t2-matrix")
     expect(page.locator("#priority")).to_have_value("P2")
     page.get_by_label("Tier").select_option("1")
@@ -134,7 +134,8 @@ def test_incident_lifecycle_in_the_browser(tabs: Any, server: Running, clock: Fa
 
     # A back-dated note lands before the declaration, in true order.
     page.get_by_label("Add a note").fill("Error rate started climbing")
-    page.get_by_label(re.compile("When it happened")).fill((declared_at - timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M"))
+    back_then = (declared_at - timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M")
+    page.get_by_label(re.compile("When it happened")).fill(back_then)
     page.get_by_role("button", name="Add note").click()
     expect(page.locator(".flash.ok")).to_have_text("Note added.")
     texts = _timeline_texts(page)

@@ -66,7 +66,7 @@ def test_secure_cookie_when_configured(server: Running) -> None:
     page = anon.get("/login")
     pre = next(h for h in page.headers.get_list("set-cookie") if h.startswith("warroom_login_csrf="))
     assert "Secure" in pre and "HttpOnly" in pre
-    token = csrf_of(page.text)  # a Secure cookie is not sent back over http, so hand it over as a browser on https would
+    token = csrf_of(page.text)  # a Secure cookie is not sent back over http: send it as a browser on https would
     r = anon.post("/login", data={"handle": "alice", "password": PASSWORD, "csrf": token},
                   headers={"Cookie": f"warroom_login_csrf={token}"})
     cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith("warroom_session="))
@@ -84,8 +84,8 @@ def test_csrf_and_roles_on_posts(server: Running) -> None:
     victor, vtoken = login(server, "victor")
     page = victor.get(f"/incidents/{ref}")
     assert page.status_code == 200
-    for control in ('action="/incidents/%s/notes"' % ref, 'action="/incidents/%s/updates"' % ref,
-                    'action="/incidents/%s/transition"' % ref, 'action="/incidents/%s/edit"' % ref):
+    for action in ("notes", "updates", "transition", "edit"):
+        control = f'action="/incidents/{ref}/{action}"'
         assert control not in page.text
     assert 'href="/incidents/new"' not in page.text
     r = victor.post(f"/incidents/{ref}/notes", data={"text": "viewer note", "csrf": vtoken})

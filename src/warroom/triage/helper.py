@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from warroom.policy.durations import format_duration
 from warroom.policy.schema import Policy
 from warroom.triage.rules import Decision, priority_from_matrix
+
+
+def window_words(window: timedelta) -> str:
+    """`15 minutes` rather than `15m 00s` for labels a person reads."""
+    seconds = int(window.total_seconds())
+    if seconds and seconds % 3600 == 0:
+        return f"{seconds // 3600} hour{'s' if seconds != 3600 else ''}"
+    if seconds and seconds % 60 == 0:
+        return f"{seconds // 60} minute{'s' if seconds != 60 else ''}"
+    return format_duration(window)
 
 
 def priority_helper(policy: Policy, *, tier: int, users_per_hour: int | None, unknown: bool) -> Decision | None:
@@ -13,7 +25,7 @@ def priority_helper(policy: Policy, *, tier: int, users_per_hour: int | None, un
         return None
     if unknown:
         rule = policy.unknown_impact
-        window = format_duration(rule.escalation_window)
+        window = window_words(rule.escalation_window)
         top = policy.priority.thresholds[0]
         if tier in rule.escalate_tiers:
             return Decision(rule.escalate_to, f"unknown-impact-t{tier}",

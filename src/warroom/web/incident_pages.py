@@ -20,10 +20,9 @@ from warroom.incidents import states
 from warroom.incidents.schemas import IncidentCreate, IncidentPatch
 from warroom.incidents.update_draft import draft_update
 from warroom.ingest import queries as alert_queries
-from warroom.policy.durations import format_duration
 from warroom.policy.schema import PRIORITIES
 from warroom.postmortems import service as postmortems
-from warroom.triage.helper import priority_helper
+from warroom.triage.helper import priority_helper, window_words
 from warroom.triage.rules import Decision
 from warroom.web.auth import Editor, Form, PageUser
 from warroom.web.render import page, redirect
@@ -83,7 +82,7 @@ def _helper(request: Request, tier: str | None, users: str | None, unknown: bool
 def declare_form(request: Request, who: PageUser) -> Response:
     policy = get_state(request).policy
     return page(request, "declare.html", who=who, priorities=PRIORITIES, tiers=sorted(policy.priority.tiers),
-                window=format_duration(policy.unknown_impact.escalation_window), decision=None, chosen="P3")
+                window=window_words(policy.unknown_impact.escalation_window), decision=None, chosen="P3")
 
 
 @router.get("/incidents/priority-helper")
