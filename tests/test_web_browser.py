@@ -274,3 +274,32 @@ def test_form_without_csrf_token_is_refused(tabs: Any, server: Running, clock: F
     expect(page.locator("body")).to_contain_text("CSRF")
     page.goto(f"{tab.url}/incidents/{ref}")
     expect(page.locator("ol.timeline")).not_to_contain_text("forged note")
+
+
+def test_phone_screen_and_keyboard_only(tabs: Any, server: Running, clock: FakeClock) -> None:
+    make_web_user(server, "alice")
+    with unit_of_work(server.state.sessions) as s:
+        ref = incidents.declare(s, policy=server.state.policy, now=clock.now(), actor="alice", data=IncidentCreate(
+            title="A rather long incident title that has to wrap on a small phone screen without overflowing",
+            services=["usip", "csp"], priority="P1", severity="SEV-1")).ref
+    tab = tabs(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = tab.login("alice")
+    for path in ("/", f"/incidents/{ref}", "/incidents/new", "/incidents", "/policy", "/alerts"):
+        page.goto(tab.url + path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{path} is {overflow}px wider than the phone screen"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(f"{tab.url}/incidents/{ref}")
+    page.screenshot(path=str(ARTIFACTS / f"incident-phone-{_kind(server)}.png"), full_page=True)
+    # Keyboard only: the first Tab reaches the skip link; tabbing on reaches the Resolve button.
+    page.keyboard.press("Tab")
+    expect(page.locator("a.skip")).to_be_focused()
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.dataset.to") == "resolved":
+            break
+    else:
+        pytest.fail("the Resolve button cannot be reached with Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("#incident-state")).to_have_text("resolved")
+    assert tab.errors == []

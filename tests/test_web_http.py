@@ -11,6 +11,7 @@ from tests.support.web import PASSWORD, csrf_of, login, make_web_user
 from warroom.db import unit_of_work
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import IncidentCreate
+from warroom.ingest.models import Alert
 from warroom.notifications.models import Notification
 
 
@@ -162,3 +163,45 @@ def test_dead_notification_retry(server: Running) -> None:
     assert "No dead notifications" in alice.get("/notifications/dead").text
     again = alice.post(f"/notifications/{nid}/retry", data={"csrf": token}, follow_redirects=True)
     assert "is pending, not dead" in again.text
+
+
+def test_expired_session_and_htmx_poll(server: Running) -> None:
+    make_web_user(server, "alice")
+    alice, _ = login(server, "alice")
+    assert alice.get("/dashboard/panel", headers={"HX-Request": "true"}).status_code == 200
+    server.state.clock.advance(timedelta(hours=server.state.settings.web_session_hours, seconds=1))  # type: ignore[attr-defined]
+    r = alice.get("/dashboard/panel", headers={"HX-Request": "true"})
+    assert r.status_code == 401 and r.headers["hx-redirect"] == "/login?next=%2Fdashboard%2Fpanel"
+    assert alice.get("/").status_code == 303
+
+
+def test_alerts_on_dashboard_incident_page_and_list(server: Running) -> None:
+    make_web_user(server, "alice")
+    ref = _declare(server)
+    now = server.state.now()
+
+    def alert(key: str, title: str, status: str, incident_id: int | None) -> Alert:
+        return Alert(source="datadog", dedup_key=key, open_key=key if status == "firing" else None, service="usip",
+                     mapped=True, environment="production", tier=1, title=title, status=status, priority="P1",
+                     priority_rule="unknown-impact-t1", priority_reason="firing 15m in production", labels={},
+                     first_seen_at=now - timedelta(minutes=20), last_seen_at=now, incident_id=incident_id,
+                     event_count=1)
+
+    with unit_of_work(server.state.sessions) as s:
+        s.add_all([alert("a1", "usip 5xx <b>high</b>", "firing", None),
+                   alert("a2", "usip latency", "resolved", incidents.parse_ref(ref)),
+                   alert("a3", "usip errors linked", "firing", incidents.parse_ref(ref))])
+    alice, _ = login(server, "alice")
+    home = alice.get("/").text
+    assert "Firing alerts not in an incident <span class=\"count\">1</span>" in home
+    assert "usip 5xx &lt;b&gt;high&lt;/b&gt;" in home and "usip errors linked" not in home
+    assert "/incidents/new?service=usip&amp;tier=1" in home
+    room = alice.get(f"/incidents/{ref}").text
+    assert 'alert-status resolved">resolved</span> usip latency' in room
+    assert 'alert-status firing">firing</span> usip errors linked' in room
+    listing = alice.get("/alerts?status=firing").text
+    assert "3 in all" not in listing and "2 in all" in listing
+    assert "3 in all" in alice.get("/alerts").text
+    form = alice.get("/incidents/new?service=usip&tier=1").text
+    assert 'value="usip" data-name="Unified sign-in page" checked' in form
+    assert '<option value="1" selected>' in form

@@ -63,7 +63,10 @@ def current_user(request: Request) -> WebUser | None:
 def _to_login(request: Request) -> HTTPException:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     location = f"/login?next={quote(target, safe='')}"
-    return HTTPException(303, "sign in first", headers={"Location": location, "HX-Redirect": location})
+    if request.headers.get("hx-request"):
+        # htmx requests follow a 303 invisibly and would swap the login page into the panel
+        return HTTPException(401, "sign in first", headers={"HX-Redirect": location})
+    return HTTPException(303, "sign in first", headers={"Location": location})
 
 
 def require_user(request: Request) -> WebUser:
