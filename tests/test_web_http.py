@@ -139,6 +139,8 @@ def test_lists_filters_pagination_and_policy(server: Running) -> None:
     policy = alice.get("/policy")
     assert policy.status_code == 200 and "Unified sign-in page" in policy.text and "SEV-1" in policy.text
     assert alice.get("/alerts").status_code == 200
+    missing = alice.get("/incidents/INC-999999")
+    assert missing.status_code == 404 and "no incident INC-999999" in missing.text
 
 
 def test_dead_notification_retry(server: Running) -> None:

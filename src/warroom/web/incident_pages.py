@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 
 from warroom.api.deps import get_state
 from warroom.db import unit_of_work
-from warroom.errors import Invalid, WarroomError
+from warroom.errors import Invalid, NotFound, WarroomError
 from warroom.incidents import service as incidents
 from warroom.incidents import states
 from warroom.incidents.schemas import IncidentCreate, IncidentPatch
@@ -125,8 +125,11 @@ def declare(request: Request, who: Editor, form: Form) -> Response:
 def incident_page(request: Request, ref: str, who: PageUser) -> Response:
     state = get_state(request)
     with state.read_sessions() as s:
-        incident = incidents.get(s, ref)
-        ctx = {
+        try:
+            incident = incidents.get(s, ref)
+        except NotFound as exc:
+            return page(request, "not_found.html", status=404, who=who, message=exc.message)
+        ctx: dict[str, Any] = {
             "inc": incident,
             "timeline": incidents.timeline(s, incident_id=incident.id),
             "updates": incidents.updates(s, incident_id=incident.id),

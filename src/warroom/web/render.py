@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 import jinja2
@@ -63,7 +63,10 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def security_headers(response: Response) -> Response:
+R = TypeVar("R", bound=Response)
+
+
+def security_headers(response: R) -> R:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
