@@ -124,6 +124,8 @@ def test_incident_lifecycle_in_the_browser(tabs: Any, server: Running, clock: Fa
     expect(page.get_by_label("Title")).to_have_value("Unified sign-in page is experiencing degraded service")
     expect(page.get_by_label("Commander")).to_have_value("alice")
     page.get_by_label(re.compile(r"^SEV-1 Total outage")).check()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"declare-{_kind(server)}.png"), full_page=True)
     page.get_by_role("button", name="Declare").click()
     expect(page).to_have_url(re.compile(r"/incidents/INC-\d+$"))
     ref = page.url.rsplit("/", 1)[1]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import httpx
@@ -207,3 +210,14 @@ def test_alerts_on_dashboard_incident_page_and_list(server: Running) -> None:
     form = alice.get("/incidents/new?service=usip&tier=1").text
     assert 'value="usip" data-name="Unified sign-in page" checked' in form
     assert '<option value="1" selected>' in form
+
+
+def test_cli_passwd_sets_the_web_password_and_signs_out_browsers(server: Running, db_url: str) -> None:
+    make_web_user(server, "alice")
+    alice, _ = login(server, "alice")
+    env = {**os.environ, "WARROOM_DATABASE_URL": db_url}
+    done = subprocess.run([sys.executable, "-m", "warroom", "user", "passwd", "alice", "--password",
+                           "a brand new password"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert alice.get("/").status_code == 303  # the old session is gone
+    login(server, "alice", "a brand new password")
