@@ -263,8 +263,12 @@ def user_passwd(
             password = getpass.getpass("New password: ")
             if getpass.getpass("Again: ") != password:
                 raise fail("the passwords do not match")
+    from warroom.users import sessions
+
     with session_scope() as (session, _):
-        users.set_password(users.require(session, handle), password)
+        user = users.require(session, handle)
+        users.set_password(user, password)
+        sessions.end_all_for(session, user_id=user.id)  # every browser signs in again
     typer.echo(f"password set for {handle}")
 
 

@@ -8,7 +8,7 @@ from warroom.ingest.models import Alert, AlertEvent
 from warroom.notifications.models import ChannelPace, Notification, SlackThread, WorkerHeartbeat
 from warroom.postmortems.models import PostmortemVersion
 from warroom.reminders.models import DueJob
-from warroom.users.models import ApiToken, AppSetting, User
+from warroom.users.models import ApiToken, AppSetting, User, WebSession
 
 __all__ = [
     "Alert",
@@ -29,4 +29,5 @@ __all__ = [
     "TimelineEntry",
     "User",
     "WorkerHeartbeat",
+    "WebSession",
 ]

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     ingest_burst: int = 1000
     login_rate_per_min: float = 10.0
     login_burst: int = 5
+    web_session_hours: float = 12
+    web_poll_seconds: float = 5
 
 
 @lru_cache(maxsize=1)

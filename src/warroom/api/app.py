@@ -29,6 +29,7 @@ ROUTER_MODULES: list[str] = [
     "warroom.api.status",
     "warroom.api.reports",
     "warroom.api.metrics",
+    "warroom.web.router",
 ]
 Lifespan = Callable[[AppState], Any]
 

@@ -17,6 +17,7 @@ class Incident(Base):
         Index("ix_incidents_state_priority", "state", "priority"),
         Index("ix_incidents_declared_at", "declared_at"),
         Index("ix_incidents_next_update_due_at", "next_update_due_at"),
+        Index("ix_incidents_state_declared_at", "state", "declared_at"),  # web list: state + date filters
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
