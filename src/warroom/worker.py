@@ -17,6 +17,8 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from warroom.clock import Clock, SystemClock
+from warroom.deploys import service as _deploys  # noqa: F401 - registers the OOB reminder handler
+from warroom.ingest import jobs as _ingest_jobs  # noqa: F401 - registers escalation and auto-resolve
 from warroom.notifications import cadence as _cadence  # noqa: F401 - registers the cadence handlers
 from warroom.notifications import delivery
 from warroom.notifications.models import WorkerHeartbeat

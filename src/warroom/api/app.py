@@ -14,8 +14,8 @@ from warroom import __version__
 from warroom.api import admin, errors, incidents
 from warroom.api.deps import AppState
 from warroom.api.limits import BodyLimit
-from warroom.api.security import SecurityHeaders
 from warroom.api.requestid import RequestContext
+from warroom.api.security import SecurityHeaders
 from warroom.clock import Clock, SystemClock
 from warroom.db import make_engine
 from warroom.policy import Policy, load_policy

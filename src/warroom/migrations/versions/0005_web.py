@@ -1,7 +1,7 @@
 """web
 
 Revision ID: 0005_web
-Revises: 0002_alerts
+Revises: 0004_notify
 Create Date: 2026-11-28 09:25:04.145754
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0005_web'
-down_revision: str | Sequence[str] | None = '0002_alerts'
+down_revision: str | Sequence[str] | None = '0004_notify'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """oob requests
 
 Revision ID: 0006_oob
-Revises: 0002_alerts
+Revises: 0005_web
 Create Date: 2026-11-28 09:28:20.304895
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0006_oob'
-down_revision: str | Sequence[str] | None = '0002_alerts'
+down_revision: str | Sequence[str] | None = '0005_web'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

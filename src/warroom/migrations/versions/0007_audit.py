@@ -1,7 +1,7 @@
 """audit
 
 Revision ID: 0007_audit
-Revises: 0002_alerts
+Revises: 0006_oob
 Create Date: 2026-11-28 09:20:46.588269
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0007_audit'
-down_revision: str | Sequence[str] | None = '0002_alerts'
+down_revision: str | Sequence[str] | None = '0006_oob'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
