@@ -40,6 +40,55 @@ RULES: dict[tuple[str, str], str] = {
     ("PUT", "/api/v1/incidents/{ref}/postmortem"): "responder",
     ("POST", "/api/v1/incidents/{ref}/postmortem/generate"): "responder",
     ("GET", "/api/v1/incidents/{ref}/postmortem/versions"): "viewer",
+    ("GET", "/api/v1/incidents/{ref}/updates/draft"): "viewer",
+    ("GET", "/api/v1/incidents/{ref}/cadence"): "viewer",
+    ("GET", "/api/v1/incidents/{ref}/oob-requests"): "viewer",
+    ("GET", "/api/v1/incidents/{ref}/oob-requests/{oob_id}"): "viewer",
+    ("POST", "/api/v1/incidents/{ref}/oob-requests"): "responder",
+    ("PATCH", "/api/v1/incidents/{ref}/oob-requests/{oob_id}"): "responder",
+    ("POST", "/api/v1/incidents/{ref}/oob-requests/{oob_id}/checklist"): "responder",
+    ("POST", "/api/v1/incidents/{ref}/oob-requests/{oob_id}/postmortem"): "responder",
+    ("POST", "/api/v1/incidents/{ref}/oob-requests/{oob_id}/transitions"): "responder",
+    ("GET", "/api/v1/alerts"): "viewer",
+    ("GET", "/api/v1/alerts/{alert_id}"): "viewer",
+    ("POST", "/api/v1/triage/simulate"): "viewer",
+    ("GET", "/api/v1/notifications"): "viewer",
+    ("POST", "/api/v1/notifications/{notification_id}/retry"): "responder",
+    ("GET", "/api/v1/reports"): "viewer",
+    ("GET", "/api/v1/reports/chart.svg"): "viewer",
+    ("GET", "/api/v1/reports/monthly"): "viewer",
+    ("POST", "/api/v1/ingest/alertmanager"): "ingest",
+    ("POST", "/api/v1/ingest/datadog"): "ingest",
+    ("POST", "/api/v1/ingest/events"): "ingest",
+    ("POST", "/api/v1/ingest/grafana"): "ingest",
+    ("PUT", "/api/v1/ingest/grafana"): "ingest",
+    ("GET", "/api/v1/status"): "public",
+    ("GET", "/api/v1/status/{service}"): "public",
+    ("GET", "/status"): "public",
+    ("GET", "/metrics"): "public",
+    ("GET", "/login"): "open",
+    ("POST", "/login"): "session",  # needs the CSRF token of a GET /login first
+    ("GET", "/static/{name}"): "open",
+    ("POST", "/logout"): "session",
+    ("GET", "/"): "session",
+    ("GET", "/alerts"): "session",
+    ("GET", "/dashboard/panel"): "session",
+    ("GET", "/incidents"): "session",
+    ("GET", "/incidents/new"): "session",
+    ("GET", "/incidents/priority-helper"): "session",
+    ("GET", "/incidents/{ref}"): "session",
+    ("GET", "/incidents/{ref}/postmortem"): "session",
+    ("GET", "/incidents/{ref}/postmortem.md"): "session",
+    ("GET", "/notifications/dead"): "session",
+    ("GET", "/policy"): "session",
+    ("POST", "/incidents/new"): "session",
+    ("POST", "/incidents/{ref}/edit"): "session",
+    ("POST", "/incidents/{ref}/notes"): "session",
+    ("POST", "/incidents/{ref}/postmortem"): "session",
+    ("POST", "/incidents/{ref}/postmortem/generate"): "session",
+    ("POST", "/incidents/{ref}/transition"): "session",
+    ("POST", "/incidents/{ref}/updates"): "session",
+    ("POST", "/notifications/{notification_id}/retry"): "session",
 }
 LOWER = {"viewer": "ingest", "responder": "viewer", "admin": "responder"}
 
@@ -70,7 +119,8 @@ def test_rules_hold(server: Running, tokens: dict[str, str]) -> None:
         assert c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P3",
                                                  "severity": "SEV-3"}).status_code == 201
         spare = c.post("/api/v1/tokens", json={"user": "rt-viewer"}).json()["id"]
-    values = {"ref": "INC-1", "token_id": str(spare), "handle": "rt-viewer", "service": "sis"}
+    values = {"ref": "INC-1", "token_id": str(spare), "handle": "rt-viewer", "service": "sis",
+              "name": "htmx.min.js"}
     failures = []
     for (method, path), rule in sorted(RULES.items()):
         if method == "*":
@@ -78,6 +128,19 @@ def test_rules_hold(server: Running, tokens: dict[str, str]) -> None:
         url = _concrete(path, values)
         with server.client() as anon:
             status = anon.request(method, url, json={}).status_code
+        if rule == "session":
+            # web pages: no session -> sign-in redirect (or 401/403 for htmx/forms), never content
+            if status not in (302, 303, 401, 403):
+                failures.append(f"{method} {path}: no session gave {status}")
+            continue
+        if rule == "ingest":
+            if status != 401:
+                failures.append(f"{method} {path}: no credentials gave {status}, want 401")
+            with server.client(tokens["ingest"]) as c:
+                status = c.request(method, url, json={}).status_code
+            if status in (401, 403):
+                failures.append(f"{method} {path}: ingest token was refused ({status})")
+            continue
         if rule == "open" or rule == "public":
             if status in (401, 403):
                 failures.append(f"{method} {path}: open route answered {status}")
