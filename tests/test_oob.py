@@ -276,12 +276,13 @@ def test_postmortem_reminder_two_business_days_skipping_weekends(
     _run_jobs(server, clock)
     assert _oob_notifications(server) == []
     clock.set(due)
-    assert _run_jobs(server, clock) == 1
+    assert _run_jobs(server, clock) >= 1  # cadence jobs of the open incident may run too
     sent = _oob_notifications(server)
     assert len(sent) == 1 and sent[0].channel == "support"
     assert "OOB-1 (INC-1) was deployed out of band" in sent[0].text
     clock.advance(timedelta(days=3))
-    assert _run_jobs(server, clock) == 0  # once, not every poll
+    _run_jobs(server, clock)
+    assert len(_oob_notifications(server)) == 1  # once, not every poll
     with server.admin() as c:
         timeline = c.get(f"/api/v1/incidents/{inc}/timeline").json()
     assert any("postmortem is not done after 2 business days" in e["text"] for e in timeline)

@@ -127,10 +127,17 @@ async def alertmanager(request: Request) -> JSONResponse:
     return await _receive(request, "alertmanager")
 
 
-@router.api_route("/api/v1/ingest/grafana", methods=["POST", "PUT"], status_code=202,
-                  responses=_DOC)  # type: ignore[arg-type]
+@router.post("/api/v1/ingest/grafana", status_code=202, responses=_DOC,  # type: ignore[arg-type]
+             operation_id="ingest_grafana_post")
 async def grafana(request: Request) -> JSONResponse:
     """Grafana unified alerting webhook contact point (POST or PUT)."""
+    return await _receive(request, "grafana")
+
+
+@router.put("/api/v1/ingest/grafana", status_code=202, responses=_DOC,  # type: ignore[arg-type]
+            operation_id="ingest_grafana_put")
+async def grafana_put(request: Request) -> JSONResponse:
+    """Grafana may be configured to PUT; same handling as POST."""
     return await _receive(request, "grafana")
 
 
