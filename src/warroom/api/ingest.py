@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from warroom.api.deps import AppState, ReadDB, State, Viewer, get_state, token_from_request
 from warroom.api.errors import error_body
 from warroom.api.groupcommit import GroupCommitter
+from warroom.api.security import limiter, retry_after_header
 from warroom.incidents.service import parse_ref
 from warroom.ingest import parsers
 from warroom.ingest import service as ingest
@@ -106,6 +108,12 @@ async def _receive(request: Request, source: str) -> JSONResponse:
     plain = token_from_request(request)
     if not plain and source == "events" and isinstance(data, dict):
         plain = data.get("routing_key") if isinstance(data.get("routing_key"), str) else None
+    addr = request.client.host if request.client else "?"
+    key = hashlib.sha256(plain.encode()).hexdigest() if plain else f"ip:{addr}"
+    wait = limiter(state, "ingest").hit(key)
+    if wait:
+        return JSONResponse(error_body("rate_limited", "too many alerts from this token; retry later"),
+                            429, headers=retry_after_header(wait))
     work = _work(state, source, plain, items, truncated, problem)
     response: JSONResponse = await asyncio.wrap_future(_writer(state).submit(work))
     return response

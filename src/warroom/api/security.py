@@ -76,3 +76,17 @@ class RateLimiter:
 
 def retry_after_header(wait: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(wait)))}
+
+
+def limiter(state: object, name: str) -> RateLimiter:
+    """The process-wide limiter `ingest` or `login`, built from settings on first use."""
+    extras: dict[str, RateLimiter] = state.extras  # type: ignore[attr-defined]
+    found = extras.get(f"limiter:{name}")
+    if found is None:
+        settings = state.settings  # type: ignore[attr-defined]
+        if name == "ingest":
+            found = RateLimiter(settings.ingest_rate_per_s, settings.ingest_burst)
+        else:
+            found = RateLimiter(settings.login_rate_per_min / 60.0, settings.login_burst)
+        extras[f"limiter:{name}"] = found
+    return found

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from warroom.api.deps import get_state
+from warroom.api.security import limiter
 from warroom.db import unit_of_work
 from warroom.users import service as users
 from warroom.users import sessions
@@ -139,6 +140,12 @@ def login(request: Request, form: Form) -> Response:
     state = get_state(request)
     handle = str(form.get("handle") or "").strip().lower()[:64]
     password = str(form.get("password") or "")
+    addr = request.client.host if request.client else "?"
+    lim = limiter(state, "login")
+    wait = max(lim.hit(f"h:{handle}"), lim.hit(f"a:{addr}"))
+    if wait:  # slows password guessing per account and per address
+        return _login_page(request, error=f"Too many sign-in attempts; wait {int(wait) + 1} s.", status=429,
+                           handle=handle)
     with state.read_sessions() as s:
         user = users.by_handle(s, handle) if handle else None
     if not users.check_password(user, password) or user is None:
