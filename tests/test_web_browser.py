@@ -41,6 +41,9 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
+ABORT_NOISE = ("htmx:sendAbort", "htmx:afterRequest")
+
+
 class Tab:
     """A browser context for one user, recording every console error and page error."""
 
@@ -49,11 +52,17 @@ class Tab:
         self.context.set_default_timeout(10_000)
         self.page: Page = self.context.new_page()
         self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None)
+        self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         self.dialogs: list[str] = []
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
         self.url = server.url
+
+    def _console(self, m: Any) -> None:
+        # htmx 2 logs an aborted request (a poll cut short by navigation, hx-sync replace) as an
+        # error; that is the browser leaving, not a fault. Server and network errors still count.
+        if m.type == "error" and not m.text.startswith(ABORT_NOISE):
+            self.errors.append(f"console: {m.text}")
 
     def go(self, path: str) -> Page:
         self.page.goto(self.url + path)
