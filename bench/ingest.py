@@ -2,7 +2,9 @@
 
 Prints alerts/s and p50/p99 latency for new alerts, duplicate deliveries and Alertmanager
 batches of 100, on SQLite and PostgreSQL, and the same client against a trivial FastAPI
-endpoint served the same way (uvicorn, one process, no access log), with the ratio.
+endpoint served the same way (uvicorn, one process, no access log), with the ratio; then new
+alerts sent open-loop at half the trivial endpoint's rate (the target load) for the p99 there,
+and each scenario's server CPU per alert (load-independent, unlike rates on a shared box).
 
     PYTHONPATH=src python bench/ingest.py [--seconds 5] [--clients 16] [--only sqlite]
 """
@@ -83,8 +85,15 @@ def am_batch(prefix: str, n: int = 100) -> dict[str, Any]:
                         "generatorURL": "http://prom"} for i in range(n)]}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process (Linux), to price a request whatever the client costs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def drive(url: str, make_body: Callable[[int], bytes], *, seconds: float, clients: int,
-                headers: dict[str, str], per_request: int = 1) -> dict[str, float]:
+                headers: dict[str, str], per_request: int = 1, pid: int | None = None,
+                ) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
     counter = 0
@@ -107,22 +116,66 @@ async def drive(url: str, make_body: Callable[[int], bytes], *, seconds: float, 
                 errors += not ok
 
         t_start = time.perf_counter()
+        cpu0 = cpu_seconds(pid) if pid else 0.0
         await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - t_start
+        cpu = cpu_seconds(pid) - cpu0 if pid else 0.0
     latencies.sort()
     n = len(latencies)
     return {"requests": n, "errors": errors, "alerts_per_s": n * per_request / elapsed,
             "p50_ms": statistics.median(latencies) * 1000,
-            "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000}
+            "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000,
+            "cpu_ms": cpu * 1000 / max(n * per_request, 1)}
+
+
+async def drive_rate(url: str, make_body: Callable[[int], bytes], *, rate: float, seconds: float,
+                     headers: dict[str, str], pid: int | None = None) -> dict[str, float]:
+    """Open loop: request i leaves at start + i/rate, whatever came back; latency counts from
+    that planned time, so a stall shows up in the tail instead of slowing the sender."""
+    latencies: list[float] = []
+    errors = 0
+    total = int(rate * seconds)
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(limits=limits, timeout=30, headers=headers) as client:
+
+        async def one(i: int, planned: float) -> None:
+            nonlocal errors
+            try:
+                r = await client.post(url, content=make_body(i))
+                ok = r.status_code == 202
+            except httpx.HTTPError:
+                ok = False
+            latencies.append(time.perf_counter() - planned)
+            errors += not ok
+
+        start = time.perf_counter()
+        cpu0 = cpu_seconds(pid) if pid else 0.0
+        tasks = []
+        for i in range(total):
+            planned = start + i / rate
+            delay = planned - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, planned)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+        cpu = cpu_seconds(pid) - cpu0 if pid else 0.0
+    latencies.sort()
+    n = len(latencies)
+    return {"requests": n, "errors": errors, "alerts_per_s": n / elapsed,
+            "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000, "cpu_ms": cpu * 1000 / n}
 
 
 def show(label: str, r: dict[str, float]) -> None:
     print(f"  {label:<22} {r['alerts_per_s']:8.0f} alerts/s  p50 {r['p50_ms']:6.1f} ms  "
-          f"p99 {r['p99_ms']:6.1f} ms  requests {r['requests']:.0f}  errors {r['errors']:.0f}",
+          f"p99 {r['p99_ms']:6.1f} ms  server CPU {r['cpu_ms']:5.2f} ms/alert  "
+          f"requests {r['requests']:.0f}  errors {r['errors']:.0f}",
           flush=True)
 
 
-def bench_warroom(db_url: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+def bench_warroom(db_url: str, args: argparse.Namespace, rate: float,
+                  ) -> dict[str, dict[str, float]]:
     env = {**os.environ, "WARROOM_DATABASE_URL": db_url, "WARROOM_LOG_LEVEL": "WARNING"}
     warroom(["db", "upgrade"], env)
     token = warroom(["token", "create", "--ingest", "bench"], env).stdout.strip().splitlines()[-1]
@@ -138,17 +191,22 @@ def bench_warroom(db_url: str, args: argparse.Namespace) -> dict[str, dict[str, 
         out: dict[str, dict[str, float]] = {}
         out["new alert"] = asyncio.run(drive(
             f"{base}/api/v1/ingest/datadog", lambda i: json.dumps(dd_body(f"{run}-{i}")).encode(),
-            seconds=args.seconds, clients=args.clients, headers=headers))
+            seconds=args.seconds, clients=args.clients, headers=headers, pid=proc.pid))
         show("new alert", out["new alert"])
+        out["new alert, fixed rate"] = asyncio.run(drive_rate(
+            f"{base}/api/v1/ingest/datadog", lambda i: json.dumps(dd_body(f"{run}-r{i}")).encode(),
+            rate=rate, seconds=args.seconds, headers=headers, pid=proc.pid))
+        show(f"new alert @{rate:.0f}/s", out["new alert, fixed rate"])
         dup = json.dumps(dd_body(f"{run}-dup")).encode()
         out["duplicate"] = asyncio.run(drive(
             f"{base}/api/v1/ingest/datadog", lambda i: dup, seconds=args.seconds,
-            clients=args.clients, headers=headers))
+            clients=args.clients, headers=headers, pid=proc.pid))
         show("duplicate", out["duplicate"])
         out["alertmanager x100"] = asyncio.run(drive(
             f"{base}/api/v1/ingest/alertmanager",
             lambda i: json.dumps(am_batch(f"{run}-b{i}")).encode(), seconds=args.seconds,
-            clients=max(1, args.clients // 4), headers=headers, per_request=100))
+            clients=max(1, args.clients // 4), headers=headers, per_request=100,
+            pid=proc.pid))
         show("alertmanager x100", out["alertmanager x100"])
         return out
     finally:
@@ -165,7 +223,8 @@ def bench_trivial(args: argparse.Namespace) -> dict[str, float]:
         wait_up(f"{base}/docs", proc)
         body = json.dumps(dd_body("trivial")).encode()
         r = asyncio.run(drive(f"{base}/trivial", lambda i: body, seconds=args.seconds,
-                              clients=args.clients, headers={"content-type": "application/json"}))
+                              clients=args.clients, headers={"content-type": "application/json"},
+                              pid=proc.pid))
         show("trivial endpoint", r)
         return r
     finally:
@@ -199,21 +258,24 @@ def main() -> None:
     args = parser.parse_args()
     print(f"clients {args.clients}, {args.seconds:.0f}s per scenario, cores {os.cpu_count()}")
     trivial = bench_trivial(args)
+    rate = trivial["alerts_per_s"] * 0.5  # the target load: half the trivial endpoint's rate
     for kind in ("sqlite", "postgres"):
         if args.only and args.only != kind:
             continue
         print(f"warroom on {kind}:", flush=True)
         if kind == "sqlite":
             with tempfile.TemporaryDirectory() as tmp:
-                results = bench_warroom(f"sqlite:///{Path(tmp) / 'bench.db'}", args)
+                results = bench_warroom(f"sqlite:///{Path(tmp) / 'bench.db'}", args, rate)
         else:
             url, drop = pg_database()
             try:
-                results = bench_warroom(url, args)
+                results = bench_warroom(url, args, rate)
             finally:
                 drop()
         ratio = results["new alert"]["alerts_per_s"] / trivial["alerts_per_s"]
-        print(f"  ratio new-alert / trivial: {ratio:.0%}", flush=True)
+        cost = trivial["cpu_ms"] / max(results["new alert"]["cpu_ms"], 1e-9)
+        print(f"  ratio new-alert / trivial: {ratio:.0%} by rate, {cost:.0%} by server CPU per "
+              "request", flush=True)
 
 
 if __name__ == "__main__":

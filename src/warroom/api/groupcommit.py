@@ -72,12 +72,20 @@ class GroupCommitter:
         outcomes: list[tuple[Future[Any], bool, Any]] = []
         try:
             with self.sessions() as session:
-                for work, future in batch:
+                if len(batch) == 1:  # the transaction isolates a lone unit; no SAVEPOINT needed
+                    work, future = batch[0]
                     try:
-                        with session.begin_nested():
-                            outcomes.append((future, True, work(session)))
-                    except Exception as exc:  # noqa: BLE001 - this unit alone fails
+                        outcomes.append((future, True, work(session)))
+                    except Exception as exc:  # noqa: BLE001 - answered below, nothing kept
+                        session.rollback()
                         outcomes.append((future, False, exc))
+                else:
+                    for work, future in batch:
+                        try:
+                            with session.begin_nested():
+                                outcomes.append((future, True, work(session)))
+                        except Exception as exc:  # noqa: BLE001 - this unit alone fails
+                            outcomes.append((future, False, exc))
                 session.commit()
         except Exception as exc:
             if len(batch) == 1:

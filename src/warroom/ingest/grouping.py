@@ -6,13 +6,14 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, case, func, or_, select, text, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from warroom.incidents import service as incidents
 from warroom.incidents import states
-from warroom.incidents.models import Incident, IncidentService, TimelineEntry
+from warroom.incidents.models import Incident, TimelineEntry
 from warroom.incidents.schemas import IncidentCreate
+from warroom.ingest import statements
 from warroom.ingest.models import Alert
 from warroom.notifications import service as outbox
 from warroom.policy.durations import format_duration
@@ -30,7 +31,7 @@ def lock_service(session: Session, service: str) -> None:
     """Serialize grouping per service across processes (PostgreSQL); SQLite writers are serial."""
     if session.get_bind().dialect.name == "postgresql":
         key = zlib.crc32(f"warroom-service:{service}".encode())
-        session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        session.connection().execute(statements.for_session(session).lock, {"k": key})
 
 
 def alert_subject(alert_id: int) -> str:
@@ -112,15 +113,9 @@ def _target(session: Session, *, policy: Policy, now: datetime, service: str,
             ) -> Incident | None:
     """The service's open incident (active within the grouping window), else one resolved
     within the reopen window; locked for update and re-checked after the lock."""
-    svc = select(IncidentService.incident_id).where(IncidentService.service == service)
-    found = session.connection().execute(
-        select(Incident.id).where(Incident.id.in_(svc), or_(
-            and_(Incident.state.in_(states.OPEN_STATES),
-                 Incident.updated_at >= now - policy.triage.grouping_window),
-            and_(Incident.state == "resolved",
-                 Incident.resolved_at >= now - policy.triage.reopen_window)))
-        .order_by(case((Incident.state == "resolved", 1), else_=0), Incident.id.desc())
-        .limit(1)).scalar()
+    found = session.connection().execute(statements.for_session(session).target, {
+        "service": service, "open_since": now - policy.triage.grouping_window,
+        "resolved_since": now - policy.triage.reopen_window}).scalar()
     if found is None:
         return None
     incident = incidents.get(session, found, for_update=True)

@@ -8,19 +8,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from warroom.errors import NotFound
 from warroom.incidents.models import Incident, IncidentService
 from warroom.incidents.states import OPEN_STATES
-from warroom.ingest import grouping, jobs  # noqa: F401  (jobs: registers the timed-rule handlers)
+from warroom.ingest import grouping, jobs, statements  # noqa: F401  (jobs: registers the timed-rule handlers)
 from warroom.ingest.models import Alert, AlertEvent
 from warroom.ingest.parsers import Incoming
 from warroom.policy.durations import format_duration
 from warroom.policy.schema import Policy
-from warroom.reminders import service as reminders
 from warroom.triage import rules
 
 A: Table = Alert.__table__  # type: ignore[assignment]
@@ -67,23 +64,17 @@ def triage(policy: Policy, item: Incoming) -> Triaged:
                                              priority=priority.value))
 
 
-def _insert(session: Session, table: Table) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-
-
 def _event_key(alert_id: int, item: Incoming) -> str:
     return hashlib.sha256(f"{alert_id}\n{item.content_hash()}".encode()).hexdigest()
 
 
 def _record_event(session: Session, alert_id: int, item: Incoming, now: datetime) -> bool:
     """Insert the event; False when this exact event was already stored (a re-delivery)."""
-    stmt = _insert(session, E).values(
+    return session.connection().execute(statements.for_session(session).insert_event, dict(
         alert_id=alert_id, event_key=_event_key(alert_id, item), source=item.source,
         status=item.status, transition=item.transition, received_at=now,
         occurred_at=item.occurred_at, raw=item.raw,
-    ).on_conflict_do_nothing(index_elements=["event_key"]).returning(E.c.id)
-    return session.connection().execute(stmt).scalar() is not None
+    )).scalar() is not None
 
 
 def _new_alert(session: Session, item: Incoming, t: Triaged, now: datetime,
@@ -100,17 +91,14 @@ def _new_alert(session: Session, item: Incoming, t: Triaged, now: datetime,
         first_seen_at=now, last_seen_at=now, resolved_at=None if firing else now,
         incident_id=None, event_count=1,
     )
-    stmt = _insert(session, A).values(**row).on_conflict_do_nothing(
-        index_elements=["source", "open_key"]).returning(A.c.id)
-    row["id"] = session.connection().execute(stmt).scalar()
+    row["id"] = session.connection().execute(statements.for_session(session).insert_alert,
+                                             row).scalar()
     return row["id"], row
 
 
 def _open_alert(session: Session, item: Incoming) -> Any:
-    return session.connection().execute(select(A.c.id, A.c.incident_id, A.c.transition, A.c.users_hint,
-                                  A.c.tier, A.c.priority, A.c.service)
-                           .where(A.c.source == item.source, A.c.open_key == item.dedup_key)
-                           ).first()
+    return session.connection().execute(statements.for_session(session).open_alert,
+                                        {"source": item.source, "key": item.dedup_key}).first()
 
 
 def ingest(session: Session, *, policy: Policy, now: datetime, items: list[Incoming],
@@ -129,10 +117,8 @@ def _apply(session: Session, *, policy: Policy, now: datetime, item: Incoming, t
     row = _open_alert(session, item)
     was_open = row is not None
     if row is None and item.status != "firing":
-        row = session.connection().execute(select(A.c.id, A.c.incident_id, A.c.transition, A.c.users_hint,
-                                     A.c.tier, A.c.priority, A.c.service)
-                              .where(A.c.source == item.source, A.c.dedup_key == item.dedup_key)
-                              .order_by(A.c.id.desc()).limit(1)).first()
+        row = session.connection().execute(statements.for_session(session).last_alert,
+                                           {"source": item.source, "key": item.dedup_key}).first()
     if row is None and item.status == "acknowledged":
         out.duplicate = True  # nothing to acknowledge
         return out
@@ -168,10 +154,10 @@ def _apply(session: Session, *, policy: Policy, now: datetime, item: Incoming, t
         session.connection().execute(update(A).where(A.c.id == out.alert_id).values(**values))
     if item.status == "firing":
         if out.created and t.escalates:
-            reminders.schedule(session, kind=grouping.ESCALATE,
-                               subject=grouping.alert_subject(out.alert_id),
-                               due_at=now + policy.unknown_impact.escalation_window, now=now,
-                               payload={"dedup_key": item.dedup_key})
+            session.connection().execute(statements.for_session(session).upsert_due, dict(
+                kind=grouping.ESCALATE, subject=grouping.alert_subject(out.alert_id),
+                due_at=now + policy.unknown_impact.escalation_window, created_at=now,
+                payload={"dedup_key": item.dedup_key}, done=False, attempts=0))
         if out.created or "priority" in values:
             out.incident_id = grouping.place(session, policy=policy, now=now,
                                              alert_id=out.alert_id,
