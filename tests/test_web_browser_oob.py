@@ -52,7 +52,7 @@ def test_oob_request_walk_and_reports(tabs: Any, server: Running, clock: FakeClo
 
     # Complete it and send it.
     page.get_by_label(re.compile("^Related PR URLs")).fill("https://github.com/example/identity/pull/42")
-    page.get_by_label("Active daily users impacted now").fill("120000")
+    page.get_by_label("Active daily users, impacted now").fill("120000")
     page.get_by_label("Yes").check()
     page.get_by_label("Reason it cannot wait").fill("Nobody can sign in")
     page.get_by_label("Validation steps").fill("Signed in with a test account on a canary")

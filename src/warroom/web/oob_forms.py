@@ -16,7 +16,7 @@ from warroom.errors import Invalid
 LABELS: Final = {
     "prs": "Related PR URLs",
     "platform_severity": "Platform severity",
-    "active_daily_users": "Active daily users impacted now",
+    "active_daily_users": "Active daily users, impacted now",  # not "users impacted" (the incident field)
     "fix_confirmed_in_staging": "Fix confirmed in staging",
     "not_confirmed_reason": "Why the fix is not confirmed in staging",
     "description": "Description of the change",
