@@ -89,6 +89,15 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/incidents/{ref}/transition"): "session",
     ("POST", "/incidents/{ref}/updates"): "session",
     ("POST", "/notifications/{notification_id}/retry"): "session",
+    ("POST", "/incidents/{ref}/oob"): "session",
+    ("GET", "/incidents/{ref}/oob/{oob_id}"): "session",
+    ("POST", "/incidents/{ref}/oob/{oob_id}/edit"): "session",
+    ("POST", "/incidents/{ref}/oob/{oob_id}/transition"): "session",
+    ("POST", "/incidents/{ref}/oob/{oob_id}/checklist"): "session",
+    ("POST", "/incidents/{ref}/oob/{oob_id}/postmortem"): "session",
+    ("GET", "/reports"): "session",
+    ("GET", "/reports.csv"): "session",
+    ("GET", "/reports/monthly.md"): "session",
 }
 LOWER = {"viewer": "ingest", "responder": "viewer", "admin": "responder"}
 

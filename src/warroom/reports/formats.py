@@ -44,6 +44,11 @@ def _grid(rows: list[ReportRow]) -> list[list[str]]:
     return [[human(name, getattr(r, name)) for name, _ in _TABLE] for r in rows]
 
 
+def table(report: Report) -> tuple[list[str], list[list[str]]]:
+    """Header labels and human-readable cells (groups, then total), as the table and the web page show them."""
+    return [label for _, label in _TABLE], _grid([*report.rows, report.total])
+
+
 def to_table(report: Report) -> str:
     header = [label for _, label in _TABLE]
     body = _grid([*report.rows, report.total])

@@ -14,6 +14,8 @@ from starlette.datastructures import FormData
 
 from warroom.api.deps import get_state
 from warroom.db import unit_of_work
+from warroom.deploys import service as oob
+from warroom.deploys import states as oob_states
 from warroom.errors import Invalid, NotFound, WarroomError
 from warroom.incidents import service as incidents
 from warroom.incidents import states
@@ -24,6 +26,7 @@ from warroom.policy.schema import PRIORITIES
 from warroom.postmortems import service as postmortems
 from warroom.triage.helper import priority_helper, window_words
 from warroom.triage.rules import Decision
+from warroom.web import oob_forms
 from warroom.web.auth import Editor, Form, PageUser
 from warroom.web.render import page, redirect
 
@@ -138,10 +141,12 @@ def incident_page(request: Request, ref: str, who: PageUser) -> Response:
             "missing": (incidents.completion_missing(s, policy=state.policy, incident=incident)
                         if incident.state == "resolved" else []),
             "draft": draft_update(s, incident=incident) if incident.state != "completed" else "",
+            "oobs": oob.list_for_incident(s, incident_id=incident.id),
         }
     moves = states.allowed(incident.state)
     return page(request, "incident.html", who=who, moves=[(m, LABELS[m]) for m in moves],
-                priorities=PRIORITIES, overview=OVERVIEW, **ctx)
+                priorities=PRIORITIES, overview=OVERVIEW, oob_form=oob_forms.blank(), names=oob_forms.LABELS,
+                severities=oob_states.PLATFORM_SEVERITIES, **ctx)
 
 
 @router.post("/incidents/{ref}/edit")
