@@ -140,7 +140,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--clients", type=int, default=8, help="0: no ingest (cadence baseline)")
     ap.add_argument("--rate", type=float, default=0.0, help="total requests/s (0: as fast as answered)")
     ap.add_argument("--incidents", type=int, default=200)
     ap.add_argument("--cadence", type=float, default=20.0)
@@ -184,12 +184,16 @@ def main() -> None:
             bases = [p.url for p in procs.values() if isinstance(p, ApiProc)]
             gen = ctx.Process(target=loadgen.run_in_process,
                               args=(bases, token, args.seconds, args.clients, args.rate, queue))
-            gen.start()
-            result = queue.get(timeout=args.seconds + 300)
-            gen.join()
+            if args.clients:
+                gen.start()
+                result = queue.get(timeout=args.seconds + 300)
+                gen.join()
+            else:  # baseline: the cadence alone
+                result = {"started_at": time.time()}
+                time.sleep(args.seconds)
             t_end = time.time()
             print(f"ingest ({args.seconds:g}s, load average at end {loadavg()}):")
-            print("\n".join(loadgen.report(result)), flush=True)
+            print("\n".join(loadgen.report(result)) if args.clients else "  none (--clients 0)", flush=True)
             time.sleep(args.drain)
             stop.set()
             print("samples:\n" + "\n".join(samples))
