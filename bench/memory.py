@@ -43,7 +43,7 @@ def endpoints(storm: int, alert_id: int) -> list[str]:
         "/api/v1/alerts", "/api/v1/alerts?page=2000", "/api/v1/alerts?per_page=500",
         "/api/v1/alerts?status=firing", "/api/v1/alerts?service=sis&source=alertmanager",
         "/api/v1/alerts?status=firing&unlinked=true", f"/api/v1/alerts?incident=INC-{storm}",
-        f"/api/v1/alerts/{alert_id}",
+        f"/api/v1/alerts/{alert_id}", "/api/v1/alerts/1",
         "/api/v1/incidents", "/api/v1/incidents?page=50", "/incidents", "/alerts", "/",
         f"/api/v1/reports?{year}&group_by=service", f"/api/v1/reports?{year}&group_by=priority&format=csv",
         f"/api/v1/reports/monthly?month={month}", "/metrics", "/api/v1/status",
@@ -68,6 +68,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--incidents", type=int, default=5_000)
     ap.add_argument("--storm", type=int, default=20_000, help="alerts grouped into one open incident")
+    ap.add_argument("--flap", type=int, default=10_000, help="of the events, re-deliveries of alert 1")
     ap.add_argument("--load", type=float, default=30.0, help="seconds of ingest load")
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
@@ -81,7 +82,7 @@ def main() -> None:
     try:
         migrate.upgrade(url)
         t = time.monotonic()
-        counts = seed(engine, events=args.events, n_incidents=args.incidents, storm=args.storm,
+        counts = seed(engine, events=args.events, n_incidents=args.incidents, storm=args.storm, flap=args.flap,
                       progress=lambda s: print(s, flush=True))
         print(f"seeded {counts} in {time.monotonic() - t:.0f}s; sizes {db_size(url)}", flush=True)
         with unit_of_work(session_factory(engine)) as s:

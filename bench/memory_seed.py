@@ -90,15 +90,15 @@ def _raw(source: str, key: str, service: str, env: str, status: str, at: datetim
     return json.dumps(body)
 
 
-def seed(engine: sa.Engine, *, events: int, n_incidents: int, storm: int, seed_: int = 7,
+def seed(engine: sa.Engine, *, events: int, n_incidents: int, storm: int, flap: int = 0, seed_: int = 7,
          progress: Any = print) -> dict[str, int]:
-    """Insert everything; returns row counts."""
+    """Insert everything (alert 1 flaps: `flap` of the events are its re-deliveries); returns row counts."""
     rng = random.Random(seed_)
     now = datetime.now(UTC)
     year_start = now - timedelta(days=365)
     A: sa.Table = Alert.__table__  # type: ignore[assignment]  # noqa: N806
     E: sa.Table = AlertEvent.__table__  # type: ignore[assignment]  # noqa: N806
-    n_alerts = events // EVENTS_PER_ALERT
+    n_alerts = (events - flap) // EVENTS_PER_ALERT
     inc_rows = list(incidents(rng, year_start, n_incidents))
     storm_id = n_incidents + 1
     with engine.begin() as conn:
@@ -149,6 +149,20 @@ def seed(engine: sa.Engine, *, events: int, n_incidents: int, storm: int, seed_:
             _write(conn, E, evs)
         if (start // (BATCH // EVENTS_PER_ALERT)) % 10 == 0:
             progress(f"  {event_id:,} events")
+    with engine.begin() as conn:
+        a1 = conn.execute(sa.select(A).where(A.c.id == 1)).mappings().one()
+        for n in range(0, flap, BATCH):
+            evs = []
+            for j in range(n, min(n + BATCH, flap)):
+                event_id += 1
+                at = a1["first_seen_at"] + timedelta(minutes=j)
+                st = "resolved" if j % 2 else "firing"
+                evs.append(dict(
+                    id=event_id, alert_id=1, event_key=hashlib.sha256(f"1:flap:{j}".encode()).hexdigest(),
+                    source=a1["source"], status=st, transition="Recovered" if st == "resolved" else "Triggered",
+                    received_at=at, occurred_at=at,
+                    raw=_raw(a1["source"], a1["dedup_key"], a1["service"], a1["environment"], st, at)))
+            _write(conn, E, evs)
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for table, n in (("incidents", len(inc_rows)), ("alerts", n_alerts), ("alert_events", event_id)):
@@ -157,4 +171,5 @@ def seed(engine: sa.Engine, *, events: int, n_incidents: int, storm: int, seed_:
     else:
         with engine.begin() as conn:
             conn.execute(sa.text("ANALYZE"))
-    return {"incidents": len(inc_rows), "alerts": n_alerts, "alert_events": event_id, "storm_incident": storm_id}
+    return {"incidents": len(inc_rows), "alerts": n_alerts, "alert_events": event_id, "storm_incident": storm_id,
+            "flap_alert_events": EVENTS_PER_ALERT + flap}
