@@ -147,6 +147,7 @@ def seed(engine: sa.Engine, *, events: int, n_incidents: int, storm: int, flap: 
         with engine.begin() as conn:
             _write(conn, A, alerts)
             _write(conn, E, evs)
+        conn.execute(sa.update(A).where(A.c.id == 1).values(event_count=EVENTS_PER_ALERT + flap))
         if (start // (BATCH // EVENTS_PER_ALERT)) % 10 == 0:
             progress(f"  {event_id:,} events")
     with engine.begin() as conn:
