@@ -147,7 +147,6 @@ def seed(engine: sa.Engine, *, events: int, n_incidents: int, storm: int, flap: 
         with engine.begin() as conn:
             _write(conn, A, alerts)
             _write(conn, E, evs)
-        conn.execute(sa.update(A).where(A.c.id == 1).values(event_count=EVENTS_PER_ALERT + flap))
         if (start // (BATCH // EVENTS_PER_ALERT)) % 10 == 0:
             progress(f"  {event_id:,} events")
     with engine.begin() as conn:
@@ -164,6 +163,7 @@ def seed(engine: sa.Engine, *, events: int, n_incidents: int, storm: int, flap: 
                     received_at=at, occurred_at=at,
                     raw=_raw(a1["source"], a1["dedup_key"], a1["service"], a1["environment"], st, at)))
             _write(conn, E, evs)
+        conn.execute(sa.update(A).where(A.c.id == 1).values(event_count=EVENTS_PER_ALERT + flap))
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for table, n in (("incidents", len(inc_rows)), ("alerts", n_alerts), ("alert_events", event_id)):
