@@ -74,6 +74,7 @@ def shift_cadence(sessions: Any, delta: timedelta | None, policy: Policy, *, sta
             due = inc.next_update_due_at + delta if delta is not None else \
                 datetime.fromtimestamp(start + i * spread / len(rows), UTC)
             inc.next_update_due_at = due
+            inc.last_update_at = due - policy.cadence_for(inc.priority)  # as if updated one cadence ago
             reminders.schedule_cadence(s, remind_before=policy.cadence.remind_before, incident_id=inc.id,
                                        next_due=due, now=datetime.now(UTC) - timedelta(hours=2))
 
@@ -125,14 +126,29 @@ def analyse(sessions: Any, slack: SlackApiServer, policy: Policy, t0: float, t_e
         else:
             undelivered[kind] += 1
     # a due time that passed (missed_update recorded) in the window without its reminder
-    no_reminder = sum(1 for (inc, _), due in missed_tl.items()
-                      if t0 <= due - remind <= t_end and (inc, due) not in reminded)
+    lost = [(inc, due) for (inc, _), due in missed_tl.items()
+            if t0 <= due - remind <= t_end and (inc, due) not in reminded]
+    no_reminder = len(lost)
     dupes = sum(len(v) - 1 for v in arrivals.values())
     lines = [f"  slack posts {sum(len(v) for v in arrivals.values())}, duplicates {dupes}, "
              f"undelivered (scheduled in window) {dict(undelivered)}, due times without a reminder {no_reminder}, "
              f"cadence jobs due in window still pending: {'yes' if pending_jobs else 'no'}"]
     for kind, values in late.items():
         lines.append(f"  {kind:<12} lateness s: {summary(values)}")
+    with sessions() as s:
+        for inc, due in lost[:5]:  # what happened around a due time that had no reminder
+            lines.append(f"  no reminder: INC-{inc} due t0+{due - t0:.2f}s; timeline (s from due):")
+            for e in s.scalars(select(TimelineEntry).where(TimelineEntry.incident_id == inc)
+                               .order_by(TimelineEntry.recorded_at, TimelineEntry.id)):
+                if -3 * remind - 20 < e.recorded_at.timestamp() - due < 5:
+                    lines.append(f"    {e.recorded_at.timestamp() - due:+.2f} {e.kind}: {e.text[:110]}")
+            for n in notes:
+                if n.incident_id == inc and n.payload.get("kind") == "before_due":
+                    at = datetime.fromisoformat(n.payload["due"]).timestamp()
+                    if abs(at - due) < 30:
+                        got = arrivals.get(n.idempotency_key)
+                        lines.append(f"    reminder row for due {at - due:+.2f}s created "
+                                     f"{n.created_at.timestamp() - due:+.2f}s, arrived {got}")
     return lines
 
 
