@@ -71,7 +71,8 @@ def shift_cadence(sessions: Any, delta: timedelta | None, policy: Policy, *, sta
         rows = list(s.scalars(select(Incident).where(Incident.next_update_due_at.is_not(None))
                               .order_by(Incident.id)))
         for i, inc in enumerate(rows):
-            due = inc.next_update_due_at + delta if delta is not None else \
+            assert inc.next_update_due_at is not None
+            due: datetime = inc.next_update_due_at + delta if delta is not None else \
                 datetime.fromtimestamp(start + i * spread / len(rows), UTC)
             inc.next_update_due_at = due
             inc.last_update_at = due - policy.cadence_for(inc.priority)  # as if updated one cadence ago

@@ -48,8 +48,8 @@ class Client:
         self.n += 1
         key = f"{self.run}-{self.n}"
         if kind == "duplicate" and self.sent:
-            path, body = self.rng.choice(self.sent[-200:])
-            return kind, path, body, 1 if "alertmanager" not in path else AM_SIZE
+            path, again = self.rng.choice(self.sent[-200:])
+            return kind, path, again, 1 if "alertmanager" not in path else AM_SIZE
         if kind == "recovery" and self.open_dd:
             opened = self.open_dd.pop(self.rng.randrange(len(self.open_dd)))
             env, service = opened["scope"].split(",")

@@ -65,7 +65,8 @@ def incidents(rng: random.Random, year_start: datetime, n: int) -> Iterator[tupl
             stable_at=None if storm else ack + timedelta(minutes=rng.uniform(5, 120)),
             resolved_at=None if storm else ack + timedelta(minutes=rng.uniform(120, 600)),
             completed_at=None if storm else ack + timedelta(days=2),
-            last_update_at=datetime.now(UTC) - timedelta(minutes=5) if storm else ack, next_update_due_at=datetime.now(UTC) + timedelta(minutes=25) if storm else None,
+            last_update_at=datetime.now(UTC) - timedelta(minutes=5) if storm else ack,
+            next_update_due_at=datetime.now(UTC) + timedelta(minutes=25) if storm else None,
             missed_updates=0, updated_at=declared + timedelta(days=2) if not storm else datetime.now(UTC))
         yield row, dict(incident_id=i, service=SERVICES[i % 6], position=0)
 
