@@ -1,0 +1,62 @@
+"""Cost of one alert joining an open incident that already has N firing alerts (an alert storm).
+
+Each joining alert runs `suggest_severity`, which reads the labels of every firing alert of the
+incident; this prints the in-process time per joining alert (one transaction each) for several N.
+
+    PYTHONPATH=src:. python bench/storm_join.py [--db sqlite|postgres] [--sizes 0,2000,20000] [--alerts 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.clusterlib import dd_body, drop_database, new_database
+from bench.memory_seed import SERVICES, seed
+
+from warroom import migrate
+from warroom.db import make_engine, session_factory, unit_of_work
+from warroom.ingest import parsers
+from warroom.ingest import service as ingest
+from warroom.policy import reference_policy
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument("--sizes", default="0,2000,20000")
+    ap.add_argument("--alerts", type=int, default=30)
+    args = ap.parse_args()
+    policy = reference_policy()
+    rng = random.Random(3)
+    for size in (int(s) for s in args.sizes.split(",")):
+        url = new_database(args.db, Path(tempfile.mkdtemp()))
+        try:
+            migrate.upgrade(url)
+            engine = make_engine(url)
+            counts = seed(engine, events=(size + 100) * 4, n_incidents=50, storm=size, progress=lambda s: None)
+            service = SERVICES[counts["storm_incident"] % 6]
+            sessions = session_factory(engine)
+            times, joined = [], 0
+            for i in range(args.alerts):
+                items, _ = parsers.parse("datadog", dd_body(rng, f"join-{i}", env="prod", service=service))
+                t0 = time.perf_counter()
+                with unit_of_work(sessions) as s:
+                    out = ingest.ingest(s, policy=policy, now=datetime.now(UTC), items=items)
+                times.append(time.perf_counter() - t0)
+                joined += out[0].incident_id == counts["storm_incident"]
+            print(f"{args.db}: incident with {size:>6} firing alerts: one joining alert median "
+                  f"{statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "
+                  f"({joined}/{args.alerts} joined it)", flush=True)
+            engine.dispose()
+        finally:
+            drop_database(url)
+
+
+if __name__ == "__main__":
+    main()
