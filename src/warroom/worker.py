@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
+from warroom import outage
 from warroom.clock import Clock, SystemClock
 from warroom.deploys import service as _deploys  # noqa: F401 - registers the OOB reminder handler
 from warroom.ingest import jobs as _ingest_jobs  # noqa: F401 - registers escalation and auto-resolve
@@ -28,6 +29,7 @@ from warroom.settings import Settings
 
 log = logging.getLogger(__name__)
 FORGET_AFTER = timedelta(days=1)
+MAX_BACKOFF_S = 5.0
 
 
 def new_worker_id() -> str:
@@ -44,6 +46,8 @@ class Worker:
         self.stop = stop or threading.Event()
         self.processed = 0
         self.started_at = clock.now()
+        self.held_jobs: list[tuple[int, Any]] = []  # claimed due jobs not yet run (database outage)
+        self.failures = 0  # passes failed in a row
 
     def beat(self, *, stopped: bool = False) -> None:
         now = self.clock.now()
@@ -60,7 +64,7 @@ class Worker:
     def run_once(self) -> int:
         """One pass; returns how much work it did (0 = idle)."""
         jobs = runner.run_due_jobs(self.sessions, policy=self.policy, clock=self.clock, worker_id=self.worker_id,
-                                   limit=self.policy.worker.job_batch)
+                                   limit=self.policy.worker.job_batch, held=self.held_jobs)
         sent = delivery.run_batch(self.sessions, settings=self.settings, policy=self.policy, clock=self.clock,
                                   worker_id=self.worker_id, stop=self.stop)
         self.processed += jobs + sent
@@ -79,27 +83,40 @@ class Worker:
     def run(self) -> None:
         cfg = self.policy.worker
         log.info("worker %s started", self.worker_id)
-        self.beat()
-        last_beat = time.monotonic()
+        last_beat = -1e9
         while not self.stop.is_set():
             try:
-                done = self.run_once()
-            except Exception:  # noqa: BLE001 - a database hiccup must not kill the worker
-                log.exception("worker pass failed")
-                done = 0
-            if time.monotonic() - last_beat >= cfg.heartbeat_every.total_seconds():
-                try:
+                if time.monotonic() - last_beat >= cfg.heartbeat_every.total_seconds():
                     self.beat()
-                except Exception:  # noqa: BLE001
-                    log.exception("heartbeat failed")
-                last_beat = time.monotonic()
+                    last_beat = time.monotonic()
+                done = self.run_once()
+            except Exception as exc:  # noqa: BLE001 - a database outage or a bug must not kill the worker
+                self._failed(exc)
+                continue
+            if self.failures:
+                log.warning("worker %s: database reachable again after %d failed passes", self.worker_id,
+                            self.failures)
+                self.failures = 0
+                last_beat = -1e9  # show we are alive at once
+                continue
             if not done:
                 self.stop.wait(cfg.poll_interval.total_seconds())
         try:
             self.beat(stopped=True)
-        except Exception:  # noqa: BLE001
-            log.exception("final heartbeat failed")
+        except Exception as exc:  # noqa: BLE001
+            log.warning("final heartbeat failed: %s", outage.one_line(exc))
         log.info("worker %s stopped after %d items", self.worker_id, self.processed)
+
+    def _failed(self, exc: Exception) -> None:
+        """One log line per failed pass (a traceback only for what is not an outage), then back off."""
+        self.failures += 1
+        wait = min(MAX_BACKOFF_S, self.policy.worker.poll_interval.total_seconds() * 2 ** self.failures)
+        if outage.is_outage(exc):
+            log.warning("worker pass failed (%d in a row, next try in %.1fs): %s", self.failures, wait,
+                        outage.one_line(exc))
+        else:
+            log.exception("worker pass failed (%d in a row, next try in %.1fs)", self.failures, wait)
+        self.stop.wait(wait)
 
 
 def start_background_worker(state: Any) -> Callable[[], None]:

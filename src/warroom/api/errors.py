@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from warroom import outage
 from warroom.errors import Conflict, Forbidden, Invalid, NotFound, WarroomError
+
+log = logging.getLogger(__name__)
+_outages = outage.Throttled(log)
 
 STATUS = {NotFound: 404, Conflict: 409, Invalid: 422, Forbidden: 403}
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -34,7 +40,27 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def unavailable(exc: BaseException) -> JSONResponse:
+    """503 + Retry-After: the database is down or the request lost a lock race; nothing was kept."""
+    what = "conflict" if outage.is_conflict(exc) else "database"
+    return JSONResponse(error_body("unavailable", f"temporarily unavailable ({what}); retry later",
+                                   {"retry_after": outage.RETRY_AFTER_S}), 503,
+                        headers={"Retry-After": str(outage.RETRY_AFTER_S)})
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(sa_exc.DBAPIError)
+    async def _database(request: Request, exc: sa_exc.DBAPIError) -> JSONResponse:
+        if not outage.is_outage(exc):
+            raise exc  # a bug: the default 500 handler logs it with its traceback
+        _outages.warn(f"{request.method} {request.url.path} answered 503", exc)
+        return unavailable(exc)
+
+    @app.exception_handler(sa_exc.TimeoutError)
+    async def _pool(request: Request, exc: sa_exc.TimeoutError) -> JSONResponse:
+        _outages.warn(f"{request.method} {request.url.path} answered 503", exc)
+        return unavailable(exc)
+
     @app.exception_handler(WarroomError)
     async def _domain(_: Request, exc: WarroomError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message, exc.details), _status_for(exc))

@@ -1,8 +1,13 @@
 """Group commit: one writer thread runs queued units of work in a shared transaction.
 
 Each unit runs in its own SAVEPOINT, so one failing unit rolls back alone; every caller is
-answered only after the commit that contains its work. If the commit itself fails, the batch
-is replayed one unit per transaction so a single bad unit cannot fail its neighbours.
+answered only after the commit that contains its work. If the commit itself fails, or a unit
+loses a lock race (deadlock), the batch is replayed one unit per transaction so a single bad
+unit cannot fail its neighbours. When the database is unreachable every unit of the batch fails
+with that error (the API answers 503) and none is answered as stored.
+
+Units may name lock keys; `prelock` takes the union of a batch's keys in sorted order before
+any unit runs, so two processes' batches over the same keys cannot deadlock each other.
 """
 
 from __future__ import annotations
@@ -10,35 +15,42 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from warroom import outage
+
 log = logging.getLogger(__name__)
 Work = Callable[[Session], Any]
+Prelock = Callable[[Session, list[str]], None]
+Unit = tuple[Work, "Future[Any]", frozenset[str]]
 
 
 class GroupCommitter:
     """Batches up to `max_batch` waiting units per transaction; the thread stops when idle."""
 
     def __init__(self, sessions: sessionmaker[Session], *, max_batch: int = 64,
-                 idle_exit: float = 5.0, name: str = "warroom-writer") -> None:
+                 idle_exit: float = 5.0, name: str = "warroom-writer",
+                 prelock: Prelock | None = None) -> None:
         self.sessions = sessions
+        self.prelock = prelock
         self.max_batch = max_batch
         self.idle_exit = idle_exit
         self.name = name
-        self._queue: queue.SimpleQueue[tuple[Work, Future[Any]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Unit] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.batches = 0
         self.units = 0
+        self.replays = 0
 
-    def submit(self, work: Work) -> Future[Any]:
+    def submit(self, work: Work, keys: Iterable[str] = ()) -> Future[Any]:
         future: Future[Any] = Future()
         with self._lock:
-            self._queue.put((work, future))
+            self._queue.put((work, future, frozenset(keys)))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
@@ -64,34 +76,42 @@ class GroupCommitter:
                 self._commit(batch)
             except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting
                 log.exception("group commit failed")
-                for _, future in batch:
+                for _, future, _ in batch:
                     if not future.done():
                         future.set_exception(exc)
 
-    def _commit(self, batch: list[tuple[Work, Future[Any]]]) -> None:
+    def _commit(self, batch: list[Unit]) -> None:
         outcomes: list[tuple[Future[Any], bool, Any]] = []
         try:
             with self.sessions() as session:
+                if self.prelock is not None:
+                    self.prelock(session, sorted(set().union(*(keys for _, _, keys in batch))))
                 if len(batch) == 1:  # the transaction isolates a lone unit; no SAVEPOINT needed
-                    work, future = batch[0]
+                    work, future, _ = batch[0]
                     try:
                         outcomes.append((future, True, work(session)))
                     except Exception as exc:  # noqa: BLE001 - answered below, nothing kept
+                        if outage.is_outage(exc):
+                            raise  # deadlock or lost connection: answered as such below
                         session.rollback()
                         outcomes.append((future, False, exc))
                 else:
-                    for work, future in batch:
+                    for work, future, _ in batch:
                         try:
                             with session.begin_nested():
                                 outcomes.append((future, True, work(session)))
                         except Exception as exc:  # noqa: BLE001 - this unit alone fails
+                            if outage.is_outage(exc):
+                                raise  # deadlock or lost connection: the shared transaction is gone
                             outcomes.append((future, False, exc))
                 session.commit()
         except Exception as exc:
-            if len(batch) == 1:
-                batch[0][1].set_exception(exc)
+            if len(batch) == 1 or (outage.is_outage(exc) and not outage.is_conflict(exc)):
+                for _, future, _ in batch:  # nothing of this batch is committed
+                    future.set_exception(exc)
                 return
-            log.warning("batch of %d failed at commit (%s); replaying one by one", len(batch), exc)
+            self.replays += 1
+            log.warning("batch of %d failed (%s); replaying one by one", len(batch), outage.one_line(exc))
             for unit in batch:
                 self._commit([unit])
             return

@@ -19,7 +19,7 @@ from warroom.api.errors import error_body
 from warroom.api.groupcommit import GroupCommitter
 from warroom.api.security import limiter, retry_after_header
 from warroom.incidents.service import parse_ref
-from warroom.ingest import parsers
+from warroom.ingest import grouping, parsers
 from warroom.ingest import service as ingest
 from warroom.ingest.parsers import BadPayload, Incoming
 from warroom.ingest.schemas import AlertDetail, AlertPage
@@ -97,7 +97,8 @@ def _work(state: AppState, source: str, plain: str | None, items: list[Incoming]
 def _writer(state: AppState) -> GroupCommitter:
     writer = state.extras.get("ingest_writer")
     if writer is None:
-        writer = state.extras.setdefault("ingest_writer", GroupCommitter(state.sessions))
+        writer = state.extras.setdefault("ingest_writer", GroupCommitter(
+            state.sessions, prelock=grouping.lock_services))
     return writer  # type: ignore[no-any-return]
 
 
@@ -115,7 +116,8 @@ async def _receive(request: Request, source: str) -> JSONResponse:
         return JSONResponse(error_body("rate_limited", "too many alerts from this token; retry later"),
                             429, headers=retry_after_header(wait))
     work = _work(state, source, plain, items, truncated, problem)
-    response: JSONResponse = await asyncio.wrap_future(_writer(state).submit(work))
+    services = {ingest.triage(state.policy, item).service for item in items} if problem is None else ()
+    response: JSONResponse = await asyncio.wrap_future(_writer(state).submit(work, services))
     return response
 
 

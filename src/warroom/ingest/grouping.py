@@ -34,6 +34,12 @@ def lock_service(session: Session, service: str) -> None:
         session.connection().execute(statements.for_session(session).lock, {"k": key})
 
 
+def lock_services(session: Session, services: list[str]) -> None:
+    """Several services' locks, always in sorted order (group-commit batches share a transaction)."""
+    for service in sorted(services):
+        lock_service(session, service)
+
+
 def alert_subject(alert_id: int) -> str:
     return f"alert:{alert_id}"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -11,6 +12,7 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from warroom import outage
 from warroom.clock import Clock
 from warroom.notifications import channels, rules
 from warroom.notifications.channels import Outgoing, Permanent, Result, Transient
@@ -143,7 +145,30 @@ def deliver(sessions: sessionmaker[Session], *, settings: Settings, policy: Poli
                                 now=clock.now().timestamp(), created_at=created)
     except Exception as exc:  # noqa: BLE001 - unknown failures are treated as transient
         outcome = exc
-    now = clock.now()
+    return _record(sessions, policy=policy, clock=clock, worker_id=worker_id, row_id=row_id, outcome=outcome)
+
+
+def _record(sessions: sessionmaker[Session], *, policy: Policy, clock: Clock, worker_id: str, row_id: int,
+            outcome: Result | Exception) -> str:
+    """Record what happened; through a database outage keep trying (up to the lease and 30s more):
+    a delivered message whose outcome is lost would be sent again once the lease runs out."""
+    deadline = time.monotonic() + policy.notifications.lease.total_seconds() + 30
+    wait = 0.2
+    while True:
+        try:
+            return _record_once(sessions, policy=policy, now=clock.now(), worker_id=worker_id, row_id=row_id,
+                                outcome=outcome)
+        except Exception as exc:
+            if not outage.is_outage(exc) or time.monotonic() + wait > deadline:
+                raise
+            log.warning("notification %s: cannot record the outcome yet (retry in %.1fs): %s", row_id, wait,
+                        outage.one_line(exc))
+            time.sleep(wait)
+            wait = min(wait * 2, 2.0)
+
+
+def _record_once(sessions: sessionmaker[Session], *, policy: Policy, now: datetime, worker_id: str, row_id: int,
+                 outcome: Result | Exception) -> str:
     with sessions.begin() as session:
         row = session.scalar(select(Notification).where(Notification.id == row_id).with_for_update())
         if row is None or row.state != "pending" or row.claimed_by != worker_id:

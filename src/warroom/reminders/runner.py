@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from warroom import outage
 from warroom.clock import Clock
 from warroom.policy.schema import Policy
 from warroom.reminders.models import DueJob
@@ -79,19 +80,28 @@ def run_one(session: Session, ctx: JobContext, job_id: int, claimed_due: datetim
 
 
 def run_due_jobs(sessions: sessionmaker[Session], *, policy: Policy, clock: Clock,
-                 worker_id: str, lease: timedelta | None = None, limit: int = 100) -> int:
-    """Claim a batch in one transaction, then run each job in its own transaction."""
+                 worker_id: str, lease: timedelta | None = None, limit: int = 100,
+                 held: list[tuple[int, datetime]] | None = None) -> int:
+    """Claim a batch in one transaction, then run each job in its own transaction.
+
+    `held` carries claims across a database outage: a job whose transaction failed because the
+    database went away stays in it (nothing of it was committed) and runs first next time."""
     now = clock.now()
     lease = lease or policy.notifications.lease
-    with sessions.begin() as session:
-        claimed = claim(session, now=now, worker_id=worker_id, lease=lease, limit=limit)
+    held = held if held is not None else []
+    if not held:
+        with sessions.begin() as session:
+            held.extend(claim(session, now=now, worker_id=worker_id, lease=lease, limit=limit))
     done = 0
-    for job_id, due in claimed:
+    while held:
+        job_id, due = held[0]
         ctx = JobContext(policy=policy, now=clock.now(), worker_id=worker_id)
         try:
             with sessions.begin() as session:
                 done += run_one(session, ctx, job_id, due)
         except Exception as exc:  # noqa: BLE001 - a failing job must not stop the others
+            if outage.is_outage(exc):
+                raise  # kept in `held`; run_one re-checks the claim, so a finished job is not redone
             log.exception("job %s failed", job_id)
             with sessions.begin() as session:
                 job = session.get(DueJob, job_id)
@@ -100,4 +110,5 @@ def run_due_jobs(sessions: sessionmaker[Session], *, policy: Policy, clock: Cloc
                     backoff = min(timedelta(seconds=2 ** min(job.attempts, 10)),
                                   policy.notifications.backoff_max)
                     job.lease_until = ctx.now + backoff
+        held.pop(0)
     return done
