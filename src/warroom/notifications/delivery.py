@@ -5,9 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -86,76 +91,112 @@ def release(session: Session, *, ids: list[int], worker_id: str) -> None:
                         .values(lease_until=None, claimed_by=None, attempts=Notification.attempts - 1))
 
 
-def _outgoing(session: Session, row: Notification) -> Outgoing:
+@dataclass
+class Claimed:
+    """Everything needed to send one claimed row, read in the claim transaction (no re-read)."""
+
+    id: int
+    channel: str
+    attempts: int
+    created_at: str
+    out: Outgoing
+
+
+def _outgoing(row: Notification, threads: dict[tuple[int, str], tuple[str, str]]) -> Outgoing:
     out = Outgoing(key=row.idempotency_key, event=row.event, text=row.text, payload=dict(row.payload or {}),
                    incident_id=row.incident_id)
-    if row.incident_id is not None:
-        thread = session.scalar(select(SlackThread).where(SlackThread.incident_id == row.incident_id,
-                                                          SlackThread.channel == row.channel))
-        if thread is not None:
-            out.thread_ts, out.root = thread.ts, (thread.slack_channel, thread.ts)
+    root = threads.get((row.incident_id, row.channel)) if row.incident_id is not None else None
+    if root is not None:
+        out.thread_ts, out.root = root[1], root
     return out
 
 
-def _record_success(session: Session, row: Notification, result: Result, now: datetime) -> None:
-    row.state, row.sent_at, row.external_id = "sent", now, result.external_id
-    row.lease_until = None
-    row.last_error = "; ".join(result.notes) or None
-    if result.slack_channel and row.incident_id is not None and result.external_id:
-        exists_ = session.scalar(select(SlackThread.id).where(SlackThread.incident_id == row.incident_id,
-                                                              SlackThread.channel == row.channel))
-        if exists_ is None:
-            try:
-                with session.begin_nested():
-                    session.add(SlackThread(incident_id=row.incident_id, channel=row.channel,
-                                            slack_channel=result.slack_channel, ts=result.external_id,
-                                            created_at=now))
-            except IntegrityError:
-                pass
+def load(session: Session, ids: list[int]) -> list[Claimed]:
+    """The claimed rows (already in the session) and their Slack threads, in one query for the threads."""
+    rows = [row for row in (session.get(Notification, i) for i in ids) if row is not None]
+    incident_ids = {row.incident_id for row in rows if row.incident_id is not None}
+    threads: dict[tuple[int, str], tuple[str, str]] = {}
+    if incident_ids:
+        for t in session.execute(select(SlackThread.incident_id, SlackThread.channel, SlackThread.slack_channel,
+                                        SlackThread.ts).where(SlackThread.incident_id.in_(incident_ids))):
+            threads[(t.incident_id, t.channel)] = (t.slack_channel, t.ts)
+    return [Claimed(id=row.id, channel=row.channel, attempts=row.attempts, created_at=row.created_at.isoformat(),
+                    out=_outgoing(row, threads)) for row in rows]
 
 
-def _record_failure(row: Notification, exc: Exception, policy: Policy, now: datetime) -> None:
+def _failure_values(attempts: int, exc: Exception, policy: Policy, now: datetime) -> dict[str, Any]:
     reason = exc.reason if isinstance(exc, channels.DeliveryError) else f"{type(exc).__name__}: {exc}"
-    row.lease_until = None
     if isinstance(exc, Permanent):
-        row.state, row.last_error = "dead", f"permanent: {reason}"
-    elif rules.gives_up(row.attempts, policy.notifications):
-        row.state, row.last_error = "dead", f"gave up after {row.attempts} attempts: {reason}"
+        return {"state": "dead", "last_error": f"permanent: {reason}", "lease_until": None}
+    if rules.gives_up(attempts, policy.notifications):
+        return {"state": "dead", "last_error": f"gave up after {attempts} attempts: {reason}", "lease_until": None}
+    wait = rules.backoff(attempts, policy.notifications,
+                         retry_after=exc.retry_after if isinstance(exc, Transient) else None)
+    return {"next_attempt_at": now + wait, "last_error": f"attempt {attempts}: {reason}", "lease_until": None,
+            "claimed_by": None}
+
+
+def _record(session: Session, item: Claimed, outcome: Result | Exception, *, policy: Policy, worker_id: str,
+            now: datetime) -> str:
+    """One conditional UPDATE: only while we still hold the lease (else another worker owns the row)."""
+    if isinstance(outcome, Result):
+        values: dict[str, Any] = {"state": "sent", "sent_at": now, "external_id": outcome.external_id,
+                                  "lease_until": None, "last_error": "; ".join(outcome.notes) or None}
     else:
-        wait = rules.backoff(row.attempts, policy.notifications,
-                             retry_after=exc.retry_after if isinstance(exc, Transient) else None)
-        row.next_attempt_at, row.last_error = now + wait, f"attempt {row.attempts}: {reason}"
-        row.claimed_by = None
+        if not isinstance(outcome, channels.DeliveryError):
+            log.error("notification %s: unexpected error", item.id, exc_info=outcome)
+        values = _failure_values(item.attempts, outcome, policy, now)
+    updated: CursorResult[Any] = session.execute(update(Notification).where(
+        Notification.id == item.id, Notification.claimed_by == worker_id, Notification.state == "pending",
+    ).values(**values).execution_options(synchronize_session=False))  # type: ignore[assignment]
+    if not updated.rowcount:
+        log.warning("notification %s: lease lost before recording the outcome", item.id)
+        return "lost"
+    incident_id = item.out.incident_id
+    if (isinstance(outcome, Result) and outcome.slack_channel and incident_id is not None and outcome.external_id
+            and item.out.thread_ts is None):
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(SlackThread).values(
+            incident_id=incident_id, channel=item.channel, slack_channel=outcome.slack_channel,
+            ts=outcome.external_id, created_at=now).on_conflict_do_nothing())
+    return str(values.get("state", "pending"))
+
+
+def send_one(sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock,
+             worker_id: str, item: Claimed) -> str:
+    """Send one claimed row outside any transaction, then record the outcome if we still hold it."""
+    chan = policy.channels[item.channel]
+    outcome: Result | Exception
+    try:
+        outcome = channels.send(settings, chan, item.out, timeout=policy.notifications.timeout.total_seconds(),
+                                now=clock.now().timestamp(), created_at=item.created_at)
+    except Exception as exc:  # noqa: BLE001 - unknown failures are treated as transient
+        outcome = exc
+    with sessions.begin() as session:
+        return _record(session, item, outcome, policy=policy, worker_id=worker_id, now=clock.now())
 
 
 def deliver(sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock,
             worker_id: str, row_id: int) -> str:
-    """Send one claimed row outside any transaction, then record the outcome if we still hold it."""
+    """Send one row this worker has claimed (re-read first: it may have been taken over)."""
     with sessions.begin() as session:
         row = session.get(Notification, row_id)
         if row is None or row.state != "pending" or row.claimed_by != worker_id:
             return "lost"
-        out, chan_name, created = _outgoing(session, row), row.channel, row.created_at.isoformat()
-    chan = policy.channels[chan_name]
-    outcome: Result | Exception
-    try:
-        outcome = channels.send(settings, chan, out, timeout=policy.notifications.timeout.total_seconds(),
-                                now=clock.now().timestamp(), created_at=created)
-    except Exception as exc:  # noqa: BLE001 - unknown failures are treated as transient
-        outcome = exc
-    now = clock.now()
-    with sessions.begin() as session:
-        row = session.scalar(select(Notification).where(Notification.id == row_id).with_for_update())
-        if row is None or row.state != "pending" or row.claimed_by != worker_id:
-            log.warning("notification %s: lease lost before recording the outcome", row_id)
-            return "lost"
-        if isinstance(outcome, Result):
-            _record_success(session, row, outcome, now)
-        else:
-            if not isinstance(outcome, channels.DeliveryError):
-                log.exception("notification %s: unexpected error", row_id, exc_info=outcome)
-            _record_failure(row, outcome, policy, now)
-        return row.state
+        (item,) = load(session, [row_id])
+    return send_one(sessions, settings=settings, policy=policy, clock=clock, worker_id=worker_id, item=item)
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    """One long-lived pool per size (threads are reused from batch to batch)."""
+    with _POOLS_LOCK:
+        if size not in _POOLS:
+            _POOLS[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="deliver")
+        return _POOLS[size]
 
 
 def run_batch(sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock,
@@ -165,23 +206,20 @@ def run_batch(sessions: sessionmaker[Session], *, settings: Settings, policy: Po
     with sessions.begin() as session:
         ids = claim(session, policy=policy, now=clock.now(), worker_id=worker_id,
                     limit=policy.notifications.batch)
-    if not ids:
+        items = load(session, ids)
+    if not items:
         return 0
     skipped: list[int] = []
 
-    def one(row_id: int) -> int:
+    def one(item: Claimed) -> int:
         if stop is not None and stop.is_set():
-            skipped.append(row_id)
+            skipped.append(item.id)
             return 0
-        deliver(sessions, settings=settings, policy=policy, clock=clock, worker_id=worker_id, row_id=row_id)
+        send_one(sessions, settings=settings, policy=policy, clock=clock, worker_id=worker_id, item=item)
         return 1
 
-    threads = min(policy.notifications.concurrency, len(ids))
-    if threads <= 1:
-        done = sum(one(i) for i in ids)
-    else:
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deliver") as pool:
-            done = sum(pool.map(one, ids))
+    threads = min(policy.notifications.concurrency, len(items))
+    done = sum(one(i) for i in items) if threads <= 1 else sum(_pool(policy.notifications.concurrency).map(one, items))
     if skipped:
         with sessions.begin() as session:
             release(session, ids=skipped, worker_id=worker_id)

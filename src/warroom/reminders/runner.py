@@ -2,6 +2,8 @@
 
 Domains register a handler per job kind; a worker (or a test) calls `run_due_jobs`.
 Claims use FOR UPDATE SKIP LOCKED on PostgreSQL (many workers), BEGIN IMMEDIATE on SQLite.
+Kinds registered with a `lock` function run a claimed batch in one transaction (a savepoint per
+job): the lock function takes the rows their handlers will lock, in one global order, first.
 """
 
 from __future__ import annotations
@@ -29,14 +31,22 @@ class JobContext:
 
 
 JobHandler = Callable[[Session, JobContext, DueJob], None]
+BatchLock = Callable[[Session, list[str]], None]
 HANDLERS: dict[str, JobHandler] = {}
+BATCH_LOCKS: dict[str, BatchLock] = {}
 
 
-def handler(kind: str) -> Callable[[JobHandler], JobHandler]:
-    """Register the function that runs jobs of `kind` (import its module before running)."""
+def handler(kind: str, *, batch_lock: BatchLock | None = None) -> Callable[[JobHandler], JobHandler]:
+    """Register the function that runs jobs of `kind` (import its module before running).
+
+    `batch_lock(session, subjects)` makes the kind batchable: it must lock, in a fixed global order,
+    every row the handlers lock before they touch any due row, so batches of two workers cannot deadlock.
+    """
 
     def register(fn: JobHandler) -> JobHandler:
         HANDLERS[kind] = fn
+        if batch_lock is not None:
+            BATCH_LOCKS[kind] = batch_lock
         return fn
 
     return register
@@ -60,9 +70,13 @@ def claim(session: Session, *, now: datetime, worker_id: str, lease: timedelta,
     return [(job.id, job.due_at) for job in rows]
 
 
-def run_one(session: Session, ctx: JobContext, job_id: int, claimed_due: datetime) -> bool:
-    """Run one claimed job inside the caller's transaction; False if the claim went stale."""
-    job = session.scalar(select(DueJob).where(DueJob.id == job_id).with_for_update())
+def run_one(session: Session, ctx: JobContext, job_id: int, claimed_due: datetime,
+            job: DueJob | None = None) -> bool:
+    """Run one claimed job inside the caller's transaction; False if the claim went stale.
+
+    `job`, when given, is the row already locked by the caller (batches lock them all at once)."""
+    if job is None:
+        job = session.scalar(select(DueJob).where(DueJob.id == job_id).with_for_update())
     if job is None or job.done or job.claimed_by != ctx.worker_id or job.due_at != claimed_due:
         return False  # rescheduled or taken over since we claimed it
     fn = HANDLERS.get(job.kind)
@@ -78,26 +92,80 @@ def run_one(session: Session, ctx: JobContext, job_id: int, claimed_due: datetim
     return True
 
 
+def _failed(session: Session, job: DueJob | None, exc: Exception, *, worker_id: str, now: datetime,
+            policy: Policy) -> None:
+    """Keep the claim but retry later, with backoff (the lease doubles as the retry time)."""
+    if job is not None and job.claimed_by == worker_id:
+        job.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        backoff = min(timedelta(seconds=2 ** min(job.attempts, 10)), policy.notifications.backoff_max)
+        job.lease_until = now + backoff
+
+
+def _run_alone(sessions: sessionmaker[Session], *, policy: Policy, clock: Clock, worker_id: str,
+               job: tuple[int, str, str, datetime]) -> int:
+    """One job in its own transaction (batchable kinds still lock their subject first)."""
+    job_id, kind, _, due = job
+    ctx = JobContext(policy=policy, now=clock.now(), worker_id=worker_id)
+    try:
+        with sessions.begin() as session:
+            if kind in BATCH_LOCKS:
+                return _run_batch(session, policy=policy, clock=clock, worker_id=worker_id, claimed=[job])
+            return int(run_one(session, ctx, job_id, due))
+    except Exception as exc:  # noqa: BLE001 - a failing job must not stop the others
+        log.exception("job %s failed", job_id)
+        with sessions.begin() as session:
+            _failed(session, session.get(DueJob, job_id), exc, worker_id=worker_id, now=ctx.now, policy=policy)
+        return 0
+
+
+def _run_batch(session: Session, *, policy: Policy, clock: Clock, worker_id: str,
+               claimed: list[tuple[int, str, str, datetime]]) -> int:
+    """Batchable jobs in one transaction: lock their subjects (global order), then the due rows,
+    then each job in a savepoint so one failure does not undo the others."""
+    by_lock: dict[BatchLock, set[str]] = {}  # kinds sharing a lock function lock their subjects together
+    for _, kind, subject, _ in claimed:
+        by_lock.setdefault(BATCH_LOCKS[kind], set()).add(subject)
+    for lock, subjects in sorted(by_lock.items(), key=lambda item: item[0].__qualname__):
+        lock(session, sorted(subjects))
+    locked = {job.id: job for job in session.scalars(
+        select(DueJob).where(DueJob.id.in_([c[0] for c in claimed])).order_by(DueJob.id).with_for_update())}
+    done = 0
+    ctx = JobContext(policy=policy, now=clock.now(), worker_id=worker_id)
+    for job_id, _, _, due in claimed:
+        job = locked.get(job_id)
+        try:
+            with session.begin_nested():
+                done += run_one(session, ctx, job_id, due, job=job or None)
+        except Exception as exc:  # noqa: BLE001 - a failing job must not stop the others
+            log.exception("job %s failed", job_id)
+            session.expire_all()
+            _failed(session, session.get(DueJob, job_id), exc, worker_id=worker_id, now=ctx.now,
+                    policy=policy)
+    return done
+
+
 def run_due_jobs(sessions: sessionmaker[Session], *, policy: Policy, clock: Clock,
                  worker_id: str, lease: timedelta | None = None, limit: int = 100) -> int:
-    """Claim a batch in one transaction, then run each job in its own transaction."""
+    """Claim a batch in one transaction, then run the batchable jobs together in one transaction
+    and every other job in its own; a batch that fails as a whole is retried job by job."""
     now = clock.now()
     lease = lease or policy.notifications.lease
     with sessions.begin() as session:
         claimed = claim(session, now=now, worker_id=worker_id, lease=lease, limit=limit)
+        rows = {job_id: session.get(DueJob, job_id) for job_id, _ in claimed}  # identity map, no SQL
+        kinds = {job_id: job.kind for job_id, job in rows.items() if job is not None}
+        subjects = {job_id: job.subject for job_id, job in rows.items() if job is not None}
+    jobs = [(job_id, kinds[job_id], subjects[job_id], due) for job_id, due in claimed if job_id in kinds]
+    batch = [job for job in jobs if job[1] in BATCH_LOCKS]
+    alone = [job for job in jobs if job[1] not in BATCH_LOCKS]
     done = 0
-    for job_id, due in claimed:
-        ctx = JobContext(policy=policy, now=clock.now(), worker_id=worker_id)
+    if len(batch) > 1:
         try:
             with sessions.begin() as session:
-                done += run_one(session, ctx, job_id, due)
-        except Exception as exc:  # noqa: BLE001 - a failing job must not stop the others
-            log.exception("job %s failed", job_id)
-            with sessions.begin() as session:
-                job = session.get(DueJob, job_id)
-                if job is not None and job.claimed_by == worker_id:
-                    job.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-                    backoff = min(timedelta(seconds=2 ** min(job.attempts, 10)),
-                                  policy.notifications.backoff_max)
-                    job.lease_until = ctx.now + backoff
+                done += _run_batch(session, policy=policy, clock=clock, worker_id=worker_id, claimed=batch)
+            batch = []
+        except Exception:  # noqa: BLE001 - e.g. a deadlock or a lost connection: go one by one
+            log.exception("batch of %d jobs failed; running them one by one", len(batch))
+    for job in batch + alone:
+        done += _run_alone(sessions, policy=policy, clock=clock, worker_id=worker_id, job=job)
     return done

@@ -51,13 +51,19 @@ CADENCE_DUE = "cadence_due"
 def schedule_cadence(
     session: Session, *, remind_before: Any, incident_id: int, next_due: datetime, now: datetime
 ) -> None:
-    """The reminder before the due time and the due time itself, as two rows."""
+    """The reminder before the due time and the due time itself, as two rows (one look-up, no flush)."""
     subject = incident_subject(incident_id)
     remind_at = max(now, next_due - remind_before)
-    schedule(session, kind=CADENCE_REMIND, subject=subject, due_at=remind_at, now=now,
-             payload={"due": next_due.isoformat()})
-    schedule(session, kind=CADENCE_DUE, subject=subject, due_at=next_due, now=now,
-             payload={"due": next_due.isoformat()})
+    jobs = {job.kind: job for job in session.scalars(
+        select(DueJob).where(DueJob.subject == subject, DueJob.kind.in_([CADENCE_REMIND, CADENCE_DUE]))
+        .order_by(DueJob.id).with_for_update())}
+    for kind, due_at in ((CADENCE_REMIND, remind_at), (CADENCE_DUE, next_due)):
+        job = jobs.get(kind)
+        if job is None:
+            job = DueJob(kind=kind, subject=subject, created_at=now, attempts=0)
+            session.add(job)
+        job.due_at, job.payload, job.done = due_at, {"due": next_due.isoformat()}, False
+        job.lease_until, job.claimed_by = None, None
 
 
 def cancel_cadence(session: Session, *, incident_id: int) -> None:
