@@ -97,7 +97,7 @@ def due(session: Session, ctx: runner.JobContext, job: DueJob) -> None:
     if ctx.policy.cadence.auto_update:
         draft = drafts.build(session, incident=incident, now=ctx.now)
         incidents.post_update(session, policy=ctx.policy, now=ctx.now, actor=incidents.SYSTEM,
-                              incident=incident, message=draft["text"], automatic=True)
+                              incident=incident, message=draft["text"], automatic=True, flush=False)
         what = "warroom posted an automatic status update"
     else:
         incident.next_update_due_at = due_at + ctx.policy.cadence_for(incident.priority)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import case, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
@@ -162,16 +163,44 @@ def _record(session: Session, item: Claimed, outcome: Result | Exception, *, pol
     return str(values.get("state", "pending"))
 
 
+def _record_sent(session: Session, sent: list[tuple[Claimed, Result]], *, worker_id: str,
+                 now: datetime) -> list[int]:
+    """Mark rows sent in one UPDATE (only those we still hold) and start their Slack threads."""
+    ids = [item.id for item, _ in sent]
+    values: dict[str, Any] = {"state": "sent", "sent_at": now, "lease_until": None}
+    for column, per_row in (("external_id", {item.id: r.external_id for item, r in sent}),
+                            ("last_error", {item.id: "; ".join(r.notes) or None for item, r in sent})):
+        known = {k: v for k, v in per_row.items() if v is not None}
+        values[column] = case(known, value=Notification.id, else_=None) if known else None
+    stmt = (update(Notification).where(Notification.id.in_(ids), Notification.claimed_by == worker_id,
+                                       Notification.state == "pending")
+            .values(**values).returning(Notification.id).execution_options(synchronize_session=False))
+    recorded = set(session.scalars(stmt))
+    for row_id in sorted(set(ids) - recorded):
+        log.warning("notification %s: lease lost before recording the outcome", row_id)
+    threads = [{"incident_id": item.out.incident_id, "channel": item.channel, "slack_channel": r.slack_channel,
+                "ts": r.external_id, "created_at": now} for item, r in sent
+               if item.id in recorded and r.slack_channel and r.external_id and item.out.incident_id is not None
+               and item.out.thread_ts is None]
+    if threads:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(SlackThread).on_conflict_do_nothing(), threads)
+    return sorted(recorded)
+
+
+def _send(settings: Settings, policy: Policy, clock: Clock, item: Claimed) -> Result | Exception:
+    chan = policy.channels[item.channel]
+    try:
+        return channels.send(settings, chan, item.out, timeout=policy.notifications.timeout.total_seconds(),
+                             now=clock.now().timestamp(), created_at=item.created_at)
+    except Exception as exc:  # noqa: BLE001 - unknown failures are treated as transient
+        return exc
+
+
 def send_one(sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock,
              worker_id: str, item: Claimed) -> str:
     """Send one claimed row outside any transaction, then record the outcome if we still hold it."""
-    chan = policy.channels[item.channel]
-    outcome: Result | Exception
-    try:
-        outcome = channels.send(settings, chan, item.out, timeout=policy.notifications.timeout.total_seconds(),
-                                now=clock.now().timestamp(), created_at=item.created_at)
-    except Exception as exc:  # noqa: BLE001 - unknown failures are treated as transient
-        outcome = exc
+    outcome = _send(settings, policy, clock, item)
     with sessions.begin() as session:
         return _record(session, item, outcome, policy=policy, worker_id=worker_id, now=clock.now())
 
@@ -202,24 +231,53 @@ def _pool(size: int) -> ThreadPoolExecutor:
 def run_batch(sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock,
               worker_id: str, stop: threading.Event | None = None) -> int:
     """One claim, then the rows in parallel (a claim holds at most one row per incident and channel,
-    so order is kept); on stop, rows not yet started are released."""
+    so order is kept); outcomes are recorded as they arrive, those that arrived together in one
+    transaction; on stop, rows not yet started are released."""
     with sessions.begin() as session:
         ids = claim(session, policy=policy, now=clock.now(), worker_id=worker_id,
                     limit=policy.notifications.batch)
         items = load(session, ids)
     if not items:
         return 0
+    outcomes: queue.SimpleQueue[tuple[Claimed, Result | Exception | None]] = queue.SimpleQueue()
+
+    def one(item: Claimed) -> None:
+        outcome = None
+        try:
+            if stop is None or not stop.is_set():
+                outcome = _send(settings, policy, clock, item)
+        finally:
+            outcomes.put((item, outcome))
+
+    if min(policy.notifications.concurrency, len(items)) <= 1:
+        for item in items:
+            one(item)
+    else:
+        pool = _pool(policy.notifications.concurrency)
+        for item in items:
+            pool.submit(one, item)
     skipped: list[int] = []
-
-    def one(item: Claimed) -> int:
-        if stop is not None and stop.is_set():
-            skipped.append(item.id)
-            return 0
-        send_one(sessions, settings=settings, policy=policy, clock=clock, worker_id=worker_id, item=item)
-        return 1
-
-    threads = min(policy.notifications.concurrency, len(items))
-    done = sum(one(i) for i in items) if threads <= 1 else sum(_pool(policy.notifications.concurrency).map(one, items))
+    done, remaining = 0, len(items)
+    while remaining:
+        got = [outcomes.get()]
+        while True:
+            try:
+                got.append(outcomes.get_nowait())
+            except queue.Empty:
+                break
+        remaining -= len(got)
+        skipped += [item.id for item, outcome in got if outcome is None]
+        sent = [(item, outcome) for item, outcome in got if outcome is not None]
+        if sent:
+            with sessions.begin() as session:
+                now = clock.now()
+                ok = [(item, outcome) for item, outcome in sent if isinstance(outcome, Result)]
+                if ok:
+                    _record_sent(session, ok, worker_id=worker_id, now=now)
+                for item, outcome in sent:
+                    if not isinstance(outcome, Result):
+                        _record(session, item, outcome, policy=policy, worker_id=worker_id, now=now)
+            done += len(sent)
     if skipped:
         with sessions.begin() as session:
             release(session, ids=skipped, worker_id=worker_id)

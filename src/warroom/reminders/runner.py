@@ -2,8 +2,8 @@
 
 Domains register a handler per job kind; a worker (or a test) calls `run_due_jobs`.
 Claims use FOR UPDATE SKIP LOCKED on PostgreSQL (many workers), BEGIN IMMEDIATE on SQLite.
-Kinds registered with a `lock` function run a claimed batch in one transaction (a savepoint per
-job): the lock function takes the rows their handlers will lock, in one global order, first.
+Kinds registered with a `batch_lock` function run a claimed batch in one transaction: the lock
+function takes the rows their handlers will lock, in one global order, first.
 """
 
 from __future__ import annotations
@@ -120,8 +120,8 @@ def _run_alone(sessions: sessionmaker[Session], *, policy: Policy, clock: Clock,
 
 def _run_batch(session: Session, *, policy: Policy, clock: Clock, worker_id: str,
                claimed: list[tuple[int, str, str, datetime]]) -> int:
-    """Batchable jobs in one transaction: lock their subjects (global order), then the due rows,
-    then each job in a savepoint so one failure does not undo the others."""
+    """Batchable jobs in one transaction: lock their subjects (global order), then the due rows, then
+    run them; a failure raises (the caller then runs the jobs one by one, each in its own transaction)."""
     by_lock: dict[BatchLock, set[str]] = {}  # kinds sharing a lock function lock their subjects together
     for _, kind, subject, _ in claimed:
         by_lock.setdefault(BATCH_LOCKS[kind], set()).add(subject)
@@ -129,19 +129,9 @@ def _run_batch(session: Session, *, policy: Policy, clock: Clock, worker_id: str
         lock(session, sorted(subjects))
     locked = {job.id: job for job in session.scalars(
         select(DueJob).where(DueJob.id.in_([c[0] for c in claimed])).order_by(DueJob.id).with_for_update())}
-    done = 0
     ctx = JobContext(policy=policy, now=clock.now(), worker_id=worker_id)
-    for job_id, _, _, due in claimed:
-        job = locked.get(job_id)
-        try:
-            with session.begin_nested():
-                done += run_one(session, ctx, job_id, due, job=job or None)
-        except Exception as exc:  # noqa: BLE001 - a failing job must not stop the others
-            log.exception("job %s failed", job_id)
-            session.expire_all()
-            _failed(session, session.get(DueJob, job_id), exc, worker_id=worker_id, now=ctx.now,
-                    policy=policy)
-    return done
+    with session.no_autoflush:  # one flush at commit, rows of a table inserted together
+        return sum(run_one(session, ctx, job_id, due, job=locked.get(job_id)) for job_id, _, _, due in claimed)
 
 
 def run_due_jobs(sessions: sessionmaker[Session], *, policy: Policy, clock: Clock,
