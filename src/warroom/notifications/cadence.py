@@ -65,6 +65,17 @@ def _notify(session: Session, ctx: runner.JobContext, incident: Incident, event:
                             "mentions": mentions, **extra})
 
 
+def _draft_inputs(session: Session, ctx: runner.JobContext, incident: Incident) -> drafts.Inputs:
+    """Draft inputs of every automatic update of the batch, read once (three queries for the batch)."""
+    gathered: dict[int, drafts.Inputs] | None = session.info.get("draft_inputs")
+    if gathered is None or incident.id not in gathered:
+        locked = session.info.get("locked_incidents", {})
+        batch = [locked[i] for i in {int(j.subject.split(":")[1]) for j in ctx.batch if j.kind == reminders.CADENCE_DUE}
+                 if i in locked and i != incident.id]
+        gathered = session.info["draft_inputs"] = drafts.gather(session, [incident, *batch])
+    return gathered.pop(incident.id)
+
+
 @runner.handler(reminders.CADENCE_REMIND, batch_lock=lock_incidents)
 def remind(session: Session, ctx: runner.JobContext, job: DueJob) -> None:
     live = _live(session, job)
@@ -95,7 +106,7 @@ def due(session: Session, ctx: runner.JobContext, job: DueJob) -> None:
                            data={"due": due_at.isoformat(), "missed": missed})
     who, names = mention(session, incident.commander)
     if ctx.policy.cadence.auto_update:
-        draft = drafts.build(session, incident=incident, now=ctx.now)
+        draft = drafts.build(session, incident=incident, now=ctx.now, inputs=_draft_inputs(session, ctx, incident))
         incidents.post_update(session, policy=ctx.policy, now=ctx.now, actor=incidents.SYSTEM,
                               incident=incident, message=draft["text"], automatic=True, flush=False)
         what = "warroom posted an automatic status update"

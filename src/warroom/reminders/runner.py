@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from warroom.clock import Clock
 from warroom.policy.schema import Policy
+from warroom.reminders import service as reminders
 from warroom.reminders.models import DueJob
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class JobContext:
     policy: Policy
     now: datetime
     worker_id: str
+    batch: tuple[DueJob, ...] = ()  # every job of the batch being run (handlers may prefetch for all)
 
 
 JobHandler = Callable[[Session, JobContext, DueJob], None]
@@ -127,9 +129,15 @@ def _run_batch(session: Session, *, policy: Policy, clock: Clock, worker_id: str
         by_lock.setdefault(BATCH_LOCKS[kind], set()).add(subject)
     for lock, subjects in sorted(by_lock.items(), key=lambda item: item[0].__qualname__):
         lock(session, sorted(subjects))
-    locked = {job.id: job for job in session.scalars(
-        select(DueJob).where(DueJob.id.in_([c[0] for c in claimed])).order_by(DueJob.id).with_for_update())}
-    ctx = JobContext(policy=policy, now=clock.now(), worker_id=worker_id)
+    # then every batchable due row of those subjects, by id: handlers reschedule siblings without a query
+    all_subjects = sorted({c[2] for c in claimed})
+    rows = session.scalars(select(DueJob).where(DueJob.subject.in_(all_subjects),
+                                                DueJob.kind.in_(sorted(BATCH_LOCKS)))
+                           .order_by(DueJob.id).with_for_update()).all()
+    reminders.remember_locked(session, all_subjects, rows)
+    locked = {job.id: job for job in rows}
+    ctx = JobContext(policy=policy, now=clock.now(), worker_id=worker_id,
+                     batch=tuple(locked[c[0]] for c in claimed if c[0] in locked))
     with session.no_autoflush:  # one flush at commit, rows of a table inserted together
         return sum(run_one(session, ctx, job_id, due, job=locked.get(job_id)) for job_id, _, _, due in claimed)
 
