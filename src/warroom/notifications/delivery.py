@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, func, or_, select, update
+from sqlalchemy import case, exists, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
@@ -50,8 +50,8 @@ def claim(session: Session, *, policy: Policy, now: datetime, worker_id: str, li
     """Lease due rows; only the oldest pending row of each (incident, channel) is eligible."""
     earlier = aliased(Notification)
     blocked = exists().where(earlier.incident_id == Notification.incident_id,
-                             earlier.channel == Notification.channel,
-                             earlier.state == "pending", earlier.id < Notification.id)
+                             earlier.channel == Notification.channel,  # literal: the partial index applies
+                             earlier.state == literal_column("'pending'"), earlier.id < Notification.id)
     # a paced channel whose slot is taken is left out, so its backlog cannot starve other channels
     paused = exists().where(ChannelPace.channel == Notification.channel, ChannelPace.next_at > now)
     rows = session.scalars(
