@@ -93,15 +93,24 @@ def main() -> None:
         env["WARROOM_SLACK_API_URL"] = slack.url
         procs = [subprocess.Popen([sys.executable, "-m", "warroom", "worker"], env=env,
                                   stdout=subprocess.DEVNULL) for _ in range(args.workers)]
+        loads: list[float] = []
+        cpu: list[float] = []
         try:
             deadline = time.time() + 10 + REMIND + args.window + 120
-            slack.wait_for(lambda calls: slack.ok_count >= expected, timeout=deadline - time.time())
+            while time.time() < deadline and slack.ok_count < expected:
+                slack.wait_for(lambda calls: slack.ok_count >= expected, timeout=min(10.0, deadline - time.time()))
+                loads.append(os.getloadavg()[0])
             time.sleep(1)
         finally:
             for p in procs:
                 p.terminate()
             for p in procs:
-                p.wait(timeout=30)
+                try:
+                    _, _, usage = os.wait4(p.pid, 0)  # the worker's own CPU time, whatever else the box runs
+                    cpu.append(usage.ru_utime + usage.ru_stime)
+                except ChildProcessError:
+                    pass
+                p.returncode = p.returncode if p.returncode is not None else 0
         posts = slack.posts()
     with sessions() as s:
         rows = {r.idempotency_key: r for r in s.scalars(select(Notification).where(Notification.event != "declared"))}
@@ -128,6 +137,10 @@ def main() -> None:
               f"max={max(values, default=float('nan')):.3f}s mean={statistics.fmean(values) if values else 0:.3f}s")
     print(f"  delivery rate: {len(posts) / max(last - first, 1e-9):.0f} msg/s over {last - first:.1f}s "
           f"(offered {expected / args.window:.0f} msg/s)")
+    print(f"  worker CPU: {' + '.join(f'{c:.1f}' for c in cpu)} s = {1000 * sum(cpu) / max(len(posts), 1):.2f} ms "
+          f"per message (includes start-up and idle polling); load average (1 min) during the run: "
+          f"min {min(loads, default=0):.1f} / mean {statistics.fmean(loads) if loads else 0:.1f} / "
+          f"max {max(loads, default=0):.1f}")
     engine.dispose()
     if args.db == "postgres":
         databases.drop_pg_database(url)

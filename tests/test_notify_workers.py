@@ -22,7 +22,7 @@ from warroom.db import make_engine, session_factory, unit_of_work
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import IncidentCreate
 from warroom.notifications import service as outbox
-from warroom.notifications.models import Notification
+from warroom.notifications.models import Notification, WorkerHeartbeat
 from warroom.policy import Policy
 
 
@@ -75,6 +75,20 @@ def _rows(db_url: str) -> list[Notification]:
         eng.dispose()
 
 
+def _wait_for_beats(db_url: str, n: int, timeout: float = 30) -> None:
+    eng = make_engine(db_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with session_factory(eng)() as s:
+                if len(s.scalars(select(WorkerHeartbeat.worker_id)).all()) >= n:
+                    return
+            time.sleep(0.1)
+        raise AssertionError(f"{n} workers did not beat within {timeout}s")
+    finally:
+        eng.dispose()
+
+
 def _declare(db_url: str, policy: Policy, n: int, updates: int) -> None:
     eng = make_engine(db_url)
     try:
@@ -95,9 +109,10 @@ def _declare(db_url: str, policy: Policy, n: int, updates: int) -> None:
 def test_two_worker_processes_500_notifications_no_duplicate_no_loss(db_url: str, slack: SlackApiServer,
                                                                      tmp_path: Path) -> None:
     policy, env = _setup(tmp_path, db_url, slack, slack_pace="0s")
-    _declare(db_url, policy, n=50, updates=9)
     workers = [_start(env), _start(env)]
     try:
+        _wait_for_beats(db_url, 2)  # both polling before the rows exist: one worker alone can be done
+        _declare(db_url, policy, n=50, updates=9)  # before the second one has started
         assert slack.wait_for(lambda calls: sum(c.ok and c.path.endswith("postMessage") for c in calls) >= 500,
                               timeout=120)
         time.sleep(0.5)  # any duplicate would show up now

@@ -359,8 +359,9 @@ def transition(session: Session, *, policy: Policy, now: datetime, actor: str,
 
 
 def post_update(session: Session, *, policy: Policy, now: datetime, actor: str,
-                incident: Incident, message: str, automatic: bool = False) -> StatusUpdate:
-    """Record a status update and restart the cadence clock from now."""
+                incident: Incident, message: str, automatic: bool = False, flush: bool = True) -> StatusUpdate:
+    """Record a status update and restart the cadence clock from now (`flush=False`: the caller
+    flushes later, e.g. a batch of automatic updates written together)."""
     if incident.state == "completed":
         raise Conflict(f"{incident.ref} is completed; no more status updates")
     due = incident.next_update_due_at
@@ -384,7 +385,8 @@ def post_update(session: Session, *, policy: Policy, now: datetime, actor: str,
         incident.ref, incident.title, state=incident.state, priority=incident.priority,
         severity=incident.severity, actor=actor, message=message,
         next_due=incident.next_update_due_at, automatic=automatic), automatic=automatic)
-    session.flush()
+    if flush:
+        session.flush()
     return update
 
 

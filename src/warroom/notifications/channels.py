@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import smtplib
+import threading
 import urllib.error
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -84,13 +85,20 @@ def retry_after(headers: Any) -> float | None:
     return None
 
 
+_clients = threading.local()
+
+
 def _slack_client(settings: Settings, timeout: float) -> WebClient:
+    """One client per thread and configuration (building one per message costs more than the send)."""
     if not settings.slack_token:
         raise Permanent("not_authed: WARROOM_SLACK_TOKEN is not set")
     base = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
-    # retry_handlers=[]: the outbox owns retries (backoff, attempt limit, Retry-After).
-    return WebClient(token=settings.slack_token, base_url=base, timeout=max(1, round(timeout)),
-                     retry_handlers=[])
+    key = (settings.slack_token, base, max(1, round(timeout)))
+    cache: dict[tuple[str, str, int], WebClient] = _clients.__dict__.setdefault("by_key", {})
+    if key not in cache:
+        # retry_handlers=[]: the outbox owns retries (backoff, attempt limit, Retry-After).
+        cache[key] = WebClient(token=key[0], base_url=key[1], timeout=key[2], retry_handlers=[])
+    return cache[key]
 
 
 def _slack_error(exc: SlackApiError) -> DeliveryError:

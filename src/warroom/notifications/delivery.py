@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import case, exists, func, literal_column, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -21,6 +28,7 @@ from warroom.policy.schema import Policy
 from warroom.settings import Settings
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 def _gate(session: Session, name: str, gap: timedelta, now: datetime) -> bool:
@@ -46,8 +54,8 @@ def claim(session: Session, *, policy: Policy, now: datetime, worker_id: str, li
     """Lease due rows; only the oldest pending row of each (incident, channel) is eligible."""
     earlier = aliased(Notification)
     blocked = exists().where(earlier.incident_id == Notification.incident_id,
-                             earlier.channel == Notification.channel,
-                             earlier.state == "pending", earlier.id < Notification.id)
+                             earlier.channel == Notification.channel,  # literal: the partial index applies
+                             earlier.state == literal_column("'pending'"), earlier.id < Notification.id)
     # a paced channel whose slot is taken is left out, so its backlog cannot starve other channels
     paused = exists().where(ChannelPace.channel == Notification.channel, ChannelPace.next_at > now)
     rows = session.scalars(
@@ -88,125 +96,216 @@ def release(session: Session, *, ids: list[int], worker_id: str) -> None:
                         .values(lease_until=None, claimed_by=None, attempts=Notification.attempts - 1))
 
 
-def _outgoing(session: Session, row: Notification) -> Outgoing:
+@dataclass
+class Claimed:
+    """Everything needed to send one claimed row, read in the claim transaction (no re-read)."""
+
+    id: int
+    channel: str
+    attempts: int
+    created_at: str
+    out: Outgoing
+
+
+def _outgoing(row: Notification, threads: dict[tuple[int, str], tuple[str, str]]) -> Outgoing:
     out = Outgoing(key=row.idempotency_key, event=row.event, text=row.text, payload=dict(row.payload or {}),
                    incident_id=row.incident_id)
-    if row.incident_id is not None:
-        thread = session.scalar(select(SlackThread).where(SlackThread.incident_id == row.incident_id,
-                                                          SlackThread.channel == row.channel))
-        if thread is not None:
-            out.thread_ts, out.root = thread.ts, (thread.slack_channel, thread.ts)
+    root = threads.get((row.incident_id, row.channel)) if row.incident_id is not None else None
+    if root is not None:
+        out.thread_ts, out.root = root[1], root
     return out
 
 
-def _record_success(session: Session, row: Notification, result: Result, now: datetime) -> None:
-    row.state, row.sent_at, row.external_id = "sent", now, result.external_id
-    row.lease_until = None
-    row.last_error = "; ".join(result.notes) or None
-    if result.slack_channel and row.incident_id is not None and result.external_id:
-        exists_ = session.scalar(select(SlackThread.id).where(SlackThread.incident_id == row.incident_id,
-                                                              SlackThread.channel == row.channel))
-        if exists_ is None:
-            try:
-                with session.begin_nested():
-                    session.add(SlackThread(incident_id=row.incident_id, channel=row.channel,
-                                            slack_channel=result.slack_channel, ts=result.external_id,
-                                            created_at=now))
-            except IntegrityError:
-                pass
+def load(session: Session, ids: list[int]) -> list[Claimed]:
+    """The claimed rows (already in the session) and their Slack threads, in one query for the threads."""
+    rows = [row for row in (session.get(Notification, i) for i in ids) if row is not None]
+    incident_ids = {row.incident_id for row in rows if row.incident_id is not None}
+    threads: dict[tuple[int, str], tuple[str, str]] = {}
+    if incident_ids:
+        for t in session.execute(select(SlackThread.incident_id, SlackThread.channel, SlackThread.slack_channel,
+                                        SlackThread.ts).where(SlackThread.incident_id.in_(incident_ids))):
+            threads[(t.incident_id, t.channel)] = (t.slack_channel, t.ts)
+    return [Claimed(id=row.id, channel=row.channel, attempts=row.attempts, created_at=row.created_at.isoformat(),
+                    out=_outgoing(row, threads)) for row in rows]
 
 
-def _record_failure(row: Notification, exc: Exception, policy: Policy, now: datetime) -> None:
+def _failure_values(attempts: int, exc: Exception, policy: Policy, now: datetime) -> dict[str, Any]:
     reason = exc.reason if isinstance(exc, channels.DeliveryError) else f"{type(exc).__name__}: {exc}"
-    row.lease_until = None
     if isinstance(exc, Permanent):
-        row.state, row.last_error = "dead", f"permanent: {reason}"
-    elif rules.gives_up(row.attempts, policy.notifications):
-        row.state, row.last_error = "dead", f"gave up after {row.attempts} attempts: {reason}"
+        return {"state": "dead", "last_error": f"permanent: {reason}", "lease_until": None}
+    if rules.gives_up(attempts, policy.notifications):
+        return {"state": "dead", "last_error": f"gave up after {attempts} attempts: {reason}", "lease_until": None}
+    wait = rules.backoff(attempts, policy.notifications,
+                         retry_after=exc.retry_after if isinstance(exc, Transient) else None)
+    return {"next_attempt_at": now + wait, "last_error": f"attempt {attempts}: {reason}", "lease_until": None,
+            "claimed_by": None}
+
+
+def _record(session: Session, item: Claimed, outcome: Result | Exception, *, policy: Policy, worker_id: str,
+            now: datetime) -> str:
+    """One conditional UPDATE: only while we still hold the lease (else another worker owns the row)."""
+    if isinstance(outcome, Result):
+        values: dict[str, Any] = {"state": "sent", "sent_at": now, "external_id": outcome.external_id,
+                                  "lease_until": None, "last_error": "; ".join(outcome.notes) or None}
     else:
-        wait = rules.backoff(row.attempts, policy.notifications,
-                             retry_after=exc.retry_after if isinstance(exc, Transient) else None)
-        row.next_attempt_at, row.last_error = now + wait, f"attempt {row.attempts}: {reason}"
-        row.claimed_by = None
+        if not isinstance(outcome, channels.DeliveryError):
+            log.error("notification %s: unexpected error", item.id, exc_info=outcome)
+        values = _failure_values(item.attempts, outcome, policy, now)
+    updated: CursorResult[Any] = session.execute(update(Notification).where(
+        Notification.id == item.id, Notification.claimed_by == worker_id, Notification.state == "pending",
+    ).values(**values).execution_options(synchronize_session=False))  # type: ignore[assignment]
+    if not updated.rowcount:
+        log.warning("notification %s: lease lost before recording the outcome", item.id)
+        return "lost"
+    incident_id = item.out.incident_id
+    if (isinstance(outcome, Result) and outcome.slack_channel and incident_id is not None and outcome.external_id
+            and item.out.thread_ts is None):
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(SlackThread).values(
+            incident_id=incident_id, channel=item.channel, slack_channel=outcome.slack_channel,
+            ts=outcome.external_id, created_at=now).on_conflict_do_nothing())
+    return str(values.get("state", "pending"))
 
 
-def deliver(sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock,
-            worker_id: str, row_id: int) -> str:
-    """Send one claimed row outside any transaction, then record the outcome if we still hold it."""
-    with sessions.begin() as session:
-        row = session.get(Notification, row_id)
-        if row is None or row.state != "pending" or row.claimed_by != worker_id:
-            return "lost"
-        out, chan_name, created = _outgoing(session, row), row.channel, row.created_at.isoformat()
-    chan = policy.channels[chan_name]
-    outcome: Result | Exception
+def _record_sent(session: Session, sent: list[tuple[Claimed, Result]], *, worker_id: str,
+                 now: datetime) -> list[int]:
+    """Mark rows sent in one UPDATE (only those we still hold) and start their Slack threads."""
+    ids = [item.id for item, _ in sent]
+    values: dict[str, Any] = {"state": "sent", "sent_at": now, "lease_until": None}
+    for column, per_row in (("external_id", {item.id: r.external_id for item, r in sent}),
+                            ("last_error", {item.id: "; ".join(r.notes) or None for item, r in sent})):
+        known = {k: v for k, v in per_row.items() if v is not None}
+        values[column] = case(known, value=Notification.id, else_=None) if known else None
+    stmt = (update(Notification).where(Notification.id.in_(ids), Notification.claimed_by == worker_id,
+                                       Notification.state == "pending")
+            .values(**values).returning(Notification.id).execution_options(synchronize_session=False))
+    recorded = set(session.scalars(stmt))
+    for row_id in sorted(set(ids) - recorded):
+        log.warning("notification %s: lease lost before recording the outcome", row_id)
+    threads = [{"incident_id": item.out.incident_id, "channel": item.channel, "slack_channel": r.slack_channel,
+                "ts": r.external_id, "created_at": now} for item, r in sent
+               if item.id in recorded and r.slack_channel and r.external_id and item.out.incident_id is not None
+               and item.out.thread_ts is None]
+    if threads:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(SlackThread).on_conflict_do_nothing(), threads)
+    return sorted(recorded)
+
+
+def _send(settings: Settings, policy: Policy, clock: Clock, item: Claimed) -> Result | Exception:
+    chan = policy.channels[item.channel]
     try:
-        outcome = channels.send(settings, chan, out, timeout=policy.notifications.timeout.total_seconds(),
-                                now=clock.now().timestamp(), created_at=created)
+        return channels.send(settings, chan, item.out, timeout=policy.notifications.timeout.total_seconds(),
+                             now=clock.now().timestamp(), created_at=item.created_at)
     except Exception as exc:  # noqa: BLE001 - unknown failures are treated as transient
-        outcome = exc
-    return _record(sessions, policy=policy, clock=clock, worker_id=worker_id, row_id=row_id, outcome=outcome)
+        return exc
 
 
-def _record(sessions: sessionmaker[Session], *, policy: Policy, clock: Clock, worker_id: str, row_id: int,
-            outcome: Result | Exception) -> str:
-    """Record what happened; through a database outage keep trying (up to the lease and 30s more):
-    a delivered message whose outcome is lost would be sent again once the lease runs out."""
+def send_one(sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock,
+             worker_id: str, item: Claimed) -> str:
+    """Send one claimed row outside any transaction, then record the outcome if we still hold it."""
+    outcome = _send(settings, policy, clock, item)
+
+    def record() -> str:
+        with sessions.begin() as session:
+            return _record(session, item, outcome, policy=policy, worker_id=worker_id, now=clock.now())
+
+    return through_outage(record, policy=policy, what=f"notification {item.id}")
+
+
+def through_outage(record: Callable[[], _T], *, policy: Policy, what: str) -> _T:
+    """Record a delivery's outcome; through a database outage keep trying (up to the lease and 30s
+    more): a delivered message whose outcome is lost would be sent again once the lease runs out."""
     deadline = time.monotonic() + policy.notifications.lease.total_seconds() + 30
     wait = 0.2
     while True:
         try:
-            return _record_once(sessions, policy=policy, now=clock.now(), worker_id=worker_id, row_id=row_id,
-                                outcome=outcome)
+            return record()
         except Exception as exc:
             if not outage.is_outage(exc) or time.monotonic() + wait > deadline:
                 raise
-            log.warning("notification %s: cannot record the outcome yet (retry in %.1fs): %s", row_id, wait,
+            log.warning("%s: cannot record the outcome yet (retry in %.1fs): %s", what, wait,
                         outage.one_line(exc))
             time.sleep(wait)
             wait = min(wait * 2, 2.0)
 
 
-def _record_once(sessions: sessionmaker[Session], *, policy: Policy, now: datetime, worker_id: str, row_id: int,
-                 outcome: Result | Exception) -> str:
+def deliver(sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock,
+            worker_id: str, row_id: int) -> str:
+    """Send one row this worker has claimed (re-read first: it may have been taken over)."""
     with sessions.begin() as session:
-        row = session.scalar(select(Notification).where(Notification.id == row_id).with_for_update())
+        row = session.get(Notification, row_id)
         if row is None or row.state != "pending" or row.claimed_by != worker_id:
-            log.warning("notification %s: lease lost before recording the outcome", row_id)
             return "lost"
-        if isinstance(outcome, Result):
-            _record_success(session, row, outcome, now)
-        else:
-            if not isinstance(outcome, channels.DeliveryError):
-                log.exception("notification %s: unexpected error", row_id, exc_info=outcome)
-            _record_failure(row, outcome, policy, now)
-        return row.state
+        (item,) = load(session, [row_id])
+    return send_one(sessions, settings=settings, policy=policy, clock=clock, worker_id=worker_id, item=item)
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    """One long-lived pool per size (threads are reused from batch to batch)."""
+    with _POOLS_LOCK:
+        if size not in _POOLS:
+            _POOLS[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="deliver")
+        return _POOLS[size]
 
 
 def run_batch(sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock,
               worker_id: str, stop: threading.Event | None = None) -> int:
     """One claim, then the rows in parallel (a claim holds at most one row per incident and channel,
-    so order is kept); on stop, rows not yet started are released."""
+    so order is kept); outcomes are recorded as they arrive, those that arrived together in one
+    transaction; on stop, rows not yet started are released."""
     with sessions.begin() as session:
         ids = claim(session, policy=policy, now=clock.now(), worker_id=worker_id,
                     limit=policy.notifications.batch)
-    if not ids:
+        items = load(session, ids)
+    if not items:
         return 0
-    skipped: list[int] = []
+    outcomes: queue.SimpleQueue[tuple[Claimed, Result | Exception | None]] = queue.SimpleQueue()
 
-    def one(row_id: int) -> int:
-        if stop is not None and stop.is_set():
-            skipped.append(row_id)
-            return 0
-        deliver(sessions, settings=settings, policy=policy, clock=clock, worker_id=worker_id, row_id=row_id)
-        return 1
+    def one(item: Claimed) -> None:
+        outcome = None
+        try:
+            if stop is None or not stop.is_set():
+                outcome = _send(settings, policy, clock, item)
+        finally:
+            outcomes.put((item, outcome))
 
-    threads = min(policy.notifications.concurrency, len(ids))
-    if threads <= 1:
-        done = sum(one(i) for i in ids)
+    if min(policy.notifications.concurrency, len(items)) <= 1:
+        for item in items:
+            one(item)
     else:
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deliver") as pool:
-            done = sum(pool.map(one, ids))
+        pool = _pool(policy.notifications.concurrency)
+        for item in items:
+            pool.submit(one, item)
+    skipped: list[int] = []
+    done, remaining = 0, len(items)
+    while remaining:
+        got = [outcomes.get()]
+        while True:
+            try:
+                got.append(outcomes.get_nowait())
+            except queue.Empty:
+                break
+        remaining -= len(got)
+        skipped += [item.id for item, outcome in got if outcome is None]
+        sent = [(item, outcome) for item, outcome in got if outcome is not None]
+        if sent:
+            def record(sent: list[tuple[Claimed, Result | Exception]] = sent) -> None:
+                with sessions.begin() as session:
+                    now = clock.now()
+                    ok = [(item, outcome) for item, outcome in sent if isinstance(outcome, Result)]
+                    if ok:
+                        _record_sent(session, ok, worker_id=worker_id, now=now)
+                    for item, outcome in sent:
+                        if not isinstance(outcome, Result):
+                            _record(session, item, outcome, policy=policy, worker_id=worker_id, now=now)
+
+            through_outage(record, policy=policy, what=f"{len(sent)} notifications")
+            done += len(sent)
     if skipped:
         with sessions.begin() as session:
             release(session, ids=skipped, worker_id=worker_id)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from warroom.incidents.models import Incident, StatusUpdate, TimelineEntry
@@ -30,17 +31,53 @@ def _line(entry: TimelineEntry) -> str:
     return f"{_hm(entry.occurred_at)} {label}{who}: {entry.text}"
 
 
-def build(session: Session, *, incident: Incident, now: datetime) -> dict[str, Any]:
-    """The draft as data and as text; the automatic update posts `text` as is."""
-    since = incident.last_update_at or incident.declared_at
-    entries = session.scalars(
-        select(TimelineEntry).where(TimelineEntry.incident_id == incident.id,
-                                    or_(TimelineEntry.recorded_at > since, TimelineEntry.occurred_at > since))
-        .order_by(TimelineEntry.occurred_at, TimelineEntry.id)).all()
+@dataclass
+class Inputs:
+    """What a draft is made of, read from the database (one incident, or many at once)."""
+
+    entries: list[TimelineEntry] = field(default_factory=list)  # since the last update, in true order
+    alerts: list[Alert] = field(default_factory=list)
+    last_human: StatusUpdate | None = None
+
+
+def _since(incident: Incident) -> datetime:
+    return incident.last_update_at or incident.declared_at
+
+
+def gather(session: Session, incidents: list[Incident]) -> dict[int, Inputs]:
+    """The inputs of many drafts in three queries (the automatic updates of a batch of due jobs)."""
+    if not incidents:
+        return {}
+    since = {i.id: _since(i) for i in incidents}
+    oldest = min(since.values())
+    out = {i.id: Inputs() for i in incidents}
+    for e in session.scalars(
+            select(TimelineEntry).where(TimelineEntry.incident_id.in_(list(since)),
+                                        or_(TimelineEntry.recorded_at > oldest, TimelineEntry.occurred_at > oldest))
+            .order_by(TimelineEntry.occurred_at, TimelineEntry.id)):
+        if e.recorded_at > since[e.incident_id] or e.occurred_at > since[e.incident_id]:
+            out[e.incident_id].entries.append(e)
+    for alert in session.scalars(select(Alert).where(Alert.incident_id.in_(list(since)))
+                                 .order_by(Alert.first_seen_at, Alert.id)):
+        out[alert.incident_id].alerts.append(alert)  # type: ignore[index]
+    newest = (select(StatusUpdate.id, func.row_number().over(
+        partition_by=StatusUpdate.incident_id,
+        order_by=(StatusUpdate.created_at.desc(), StatusUpdate.id.desc())).label("n"))
+        .where(StatusUpdate.incident_id.in_(list(since)), StatusUpdate.automatic.is_(False)).subquery())
+    for update in session.scalars(select(StatusUpdate).join(newest, newest.c.id == StatusUpdate.id)
+                                  .where(newest.c.n == 1)):
+        out[update.incident_id].last_human = update
+    return out
+
+
+def build(session: Session, *, incident: Incident, now: datetime, inputs: Inputs | None = None) -> dict[str, Any]:
+    """The draft as data and as text; the automatic update posts `text` as is (`inputs` from `gather`)."""
+    since = _since(incident)
+    if inputs is None:
+        inputs = gather(session, [incident])[incident.id]
+    entries, alerts, last_human = inputs.entries, inputs.alerts, inputs.last_human
     changes: list[dict[str, Any]] = [{"at": e.occurred_at, "kind": e.kind, "text": _line(e)}
                                      for e in entries if e.kind not in QUIET]
-    alerts = session.scalars(select(Alert).where(Alert.incident_id == incident.id)
-                             .order_by(Alert.first_seen_at, Alert.id)).all()
     for alert in alerts:
         if alert.first_seen_at > since:
             changes.append({"at": alert.first_seen_at, "kind": "alert_fired",
@@ -51,9 +88,6 @@ def build(session: Session, *, incident: Incident, now: datetime) -> dict[str, A
     changes.sort(key=lambda c: c["at"])
     firing: list[dict[str, Any]] = [{"title": a.title, "service": a.service, "since": a.first_seen_at}
               for a in alerts if a.status == "firing"]
-    last_human = session.scalar(select(StatusUpdate).where(StatusUpdate.incident_id == incident.id,
-                                                           StatusUpdate.automatic.is_(False))
-                                .order_by(StatusUpdate.created_at.desc(), StatusUpdate.id.desc()).limit(1))
     lines = [f"{incident.ref} is {incident.state} ({incident.priority} {incident.severity}), "
              f"commander {incident.commander}."]
     if changes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from warroom.db import Base, JSONType, UTCDateTime
@@ -16,6 +16,9 @@ class Notification(Base):
     __table_args__ = (
         Index("ix_notifications_due", "state", "next_attempt_at"),
         Index("ix_notifications_incident_channel", "incident_id", "channel", "id"),
+        # the claim's "oldest pending row of its incident and channel" test reads only pending rows
+        Index("ix_notifications_pending_order", "incident_id", "channel", "id",
+              postgresql_where=text("state = 'pending'"), sqlite_where=text("state = 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

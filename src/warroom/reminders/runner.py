@@ -2,6 +2,8 @@
 
 Domains register a handler per job kind; a worker (or a test) calls `run_due_jobs`.
 Claims use FOR UPDATE SKIP LOCKED on PostgreSQL (many workers), BEGIN IMMEDIATE on SQLite.
+Kinds registered with a `batch_lock` function run a claimed batch in one transaction: the lock
+function takes the rows their handlers will lock, in one global order, first.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from warroom import outage
 from warroom.clock import Clock
 from warroom.policy.schema import Policy
+from warroom.reminders import service as reminders
 from warroom.reminders.models import DueJob
 
 log = logging.getLogger(__name__)
@@ -27,17 +31,26 @@ class JobContext:
     policy: Policy
     now: datetime
     worker_id: str
+    batch: tuple[DueJob, ...] = ()  # every job of the batch being run (handlers may prefetch for all)
 
 
 JobHandler = Callable[[Session, JobContext, DueJob], None]
+BatchLock = Callable[[Session, list[str]], None]
 HANDLERS: dict[str, JobHandler] = {}
+BATCH_LOCKS: dict[str, BatchLock] = {}
 
 
-def handler(kind: str) -> Callable[[JobHandler], JobHandler]:
-    """Register the function that runs jobs of `kind` (import its module before running)."""
+def handler(kind: str, *, batch_lock: BatchLock | None = None) -> Callable[[JobHandler], JobHandler]:
+    """Register the function that runs jobs of `kind` (import its module before running).
+
+    `batch_lock(session, subjects)` makes the kind batchable: it must lock, in a fixed global order,
+    every row the handlers lock before they touch any due row, so batches of two workers cannot deadlock.
+    """
 
     def register(fn: JobHandler) -> JobHandler:
         HANDLERS[kind] = fn
+        if batch_lock is not None:
+            BATCH_LOCKS[kind] = batch_lock
         return fn
 
     return register
@@ -61,9 +74,13 @@ def claim(session: Session, *, now: datetime, worker_id: str, lease: timedelta,
     return [(job.id, job.due_at) for job in rows]
 
 
-def run_one(session: Session, ctx: JobContext, job_id: int, claimed_due: datetime) -> bool:
-    """Run one claimed job inside the caller's transaction; False if the claim went stale."""
-    job = session.scalar(select(DueJob).where(DueJob.id == job_id).with_for_update())
+def run_one(session: Session, ctx: JobContext, job_id: int, claimed_due: datetime,
+            job: DueJob | None = None) -> bool:
+    """Run one claimed job inside the caller's transaction; False if the claim went stale.
+
+    `job`, when given, is the row already locked by the caller (batches lock them all at once)."""
+    if job is None:
+        job = session.scalar(select(DueJob).where(DueJob.id == job_id).with_for_update())
     if job is None or job.done or job.claimed_by != ctx.worker_id or job.due_at != claimed_due:
         return False  # rescheduled or taken over since we claimed it
     fn = HANDLERS.get(job.kind)
@@ -79,10 +96,61 @@ def run_one(session: Session, ctx: JobContext, job_id: int, claimed_due: datetim
     return True
 
 
+def _failed(session: Session, job: DueJob | None, exc: Exception, *, worker_id: str, now: datetime,
+            policy: Policy) -> None:
+    """Keep the claim but retry later, with backoff (the lease doubles as the retry time)."""
+    if job is not None and job.claimed_by == worker_id:
+        job.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        backoff = min(timedelta(seconds=2 ** min(job.attempts, 10)), policy.notifications.backoff_max)
+        job.lease_until = now + backoff
+
+
+def _run_alone(sessions: sessionmaker[Session], *, policy: Policy, clock: Clock, worker_id: str,
+               job: tuple[int, str, str, datetime]) -> int:
+    """One job in its own transaction (batchable kinds still lock their subject first)."""
+    job_id, kind, _, due = job
+    ctx = JobContext(policy=policy, now=clock.now(), worker_id=worker_id)
+    try:
+        with sessions.begin() as session:
+            if kind in BATCH_LOCKS:
+                return _run_batch(session, policy=policy, clock=clock, worker_id=worker_id, claimed=[job])
+            return int(run_one(session, ctx, job_id, due))
+    except Exception as exc:  # noqa: BLE001 - a failing job must not stop the others
+        if outage.is_outage(exc):
+            raise  # the caller keeps it held; run_one re-checks the claim, so nothing is redone
+        log.exception("job %s failed", job_id)
+        with sessions.begin() as session:
+            _failed(session, session.get(DueJob, job_id), exc, worker_id=worker_id, now=ctx.now, policy=policy)
+        return 0
+
+
+def _run_batch(session: Session, *, policy: Policy, clock: Clock, worker_id: str,
+               claimed: list[tuple[int, str, str, datetime]]) -> int:
+    """Batchable jobs in one transaction: lock their subjects (global order), then the due rows, then
+    run them; a failure raises (the caller then runs the jobs one by one, each in its own transaction)."""
+    by_lock: dict[BatchLock, set[str]] = {}  # kinds sharing a lock function lock their subjects together
+    for _, kind, subject, _ in claimed:
+        by_lock.setdefault(BATCH_LOCKS[kind], set()).add(subject)
+    for lock, subjects in sorted(by_lock.items(), key=lambda item: item[0].__qualname__):
+        lock(session, sorted(subjects))
+    # then every batchable due row of those subjects, by id: handlers reschedule siblings without a query
+    all_subjects = sorted({c[2] for c in claimed})
+    rows = session.scalars(select(DueJob).where(DueJob.subject.in_(all_subjects),
+                                                DueJob.kind.in_(sorted(BATCH_LOCKS)))
+                           .order_by(DueJob.id).with_for_update()).all()
+    reminders.remember_locked(session, all_subjects, rows)
+    locked = {job.id: job for job in rows}
+    ctx = JobContext(policy=policy, now=clock.now(), worker_id=worker_id,
+                     batch=tuple(locked[c[0]] for c in claimed if c[0] in locked))
+    with session.no_autoflush:  # one flush at commit, rows of a table inserted together
+        return sum(run_one(session, ctx, job_id, due, job=locked.get(job_id)) for job_id, _, _, due in claimed)
+
+
 def run_due_jobs(sessions: sessionmaker[Session], *, policy: Policy, clock: Clock,
                  worker_id: str, lease: timedelta | None = None, limit: int = 100,
-                 held: list[tuple[int, datetime]] | None = None) -> int:
-    """Claim a batch in one transaction, then run each job in its own transaction.
+                 held: list[Any] | None = None) -> int:
+    """Claim a batch in one transaction, then run the batchable jobs together in one transaction
+    and every other job in its own; a batch that fails as a whole is retried job by job.
 
     `held` carries claims across a database outage: a job whose transaction failed because the
     database went away stays in it (nothing of it was committed) and runs first next time."""
@@ -91,24 +159,27 @@ def run_due_jobs(sessions: sessionmaker[Session], *, policy: Policy, clock: Cloc
     held = held if held is not None else []
     if not held:
         with sessions.begin() as session:
-            held.extend(claim(session, now=now, worker_id=worker_id, lease=lease, limit=limit))
-    done = 0
+            claimed = claim(session, now=now, worker_id=worker_id, lease=lease, limit=limit)
+            rows = {job_id: session.get(DueJob, job_id) for job_id, _ in claimed}  # identity map
+            kinds = {job_id: job.kind for job_id, job in rows.items() if job is not None}
+            subjects = {job_id: job.subject for job_id, job in rows.items() if job is not None}
+        jobs = [(job_id, kinds[job_id], subjects[job_id], due) for job_id, due in claimed
+                if job_id in kinds]
+        batch = [job for job in jobs if job[1] in BATCH_LOCKS]
+        done = 0
+        if len(batch) > 1:
+            try:
+                with sessions.begin() as session:
+                    done += _run_batch(session, policy=policy, clock=clock, worker_id=worker_id,
+                                       claimed=batch)
+                jobs = [job for job in jobs if job[1] not in BATCH_LOCKS]
+            except Exception as exc:  # noqa: BLE001 - e.g. a deadlock or a lost connection
+                log.warning("batch of %d jobs failed (%s); running them one by one", len(batch),
+                            outage.one_line(exc))
+        held.extend(sorted(jobs, key=lambda job: job[1] not in BATCH_LOCKS))
+    else:
+        done = 0
     while held:
-        job_id, due = held[0]
-        ctx = JobContext(policy=policy, now=clock.now(), worker_id=worker_id)
-        try:
-            with sessions.begin() as session:
-                done += run_one(session, ctx, job_id, due)
-        except Exception as exc:  # noqa: BLE001 - a failing job must not stop the others
-            if outage.is_outage(exc):
-                raise  # kept in `held`; run_one re-checks the claim, so a finished job is not redone
-            log.exception("job %s failed", job_id)
-            with sessions.begin() as session:
-                job = session.get(DueJob, job_id)
-                if job is not None and job.claimed_by == worker_id:
-                    job.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-                    backoff = min(timedelta(seconds=2 ** min(job.attempts, 10)),
-                                  policy.notifications.backoff_max)
-                    job.lease_until = ctx.now + backoff
+        done += _run_alone(sessions, policy=policy, clock=clock, worker_id=worker_id, job=held[0])
         held.pop(0)
     return done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,25 @@ def schedule(
     return job
 
 
+def remember_locked(session: Session, subjects: list[str], jobs: Sequence[DueJob]) -> None:
+    """Note the due rows of `subjects` this transaction has locked (a batch), so rescheduling skips the look-up."""
+    known: dict[str, dict[str, DueJob]] = session.info.setdefault("locked_due_jobs", {})
+    for subject in subjects:
+        known.setdefault(subject, {})
+    for job in jobs:
+        known[job.subject][job.kind] = job
+
+
+def _locked(session: Session, subject: str, kinds: list[str]) -> dict[str, DueJob]:
+    """The due rows of `subject` (of `kinds`), locked: from the batch's note, or one query."""
+    known = session.info.get("locked_due_jobs", {}).get(subject)
+    if known is not None:
+        return {kind: job for kind, job in known.items() if kind in kinds}
+    return {job.kind: job for job in session.scalars(
+        select(DueJob).where(DueJob.subject == subject, DueJob.kind.in_(kinds)).order_by(DueJob.id)
+        .with_for_update())}
+
+
 def cancel(session: Session, *, kind: str, subject: str) -> None:
     session.execute(delete(DueJob).where(DueJob.kind == kind, DueJob.subject == subject))
 
@@ -51,13 +71,17 @@ CADENCE_DUE = "cadence_due"
 def schedule_cadence(
     session: Session, *, remind_before: Any, incident_id: int, next_due: datetime, now: datetime
 ) -> None:
-    """The reminder before the due time and the due time itself, as two rows."""
+    """The reminder before the due time and the due time itself, as two rows (one look-up, no flush)."""
     subject = incident_subject(incident_id)
     remind_at = max(now, next_due - remind_before)
-    schedule(session, kind=CADENCE_REMIND, subject=subject, due_at=remind_at, now=now,
-             payload={"due": next_due.isoformat()})
-    schedule(session, kind=CADENCE_DUE, subject=subject, due_at=next_due, now=now,
-             payload={"due": next_due.isoformat()})
+    jobs = _locked(session, subject, [CADENCE_REMIND, CADENCE_DUE])
+    for kind, due_at in ((CADENCE_REMIND, remind_at), (CADENCE_DUE, next_due)):
+        job = jobs.get(kind)
+        if job is None:
+            job = DueJob(kind=kind, subject=subject, created_at=now, attempts=0)
+            session.add(job)
+        job.due_at, job.payload, job.done = due_at, {"due": next_due.isoformat()}, False
+        job.lease_until, job.claimed_by = None, None
 
 
 def cancel_cadence(session: Session, *, incident_id: int) -> None:
