@@ -295,7 +295,13 @@ def set_priority(session: Session, *, policy: Policy, now: datetime, actor: str,
     add_timeline(session, incident, now=now, actor=actor, kind="priority_changed",
                  text=f"Priority changed from {old} to {priority}: {reason}",
                  data={"from": old, "to": priority, "reason": reason})
-    _set_cadence(session, policy, incident, now, incident.last_update_at or incident.declared_at)
+    start = incident.last_update_at or incident.declared_at
+    cadence, current = policy.cadence_for(priority), incident.next_update_due_at
+    if start + cadence <= now and current is not None and current > now:
+        # That due time has passed and its miss was counted: never re-fire it; a shorter
+        # cadence can only bring the next one closer.
+        start = min(current, now + cadence) - cadence
+    _set_cadence(session, policy, incident, now, start)
     _notify(session, policy, incident, now, "priority_changed", messages.changed(
         incident.ref, incident.title, what="priority", old=old, new=priority, actor=actor))
 

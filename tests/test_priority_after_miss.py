@@ -1,10 +1,10 @@
-"""Repro (loadfig): with auto_update off, a priority change after a missed update re-fires that same miss."""
+"""With auto_update off, a priority change after a missed update must not re-fire that same miss
+(found by bench/cluster.py: set_priority recomputed the due time from the last update)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from tests.conftest import T0
@@ -15,8 +15,6 @@ from warroom.clock import FakeClock
 from warroom.incidents.models import Incident
 
 
-@pytest.mark.xfail(strict=True, reason="bug: set_priority recomputes the due time from the last update, "
-                   "so a counted miss fires again (bench/RESULTS.md, Cluster)")
 def test_priority_change_does_not_refire_a_counted_miss(server: Running, clock: FakeClock, db_url: str) -> None:
     with SlackApiServer() as slack:
         off = make_policy(channels=slack_channels(), cadence={"auto_update": False})
