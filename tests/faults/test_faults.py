@@ -74,10 +74,9 @@ def test_slack_rate_limits_errors_and_timeouts(run: Run) -> None:
             time.sleep(r.seconds * 0.12)
             # On a saturated box the workers may not call Slack in that window: keep the fault on
             # until a call has met it (retries of earlier failures come back within the backoff).
-            while time.monotonic() - start < 60 and not any(
-                    c.fault is not None and (c.fault.status, c.fault.delay) == (fault.status, fault.delay)
-                    for c in r.slack.calls[seen:]):
-                time.sleep(0.2)
+            r.slack.wait_for(lambda calls, fault=fault, seen=seen: any(
+                c.fault is not None and (c.fault.status, c.fault.delay) == (fault.status, fault.delay)
+                for c in calls[seen:]), timeout=max(0.0, 60 - (time.monotonic() - start)))
         r.slack.clear()
 
     run.drive(slack_trouble, at=0.3)

@@ -17,6 +17,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
+from contextlib import nullcontext
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -86,24 +87,17 @@ class GroupCommitter:
             with self.sessions() as session:
                 if self.prelock is not None:
                     self.prelock(session, sorted(set().union(*(keys for _, _, keys in batch))))
-                if len(batch) == 1:  # the transaction isolates a lone unit; no SAVEPOINT needed
-                    work, future, _ = batch[0]
+                alone = len(batch) == 1  # the transaction isolates a lone unit; no SAVEPOINT
+                for work, future, _ in batch:
                     try:
-                        outcomes.append((future, True, work(session)))
-                    except Exception as exc:  # noqa: BLE001 - answered below, nothing kept
+                        with nullcontext() if alone else session.begin_nested():
+                            outcomes.append((future, True, work(session)))
+                    except Exception as exc:  # noqa: BLE001 - this unit alone fails
                         if outage.is_outage(exc):
-                            raise  # deadlock or lost connection: answered as such below
-                        session.rollback()
+                            raise  # deadlock or lost connection: the shared transaction is gone
+                        if alone:
+                            session.rollback()
                         outcomes.append((future, False, exc))
-                else:
-                    for work, future, _ in batch:
-                        try:
-                            with session.begin_nested():
-                                outcomes.append((future, True, work(session)))
-                        except Exception as exc:  # noqa: BLE001 - this unit alone fails
-                            if outage.is_outage(exc):
-                                raise  # deadlock or lost connection: the shared transaction is gone
-                            outcomes.append((future, False, exc))
                 session.commit()
         except Exception as exc:
             if len(batch) == 1 or (outage.is_outage(exc) and not outage.is_conflict(exc)):

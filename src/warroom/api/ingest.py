@@ -57,7 +57,8 @@ def _prepare(source: str, body: bytes) -> tuple[list[Incoming], int, Any, JSONRe
     return items, truncated, data, None
 
 
-def _work(state: AppState, source: str, plain: str | None, items: list[Incoming], truncated: int,
+def _work(state: AppState, source: str, plain: str | None, items: list[Incoming],
+          triaged: list[ingest.Triaged], truncated: int,
           problem: JSONResponse | None) -> Callable[[Session], JSONResponse]:
     """The unit of work the writer runs inside the shared transaction."""
 
@@ -80,7 +81,8 @@ def _work(state: AppState, source: str, plain: str | None, items: list[Incoming]
             return _error(403, "forbidden", f"this ingest token is for {name}, not {source}")
         if problem is not None:
             return problem
-        outcomes = ingest.ingest(session, policy=state.policy, now=state.now(), items=items)
+        outcomes = ingest.ingest(session, policy=state.policy, now=state.now(), items=items,
+                                 triaged=triaged)
         if source == "events":
             return JSONResponse({"status": "success", "message": "Event processed",
                                  "dedup_key": items[0].dedup_key}, 202)
@@ -115,8 +117,9 @@ async def _receive(request: Request, source: str) -> JSONResponse:
     if wait:
         return JSONResponse(error_body("rate_limited", "too many alerts from this token; retry later"),
                             429, headers=retry_after_header(wait))
-    work = _work(state, source, plain, items, truncated, problem)
-    services = {ingest.triage(state.policy, item).service for item in items} if problem is None else ()
+    triaged = [ingest.triage(state.policy, item) for item in items] if problem is None else []
+    work = _work(state, source, plain, items, triaged, truncated, problem)
+    services = {t.service for t in triaged}
     response: JSONResponse = await asyncio.wrap_future(_writer(state).submit(work, services))
     return response
 

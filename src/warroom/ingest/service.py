@@ -102,9 +102,11 @@ def _open_alert(session: Session, item: Incoming) -> Any:
 
 
 def ingest(session: Session, *, policy: Policy, now: datetime, items: list[Incoming],
-           ) -> list[Outcome]:
-    """Apply events in (service, key) order so concurrent batches lock in one order."""
-    planned = [(triage(policy, it), i, it) for i, it in enumerate(items)]
+           triaged: list[Triaged] | None = None) -> list[Outcome]:
+    """Apply events in (service, key) order so concurrent batches lock in one order;
+    `triaged` passes decisions the caller already made (the API locks by their services)."""
+    triaged = triaged if triaged is not None else [triage(policy, it) for it in items]
+    planned = [(t, i, it) for i, (t, it) in enumerate(zip(triaged, items, strict=True))]
     results: dict[int, Outcome] = {}
     for t, i, item in sorted(planned, key=lambda p: (p[0].service, p[2].dedup_key, p[1])):
         results[i] = _apply(session, policy=policy, now=now, item=item, t=t)

@@ -157,6 +157,7 @@ def run_due_jobs(sessions: sessionmaker[Session], *, policy: Policy, clock: Cloc
     now = clock.now()
     lease = lease or policy.notifications.lease
     held = held if held is not None else []
+    done = 0
     if not held:
         with sessions.begin() as session:
             claimed = claim(session, now=now, worker_id=worker_id, lease=lease, limit=limit)
@@ -166,7 +167,6 @@ def run_due_jobs(sessions: sessionmaker[Session], *, policy: Policy, clock: Cloc
         jobs = [(job_id, kinds[job_id], subjects[job_id], due) for job_id, due in claimed
                 if job_id in kinds]
         batch = [job for job in jobs if job[1] in BATCH_LOCKS]
-        done = 0
         if len(batch) > 1:
             try:
                 with sessions.begin() as session:
@@ -177,8 +177,6 @@ def run_due_jobs(sessions: sessionmaker[Session], *, policy: Policy, clock: Cloc
                 log.warning("batch of %d jobs failed (%s); running them one by one", len(batch),
                             outage.one_line(exc))
         held.extend(sorted(jobs, key=lambda job: job[1] not in BATCH_LOCKS))
-    else:
-        done = 0
     while held:
         done += _run_alone(sessions, policy=policy, clock=clock, worker_id=worker_id, job=held[0])
         held.pop(0)
