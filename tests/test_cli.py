@@ -1,4 +1,5 @@
-"""The CLI as a user runs it: a real process against a real database of each kind."""
+"""The CLI against a real database of each kind: in-process for the flows, and the installed
+entry point as a real process (exit codes, streams, no traceback)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,36 @@ import os
 import subprocess
 import sys
 
+from tests.support import cli
 
-def run(db_url: str, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WARROOM_DATABASE_URL": db_url}
-    env.pop("WARROOM_POLICY", None)
-    return subprocess.run([sys.executable, "-m", "warroom", *args], capture_output=True, text=True,
-                          env=env, input=input, timeout=60)
+
+def run(db_url: str, *args: str, input: str | None = None) -> cli.Ran:
+    return cli.warroom(*args, env={"WARROOM_DATABASE_URL": db_url}, input=input)
 
 
 def ok(db_url: str, *args: str, input: str | None = None) -> str:
-    res = run(db_url, *args, input=input)
-    assert res.returncode == 0, f"{args}: {res.stderr}"
-    return res.stdout
+    return cli.ok(*args, env={"WARROOM_DATABASE_URL": db_url}, input=input)
+
+
+def _process(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
+    env["WARROOM_DATABASE_URL"] = db_url
+    return subprocess.run([sys.executable, "-m", "warroom", *args], capture_output=True, text=True,
+                          env=env, timeout=60)
+
+
+def test_entry_point_as_a_process(db_url: str) -> None:
+    """What a shell sees: output on stdout, errors on stderr without a traceback, exit codes."""
+    done = _process(db_url, "incident", "declare", "-s", "sis", "-p", "P2", "--severity", "SEV-3",
+                    "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["id"] == "INC-1"
+    for args, code, message in [(["incident", "show", "INC-404"], 1, "no incident"),
+                                (["incident", "declare", "-s", "sis", "-p", "P9", "--severity",
+                                  "SEV-1"], 2, "priority")]:
+        done = _process(db_url, *args)
+        assert (done.returncode, done.stdout) == (code, ""), (args, done)
+        assert message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
 
 
 def test_incident_lifecycle_from_terminal(db_url: str) -> None:

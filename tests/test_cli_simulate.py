@@ -1,23 +1,19 @@
-"""`warroom simulate FILE --source ...` as a real process: dry-run output, nothing stored."""
+"""`warroom simulate FILE --source ...`: dry-run output, nothing stored."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from tests.support import cli
 from tests.support.alerts import FIXTURES
 from warroom.ingest.models import Alert
 
 
-def _run(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WARROOM_DATABASE_URL": db_url}
-    return subprocess.run([sys.executable, "-m", "warroom", "simulate", *args], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+def _run(db_url: str, *args: str) -> cli.Ran:
+    return cli.warroom("simulate", *args, env={"WARROOM_DATABASE_URL": db_url})
 
 
 def test_simulate_datadog_file(db_url: str, engine: Engine) -> None:

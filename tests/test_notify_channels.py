@@ -15,6 +15,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from tests.support import cli
 from tests.support.http_fakes import Fault, SlackApiServer, SlackWebhookServer, WebhookReceiver
 from tests.support.notify import SLACK_TOKEN, make_policy, policy_raw, slack_channels, worker
 from tests.support.server import Running
@@ -142,21 +143,18 @@ def test_cli_lists_and_retries_dead(server: Running, receiver: WebhookReceiver, 
     w.drain()
     (row,) = _rows(server, "tool")
     assert row.state == "dead"
-    env = {**os.environ, "WARROOM_DATABASE_URL": db_url}
-    out = subprocess.run([sys.executable, "-m", "warroom", "notifications", "list", "--json"], env=env,
-                         capture_output=True, text=True, timeout=60)
+    env = {"WARROOM_DATABASE_URL": db_url}
+    out = cli.warroom("notifications", "list", "--json", env=env)
     assert out.returncode == 0, out.stderr
     items = json.loads(out.stdout)["items"]
     assert [i["id"] for i in items if i["channel"] == "tool"] == [row.id]
     receiver.clear()
-    out = subprocess.run([sys.executable, "-m", "warroom", "notifications", "retry", str(row.id)], env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = cli.warroom("notifications", "retry", str(row.id), env=env)
     assert out.returncode == 0 and "queued again" in out.stdout, out.stderr
     clock.set(utcnow() + timedelta(minutes=1))  # the CLI stamped wall-clock time
     w.drain()
     assert _rows(server, "tool")[0].state == "sent"
-    out = subprocess.run([sys.executable, "-m", "warroom", "notifications", "retry", str(row.id)], env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = cli.warroom("notifications", "retry", str(row.id), env=env)
     assert out.returncode == 1 and "already sent" in out.stderr
 
 

@@ -339,16 +339,13 @@ def test_business_days_pure() -> None:
 
 def test_cli_walks_a_request(server: Running, db_url: str) -> None:
     import json
-    import os
-    import subprocess
-    import sys
+
+    from tests.support import cli
 
     inc = _incident(server)
-    env = {**os.environ, "WARROOM_DATABASE_URL": db_url}
 
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([sys.executable, "-m", "warroom", "oob", *args], env=env,
-                              capture_output=True, text=True, timeout=60)
+    def run(*args: str, ok: bool = True) -> cli.Ran:
+        proc = cli.warroom("oob", *args, env={"WARROOM_DATABASE_URL": db_url})
         assert (proc.returncode == 0) is ok, proc.stderr
         return proc
 

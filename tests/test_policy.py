@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.support import cli
 from warroom.policy import PolicyError, load_policy, parse_policy, reference_policy
 from warroom.policy.durations import format_duration, parse_duration
 from warroom.policy.loader import reference_policy_text
@@ -132,11 +131,9 @@ def test_policy_check_cli(tmp_path: Path) -> None:
     good.write_text(reference_policy_text())
     bad = tmp_path / "bad.yaml"
     bad.write_text(_mutate("  default: 30m", "  default: soon"))
-    ok = subprocess.run([sys.executable, "-m", "warroom", "policy", "check", str(good)],
-                        capture_output=True, text=True)
+    ok = cli.warroom("policy", "check", str(good), env={})
     assert ok.returncode == 0, ok.stderr
     assert "ok: policy for team 'identity'" in ok.stdout
-    res = subprocess.run([sys.executable, "-m", "warroom", "policy", "check", str(bad)],
-                         capture_output=True, text=True)
+    res = cli.warroom("policy", "check", str(bad), env={})
     assert res.returncode == 2
     assert str(bad) in res.stderr and "cadence.default" in res.stderr

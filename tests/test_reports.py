@@ -5,15 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.conftest import T0
+from tests.support import cli
 from tests.support.alert_rows import add_alert
 from tests.support.server import Running
 from warroom.clock import FakeClock
@@ -187,13 +185,10 @@ def test_report_csv_markdown_chart_and_validation(server: Running, clock: FakeCl
 
 def test_report_cli_formats(server: Running, clock: FakeClock, db_url: str) -> None:
     script(server, clock)
-    env = {**os.environ, "WARROOM_DATABASE_URL": db_url}
+    env = {"WARROOM_DATABASE_URL": db_url}
 
     def run(*args: str) -> str:
-        proc = subprocess.run([sys.executable, "-m", "warroom", "report", *args], env=env,
-                              capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 0, proc.stderr
-        return proc.stdout
+        return cli.ok("report", *args, env=env)
 
     data = json.loads(run("--month", "2026-10", "--format", "json"))
     assert data["rows"] == [P1, P3] and data["total"] == TOTAL
@@ -203,8 +198,7 @@ def test_report_cli_formats(server: Running, clock: FakeClock, db_url: str) -> N
                                                "--group-by", "service"))))
     assert [r["key"] for r in rows] == ["sis", "tou", "csp", "total"]
     assert run("--month", "2026-10", "--format", "markdown").startswith("# Incident report 2026-10")
-    bad = subprocess.run([sys.executable, "-m", "warroom", "report", "--month", "2026-1x"], env=env,
-                         capture_output=True, text=True, timeout=60)
+    bad = cli.warroom("report", "--month", "2026-1x", env=env)
     assert bad.returncode == 2 and "month must look like" in bad.stderr
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
 
 import httpx
 
+from tests.support import cli
 from tests.support.server import Running
 from tests.support.web import PASSWORD, csrf_of, login, make_web_user
 from warroom.db import unit_of_work
@@ -215,9 +213,8 @@ def test_alerts_on_dashboard_incident_page_and_list(server: Running) -> None:
 def test_cli_passwd_sets_the_web_password_and_signs_out_browsers(server: Running, db_url: str) -> None:
     make_web_user(server, "alice")
     alice, _ = login(server, "alice")
-    env = {**os.environ, "WARROOM_DATABASE_URL": db_url}
-    done = subprocess.run([sys.executable, "-m", "warroom", "user", "passwd", "alice", "--password",
-                           "a brand new password"], env=env, capture_output=True, text=True, timeout=60)
+    done = cli.warroom("user", "passwd", "alice", "--password", "a brand new password",
+                       env={"WARROOM_DATABASE_URL": db_url})
     assert done.returncode == 0, done.stderr
     assert alice.get("/").status_code == 303  # the old session is gone
     login(server, "alice", "a brand new password")

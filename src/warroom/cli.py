@@ -318,12 +318,16 @@ def token_revoke(token_id: int) -> None:
     typer.echo(f"token {token_id} revoked")
 
 
-def main() -> None:
+def register_commands() -> None:
+    """Import the modules whose commands join `app` (kept out of this module's import)."""
     from warroom import (
         cli_extra,  # noqa: F401  (commands of other domains)
         cli_incidents,  # noqa: F401  (registers the incident commands)
     )
 
+
+def main() -> None:
+    register_commands()
     try:
         app()
     except ValidationError as exc:

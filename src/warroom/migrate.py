@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from warroom.db import make_engine, normalize_url
 
@@ -23,8 +27,32 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+@contextmanager
+def _sqlite_file_lock(url: str) -> Iterator[None]:
+    """SQLite's equivalent of the advisory lock: nodes (or threads) starting at once on one file
+    take turns, so none meets another's half-done schema change or WAL switch."""
+    database = make_url(normalize_url(url)).database
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(Path(database).with_name(Path(database).name + ".migrate-lock"), "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # per open file: threads of one process wait too
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def upgrade(url: str, revision: str = "heads") -> None:
     """Bring the database to the newest schema; a no-op when it is already there."""
+    if normalize_url(url).startswith("sqlite"):
+        with _sqlite_file_lock(url):
+            _upgrade(url, revision)
+    else:
+        _upgrade(url, revision)
+
+
+def _upgrade(url: str, revision: str) -> None:
     engine = make_engine(url)
     try:
         with engine.begin() as conn:

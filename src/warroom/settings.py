@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,7 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     secret_key: str | None = None
+    password_kdf: Literal["rfc9106-low-memory", "owasp-minimum"] = "rfc9106-low-memory"
     log_json: bool = False
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576

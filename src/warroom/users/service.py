@@ -7,6 +7,7 @@ import hmac
 import re
 import secrets
 from datetime import datetime
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,12 +15,27 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from warroom.errors import Conflict, Invalid, NotFound
+from warroom.settings import get_settings
 from warroom.users.models import ApiToken, User
 
 ROLES = ("viewer", "responder", "admin")
 RANK = {role: i for i, role in enumerate(ROLES)}
 HANDLE_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-_hasher = PasswordHasher()
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    """argon2id: RFC 9106's low-memory profile (64 MiB, 3 passes), or OWASP's minimum
+    (19 MiB, 2 passes) with WARROOM_PASSWORD_KDF=owasp-minimum on small boxes."""
+    if get_settings().password_kdf == "owasp-minimum":
+        return PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
+    return PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when a user has no password, so a miss costs what a hit costs."""
+    return _hasher().hash("not-a-real-password-" + secrets.token_hex(8))
 
 
 def hash_token(token: str) -> str:
@@ -64,19 +80,17 @@ def create_user(session: Session, *, now: datetime, handle: str, role: str = "re
 def set_password(user: User, password: str) -> None:
     if len(password) < 8:
         raise Invalid("a password needs at least 8 characters", {"field": "password"})
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = _hasher().hash(password)
 
 
 def check_password(user: User | None, password: str) -> bool:
     """Constant work whether or not the user exists, so timing does not reveal handles."""
     stored = user.password_hash if user and user.active and user.password_hash else None
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _hasher().verify(stored or _dummy_hash(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 
-
-_DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(8))
 
 
 def create_token(session: Session, *, now: datetime, user: User | None, kind: str = "user",
