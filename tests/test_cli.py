@@ -85,3 +85,16 @@ def test_clear_errors_nonzero_exit(db_url: str) -> None:
         assert res.returncode != 0, args
         assert message in res.stderr, (args, res.stderr)
         assert "Traceback" not in res.stderr
+
+
+def test_unmigrated_or_unreachable_database_is_explained(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    fresh = f"sqlite:///{tmp_path / 'new.db'}"
+    done = run(fresh, "incident", "list")
+    assert done.returncode == 1
+    assert "has no warroom schema yet: run `warroom db upgrade` first" in done.stderr, done.stderr
+    down = "postgresql://someone:hunter22@127.0.0.1:9/warroom"  # port 9 (discard): nothing listens
+    done = run(down, "incident", "list")
+    assert done.returncode == 1 and "cannot reach the database" in done.stderr, done.stderr
+    assert "hunter22" not in done.stderr and "***" in done.stderr
+    ok(fresh, "db", "upgrade")
+    assert "no incidents" in ok(fresh, "incident", "list")

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from warroom.clock import SystemClock
@@ -61,8 +63,25 @@ def session_scope() -> Iterator[tuple[Session, Settings]]:
     except WarroomError as exc:
         detail = f" ({json.dumps(exc.details, default=str)})" if exc.details else ""
         raise fail(f"{exc.message}{detail}") from None
+    except DBAPIError as exc:
+        raise fail(_database_problem(engine, exc)) from None
     finally:
         engine.dispose()
+
+
+def _database_problem(engine: Engine, exc: DBAPIError) -> str:
+    """A schema that was never migrated, or a server that is down, in words (no traceback)."""
+    from warroom import migrate, outage
+
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        have, missing = migrate.current_heads(engine), migrate.pending(engine)
+    except DBAPIError as again:
+        return f"cannot reach the database {where}: {outage.one_line(again)}"
+    if missing:
+        state = f"is behind (missing {', '.join(missing)})" if have else "has no warroom schema yet"
+        return f"the database {where} {state}: run `warroom db upgrade` first"
+    return f"database error on {where}: {outage.one_line(exc)}"
 
 
 def _audit_cli(session: Session) -> None:
