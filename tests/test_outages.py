@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.notify import make_policy
-from tests.support.server import ThreadedServer, free_port
+from tests.support.server import ThreadedServer, free_port, http_client
 from warroom.api.app import create_app
 from warroom.api.groupcommit import GroupCommitter
 from warroom.clock import FakeClock
@@ -45,9 +45,8 @@ def test_api_answers_503_with_retry_after_while_the_database_is_down(caplog: pyt
     server = ThreadedServer(app).start()
     caplog.set_level(logging.WARNING)
     try:
-        import httpx
 
-        with httpx.Client(base_url=server.url, timeout=30) as c:
+        with http_client(base_url=server.url, timeout=30) as c:
             answers = [c.get("/api/v1/incidents", headers={"Authorization": "Bearer wru_x"}),
                        c.post("/api/v1/ingest/datadog?token=wri_abcdefgh12345",
                               json={"transition": "Triggered", "title": "x", "alert_id": "1"}),

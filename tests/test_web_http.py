@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import httpx
-
 from tests.support import cli
-from tests.support.server import Running
+from tests.support.server import Running, http_client
 from tests.support.web import PASSWORD, csrf_of, login, make_web_user
 from warroom.db import unit_of_work
 from warroom.incidents import service as incidents
@@ -26,7 +24,7 @@ def _declare(server: Running, title: str = "Sign-in down", commander: str = "ali
 
 def test_pages_need_a_session_and_cookie_flags(server: Running) -> None:
     make_web_user(server, "alice")
-    anon = httpx.Client(base_url=server.url, timeout=30)
+    anon = http_client(base_url=server.url, timeout=30)
     r = anon.get("/incidents")
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=%2Fincidents")
     page = anon.get("/login")
@@ -49,13 +47,13 @@ def test_pages_need_a_session_and_cookie_flags(server: Running) -> None:
     assert anon.post("/logout", data={}).status_code == 403
     home = anon.get("/")
     assert anon.post("/logout", data={"csrf": csrf_of(home.text)}).status_code == 303
-    stolen = httpx.Client(base_url=server.url, cookies={"warroom_session": token})
+    stolen = http_client(base_url=server.url, cookies={"warroom_session": token})
     assert stolen.get("/").status_code == 303
 
 
 def test_login_form_needs_its_csrf_token(server: Running) -> None:
     make_web_user(server, "alice")
-    anon = httpx.Client(base_url=server.url, timeout=30)
+    anon = http_client(base_url=server.url, timeout=30)
     anon.get("/login")
     r = anon.post("/login", data={"handle": "alice", "password": PASSWORD, "csrf": "forged"})
     assert r.status_code == 403
@@ -64,7 +62,7 @@ def test_login_form_needs_its_csrf_token(server: Running) -> None:
 def test_secure_cookie_when_configured(server: Running) -> None:
     make_web_user(server, "alice")
     server.state.settings.secure_cookies = True
-    anon = httpx.Client(base_url=server.url, timeout=30)
+    anon = http_client(base_url=server.url, timeout=30)
     page = anon.get("/login")
     pre = next(h for h in page.headers.get_list("set-cookie") if h.startswith("warroom_login_csrf="))
     assert "Secure" in pre and "HttpOnly" in pre

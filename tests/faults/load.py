@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from tests.support.alerts import dd, payload
+from tests.support.server import http_client
 
 SERVICES = [f"svc{i:02d}" for i in range(12)]
 P1_USERS, P3_USERS = "1500", "50"
@@ -134,7 +135,7 @@ def _client() -> httpx.Client:
     """One keep-alive client per sender thread (cheaper than a client per request)."""
     client: httpx.Client | None = getattr(_local, "client", None)
     if client is None:
-        client = _local.client = httpx.Client(timeout=30)
+        client = _local.client = http_client(timeout=30)
     return client
 
 

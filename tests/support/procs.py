@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.server import free_port
+from tests.support.server import free_port, http_client
 
 
 class Proc:
@@ -67,15 +67,16 @@ class ApiProc(Proc):
     def start(self) -> ApiProc:
         super().start()
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if not self.alive:
-                raise RuntimeError(f"API process died:\n{self.log()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code in (200, 503):
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        with http_client(timeout=1) as client:
+            while time.monotonic() < deadline:
+                if not self.alive:
+                    raise RuntimeError(f"API process died:\n{self.log()[-3000:]}")
+                try:
+                    if client.get(f"{self.url}/healthz").status_code in (200, 503):
+                        return self
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
         raise RuntimeError(f"API process did not answer:\n{self.log()[-3000:]}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -13,6 +14,14 @@ import uvicorn
 from fastapi import FastAPI
 
 from warroom.api.deps import AppState
+
+# httpx builds an SSL context (loading the CA bundle: ~50 ms of CPU) for every client it is not
+# given one; the tests speak plain HTTP over loopback, so one shared context serves them all.
+SSL_CONTEXT = ssl.create_default_context()
+
+
+def http_client(**kw: Any) -> httpx.Client:
+    return httpx.Client(verify=SSL_CONTEXT, **kw)
 
 
 def free_port() -> int:
@@ -68,7 +77,7 @@ class Running:
 
     def client(self, token: str | None = None, **kw: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kw)
+        return http_client(base_url=self.url, headers=headers, timeout=30, **kw)
 
     def admin(self) -> httpx.Client:
         return self.client(self.admin_token)

@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from tests.support.server import Running
+from tests.support.server import Running, http_client
 from warroom.db import unit_of_work
 from warroom.users import service as users
 
@@ -29,7 +29,7 @@ def csrf_of(html: str) -> str:
 
 def login(server: Running, handle: str, password: str = PASSWORD) -> tuple[httpx.Client, str]:
     """A client with the session cookie, and the session's CSRF token."""
-    client = httpx.Client(base_url=server.url, timeout=30)
+    client = http_client(base_url=server.url, timeout=30)
     page = client.get("/login")
     assert page.status_code == 200
     r = client.post("/login", data={"handle": handle, "password": password, "csrf": csrf_of(page.text),
