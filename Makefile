@@ -18,6 +18,7 @@ run: $(STAMP)
 	$(BIN)/warroom serve
 
 test: $(STAMP)
+	@$(BIN)/python -m compileall -q src >/dev/null  # subprocesses then skip compiling warroom
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
