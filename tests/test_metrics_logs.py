@@ -126,3 +126,19 @@ def test_redact_patterns() -> None:
     assert redact("password=hunter2 ok") == "password=[redacted] ok"
     assert redact("https://hooks.slack.com/services/T0/B0/XYZ") == "https://[redacted]"
     assert redact("nothing secret here") == "nothing secret here"
+
+
+def test_accepted_alerts_log_at_debug_refused_at_info(server: Running, captured: io.StringIO) -> None:
+    from tests.support.alerts import ingest_token
+
+    token = ingest_token(server, "datadog")
+    with server.client(token) as c:
+        body = {"alert_id": "9", "cycle_key": "1", "transition": "Triggered", "title": "[Triggered] x",
+                "tags": "env:prod,service:sis", "id": "1"}
+        assert c.post("/api/v1/ingest/datadog", json=body).status_code == 202
+    with server.client("wri_not-a-real-token-at-all") as c:
+        assert c.post("/api/v1/ingest/datadog", json=body).status_code == 401
+    access = [x for x in map(json.loads, captured.getvalue().splitlines()) if x["logger"] == "warroom.access"]
+    levels = {(x["path"], x["status"]): x["level"] for x in access}
+    assert levels[("/api/v1/ingest/datadog", 202)] == "DEBUG"
+    assert levels[("/api/v1/ingest/datadog", 401)] == "INFO"

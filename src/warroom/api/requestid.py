@@ -16,6 +16,7 @@ from warroom.logs import request_id_var
 
 log = logging.getLogger("warroom.access")
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+QUIET_PREFIX = "/api/v1/ingest/"
 
 
 class RequestContext:
@@ -41,8 +42,13 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            log.info("%s %s %s", scope.get("method"), scope.get("path"), status["code"],
-                     extra={"request_id": rid, "method": scope.get("method"),
-                            "path": scope.get("path"), "status": status["code"],
-                            "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+            path = scope.get("path") or ""
+            # An accepted alert is counted in /metrics; a line each would be most of an alert
+            # storm's log (and ~10% of an alert's CPU). Refused ones stay at INFO.
+            level = logging.DEBUG if status["code"] < 400 and path.startswith(QUIET_PREFIX) else logging.INFO
+            if log.isEnabledFor(level):
+                log.log(level, "%s %s %s", scope.get("method"), path, status["code"],
+                        extra={"request_id": rid, "method": scope.get("method"), "path": path,
+                               "status": status["code"],
+                               "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
             request_id_var.reset(token)
