@@ -53,3 +53,45 @@ def test_writer_restarts_after_idle(sessions: sessionmaker[Session]) -> None:
     threading.Event().wait(0.3)
     assert writer._thread is None
     assert writer.submit(_put("y")).result(10) == "y"
+
+
+@pytest.mark.postgres
+def test_two_processes_batches_in_opposite_service_order_never_deadlock(pg_url: str) -> None:
+    """Two API processes' batches touch services sis+usip in opposite order: the prelock takes a
+    batch's service locks in sorted order first, so the second batch waits instead of deadlocking
+    (a deadlock would kill one transaction and force a replay)."""
+    from tests.support import databases
+    from warroom.db import session_factory
+    from warroom.ingest import grouping
+
+    engines = [databases.engine_for(pg_url), databases.engine_for(pg_url)]
+    writers = [GroupCommitter(session_factory(e), prelock=grouping.lock_services, idle_exit=0.5)
+               for e in engines]
+    a_holds_first, b_holds_first = threading.Event(), threading.Event()
+
+    def unit(service: str, mine: threading.Event | None, theirs: threading.Event | None):  # type: ignore[no-untyped-def]
+        def work(session: Session) -> str:
+            grouping.lock_service(session, service)
+            if mine is not None and theirs is not None:
+                mine.set()
+                theirs.wait(1.5)  # without the prelock, both now hold one lock and want the other
+            return service
+
+        return work
+
+    gates = [threading.Event(), threading.Event()]
+    blockers = [w.submit(lambda s, g=g: g.wait(10)) for w, g in zip(writers, gates, strict=True)]
+    futures = [writers[0].submit(unit("sis", a_holds_first, b_holds_first), ["sis"]),
+               writers[0].submit(unit("usip", None, None), ["usip"]),
+               writers[1].submit(unit("usip", b_holds_first, a_holds_first), ["usip"]),
+               writers[1].submit(unit("sis", None, None), ["sis"])]
+    for gate in gates:
+        gate.set()
+    try:
+        assert [f.result(30) for f in futures] == ["sis", "usip", "usip", "sis"]
+        assert all(b.result(10) for b in blockers)
+        assert [w.replays for w in writers] == [0, 0], "a batch lost a lock race and was replayed"
+        assert [w.batches for w in writers] == [2, 2]  # each writer: the blocker, then both units
+    finally:
+        for e in engines:
+            e.dispose()
