@@ -189,6 +189,37 @@ def test_healthz_without_any_worker_warns(server: Running) -> None:
     assert "none has run yet" in body["checks"]["worker"] and body["warnings"]
 
 
+def test_slack_without_a_token_is_said_at_start_on_healthz_and_per_dead_row(
+        engine, db_url: str, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    """The reference policy routes to Slack; a fresh install has no token: say so before anything
+    goes dead, and name each dead row with the command that retries it."""
+    from tests.conftest import start_server
+    from warroom.policy import reference_policy
+
+    running = start_server(engine, db_url, reference_policy(), clock)  # no WARROOM_SLACK_TOKEN
+    try:
+        with running.client() as c:
+            warnings = c.get("/healthz").json()["warnings"]
+        assert any("channel 'support' (#identity-support) is Slack but WARROOM_SLACK_TOKEN is not set"
+                   in w for w in warnings), warnings
+        policy = running.state.policy
+        starting = worker(running.state.sessions, policy, clock, db_url)
+        starting.stop.set()
+        with caplog.at_level("WARNING", logger="warroom"):
+            starting.run()  # stopped at once: only the start-up
+            assert "WARROOM_SLACK_TOKEN is not set" in caplog.text
+            _declare(running)
+            worker(running.state.sessions, policy, clock, db_url).drain()
+        (row,) = _rows(running, "support")
+        assert row.state == "dead" and "not_authed" in (row.last_error or "")
+        assert f"notification {row.id} to 'support' is dead" in caplog.text
+        assert f"warroom notifications retry {row.id}" in caplog.text
+        with running.client() as c:
+            assert c.get("/healthz").json()["warnings"][-1].startswith("1 dead notification")
+    finally:
+        running.server.stop()
+
+
 def test_worker_process_stops_on_sigterm(db_url: str, tmp_path: Path) -> None:
     raw = policy_raw(worker={"heartbeat_every": "100ms", "poll_interval": "50ms"})
     policy_file = tmp_path / "policy.yaml"

@@ -59,5 +59,10 @@ def check(state: Any) -> tuple[dict[str, Any], int]:
         body["checks"]["database"] = f"error: {type(exc).__name__}"
         return body, 503
     status = _worker(state, body)
+    from warroom.notifications.rules import setup_problems
+
+    problems = setup_problems(state.policy, slack_token=bool(state.settings.slack_token))
+    if problems:
+        body.setdefault("warnings", []).extend(problems)
     _dead(state, body)
     return body, status

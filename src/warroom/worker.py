@@ -21,7 +21,7 @@ from warroom.clock import Clock, SystemClock
 from warroom.deploys import service as _deploys  # noqa: F401 - registers the OOB reminder handler
 from warroom.ingest import jobs as _ingest_jobs  # noqa: F401 - registers escalation and auto-resolve
 from warroom.notifications import cadence as _cadence  # noqa: F401 - registers the cadence handlers
-from warroom.notifications import delivery
+from warroom.notifications import delivery, rules
 from warroom.notifications.models import WorkerHeartbeat
 from warroom.policy import Policy
 from warroom.reminders import runner
@@ -83,6 +83,8 @@ class Worker:
     def run(self) -> None:
         cfg = self.policy.worker
         log.info("worker %s started", self.worker_id)
+        for problem in rules.setup_problems(self.policy, slack_token=bool(self.settings.slack_token)):
+            log.warning("%s", problem)
         last_beat = -1e9
         while not self.stop.is_set():
             try:

@@ -157,6 +157,9 @@ def _record(session: Session, item: Claimed, outcome: Result | Exception, *, pol
     if not updated.rowcount:
         log.warning("notification %s: lease lost before recording the outcome", item.id)
         return "lost"
+    if values.get("state") == "dead":
+        log.warning("notification %s to '%s' is dead (%s); once fixed: warroom notifications retry %s",
+                    item.id, item.channel, values["last_error"], item.id)
     incident_id = item.out.incident_id
     if (isinstance(outcome, Result) and outcome.slack_channel and incident_id is not None and outcome.external_id
             and item.out.thread_ts is None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from warroom.policy.schema import Channel, Notifications
+from warroom.policy.schema import Channel, Notifications, Policy
 
 
 def backoff(attempts: int, cfg: Notifications, *, retry_after: float | None = None,
@@ -31,3 +31,15 @@ def pace(chan: Channel, cfg: Notifications) -> timedelta:
 
 def gives_up(attempts: int, cfg: Notifications) -> bool:
     return attempts >= cfg.max_attempts
+
+
+def setup_problems(policy: Policy, *, slack_token: bool) -> list[str]:
+    """Channels the process cannot deliver to as configured: said at start and on /healthz,
+    because their notifications would otherwise only show up later as dead rows."""
+    routed = {name for names in policy.routes.values() for name in names}
+    problems = []
+    for name, chan in sorted(policy.channels.items()):
+        if chan.type == "slack" and not slack_token and name in routed:
+            problems.append(f"channel '{name}' ({chan.channel}) is Slack but WARROOM_SLACK_TOKEN is not "
+                            "set: its notifications go dead until it is (then retry them)")
+    return problems
