@@ -32,6 +32,7 @@ from warroom.web.render import page, redirect
 
 router = APIRouter()
 OVERVIEW = ("users_impacted", "impacts", "detection_method", "controller", "tracking_issue", "sub_services")
+ROOM_ALERTS = 50  # alerts listed in the room (firing first); the rest are one link away on /alerts
 LABELS = {"active": "Mark active (reopen)", "stable": "Mark stable", "resolved": "Resolve", "completed": "Complete"}
 
 
@@ -136,7 +137,7 @@ def incident_page(request: Request, ref: str, who: PageUser) -> Response:
             "inc": incident,
             "timeline": incidents.timeline(s, incident_id=incident.id),
             "updates": incidents.updates(s, incident_id=incident.id),
-            "alerts": alert_queries.for_incident(s, incident_id=incident.id),
+            "alerts": alert_queries.for_incident(s, incident_id=incident.id, limit=ROOM_ALERTS),
             "postmortem": postmortems.current(s, incident_id=incident.id),
             "missing": (incidents.completion_missing(s, policy=state.policy, incident=incident)
                         if incident.state == "resolved" else []),
