@@ -20,8 +20,8 @@ from warroom.errors import Invalid, NotFound, WarroomError
 from warroom.incidents import service as incidents
 from warroom.incidents import states
 from warroom.incidents.schemas import IncidentCreate, IncidentPatch
-from warroom.incidents.update_draft import draft_update
 from warroom.ingest import queries as alert_queries
+from warroom.notifications import drafts
 from warroom.policy.schema import PRIORITIES
 from warroom.postmortems import service as postmortems
 from warroom.triage.helper import priority_helper, window_words
@@ -141,7 +141,8 @@ def incident_page(request: Request, ref: str, who: PageUser) -> Response:
             "postmortem": postmortems.current(s, incident_id=incident.id),
             "missing": (incidents.completion_missing(s, policy=state.policy, incident=incident)
                         if incident.state == "resolved" else []),
-            "draft": draft_update(s, incident=incident) if incident.state != "completed" else "",
+            "draft": (drafts.build(s, incident=incident, now=state.now())["text"]
+                      if incident.state != "completed" else ""),
             "oobs": oob.list_for_incident(s, incident_id=incident.id),
         }
     moves = states.allowed(incident.state)
