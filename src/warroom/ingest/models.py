@@ -24,6 +24,8 @@ class Alert(Base):
         Index("ix_alerts_first_seen", "first_seen_at", "id"),
         Index("ix_alerts_incident_first_seen", "incident_id", "first_seen_at", "id"),  # also the FK index
         Index("ix_alerts_status_first_seen", "status", "first_seen_at", "id"),
+        # Firing and unlinked (the dashboard, ?unlinked=true), and an incident's firing alerts.
+        Index("ix_alerts_status_incident_first_seen", "status", "incident_id", "first_seen_at", "id"),
         Index("ix_alerts_source_dedup", "source", "dedup_key"),
         Index("ix_alerts_last_seen", "last_seen_at"),
     )

@@ -1,4 +1,4 @@
-"""alert_order: indexes in the alert list's order (first_seen_at, id), alone, per incident, per status
+"""alert_order: indexes in the alert list's order (first_seen_at, id), alone, per incident, per status (and incident)
 
 Revision ID: 0009_alert_order
 Revises: 0008_cadence
@@ -21,12 +21,15 @@ def upgrade() -> None:
         batch_op.create_index('ix_alerts_first_seen', ['first_seen_at', 'id'], unique=False)
         batch_op.create_index('ix_alerts_incident_first_seen', ['incident_id', 'first_seen_at', 'id'], unique=False)
         batch_op.create_index('ix_alerts_status_first_seen', ['status', 'first_seen_at', 'id'], unique=False)
+        batch_op.create_index('ix_alerts_status_incident_first_seen', ['status', 'incident_id', 'first_seen_at', 'id'],
+                              unique=False)
         batch_op.drop_index('ix_alerts_incident')  # a prefix of ix_alerts_incident_first_seen
 
 
 def downgrade() -> None:
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.create_index('ix_alerts_incident', ['incident_id'], unique=False)
+        batch_op.drop_index('ix_alerts_status_incident_first_seen')
         batch_op.drop_index('ix_alerts_status_first_seen')
         batch_op.drop_index('ix_alerts_incident_first_seen')
         batch_op.drop_index('ix_alerts_first_seen')
