@@ -102,7 +102,7 @@ def _check_draft(draft: dict[str, Any]) -> None:
 
 
 def test_storm_draft_and_automatic_update_are_bounded(server: Running, token: str, clock: FakeClock,
-                                                     statements: list[str]) -> None:
+                                                     statements: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     ref = _storm(server, token, clock)
     with server.admin() as c:
         quiet = c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P2", "severity": "SEV-3"}).json()
@@ -114,6 +114,16 @@ def test_storm_draft_and_automatic_update_are_bounded(server: Running, token: st
         assert r.status_code == 200, r.text
     assert len(statements) == small  # a constant number of queries, whatever the storm
     _check_draft(r.json())
+    with server.state.sessions() as s:  # a batch (the worker's due jobs) reads the same, in one set of queries
+        both = [incident_service.get(s, ref), incident_service.get(s, quiet["id"])]
+        alone = [drafts.build(s, incident=i, now=clock.now()) for i in both]
+        statements.clear()
+        batch = drafts.gather(s, both)
+        assert len(statements) == 7
+        assert [drafts.build(s, incident=i, now=clock.now(), inputs=batch[i.id]) for i in both] == alone
+        monkeypatch.setattr(drafts, "BATCH", 1)
+        batch = drafts.gather(s, both)
+        assert [drafts.build(s, incident=i, now=clock.now(), inputs=batch[i.id]) for i in both] == alone
     assert "Since the last update (09:01 UTC, 9m 00s ago):" in r.json()["text"]
     # The due time passes with no human update: the worker posts the same bounded draft.
     clock.set(T0 + timedelta(minutes=31))
