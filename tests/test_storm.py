@@ -168,10 +168,19 @@ def test_small_incident_lists_firing_first_then_most_recent(server: Running) -> 
 
 def test_storm_web_room_shows_a_bounded_list_and_links_to_all(server: Running, token: str, clock: FakeClock) -> None:
     ref = _storm(server, token, clock)
+    with unit_of_work(server.state.sessions) as s:  # each joining alert adds an alert entry
+        inc = incident_service.get(s, ref)
+        for i in range(20):
+            incident_service.add_timeline(s, inc, now=T0 + timedelta(minutes=8), actor="system", kind="alert",
+                                          text=f"Alert {1000 + i} joined", data={"event": "joined"})
     make_web_user(server, "alice")
     alice, _ = login(server, "alice")
     room = alice.get(f"/incidents/{ref}")
     assert room.status_code == 200
+    entries = room.text.split('id="timeline-h"', 1)[1].split("</ol>", 1)[0]
+    assert entries.count('data-kind="alert"') == 50 and "Failing over to SiS" in entries
+    assert "Incident declared" in entries and "Alert 1019 joined" in entries and "Alert 0 changed" not in entries
+    assert "Showing the newest 50 of 61 alert entries" in entries  # 40 + 20 + the declaring alert's
     alerts_part = room.text.split('id="alerts-h"', 1)[1].split("</section>", 1)[0]
     assert alerts_part.count('<span class="alert-status firing">') == 50 and "resolved</span>" not in alerts_part
     assert f"{STORM + 1} linked, {STORM - 20 + 1} firing; showing 50, firing first." in alerts_part

@@ -17,6 +17,7 @@ from warroom.db import unit_of_work
 from warroom.deploys import service as oob
 from warroom.deploys import states as oob_states
 from warroom.errors import Invalid, NotFound, WarroomError
+from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents import states
 from warroom.incidents.schemas import IncidentCreate, IncidentPatch
@@ -135,7 +136,7 @@ def incident_page(request: Request, ref: str, who: PageUser) -> Response:
             return page(request, "not_found.html", status=404, who=who, message=exc.message)
         ctx: dict[str, Any] = {
             "inc": incident,
-            "timeline": incidents.timeline(s, incident_id=incident.id),
+            "timeline": incident_queries.room_timeline(s, incident_id=incident.id),
             "updates": incidents.updates(s, incident_id=incident.id),
             "alerts": alert_queries.for_incident(s, incident_id=incident.id, limit=ROOM_ALERTS),
             "postmortem": postmortems.current(s, incident_id=incident.id),
