@@ -261,6 +261,9 @@ def test_storm_join_reads_severity_tags_only_when_it_brings_one(server: Running,
     assert incident(server, ref)["severity"] == "SEV-1"
     changed = [e for e in timeline(server, ref) if e["kind"] == "severity_changed"]
     assert len(changed) == 1 and "2 distinct csp value(s) (idme, logingov) >= 2: SEV-1" in changed[0]["text"]
+    statements.clear()
+    accepted(server, token, "grafana", _csp("mhv", "mhv"))  # a third value: SEV-1 cannot rise, no read
+    assert statements and not any(_reads_firing_labels(s) for s in statements)
 
 
 def test_comma_separated_tag_values_count_apart(server: Running, token: str) -> None:
@@ -272,6 +275,12 @@ def test_comma_separated_tag_values_count_apart(server: Running, token: str) -> 
     assert incident(server, ref)["severity"] == "SEV-1"
     changed = [e for e in timeline(server, ref) if e["kind"] == "severity_changed"]
     assert "(dslogon, logingov)" in changed[0]["text"]
+
+
+def test_severity_can_rise_only_below_the_most_severe_outcome() -> None:
+    policy = reference_policy()  # rules give SEV-1 or SEV-2, the default is SEV-3
+    assert [rules.severity_can_rise(policy, s) for s in ("SEV-1", "SEV-2", "SEV-3", "SEV-5")] == [
+        False, True, True, True]
 
 
 def test_adds_severity_values_matches_severity_for() -> None:

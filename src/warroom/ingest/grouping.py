@@ -112,6 +112,8 @@ def suggest_severity(session: Session, *, policy: Policy, now: datetime,
     alert that just joined: when it brings no severity tag value the suggestion cannot change."""
     if a is not None and not rules.adds_severity_values(policy, dict(a["labels"] or {}), a["tier"]):
         return
+    if not rules.severity_can_rise(policy, incident.severity):
+        return  # e.g. already SEV-1: nothing to suggest, whatever the alerts say
     decision = rules.severity_for(policy, _severity_inputs(session, policy, incident.id))
     if not rules.more_severe(decision.value, incident.severity):
         return

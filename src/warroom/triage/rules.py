@@ -179,6 +179,12 @@ def adds_severity_values(policy: Policy, labels: dict[str, str], tier: int) -> b
                if not (rule.production_only and not is_production(policy, tier)))
 
 
+def severity_can_rise(policy: Policy, current: str) -> bool:
+    """Whether `severity_for` can give anything more severe than `current` (no rule can past SEV-1)."""
+    return any(more_severe(sev, current) for sev in [policy.triage.default_severity,
+                                                     *(r.severity for r in policy.triage.severity_rules)])
+
+
 def severity_tags(policy: Policy) -> list[str]:
     """The labels severity rules count distinct values of (what the database must read)."""
     return sorted({rule.distinct_tag for rule in policy.triage.severity_rules})
