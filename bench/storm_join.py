@@ -2,9 +2,10 @@
 
 Each joining alert runs `suggest_severity`. It used to read the labels of every firing alert of
 the incident (O(N)); now an alert without a severity tag (the seeded storm's alerts and, by
-default, the joining ones have no `csp` label) skips it, and one with a tag (`--tagged`: the
-joining alerts carry `csp:idme`) runs one SELECT DISTINCT (tag value, tier) over the incident's
-firing alerts. Prints the in-process time per joining alert (one transaction each) for several N.
+default, the joining ones have no `csp` label) skips it, and so does any alert once the incident
+is as severe as the rules can make it; one with a tag (`--tagged`: the joining alerts carry
+`csp:idme`; the seeded storm incident is SEV-3) runs one SELECT DISTINCT (tag value, tier) over
+the incident's firing alerts. Prints the in-process time per joining alert (one transaction each) for several N.
 
     PYTHONPATH=src:. python bench/storm_join.py [--db sqlite|postgres] [--sizes 0,2000,20000] [--alerts 30] [--tagged]
 """
