@@ -95,8 +95,7 @@ def _any_firing(session: Session, incident_id: int) -> bool:
 
 
 def _severity_inputs(session: Session, policy: Policy, incident_id: int) -> list[tuple[dict[str, str], int]]:
-    """The distinct (tag value, tier) pairs of the firing alerts, one query per severity tag: what
-    `severity_for` needs, without reading every alert's labels (a storm has tens of thousands)."""
+    """What `severity_for` needs, not every label of a storm: distinct (tag value, tier) of the firing alerts."""
     out: list[tuple[dict[str, str], int]] = []
     for tag in rules.severity_tags(policy):
         value = A.c.labels[tag].as_string()
@@ -108,8 +107,7 @@ def _severity_inputs(session: Session, policy: Policy, incident_id: int) -> list
 
 def suggest_severity(session: Session, *, policy: Policy, now: datetime,
                      incident: Incident, a: Any | None = None) -> None:
-    """Apply a more severe suggestion to an automatic incident; otherwise only note it. `a`, the
-    alert that just joined: when it brings no severity tag value the suggestion cannot change."""
+    """Apply a more severe suggestion to an automatic incident, else note it; skip what `a` (joining) cannot change."""
     if a is not None and not rules.adds_severity_values(policy, dict(a["labels"] or {}), a["tier"]):
         return
     if not rules.severity_can_rise(policy, incident.severity):

@@ -1,8 +1,4 @@
-"""The prefilled status update: what changed since the last one, which alerts still fire, who spoke last.
-
-Every read is bounded (an alert storm puts 20,000 alerts in one incident): a few of each kind are
-named, the rest are counted in SQL, and the text stays far below Slack's and the form's limits.
-"""
+"""The prefilled status update: what changed, what still fires, who spoke last; a few named, the rest counted."""
 
 from __future__ import annotations
 
@@ -31,7 +27,7 @@ FIRING_SHOWN = 10  # longest-firing alerts named in "Still firing"
 LINE_LIMIT = 200  # characters of one change line (a note may hold 20,000)
 TITLE_LIMIT = 120  # characters of an alert title in "Still firing"
 TEXT_LIMIT = 20000  # what a person may post (UpdateIn.message); the caps above stay far below it
-BATCH = 100  # incidents per set of queries (two UNION ALL terms each)
+BATCH = 100  # incidents per set of queries: two UNION ALL terms each, SQLite allows 500
 Parts = Select[*tuple[Any, ...]]  # a SELECT of any columns
 
 
@@ -166,8 +162,7 @@ def _firing(session: Session, bounds: dict[int, datetime], out: dict[int, Inputs
 
 
 def gather(session: Session, incidents: list[Incident]) -> dict[int, Inputs]:
-    """The inputs of many drafts in seven queries per 100 incidents whatever the number of alerts (a batch of
-    due jobs); SQLite allows 500 terms in a UNION ALL."""
+    """The inputs of many drafts (a batch of due jobs): seven queries per 100 incidents, whatever the storm."""
     out = {i.id: Inputs() for i in incidents}
     for start in range(0, len(incidents), BATCH):
         _gather(session, {i.id: _bound(i) for i in incidents[start:start + BATCH]}, out)

@@ -172,8 +172,7 @@ def severity_for(policy: Policy, alerts: list[tuple[dict[str, str], int]]) -> De
 
 
 def adds_severity_values(policy: Policy, labels: dict[str, str], tier: int) -> bool:
-    """Whether one more alert can change `severity_for`: only if it brings a value of some rule's tag
-    (counted at its tier); without one, every rule sees the same distinct values as before it came."""
+    """Whether one more alert can change `severity_for`: only with a value of some rule's tag, at a tier it counts."""
     return any(_tag_values(labels.get(rule.distinct_tag))
                for rule in policy.triage.severity_rules
                if not (rule.production_only and not is_production(policy, tier)))
