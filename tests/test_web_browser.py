@@ -168,7 +168,7 @@ def test_incident_lifecycle_in_the_browser(tabs: Any, server: Running, clock: Fa
     # Post the prefilled draft; the countdown resets to a full cadence.
     draft = page.get_by_label(re.compile("^Message"))
     expect(draft).to_have_value(re.compile(r"Error rate started climbing"))
-    draft.fill(draft.input_value().replace("Next steps: ", "Next steps: failing over to the secondary."))
+    draft.fill(draft.input_value() + "\nNext steps: failing over to the secondary.")
     page.get_by_role("button", name="Post update").click()
     expect(page.locator(".flash.ok")).to_have_text("Status update posted.")
     expect(countdown).to_have_class(re.compile(r"\bok\b"))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from warroom.ingest.models import Alert
@@ -27,3 +29,22 @@ def add_alert(sessions: sessionmaker[Session], *, service: str, at: datetime, ti
         s.add(alert)
         s.flush()
         return alert.id
+
+
+def add_alerts(sessions: sessionmaker[Session], rows: list[dict[str, Any]], *, service: str, incident_id: int | None,
+               title: str = "") -> list[int]:
+    """Many alert rows in one INSERT (an alert storm): each row gives at least `at`, and may give
+    `status`, `resolved_at`, `labels`, `tier`, `title`."""
+    values = []
+    for row in rows:
+        n = next(_seq)
+        status = row.get("status", "firing")
+        values.append(dict(
+            source="grafana", dedup_key=f"k{n}", open_key=f"k{n}" if status == "firing" else None, service=service,
+            mapped=True, environment="production" if row.get("tier", 1) == 1 else "staging", tier=row.get("tier", 1),
+            title=row.get("title", f"{service} alert {n}{title}"), status=status, priority="P2",
+            priority_rule="test", priority_reason="test", labels=row.get("labels", {}),
+            first_seen_at=row["at"], last_seen_at=row["at"], resolved_at=row.get("resolved_at"),
+            incident_id=incident_id, event_count=1))
+    with sessions.begin() as s:
+        return list(s.scalars(insert(Alert).returning(Alert.id, sort_by_parameter_order=True), values))

@@ -198,9 +198,18 @@ def list_alerts(
 
 
 @router.get("/api/v1/alerts/{alert_id}", response_model=AlertDetail)
-def show_alert(alert_id: int, db: ReadDB, who: Viewer) -> AlertDetail:
+def show_alert(
+    alert_id: int,
+    db: ReadDB,
+    who: Viewer,
+    events_limit: Annotated[int, Query(ge=1, le=500, description="Events per page, newest first")] = 50,
+    events_before: Annotated[int | None, Query(ge=1, le=2**31 - 1, description=(
+        "Only events with a smaller id: `events_next_before` of the previous page"))] = None,
+) -> AlertDetail:
+    """The alert and one page of its events with their raw bodies (`events_total` counts them all)."""
     alert = ingest.get_alert(db, alert_id)
-    return alert_detail(alert, ingest.events(db, alert_id=alert.id))
+    got = ingest.events(db, alert_id=alert.id, limit=events_limit, before=events_before)
+    return alert_detail(alert, got.events, total=got.total, older=got.older)
 
 
 @router.post("/api/v1/triage/simulate")

@@ -9,6 +9,8 @@ from warroom.incidents.models import Incident, StatusUpdate, TimelineEntry
 from warroom.incidents.schemas import IncidentOut, TimelineOut, UpdateOut
 from warroom.policy.schema import Policy
 
+DETAIL_ALERTS = 100  # alerts listed in the incident JSON; GET /api/v1/alerts?incident= pages through all
+
 
 def incident_out(incident: Incident, *, missing: list[str] | None = None) -> IncidentOut:
     return IncidentOut(
@@ -53,11 +55,13 @@ def incident_full(session: Session, *, policy: Policy, incident: Incident) -> In
 
     missing = (service.completion_missing(session, policy=policy, incident=incident)
                if incident.state == "resolved" else [])
-    from warroom.ingest import service as alerts
+    from warroom.ingest import queries as alerts
     from warroom.ingest.views import alert_brief
 
     out = incident_out(incident, missing=missing)
-    out.alerts = [alert_brief(a) for a in alerts.alerts_for_incident(session, incident_id=incident.id)]
+    linked = alerts.for_incident(session, incident_id=incident.id, limit=DETAIL_ALERTS)
+    out.alerts = [alert_brief(a) for a in linked.shown]
+    out.alerts_total, out.alerts_firing = linked.total, linked.firing
     return out
 
 

@@ -89,16 +89,30 @@ def raise_priority(session: Session, *, policy: Policy, now: datetime, incident:
                            priority=wanted, reason=reason)
 
 
-def _firing_of(session: Session, incident_id: int) -> list[Any]:
-    return list(session.connection().execute(select(A.c.labels, A.c.tier).where(
-        A.c.incident_id == incident_id, A.c.status == "firing")).all())
+def _any_firing(session: Session, incident_id: int) -> bool:
+    return session.connection().execute(select(A.c.id).where(
+        A.c.incident_id == incident_id, A.c.status == "firing").limit(1)).first() is not None
+
+
+def _severity_inputs(session: Session, policy: Policy, incident_id: int) -> list[tuple[dict[str, str], int]]:
+    """What `severity_for` needs, not every label of a storm: distinct (tag value, tier) of the firing alerts."""
+    out: list[tuple[dict[str, str], int]] = []
+    for tag in rules.severity_tags(policy):
+        value = A.c.labels[tag].as_string()
+        for raw, tier in session.connection().execute(select(value, A.c.tier).distinct().where(
+                A.c.incident_id == incident_id, A.c.status == "firing", value.is_not(None))):
+            out.append(({tag: str(raw)}, tier))  # comma-separated values are split by severity_for
+    return out
 
 
 def suggest_severity(session: Session, *, policy: Policy, now: datetime,
-                     incident: Incident) -> None:
-    """Apply a more severe suggestion to an automatic incident; otherwise only note it."""
-    decision = rules.severity_for(policy, [(dict(r.labels or {}), r.tier)
-                                           for r in _firing_of(session, incident.id)])
+                     incident: Incident, a: Any | None = None) -> None:
+    """Apply a more severe suggestion to an automatic incident, else note it; skip what `a` (joining) cannot change."""
+    if a is not None and not rules.adds_severity_values(policy, dict(a["labels"] or {}), a["tier"]):
+        return
+    if not rules.severity_can_rise(policy, incident.severity):
+        return  # e.g. already SEV-1: nothing to suggest, whatever the alerts say
+    decision = rules.severity_for(policy, _severity_inputs(session, policy, incident.id))
     if not rules.more_severe(decision.value, incident.severity):
         return
     if incident.declared_automatically and not _set_by_hand(session, incident, "severity_changed"):
@@ -160,7 +174,7 @@ def place(session: Session, *, policy: Policy, now: datetime, alert_id: int,
         _link(session, policy=policy, now=now, incident=incident, a=a, what="reopened")
     if incident is not None:
         raise_priority(session, policy=policy, now=now, incident=incident, a=a)
-        suggest_severity(session, policy=policy, now=now, incident=incident)
+        suggest_severity(session, policy=policy, now=now, incident=incident, a=a)
         return incident.id
     if not rules.must_declare(policy, a["priority"]):
         return None
@@ -212,7 +226,7 @@ def after_resolve(session: Session, *, policy: Policy, now: datetime, alert_id: 
         return
     incident = incidents.get(session, a["incident_id"], for_update=True)
     alert_timeline(session, incident, now=now, a=a, what="recovered")
-    if incident.state in states.OPEN_STATES and not _firing_of(session, incident.id):
+    if incident.state in states.OPEN_STATES and not _any_firing(session, incident.id):
         reminders.schedule(session, kind=AUTORESOLVE,
                            subject=reminders.incident_subject(incident.id),
                            due_at=now + policy.triage.stability_window, now=now,

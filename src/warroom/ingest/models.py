@@ -19,7 +19,13 @@ class Alert(Base):
     __table_args__ = (
         UniqueConstraint("source", "open_key"),
         Index("ix_alerts_status_service", "status", "service"),
-        Index("ix_alerts_incident", "incident_id"),
+        # The alert list's order (first_seen_at desc, id desc), alone and under its common filters:
+        # a page is an index range instead of a sort of the table (SQLite sorted all of it per page).
+        Index("ix_alerts_first_seen", "first_seen_at", "id"),
+        Index("ix_alerts_incident_first_seen", "incident_id", "first_seen_at", "id"),  # also the FK index
+        Index("ix_alerts_status_first_seen", "status", "first_seen_at", "id"),
+        # Firing and unlinked (the dashboard, ?unlinked=true), and an incident's firing alerts.
+        Index("ix_alerts_status_incident_first_seen", "status", "incident_id", "first_seen_at", "id"),
         Index("ix_alerts_source_dedup", "source", "dedup_key"),
         Index("ix_alerts_last_seen", "last_seen_at"),
     )

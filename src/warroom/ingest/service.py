@@ -215,14 +215,24 @@ def get_alert(session: Session, alert_id: int) -> Alert:
     return alert
 
 
-def events(session: Session, *, alert_id: int) -> list[AlertEvent]:
-    return list(session.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id)
-                                .order_by(AlertEvent.id)))
+@dataclass(frozen=True)
+class EventPage:
+    """The newest `limit` events older than a cursor, oldest first; `older` is the next cursor."""
+
+    events: list[AlertEvent]
+    total: int
+    older: int | None
 
 
-def alerts_for_incident(session: Session, *, incident_id: int) -> list[Alert]:
-    return list(session.scalars(select(Alert).where(Alert.incident_id == incident_id)
-                                .order_by(Alert.first_seen_at, Alert.id)))
+def events(session: Session, *, alert_id: int, limit: int = 50, before: int | None = None) -> EventPage:
+    """A flapping alert keeps thousands of raw bodies: read one page of them, and count them all."""
+    stmt = select(AlertEvent).where(AlertEvent.alert_id == alert_id)
+    if before is not None:
+        stmt = stmt.where(AlertEvent.id < before)
+    rows = list(session.scalars(stmt.order_by(AlertEvent.id.desc()).limit(limit + 1)))
+    total = session.scalar(select(func.count()).where(AlertEvent.alert_id == alert_id)) or 0
+    older = rows[limit - 1].id if len(rows) > limit else None
+    return EventPage(events=rows[:limit][::-1], total=total, older=older)
 
 
 def simulate(session: Session, *, policy: Policy, now: datetime, items: list[Incoming],

@@ -29,8 +29,9 @@ def event_out(e: AlertEvent) -> AlertEventOut:
                          received_at=e.received_at, occurred_at=e.occurred_at, raw=raw)
 
 
-def alert_detail(a: Alert, events: list[AlertEvent]) -> AlertDetail:
-    return AlertDetail(**alert_out(a).model_dump(), events=[event_out(e) for e in events])
+def alert_detail(a: Alert, events: list[AlertEvent], *, total: int, older: int | None) -> AlertDetail:
+    return AlertDetail(**alert_out(a).model_dump(), events=[event_out(e) for e in events], events_total=total,
+                       events_next_before=older)
 
 
 def alert_brief(a: Alert) -> dict[str, Any]:

@@ -151,6 +151,10 @@ def escalated(policy: Policy, *, tier: int, priority: str) -> Decision:
     return cap(policy, tier, decision)
 
 
+def _tag_values(raw: str | None) -> set[str]:
+    return {v.strip().lower() for v in (raw or "").split(",") if v.strip()}
+
+
 def severity_for(policy: Policy, alerts: list[tuple[dict[str, str], int]]) -> Decision:
     """First severity rule whose distinct tag values reach `min_count` among the alerts."""
     for rule in policy.triage.severity_rules:
@@ -158,14 +162,31 @@ def severity_for(policy: Policy, alerts: list[tuple[dict[str, str], int]]) -> De
         for labels, tier in alerts:
             if rule.production_only and not is_production(policy, tier):
                 continue
-            raw = labels.get(rule.distinct_tag) or ""
-            values |= {v.strip().lower() for v in raw.split(",") if v.strip()}
+            values |= _tag_values(labels.get(rule.distinct_tag))
         if len(values) >= rule.min_count:
             return Decision(rule.severity, f"severity-{rule.id}",
                             f"{len(values)} distinct {rule.distinct_tag} value(s) "
                             f"({', '.join(sorted(values))}) >= {rule.min_count}: {rule.severity}")
     default = policy.triage.default_severity
     return Decision(default, "severity-default", f"no severity rule matched: {default}")
+
+
+def adds_severity_values(policy: Policy, labels: dict[str, str], tier: int) -> bool:
+    """Whether one more alert can change `severity_for`: only with a value of some rule's tag, at a tier it counts."""
+    return any(_tag_values(labels.get(rule.distinct_tag))
+               for rule in policy.triage.severity_rules
+               if not (rule.production_only and not is_production(policy, tier)))
+
+
+def severity_can_rise(policy: Policy, current: str) -> bool:
+    """Whether `severity_for` can give anything more severe than `current` (no rule can past SEV-1)."""
+    return any(more_severe(sev, current) for sev in [policy.triage.default_severity,
+                                                     *(r.severity for r in policy.triage.severity_rules)])
+
+
+def severity_tags(policy: Policy) -> list[str]:
+    """The labels severity rules count distinct values of (what the database must read)."""
+    return sorted({rule.distinct_tag for rule in policy.triage.severity_rules})
 
 
 def more_severe(a: str, b: str) -> bool:

@@ -17,11 +17,12 @@ from warroom.db import unit_of_work
 from warroom.deploys import service as oob
 from warroom.deploys import states as oob_states
 from warroom.errors import Invalid, NotFound, WarroomError
+from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents import states
 from warroom.incidents.schemas import IncidentCreate, IncidentPatch
-from warroom.incidents.update_draft import draft_update
 from warroom.ingest import queries as alert_queries
+from warroom.notifications import drafts
 from warroom.policy.schema import PRIORITIES
 from warroom.postmortems import service as postmortems
 from warroom.triage.helper import priority_helper, window_words
@@ -32,6 +33,7 @@ from warroom.web.render import page, redirect
 
 router = APIRouter()
 OVERVIEW = ("users_impacted", "impacts", "detection_method", "controller", "tracking_issue", "sub_services")
+ROOM_ALERTS = 50  # alerts listed in the room (firing first); the rest are one link away on /alerts
 LABELS = {"active": "Mark active (reopen)", "stable": "Mark stable", "resolved": "Resolve", "completed": "Complete"}
 
 
@@ -134,13 +136,14 @@ def incident_page(request: Request, ref: str, who: PageUser) -> Response:
             return page(request, "not_found.html", status=404, who=who, message=exc.message)
         ctx: dict[str, Any] = {
             "inc": incident,
-            "timeline": incidents.timeline(s, incident_id=incident.id),
+            "timeline": incident_queries.room_timeline(s, incident_id=incident.id),
             "updates": incidents.updates(s, incident_id=incident.id),
-            "alerts": alert_queries.for_incident(s, incident_id=incident.id),
+            "alerts": alert_queries.for_incident(s, incident_id=incident.id, limit=ROOM_ALERTS),
             "postmortem": postmortems.current(s, incident_id=incident.id),
             "missing": (incidents.completion_missing(s, policy=state.policy, incident=incident)
                         if incident.state == "resolved" else []),
-            "draft": draft_update(s, incident=incident) if incident.state != "completed" else "",
+            "draft": (drafts.build(s, incident=incident, now=state.now())["text"]
+                      if incident.state != "completed" else ""),
             "oobs": oob.list_for_incident(s, incident_id=incident.id),
         }
     moves = states.allowed(incident.state)

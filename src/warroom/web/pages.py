@@ -96,13 +96,18 @@ def incident_list(
 @router.get("/alerts")
 def alert_list(request: Request, who: PageUser,
                status: Annotated[str | None, Query(pattern=r"^(|firing|resolved)$")] = None,
+               incident: Annotated[str | None, Query(pattern=r"^(|(INC-|inc-)?[0-9]{1,9})$")] = None,
                page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1) -> Response:
+    """Every alert, newest first; `?incident=INC-n` is the room's "all alerts of this incident" link."""
+    incident_id = incidents.parse_ref(incident) if incident else None
     with get_state(request).read_sessions() as s:
-        rows, total = alert_queries.list_alerts(s, status=status or None, page=page_no, per_page=PER_PAGE)
+        rows, total = alert_queries.list_alerts(s, status=status or None, incident_id=incident_id, page=page_no,
+                                                per_page=PER_PAGE)
     pages = max(1, -(-total // PER_PAGE))
-    kept = {"status": status} if status else {}
+    ref = f"INC-{incident_id}" if incident_id is not None else ""
+    kept = {k: v for k, v in (("status", status), ("incident", ref)) if v}
     return page(request, "alerts.html", who=who, rows=rows, total=total, alert_status=status or "",
-                page_no=page_no, pages=pages,
+                alert_incident=ref, page_no=page_no, pages=pages,
                 prev_url=f"/alerts?{urlencode({**kept, 'page': page_no - 1})}" if page_no > 1 else None,
                 next_url=f"/alerts?{urlencode({**kept, 'page': page_no + 1})}" if page_no < pages else None)
 

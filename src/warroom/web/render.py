@@ -58,7 +58,8 @@ def environment() -> jinja2.Environment:
         loader=jinja2.PackageLoader("warroom.web", "templates"),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(dt=fmt_dt, md=markdown, dur=format_duration, iso=lambda v: v.isoformat() if v else "")
+    env.filters.update(dt=fmt_dt, md=markdown, dur=format_duration, iso=lambda v: v.isoformat() if v else "",
+                       num=lambda v: f"{v:,}")
     env.globals.update(age=fmt_age, due_class=due_class, due_text=due_text)
     return env
 
