@@ -8,6 +8,7 @@ from tests.support import cli
 from tests.support.server import Running, http_client
 from tests.support.web import PASSWORD, csrf_of, login, make_web_user
 from warroom.db import unit_of_work
+from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import IncidentCreate
 from warroom.ingest.models import Alert
@@ -91,7 +92,7 @@ def test_csrf_and_roles_on_posts(server: Running) -> None:
     r = victor.post(f"/incidents/{ref}/notes", data={"text": "viewer note", "csrf": vtoken})
     assert r.status_code == 403
     with server.state.sessions() as s:
-        texts = [e.text for e in incidents.timeline(s, incident_id=incidents.parse_ref(ref))]
+        texts = [e.text for e in incident_queries.timeline(s, incident_id=incidents.parse_ref(ref))]
     assert "good" in texts and "viewer note" not in texts and "bad" not in texts
 
 

@@ -13,6 +13,7 @@ from tests.support.web import csrf_of, login, make_web_user
 from warroom.db import unit_of_work
 from warroom.deploys import service as oob
 from warroom.deploys.models import OobRequest
+from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import IncidentCreate
 
@@ -144,7 +145,7 @@ def test_only_legal_moves_checklist_who_and_when_and_refusals(server: Running) -
     assert r.status_code == 303 and "https://docs.example/pm" in alice.get(url).text
     assert alice.post(f"{url}/postmortem", data={"csrf": token, "url": "javascript:alert(1)"}).status_code == 422
     with server.state.sessions() as s:
-        texts = [e.text for e in incidents.timeline(s, incident_id=incidents.parse_ref(ref))]
+        texts = [e.text for e in incident_queries.timeline(s, incident_id=incidents.parse_ref(ref))]
     assert any("checklist: Engineering leadership acknowledged ticked (VP on the bridge)" in t for t in texts)
     assert any("verified in production by alice" in t for t in texts)
     # Unknown ids are 404 pages, also on another incident.

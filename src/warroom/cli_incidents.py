@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from warroom.cli import JsonOpt, _actor, _policy, emit, fail, incident_app, session_scope
 from warroom.clock import SystemClock
+from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import IncidentCreate, IncidentPatch
 from warroom.incidents.views import incident_full, incident_out, timeline_out, update_out
@@ -58,7 +59,7 @@ def list_(
 ) -> None:
     """List incidents, newest first."""
     with session_scope() as (session, _):
-        rows, total = incidents.list_incidents(session, state=state, priority=priority,
+        rows, total = incident_queries.list_incidents(session, state=state, priority=priority,
                                                service=service, page=page, per_page=per_page)
         emit({"items": [incident_out(i).model_dump(mode="json") for i in rows], "total": total},
              as_json, "\n".join(_line(i) for i in rows) or "no incidents")
@@ -70,7 +71,7 @@ def show(ref: str, as_json: JsonOpt = False) -> None:
     with session_scope() as (session, settings):
         inc = incidents.get(session, ref)
         out = incident_full(session, policy=_policy(settings), incident=inc)
-        tl = [timeline_out(e) for e in incidents.timeline(session, incident_id=inc.id)]
+        tl = [timeline_out(e) for e in incident_queries.timeline(session, incident_id=inc.id)]
         data = {**out.model_dump(mode="json"), "timeline": [t.model_dump(mode="json") for t in tl]}
         text = [_line(inc), f"services: {', '.join(out.services)}",
                 f"allowed transitions: {', '.join(out.allowed_transitions) or 'none'}", "timeline:"]

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from warroom.api.deps import DB, ReadDB, Responder, State, Viewer
 from warroom.errors import NotFound
+from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import (
     IncidentCreate,
@@ -70,7 +71,7 @@ def list_incidents(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> IncidentPage:
-    rows, total = incidents.list_incidents(
+    rows, total = incident_queries.list_incidents(
         db, state=state, priority=priority, service=service, declared_from=declared_from,
         declared_to=declared_to, page=page, per_page=per_page)
     return IncidentPage(items=[incident_out(i) for i in rows], total=total, page=page,
@@ -117,13 +118,13 @@ def post_update(ref: str, body: UpdateIn, state: State, db: DB, who: Responder) 
 @router.get("/{ref}/updates", response_model=list[UpdateOut])
 def list_updates(ref: str, db: ReadDB, who: Viewer) -> list[UpdateOut]:
     incident = incidents.get(db, ref)
-    return [update_out(u) for u in incidents.updates(db, incident_id=incident.id)]
+    return [update_out(u) for u in incident_queries.updates(db, incident_id=incident.id)]
 
 
 @router.get("/{ref}/timeline", response_model=list[TimelineOut])
 def get_timeline(ref: str, db: ReadDB, who: Viewer) -> list[TimelineOut]:
     incident = incidents.get(db, ref)
-    return [timeline_out(e) for e in incidents.timeline(db, incident_id=incident.id)]
+    return [timeline_out(e) for e in incident_queries.timeline(db, incident_id=incident.id)]
 
 
 @router.post("/{ref}/timeline", status_code=201, response_model=TimelineOut)

@@ -1,15 +1,61 @@
-"""Read-only incident queries for dashboards and the incident room (bounded: a storm is large)."""
+"""Read-only incident queries: lists, the timeline and updates, dashboards, the incident room."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from warroom.incidents import states
-from warroom.incidents.models import Incident, TimelineEntry
+from warroom.incidents.models import Incident, IncidentService, StatusUpdate, TimelineEntry
 
+
+def list_incidents(
+    session: Session,
+    *,
+    state: str | None = None,
+    priority: str | None = None,
+    service: str | None = None,
+    declared_from: datetime | None = None,
+    declared_to: datetime | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[Incident], int]:
+    """Newest first; filters use indexed columns so 100,000 incidents stay fast."""
+    stmt = select(Incident)
+    if state:
+        stmt = stmt.where(Incident.state.in_(state.split(",")))
+    if priority:
+        stmt = stmt.where(Incident.priority.in_(priority.split(",")))
+    if service:
+        stmt = stmt.where(Incident.id.in_(
+            select(IncidentService.incident_id).where(IncidentService.service == service)))
+    if declared_from:
+        stmt = stmt.where(Incident.declared_at >= declared_from)
+    if declared_to:
+        stmt = stmt.where(Incident.declared_at < declared_to)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.order_by(Incident.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return list(rows), total
+
+
+def timeline(session: Session, *, incident_id: int) -> list[TimelineEntry]:
+    """True order: by when it happened, then by when we recorded it."""
+    return list(session.scalars(
+        select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
+        .order_by(TimelineEntry.occurred_at, TimelineEntry.id)
+    ))
+
+
+def updates(session: Session, *, incident_id: int) -> list[StatusUpdate]:
+    return list(session.scalars(
+        select(StatusUpdate).where(StatusUpdate.incident_id == incident_id)
+        .order_by(StatusUpdate.created_at, StatusUpdate.id)
+    ))
 
 def open_incidents(session: Session, *, limit: int = 200) -> list[Incident]:
     """Open incidents, most urgent first (P1 before P2), then the oldest."""

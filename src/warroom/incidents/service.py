@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.errors import Conflict, Invalid, NotFound
@@ -187,35 +187,6 @@ def declare(
     return incident
 
 
-def list_incidents(
-    session: Session,
-    *,
-    state: str | None = None,
-    priority: str | None = None,
-    service: str | None = None,
-    declared_from: datetime | None = None,
-    declared_to: datetime | None = None,
-    page: int = 1,
-    per_page: int = 50,
-) -> tuple[list[Incident], int]:
-    """Newest first; filters use indexed columns so 100,000 incidents stay fast."""
-    stmt = select(Incident)
-    if state:
-        stmt = stmt.where(Incident.state.in_(state.split(",")))
-    if priority:
-        stmt = stmt.where(Incident.priority.in_(priority.split(",")))
-    if service:
-        stmt = stmt.where(Incident.id.in_(
-            select(IncidentService.incident_id).where(IncidentService.service == service)))
-    if declared_from:
-        stmt = stmt.where(Incident.declared_at >= declared_from)
-    if declared_to:
-        stmt = stmt.where(Incident.declared_at < declared_to)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(
-        stmt.order_by(Incident.id.desc()).offset((page - 1) * per_page).limit(per_page)
-    ).all()
-    return list(rows), total
 
 
 def acknowledge(session: Session, *, policy: Policy, now: datetime, actor: str,
@@ -408,18 +379,3 @@ def add_note(session: Session, *, now: datetime, actor: str, incident: Incident,
                          occurred_at=occurred_at, data={"backdated": occurred_at is not None})
     session.flush()
     return entry
-
-
-def timeline(session: Session, *, incident_id: int) -> list[TimelineEntry]:
-    """True order: by when it happened, then by when we recorded it."""
-    return list(session.scalars(
-        select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
-        .order_by(TimelineEntry.occurred_at, TimelineEntry.id)
-    ))
-
-
-def updates(session: Session, *, incident_id: int) -> list[StatusUpdate]:
-    return list(session.scalars(
-        select(StatusUpdate).where(StatusUpdate.incident_id == incident_id)
-        .order_by(StatusUpdate.created_at, StatusUpdate.id)
-    ))

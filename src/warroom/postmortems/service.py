@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from warroom.errors import Conflict, NotFound
+from warroom.incidents import queries as incident_queries
 from warroom.incidents.models import Incident
 from warroom.policy.durations import format_duration
 from warroom.policy.schema import Policy
@@ -50,7 +51,6 @@ def durations(incident: Incident) -> dict[str, Any]:
 
 
 def render(session: Session, *, policy: Policy, incident: Incident) -> str:
-    from warroom.incidents import service as incidents
 
     d = durations(incident)
     start = d["start"]
@@ -71,8 +71,8 @@ def render(session: Session, *, policy: Policy, incident: Incident) -> str:
     return _template(policy).render(
         incident=incident, services=services, severity=severity,
         roles=sorted(incident.roles.items()), key_times=key_times, durations=d,
-        updates=incidents.updates(session, incident_id=incident.id),
-        timeline=incidents.timeline(session, incident_id=incident.id), extra_sections=extra,
+        updates=incident_queries.updates(session, incident_id=incident.id),
+        timeline=incident_queries.timeline(session, incident_id=incident.id), extra_sections=extra,
     )
 
 

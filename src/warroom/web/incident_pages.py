@@ -137,7 +137,7 @@ def incident_page(request: Request, ref: str, who: PageUser) -> Response:
         ctx: dict[str, Any] = {
             "inc": incident,
             "timeline": incident_queries.room_timeline(s, incident_id=incident.id),
-            "updates": incidents.updates(s, incident_id=incident.id),
+            "updates": incident_queries.updates(s, incident_id=incident.id),
             "alerts": alert_queries.for_incident(s, incident_id=incident.id, limit=ROOM_ALERTS),
             "postmortem": postmortems.current(s, incident_id=incident.id),
             "missing": (incidents.completion_missing(s, policy=state.policy, incident=incident)

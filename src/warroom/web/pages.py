@@ -79,7 +79,7 @@ def incident_list(
     start, end = _day(date_from), _day(date_to)
     app = get_state(request)
     with app.read_sessions() as s:
-        rows, total = incidents.list_incidents(
+        rows, total = incident_queries.list_incidents(
             s, state="active,stable" if state == "open" else (state or None), priority=priority or None,
             service=service or None, declared_from=start, declared_to=end + timedelta(days=1) if end else None,
             page=page_no, per_page=PER_PAGE)
