@@ -25,26 +25,35 @@ def _put(key: str, fail: bool = False):  # type: ignore[no-untyped-def]
 
 def test_units_share_one_commit_and_fail_alone(sessions: sessionmaker[Session]) -> None:
     writer = GroupCommitter(sessions, idle_exit=0.5)
-    gate, running = threading.Event(), threading.Event()
 
-    def block(session: Session) -> bool:
-        running.set()
-        return gate.wait(10)
+    def queued_behind_a_blocker(*units):  # type: ignore[no-untyped-def]
+        gate, running = threading.Event(), threading.Event()
 
-    blocker = writer.submit(block)
-    assert running.wait(10)  # the writer is busy: the next four queue into one batch
-    futures = [writer.submit(_put("a")), writer.submit(_put("b", fail=True)),
-               writer.submit(_put("c")), writer.submit(_put("a"))]  # duplicate key: fails alone
-    gate.set()
-    assert blocker.result(10) is True
+        def block(session: Session) -> bool:
+            running.set()
+            return gate.wait(10)
+
+        blocker = writer.submit(block)
+        assert running.wait(10)  # the writer is busy: the next units queue into one batch
+        futures = [writer.submit(u) for u in units]
+        gate.set()
+        assert blocker.result(10) is True
+        return futures
+
+    clean = queued_behind_a_blocker(_put("x1"), _put("x2"), _put("x3"))
+    assert [f.result(10) for f in clean] == ["x1", "x2", "x3"]
+    assert (writer.batches, writer.units, writer.replays) == (2, 4, 0)  # blocker, then the three in one
+    futures = queued_behind_a_blocker(_put("a"), _put("b", fail=True), _put("c"),
+                                      _put("a"))  # duplicate key: fails alone
     assert futures[0].result(10) == "a" and futures[2].result(10) == "c"
     with pytest.raises(RuntimeError, match="unit b failed"):
         futures[1].result(10)
     with pytest.raises(Exception, match="(?i)unique|duplicate"):
         futures[3].result(10)
     with sessions() as s:
-        assert sorted(s.scalars(select(AppSetting.key))) == ["a", "c"]
-    assert writer.units == 5 and writer.batches == 2  # the blocker, then the four together
+        assert sorted(s.scalars(select(AppSetting.key))) == ["a", "c", "x1", "x2", "x3"]
+    # No SAVEPOINT per unit: the failed batch was rolled back and replayed one unit per transaction.
+    assert (writer.batches, writer.units, writer.replays) == (2 + 1 + 4, 4 + 1 + 4, 1)
 
 
 def test_writer_restarts_after_idle(sessions: sessionmaker[Session]) -> None:

@@ -12,8 +12,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.alert_rows import add_alert
+from tests.support.alerts import accepted, dd, ingest_token, payload, send
+from tests.support.http_fakes import SlackApiServer
+from tests.support.notify import SLACK_TOKEN, worker
 from tests.support.server import Running
-from warroom import metrics
 from warroom.clock import FakeClock
 from warroom.logs import make_handler, redact
 from warroom.settings import Settings
@@ -34,7 +36,9 @@ def value(samples: dict, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def test_metrics_parse_and_move(server: Running, clock: FakeClock) -> None:
+def test_metrics_parse_and_move(server: Running, clock: FakeClock, db_url: str) -> None:
+    """Every figure moves through the real path: alerts through the webhooks, deliveries through a
+    worker to a local Slack API, heartbeats through the worker's own row."""
     before = scrape(server)
     assert value(before, "warroom_incidents_open", priority="P1", state="active") == 0
     assert value(before, "warroom_status_updates_overdue") == 0
@@ -42,33 +46,52 @@ def test_metrics_parse_and_move(server: Running, clock: FakeClock) -> None:
         for _ in range(2):
             c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P1", "severity": "SEV-2"})
         c.post("/api/v1/incidents/INC-2/transitions", json={"to": "stable"})
-    # Ingestion is not on this branch: the ingest helper calls this same counter per delivery.
-    metrics.ALERTS_RECEIVED.labels(source="datadog", outcome="created").inc()
-    metrics.ALERTS_RECEIVED.labels(source="datadog", outcome="created").inc()
-    metrics.ALERTS_RECEIVED.labels(source="alertmanager", outcome="duplicate").inc()
-    metrics.NOTIFICATION_LATENCY.labels(channel="support").observe(1.5)
-    metrics.record_heartbeat("worker-a", clock.now() - timedelta(seconds=12))
-    add_alert(server.state.sessions, service="csp", at=clock.now())
+    datadog, alertmanager = ingest_token(server, "datadog"), ingest_token(server, "alertmanager")
+    for alert_id in ("m-1", "m-2"):
+        accepted(server, datadog, "datadog", dd(alert_id=alert_id, tags="env:staging,service:csp"))
+    firing = payload("alertmanager_firing")
+    for alert in firing["alerts"]:  # staging, impact unknown: stored, no incident
+        alert["labels"]["env"] = "staging"
+        alert["annotations"].pop("users_per_hour", None)
+    accepted(server, alertmanager, "alertmanager", firing)
+    accepted(server, alertmanager, "alertmanager", firing)  # the same delivery again
+    assert send(server, "wri_not-a-token-at-all", "datadog", dd()).status_code == 401
+    with SlackApiServer(token=SLACK_TOKEN) as slack:
+        w = worker(server.state.sessions, server.state.policy, clock, db_url, slack=slack,
+                   worker_id="worker-a")
+        w.beat()
+        for _ in range(3):  # Slack is paced at one message a second per channel
+            clock.advance(timedelta(seconds=1.5))
+            w.drain()
+        posts = [c for c in slack.ok_calls() if c.path.endswith("chat.postMessage")]
+        assert len(posts) == 3  # the two declarations and the state change
     add_alert(server.state.sessions, service="csp", at=clock.now())
     add_alert(server.state.sessions, service="csp", at=clock.now(), status="resolved")
     clock.advance(timedelta(minutes=31))
+    with server.admin() as c:
+        c.post("/api/v1/incidents", json={"services": ["tou"], "priority": "P3", "severity": "SEV-4"})
     after = scrape(server)
     assert value(after, "warroom_incidents_open", priority="P1", state="active") == 1
     assert value(after, "warroom_incidents_open", priority="P1", state="stable") == 1
     assert value(after, "warroom_incidents_open", priority="P4", state="active") == 0  # present as 0
     assert ("warroom_incidents_open", (("priority", "P4"), ("state", "active"))) in after
     assert value(after, "warroom_status_updates_overdue") == 2
-    assert value(after, "warroom_notifications", channel="support", state="pending") == (
-        value(before, "warroom_notifications", channel="support", state="pending") + 3)  # 2 declared + 1 state change
-    assert value(after, "warroom_notifications_oldest_pending_age_seconds") == 31 * 60
-    for src, outcome, n in (("datadog", "created", 2), ("alertmanager", "duplicate", 1)):
+    assert value(after, "warroom_notifications", channel="support", state="sent") == 3
+    assert value(after, "warroom_notifications", channel="support", state="pending") == 1  # INC-3 declared
+    assert value(after, "warroom_notifications_oldest_pending_age_seconds") == 0  # enqueued just now
+    am_alerts = len(firing["alerts"])
+    for src, outcome, n in (("datadog", "created", 2), ("alertmanager", "created", am_alerts),
+                            ("alertmanager", "duplicate", am_alerts), ("datadog", "unauthorized", 1)):
         key = dict(source=src, outcome=outcome)
         assert value(after, "warroom_alerts_received_total", **key) == value(
-            before, "warroom_alerts_received_total", **key) + n
-    assert value(after, "warroom_notification_delivery_seconds_bucket", channel="support", le="2.0") >= 1
-    assert value(after, "warroom_alerts_firing", service="csp", tier="1") == 2
+            before, "warroom_alerts_received_total", **key) + n, key
+    bucket = "warroom_notification_delivery_seconds_bucket"
+    for le, n in (("1.0", 0), ("5.0", 3)):  # delivered 1.5 s, 3 s and 4.5 s after they were enqueued
+        assert value(after, bucket, channel="support", le=le) == value(before, bucket, channel="support", le=le) + n
+    assert value(after, "warroom_alerts_firing", service="csp", tier="1") == 1
+    assert value(after, "warroom_alerts_firing", service="csp", tier="2") == 2  # env:staging
     assert value(before, "warroom_alerts_firing", service="csp", tier="1") == 0
-    assert value(after, "warroom_worker_heartbeat_age_seconds", worker="worker-a") == 12 + 31 * 60
+    assert value(after, "warroom_worker_heartbeat_age_seconds", worker="worker-a") == 4.5 + 31 * 60
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from tests.support import cli
 from tests.support.http_fakes import Fault, SlackApiServer, SlackWebhookServer, WebhookReceiver
 from tests.support.notify import SLACK_TOKEN, make_policy, policy_raw, slack_channels, worker
-from tests.support.server import Running
+from tests.support.server import Running, free_port, http_client
 from tests.support.smtp_fake import SmtpServer
 from warroom.clock import FakeClock, utcnow
 from warroom.notifications import signing
@@ -225,10 +225,16 @@ def test_worker_process_stops_on_sigterm(db_url: str, tmp_path: Path) -> None:
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text(yaml.safe_dump(raw))
     env = {**os.environ, "WARROOM_DATABASE_URL": db_url, "WARROOM_POLICY": str(policy_file)}
-    proc = subprocess.Popen([sys.executable, "-m", "warroom", "worker"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "warroom", "worker", "--metrics-port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert proc.stdout is not None and "running" in proc.stdout.readline()
+        assert proc.stdout is not None
+        assert f"worker metrics on http://127.0.0.1:{port}/metrics" in proc.stdout.readline()
+        assert "running" in proc.stdout.readline()
+        with http_client(timeout=5) as c:  # a worker process's own figures (delivery latency), for Prometheus
+            scraped = c.get(f"http://127.0.0.1:{port}/metrics").text
+        assert "warroom_notification_delivery_seconds" in scraped and "process_cpu_seconds_total" in scraped
         time.sleep(0.5)
         proc.terminate()
         assert proc.wait(timeout=15) == 0

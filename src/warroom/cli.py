@@ -148,12 +148,24 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[int | None, typer.Option(
+        "--metrics-port", help="Serve this worker's Prometheus metrics (delivery latency) on this port")] = None,
+    metrics_host: Annotated[str, typer.Option("--metrics-host", help="Bind address for --metrics-port")] = "127.0.0.1",
+) -> None:
     """Run the background worker: notifications, reminders, escalations (many may run)."""
     from warroom.worker import run_forever
 
     settings = get_settings()
-    run_forever(settings, _policy(settings))
+    policy = _policy(settings)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from warroom.metrics import REGISTRY
+
+        start_http_server(metrics_port, addr=metrics_host, registry=REGISTRY)
+        typer.echo(f"worker metrics on http://{metrics_host}:{metrics_port}/metrics")
+    run_forever(settings, policy)
 
 
 @db_app.command("upgrade")

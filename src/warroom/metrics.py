@@ -3,8 +3,7 @@ database at scrape time (so every API node reports the same cluster-wide figures
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
@@ -13,48 +12,26 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from warroom.clock import as_utc
 from warroom.incidents.models import Incident
 from warroom.incidents.states import OPEN_STATES
 from warroom.ingest.models import Alert
-from warroom.notifications.models import Notification
+from warroom.notifications.models import Notification, WorkerHeartbeat
 from warroom.policy.schema import PRIORITIES
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)
 
-# Ingest increments: ALERTS_RECEIVED.labels(source="datadog", outcome="created").inc()
-# outcome: created | updated | resolved | duplicate | rejected | unauthorized ...
+# Counted by the API process that answered: outcome created | updated | resolved | duplicate
+# per alert, or bad_request | unauthorized | forbidden | rate_limited per refused delivery.
 ALERTS_RECEIVED = Counter("warroom_alerts_received", "Alert deliveries received, by source and outcome",
                           ["source", "outcome"], registry=REGISTRY)
-# The notifier observes: NOTIFICATION_LATENCY.labels(channel="support").observe(seconds)
-# (seconds from the outbox row's created_at to its successful delivery).
+# Observed by the process that delivers (the worker inside `serve`, or `warroom worker
+# --metrics-port`): seconds from the outbox row's created_at to its successful delivery.
 NOTIFICATION_LATENCY = Histogram(
     "warroom_notification_delivery_seconds", "Seconds from enqueue to delivery, by channel",
     ["channel"], registry=REGISTRY,
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800))
-
-# Worker heartbeats: an in-process record, plus readers a worker implementation registers
-# (e.g. one that reads heartbeat rows from the database) returning worker id -> last beat.
-HeartbeatReader = Callable[[Session], dict[str, datetime]]
-HEARTBEAT_READERS: list[HeartbeatReader] = []
-_beats: dict[str, datetime] = {}
-_beats_lock = threading.Lock()
-
-
-def record_heartbeat(worker_id: str, at: datetime) -> None:
-    with _beats_lock:
-        _beats[worker_id] = at
-
-
-def heartbeats(session: Session) -> dict[str, datetime]:
-    with _beats_lock:
-        found = dict(_beats)
-    for reader in HEARTBEAT_READERS:
-        for worker_id, at in reader(session).items():
-            if worker_id not in found or at > found[worker_id]:
-                found[worker_id] = at
-    return found
-
 
 class DatabaseCollector(Collector):
     """Gauges computed from the database for one scrape."""
@@ -107,9 +84,12 @@ class DatabaseCollector(Collector):
         yield firing
 
         beats = GaugeMetricFamily("warroom_worker_heartbeat_age_seconds",
-                                  "Seconds since each worker's last heartbeat", labels=["worker"])
-        for worker_id, at in sorted(heartbeats(s).items()):
-            beats.add_metric([worker_id], max((self.now - at).total_seconds(), 0.0))
+                                  "Seconds since each running worker's last heartbeat (any node)",
+                                  labels=["worker"])
+        for worker_id, at in s.execute(select(WorkerHeartbeat.worker_id, WorkerHeartbeat.beat_at)
+                                       .where(WorkerHeartbeat.stopped_at.is_(None))
+                                       .order_by(WorkerHeartbeat.worker_id)):
+            beats.add_metric([worker_id], max((self.now - as_utc(at)).total_seconds(), 0.0))
         yield beats
 
 

@@ -1,10 +1,11 @@
 """Group commit: one writer thread runs queued units of work in a shared transaction.
 
-Each unit runs in its own SAVEPOINT, so one failing unit rolls back alone; every caller is
-answered only after the commit that contains its work. If the commit itself fails, or a unit
-loses a lock race (deadlock), the batch is replayed one unit per transaction so a single bad
-unit cannot fail its neighbours. When the database is unreachable every unit of the batch fails
-with that error (the API answers 503) and none is answered as stored.
+Every caller is answered only after the commit that contains its work. Units share the
+transaction without SAVEPOINTs (two round trips a unit on PostgreSQL): if any unit raises, or
+the commit fails, or the batch loses a lock race (deadlock), the whole transaction is rolled
+back and the batch is replayed one unit per transaction, so a bad unit fails alone and its
+neighbours are stored. When the database is unreachable every unit of the batch fails with that
+error (the API answers 503) and none is answered as stored.
 
 Units may name lock keys; `prelock` takes the union of a batch's keys in sorted order before
 any unit runs, so two processes' batches over the same keys cannot deadlock each other.
@@ -17,7 +18,6 @@ import queue
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from contextlib import nullcontext
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -87,16 +87,13 @@ class GroupCommitter:
             with self.sessions() as session:
                 if self.prelock is not None:
                     self.prelock(session, sorted(set().union(*(keys for _, _, keys in batch))))
-                alone = len(batch) == 1  # the transaction isolates a lone unit; no SAVEPOINT
                 for work, future, _ in batch:
                     try:
-                        with nullcontext() if alone else session.begin_nested():
-                            outcomes.append((future, True, work(session)))
-                    except Exception as exc:  # noqa: BLE001 - this unit alone fails
-                        if outage.is_outage(exc):
-                            raise  # deadlock or lost connection: the shared transaction is gone
-                        if alone:
-                            session.rollback()
+                        outcomes.append((future, True, work(session)))
+                    except Exception as exc:  # noqa: BLE001
+                        if len(batch) > 1 or outage.is_outage(exc):
+                            raise  # the shared transaction holds its partial work: replay alone
+                        session.rollback()
                         outcomes.append((future, False, exc))
                 session.commit()
         except Exception as exc:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
+from warroom import metrics
 from warroom.api.deps import AppState, ReadDB, State, Viewer, get_state, token_from_request
 from warroom.api.errors import error_body
 from warroom.api.groupcommit import GroupCommitter
@@ -27,6 +28,7 @@ from warroom.ingest.views import alert_detail, alert_out
 from warroom.users import service as users
 
 router = APIRouter(tags=["alerts"])
+Answer = tuple[JSONResponse, list[str]]  # the response, and each alert's outcome for /metrics
 
 _RESTRICTED = set(parsers.SOURCES)
 
@@ -59,41 +61,59 @@ def _prepare(source: str, body: bytes) -> tuple[list[Incoming], int, Any, JSONRe
 
 def _work(state: AppState, source: str, plain: str | None, items: list[Incoming],
           triaged: list[ingest.Triaged], truncated: int,
-          problem: JSONResponse | None) -> Callable[[Session], JSONResponse]:
+          problem: JSONResponse | None) -> Callable[[Session], Answer]:
     """The unit of work the writer runs inside the shared transaction."""
 
-    def run(session: Session) -> JSONResponse:
+    def run(session: Session) -> Answer:
         if not plain:
             return _error(401, "unauthorized", "missing ingest token: send 'Authorization: "
-                          "Bearer <token>', basic auth with the token as password, or ?token=")
+                          "Bearer <token>', basic auth with the token as password, or ?token="), []
         # Tokens looked up once per transaction (a group-commit batch shares one snapshot).
         seen: dict[str, tuple[str, str] | None] = session.info.setdefault("ingest_tokens", {})
         if plain not in seen:
             seen[plain] = users.token_kind(session, plain)
         token = seen[plain]
         if token is None:
-            return _error(401, "unauthorized", "invalid or revoked ingest token")
+            return _error(401, "unauthorized", "invalid or revoked ingest token"), []
         kind, name = token
         if kind != "ingest":
             return _error(403, "forbidden", "this is a user token; alerts need an ingest token "
-                          "(warroom token create --ingest NAME)")
+                          "(warroom token create --ingest NAME)"), []
         if name in _RESTRICTED and name != source:
-            return _error(403, "forbidden", f"this ingest token is for {name}, not {source}")
+            return _error(403, "forbidden", f"this ingest token is for {name}, not {source}"), []
         if problem is not None:
-            return problem
+            return problem, []
         outcomes = ingest.ingest(session, policy=state.policy, now=state.now(), items=items,
-                                 triaged=triaged)
+                                 triaged=triaged, prelocked=frozenset(t.service for t in triaged))
+        counted = [_outcome(o) for o in outcomes]
         if source == "events":
             return JSONResponse({"status": "success", "message": "Event processed",
-                                 "dedup_key": items[0].dedup_key}, 202)
+                                 "dedup_key": items[0].dedup_key}, 202), counted
         return JSONResponse({
             "status": "accepted", "truncated_alerts": truncated,
             "alerts": [{"id": o.alert_id, "dedup_key": o.dedup_key, "status": o.status,
                         "duplicate": o.duplicate,
                         "incident": f"INC-{o.incident_id}" if o.incident_id else None}
-                       for o in outcomes]}, 202)
+                       for o in outcomes]}, 202), counted
 
     return run
+
+
+def _outcome(o: ingest.Outcome) -> str:
+    if o.duplicate:
+        return "duplicate"
+    if o.created:
+        return "created"
+    return "resolved" if o.status == "resolved" else "updated"
+
+
+REFUSED = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 429: "rate_limited"}
+
+
+def _count(source: str, response: JSONResponse, outcomes: list[str]) -> None:
+    """Counted after the commit, in the answering process (never twice for a replayed unit)."""
+    for outcome in outcomes or [REFUSED.get(response.status_code, f"http_{response.status_code}")]:
+        metrics.ALERTS_RECEIVED.labels(source=source, outcome=outcome).inc()
 
 
 def _writer(state: AppState) -> GroupCommitter:
@@ -115,13 +135,16 @@ async def _receive(request: Request, source: str) -> JSONResponse:
     key = hashlib.sha256(plain.encode()).hexdigest() if plain else f"ip:{addr}"
     wait = limiter(state, "ingest").hit(key)
     if wait:
-        return JSONResponse(error_body("rate_limited", "too many alerts from this token; retry later"),
-                            429, headers=retry_after_header(wait))
+        refused = JSONResponse(error_body("rate_limited", "too many alerts from this token; retry later"),
+                               429, headers=retry_after_header(wait))
+        _count(source, refused, [])
+        return refused
     triaged = [ingest.triage(state.policy, item) for item in items] if problem is None else []
     work = _work(state, source, plain, items, triaged, truncated, problem)
     services = {t.service for t in triaged}
-    response: JSONResponse = await asyncio.wrap_future(_writer(state).submit(work, services))
-    return response
+    response, outcomes = await asyncio.wrap_future(_writer(state).submit(work, services))
+    _count(source, response, outcomes)
+    return response  # type: ignore[no-any-return]
 
 
 def fast_routes() -> list[Route]:

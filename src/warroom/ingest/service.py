@@ -102,19 +102,21 @@ def _open_alert(session: Session, item: Incoming) -> Any:
 
 
 def ingest(session: Session, *, policy: Policy, now: datetime, items: list[Incoming],
-           triaged: list[Triaged] | None = None) -> list[Outcome]:
+           triaged: list[Triaged] | None = None, prelocked: frozenset[str] = frozenset(),
+           ) -> list[Outcome]:
     """Apply events in (service, key) order so concurrent batches lock in one order;
-    `triaged` passes decisions the caller already made (the API locks by their services)."""
+    `triaged` passes decisions the caller already made, `prelocked` the services whose lock
+    this transaction already holds (the API takes a batch's locks up front)."""
     triaged = triaged if triaged is not None else [triage(policy, it) for it in items]
     planned = [(t, i, it) for i, (t, it) in enumerate(zip(triaged, items, strict=True))]
     results: dict[int, Outcome] = {}
     for t, i, item in sorted(planned, key=lambda p: (p[0].service, p[2].dedup_key, p[1])):
-        results[i] = _apply(session, policy=policy, now=now, item=item, t=t)
+        results[i] = _apply(session, policy=policy, now=now, item=item, t=t, prelocked=prelocked)
     return [results[i] for i in range(len(items))]
 
 
 def _apply(session: Session, *, policy: Policy, now: datetime, item: Incoming, t: Triaged,
-           ) -> Outcome:
+           prelocked: frozenset[str]) -> Outcome:
     out = Outcome(alert_id=None, dedup_key=item.dedup_key, status=item.status)
     row = _open_alert(session, item)
     was_open = row is not None
@@ -125,7 +127,9 @@ def _apply(session: Session, *, policy: Policy, now: datetime, item: Incoming, t
         out.duplicate = True  # nothing to acknowledge
         return out
     # One lock per service before any write: grouping/declaring never races (PostgreSQL).
-    grouping.lock_service(session, row.service if row is not None else t.service)
+    service = row.service if row is not None else t.service
+    if service not in prelocked:
+        grouping.lock_service(session, service)
     inserted: dict[str, Any] | None = None
     if row is None:
         out.alert_id, inserted = _new_alert(session, item, t, now)

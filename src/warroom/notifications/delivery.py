@@ -19,8 +19,8 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from warroom import outage
-from warroom.clock import Clock
+from warroom import metrics, outage
+from warroom.clock import Clock, as_utc
 from warroom.notifications import channels, rules
 from warroom.notifications.channels import Outgoing, Permanent, Result, Transient
 from warroom.notifications.models import ChannelPace, Notification, SlackThread
@@ -213,7 +213,17 @@ def send_one(sessions: sessionmaker[Session], *, settings: Settings, policy: Pol
         with sessions.begin() as session:
             return _record(session, item, outcome, policy=policy, worker_id=worker_id, now=clock.now())
 
-    return through_outage(record, policy=policy, what=f"notification {item.id}")
+    state = through_outage(record, policy=policy, what=f"notification {item.id}")
+    if state == "sent":
+        _observe([item], clock.now())
+    return state
+
+
+def _observe(items: list[Claimed], now: datetime) -> None:
+    """Delivery latency for /metrics, once each row's outcome is committed."""
+    for item in items:
+        seconds = (now - as_utc(datetime.fromisoformat(item.created_at))).total_seconds()
+        metrics.NOTIFICATION_LATENCY.labels(channel=item.channel).observe(max(seconds, 0.0))
 
 
 def through_outage(record: Callable[[], _T], *, policy: Policy, what: str) -> _T:
@@ -297,17 +307,17 @@ def run_batch(sessions: sessionmaker[Session], *, settings: Settings, policy: Po
         skipped += [item.id for item, outcome in got if outcome is None]
         sent = [(item, outcome) for item, outcome in got if outcome is not None]
         if sent:
-            def record(sent: list[tuple[Claimed, Result | Exception]] = sent) -> None:
+            def record(sent: list[tuple[Claimed, Result | Exception]] = sent) -> list[Claimed]:
                 with sessions.begin() as session:
                     now = clock.now()
                     ok = [(item, outcome) for item, outcome in sent if isinstance(outcome, Result)]
-                    if ok:
-                        _record_sent(session, ok, worker_id=worker_id, now=now)
+                    recorded = set(_record_sent(session, ok, worker_id=worker_id, now=now)) if ok else set()
                     for item, outcome in sent:
                         if not isinstance(outcome, Result):
                             _record(session, item, outcome, policy=policy, worker_id=worker_id, now=now)
+                return [item for item, _ in ok if item.id in recorded]
 
-            through_outage(record, policy=policy, what=f"{len(sent)} notifications")
+            _observe(through_outage(record, policy=policy, what=f"{len(sent)} notifications"), clock.now())
             done += len(sent)
     if skipped:
         with sessions.begin() as session:
