@@ -6,7 +6,7 @@ endpoint served the same way (uvicorn, one process, no access log), with the rat
 alerts sent open-loop at half the trivial endpoint's rate (the target load) for the p99 there,
 and each scenario's server CPU per alert (load-independent, unlike rates on a shared box).
 
-    PYTHONPATH=src python bench/ingest.py [--seconds 5] [--clients 16] [--only sqlite]
+    PYTHONPATH=src python bench/ingest.py [--seconds 5] [--clients 16] [--only sqlite] [--wrk 16]
 """
 
 from __future__ import annotations
@@ -89,6 +89,51 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU of one process (Linux), to price a request whatever the client costs."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+WRK_NEW = """
+counter = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+{auth}
+request = function()
+  counter = counter + 1
+  local key = string.format("%s-%d-%d", "{run}", math.random(1, 1000000000), counter)
+  local body = '{{"alert_id":"' .. key .. '","cycle_key":"1","transition":"Triggered","alert_type":"error",'
+    .. '"priority":"P3","title":"[Triggered] bench ' .. key .. '","tags":"env:prod,service:sis",'
+    .. '"link":"https://app.datadoghq.com/monitors/1","date":"1764770000000","id":"' .. key .. '"}}'
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+def drive_wrk(url: str, *, seconds: float, connections: int, token: str | None, pid: int,
+              run: str) -> dict[str, float]:
+    """The same load from wrk (C, one thread): the client no longer competes for the GIL-bound
+    Python cores the way httpx does, so the server's own capacity shows."""
+    auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_NEW.format(auth=auth, run=run))
+    cpu0 = cpu_seconds(pid)
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--latency", "-s",
+                          script.name, url], capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(pid) - cpu0
+    os.unlink(script.name)
+
+    def ms(label: str) -> float:
+        for line in out.splitlines():
+            if line.strip().startswith(label):
+                value = line.split()[1]
+                scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+                unit = next(u for u in ("us", "ms", "s") if value.endswith(u))
+                return float(value.removesuffix(unit)) * scale[unit]
+        return float("nan")
+
+    n = int(next(line.split()[0] for line in out.splitlines() if "requests in" in line))
+    bad = sum(int(line.split()[-1]) for line in out.splitlines() if "Non-2xx" in line)
+    rate = float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))
+    return {"requests": n, "errors": bad, "alerts_per_s": rate, "p50_ms": ms("50%"), "p99_ms": ms("99%"),
+            "cpu_ms": cpu * 1000 / max(n, 1)}
 
 
 async def drive(url: str, make_body: Callable[[int], bytes], *, seconds: float, clients: int,
@@ -197,6 +242,10 @@ def bench_warroom(db_url: str, args: argparse.Namespace, rate: float,
             f"{base}/api/v1/ingest/datadog", lambda i: json.dumps(dd_body(f"{run}-r{i}")).encode(),
             rate=rate, seconds=args.seconds, headers=headers, pid=proc.pid))
         show(f"new alert @{rate:.0f}/s", out["new alert, fixed rate"])
+        if args.wrk:
+            out["new alert, wrk"] = drive_wrk(f"{base}/api/v1/ingest/datadog", seconds=args.seconds,
+                                              connections=args.wrk, token=token, pid=proc.pid, run=run)
+            show(f"new alert, wrk -c{args.wrk}", out["new alert, wrk"])
         dup = json.dumps(dd_body(f"{run}-dup")).encode()
         out["duplicate"] = asyncio.run(drive(
             f"{base}/api/v1/ingest/datadog", lambda i: dup, seconds=args.seconds,
@@ -226,6 +275,11 @@ def bench_trivial(args: argparse.Namespace) -> dict[str, float]:
                               clients=args.clients, headers={"content-type": "application/json"},
                               pid=proc.pid))
         show("trivial endpoint", r)
+        if args.wrk:
+            w = drive_wrk(f"{base}/trivial", seconds=args.seconds, connections=args.wrk, token=None,
+                          pid=proc.pid, run="t")
+            show(f"trivial, wrk -c{args.wrk}", w)
+            r["wrk"] = w  # type: ignore[assignment]
         return r
     finally:
         proc.terminate()
@@ -255,6 +309,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--only", choices=["sqlite", "postgres"])
+    parser.add_argument("--wrk", type=int, default=0, metavar="CONNECTIONS",
+                        help="also drive new alerts and the trivial endpoint with wrk (Debian's wrk)")
     args = parser.parse_args()
     print(f"clients {args.clients}, {args.seconds:.0f}s per scenario, cores {os.cpu_count()}")
     trivial = bench_trivial(args)
@@ -276,6 +332,10 @@ def main() -> None:
         cost = trivial["cpu_ms"] / max(results["new alert"]["cpu_ms"], 1e-9)
         print(f"  ratio new-alert / trivial: {ratio:.0%} by rate, {cost:.0%} by server CPU per "
               "request", flush=True)
+        if args.wrk:
+            w, tw = results["new alert, wrk"], trivial["wrk"]  # type: ignore[index]
+            print(f"  ratio with wrk: {w['alerts_per_s'] / tw['alerts_per_s']:.0%} by rate, "
+                  f"{tw['cpu_ms'] / max(w['cpu_ms'], 1e-9):.0%} by server CPU per request", flush=True)
 
 
 if __name__ == "__main__":
