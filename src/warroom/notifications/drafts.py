@@ -6,10 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, case, func, literal, literal_column, or_, select, union_all
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from warroom.db import UTCDateTime
 from warroom.incidents.models import Incident, StatusUpdate, TimelineEntry
 from warroom.ingest.models import Alert
 from warroom.notifications.blocks import cut
@@ -27,8 +26,8 @@ FIRING_SHOWN = 10  # longest-firing alerts named in "Still firing"
 LINE_LIMIT = 200  # characters of one change line (a note may hold 20,000)
 TITLE_LIMIT = 120  # characters of an alert title in "Still firing"
 TEXT_LIMIT = 20000  # what a person may post (UpdateIn.message); the caps above stay far below it
-BATCH = 100  # incidents per set of queries: two UNION ALL terms each, SQLite allows 500
-Parts = Select[*tuple[Any, ...]]  # a SELECT of any columns
+BATCH = 100  # incidents per set of queries
+SMALL = 200  # alerts up to which an incident's alerts are read whole (beyond: a storm, read by ranges)
 
 
 def _hm(value: datetime) -> str:
@@ -81,88 +80,82 @@ def _bound(incident: Incident) -> datetime:
     return incident.last_update_at or incident.declared_at - timedelta(microseconds=1)
 
 
-def _per_incident(column: Any, bounds: dict[int, datetime]) -> ColumnElement[datetime]:
-    """Each incident's own bound, in SQL (one query serves a whole batch)."""
-    return case(*[(column == k, literal(v, UTCDateTime())) for k, v in bounds.items()])
-
-
 def _entries(session: Session, bounds: dict[int, datetime], out: dict[int, Inputs]) -> None:
-    since = _per_incident(TimelineEntry.incident_id, bounds)
+    """The newest news entries per incident: one fixed-shape query for the batch (a window
+    numbers each incident's entries, newest first), each incident's own bound applied here;
+    the exact count is asked only of an incident that has more than it shows."""
     event = func.coalesce(TimelineEntry.data["event"].as_string(), "")
+    news = (TimelineEntry.kind.not_in(QUIET), or_(TimelineEntry.kind != "alert", event.not_in(ALERT_ROW_EVENTS)))
     ranked = (select(TimelineEntry.id, func.row_number().over(
         partition_by=TimelineEntry.incident_id,
-        order_by=(TimelineEntry.recorded_at.desc(), TimelineEntry.id.desc())).label("n"),
-        func.count().over(partition_by=TimelineEntry.incident_id).label("total"))
-        .where(TimelineEntry.incident_id.in_(list(bounds)),
-               or_(TimelineEntry.recorded_at > since, TimelineEntry.occurred_at > since),
-               TimelineEntry.kind.not_in(QUIET),
-               or_(TimelineEntry.kind != "alert", event.not_in(ALERT_ROW_EVENTS)))
-        .subquery())
-    for entry, total in session.execute(
-            select(TimelineEntry, ranked.c.total).join(ranked, ranked.c.id == TimelineEntry.id)
-            .where(ranked.c.n <= ENTRIES_SHOWN).order_by(TimelineEntry.occurred_at, TimelineEntry.id)):
-        out[entry.incident_id].entries.append(entry)
-        out[entry.incident_id].entries_total = total
+        order_by=(TimelineEntry.recorded_at.desc(), TimelineEntry.id.desc())).label("n"))
+        .where(TimelineEntry.incident_id.in_(list(bounds)), TimelineEntry.recorded_at > min(bounds.values()),
+               *news).subquery())
+    for entry in session.scalars(select(TimelineEntry).join(ranked, ranked.c.id == TimelineEntry.id)
+                                 .where(ranked.c.n <= ENTRIES_SHOWN + 1)
+                                 .order_by(TimelineEntry.occurred_at, TimelineEntry.id)):
+        if entry.recorded_at > bounds[entry.incident_id]:
+            out[entry.incident_id].entries.append(entry)
+    for incident_id, bound in bounds.items():
+        got = out[incident_id]
+        got.entries_total = len(got.entries)
+        if len(got.entries) > ENTRIES_SHOWN:  # more than shown: count them, keep the newest
+            got.entries_total = session.scalar(select(func.count()).select_from(TimelineEntry).where(
+                TimelineEntry.incident_id == incident_id, TimelineEntry.recorded_at > bound, *news)) or 0
+            newest = {e.id for e in sorted(got.entries, key=lambda e: (e.recorded_at, e.id))[-ENTRIES_SHOWN:]}
+            got.entries = [e for e in got.entries if e.id in newest]
 
 
-def _alert_counts(session: Session, bounds: dict[int, datetime], out: dict[int, Inputs]) -> None:
-    """Three GROUP BY counts, each served by an index (alone, covering for the first two)."""
-    ids = list(bounds)
-    since = _per_incident(Alert.incident_id, bounds)
-    for incident_id, total, fired in session.execute(
-            select(Alert.incident_id, func.count(), func.count(case((Alert.first_seen_at > since, 1))))
-            .where(Alert.incident_id.in_(ids)).group_by(Alert.incident_id)):
-        out[incident_id].alerts_total, out[incident_id].fired_count = total, fired  # type: ignore[index]
-    for incident_id, firing in session.execute(
-            select(Alert.incident_id, func.count()).where(Alert.status == "firing", Alert.incident_id.in_(ids))
-            .group_by(Alert.incident_id)):
-        out[incident_id].firing_count = firing  # type: ignore[index]
-    for incident_id, recovered in session.execute(
-            select(Alert.incident_id, func.count())
-            .where(Alert.status == "resolved", Alert.incident_id.in_(ids), Alert.resolved_at > since)
-            .group_by(Alert.incident_id)):
-        out[incident_id].recovered_count = recovered  # type: ignore[index]
+def _small(session: Session, bounds: dict[int, datetime], out: dict[int, Inputs]) -> None:
+    """Incidents with few alerts (nearly all): every alert in one query, the rest done here."""
+    rows = session.execute(select(Alert.incident_id, Alert.id, Alert.title, Alert.service, Alert.status,
+                                  Alert.first_seen_at, Alert.resolved_at).where(Alert.incident_id.in_(list(bounds))))
+    changes: dict[int, list[tuple[datetime, int, AlertChange]]] = {k: [] for k in bounds}
+    firing: dict[int, list[tuple[datetime, int, FiringAlert]]] = {k: [] for k in bounds}
+    for r in rows:
+        got, since = out[r.incident_id], bounds[r.incident_id]
+        if r.first_seen_at > since:
+            got.fired_count += 1
+            changes[r.incident_id].append((r.first_seen_at, r.id, AlertChange(r.first_seen_at, "alert_fired", r.title)))
+        if r.status == "resolved" and r.resolved_at is not None and r.resolved_at > since:
+            got.recovered_count += 1
+            changes[r.incident_id].append(
+                (r.resolved_at, r.id, AlertChange(r.resolved_at, "alert_recovered", r.title)))
+        if r.status == "firing":
+            firing[r.incident_id].append((r.first_seen_at, r.id, FiringAlert(r.title, r.service, r.first_seen_at)))
+    for incident_id in bounds:
+        newest = sorted(changes[incident_id], key=lambda c: (c[0], c[1]), reverse=True)[:CHANGES_SHOWN]
+        out[incident_id].changes = [c for _, _, c in newest]
+        out[incident_id].firing = [f for _, _, f in sorted(firing[incident_id], key=lambda f: (f[0], f[1]))
+                                   [:FIRING_SHOWN]]
 
 
-def _each(parts: list[Parts]) -> Any:
-    """One statement for a batch: per incident a LIMITed index range, glued by UNION ALL."""
-    wrapped = [p.subquery().select() for p in parts]
-    return wrapped[0] if len(wrapped) == 1 else union_all(*wrapped)
+def _storm(session: Session, incident_id: int, since: datetime, got: Inputs) -> None:
+    """An incident with many alerts: LIMITed index ranges and index-only counts, never its rows."""
+    def count(*where: Any) -> int:
+        return session.scalar(select(func.count()).select_from(Alert).where(Alert.incident_id == incident_id,
+                                                                             *where)) or 0
 
-
-def _alert_changes(session: Session, bounds: dict[int, datetime], out: dict[int, Inputs]) -> None:
-    def kind(name: str) -> Any:
-        return literal_column(f"'{name}'", String).label("kind")
-
-    parts: list[Parts] = []
-    for incident_id, since in bounds.items():
-        parts.append(select(Alert.incident_id, Alert.id, Alert.title, Alert.first_seen_at.label("at"),
-                            kind("alert_fired"))
-                     .where(Alert.incident_id == incident_id, Alert.first_seen_at > since)
-                     .order_by(Alert.first_seen_at.desc(), Alert.id.desc()).limit(CHANGES_SHOWN))
-        parts.append(select(Alert.incident_id, Alert.id, Alert.title, Alert.resolved_at.label("at"),
-                            kind("alert_recovered"))
-                     .where(Alert.status == "resolved", Alert.incident_id == incident_id, Alert.resolved_at > since)
-                     .order_by(Alert.resolved_at.desc(), Alert.id.desc()).limit(CHANGES_SHOWN))
-    rows = sorted(session.execute(_each(parts)), key=lambda r: (r.at, r.id), reverse=True)
-    for row in rows:
-        got = out[row.incident_id]
-        if len(got.changes) < CHANGES_SHOWN:  # the newest of both kinds together
-            got.changes.append(AlertChange(at=row.at, kind=row.kind, title=row.title))
-
-
-def _firing(session: Session, bounds: dict[int, datetime], out: dict[int, Inputs]) -> None:
-    parts: list[Parts] = [
-        select(Alert.incident_id, Alert.id, Alert.title, Alert.service, Alert.first_seen_at)
-        .where(Alert.status == "firing", Alert.incident_id == incident_id)
-        .order_by(Alert.first_seen_at, Alert.id).limit(FIRING_SHOWN) for incident_id in bounds]
-    for row in sorted(session.execute(_each(parts)), key=lambda r: (r.first_seen_at, r.id)):
-        out[row.incident_id].firing.append(FiringAlert(title=row.title, service=row.service,
-                                                        since=row.first_seen_at))
+    got.fired_count = count(Alert.first_seen_at > since)
+    got.recovered_count = count(Alert.status == "resolved", Alert.resolved_at > since)
+    fired = session.execute(select(Alert.id, Alert.title, Alert.first_seen_at).where(
+        Alert.incident_id == incident_id, Alert.first_seen_at > since)
+        .order_by(Alert.first_seen_at.desc(), Alert.id.desc()).limit(CHANGES_SHOWN))
+    recovered = session.execute(select(Alert.id, Alert.title, Alert.resolved_at).where(
+        Alert.status == "resolved", Alert.incident_id == incident_id, Alert.resolved_at > since)
+        .order_by(Alert.resolved_at.desc(), Alert.id.desc()).limit(CHANGES_SHOWN))
+    both = [(r.first_seen_at, r.id, AlertChange(r.first_seen_at, "alert_fired", r.title)) for r in fired]
+    both += [(r.resolved_at, r.id, AlertChange(r.resolved_at, "alert_recovered", r.title)) for r in recovered]
+    got.changes = [c for _, _, c in sorted(both, key=lambda c: (c[0], c[1]), reverse=True)[:CHANGES_SHOWN]]
+    got.firing = [FiringAlert(r.title, r.service, r.first_seen_at) for r in session.execute(
+        select(Alert.title, Alert.service, Alert.first_seen_at).where(
+            Alert.status == "firing", Alert.incident_id == incident_id)
+        .order_by(Alert.first_seen_at, Alert.id).limit(FIRING_SHOWN))]
 
 
 def gather(session: Session, incidents: list[Incident]) -> dict[int, Inputs]:
-    """The inputs of many drafts (a batch of due jobs): seven queries per 100 incidents, whatever the storm."""
+    """The inputs of many drafts (a batch of due jobs): four fixed-shape queries per batch of
+    incidents, plus a few LIMITed ones per incident with more alerts than SMALL."""
     out = {i.id: Inputs() for i in incidents}
     for start in range(0, len(incidents), BATCH):
         _gather(session, {i.id: _bound(i) for i in incidents[start:start + BATCH]}, out)
@@ -171,9 +164,15 @@ def gather(session: Session, incidents: list[Incident]) -> dict[int, Inputs]:
 
 def _gather(session: Session, bounds: dict[int, datetime], out: dict[int, Inputs]) -> None:
     _entries(session, bounds, out)
-    _alert_counts(session, bounds, out)
-    _alert_changes(session, bounds, out)
-    _firing(session, bounds, out)
+    for incident_id, total, firing in session.execute(
+            select(Alert.incident_id, func.count(), func.count(case((Alert.status == "firing", 1))))
+            .where(Alert.incident_id.in_(list(bounds))).group_by(Alert.incident_id)):
+        out[incident_id].alerts_total, out[incident_id].firing_count = total, firing  # type: ignore[index]
+    small = {k: v for k, v in bounds.items() if out[k].alerts_total <= SMALL}
+    if any(out[k].alerts_total for k in small):
+        _small(session, {k: v for k, v in small.items() if out[k].alerts_total}, out)
+    for incident_id in bounds.keys() - small.keys():
+        _storm(session, incident_id, bounds[incident_id], out[incident_id])
     newest = (select(StatusUpdate.id, func.row_number().over(
         partition_by=StatusUpdate.incident_id,
         order_by=(StatusUpdate.created_at.desc(), StatusUpdate.id.desc())).label("n"))
