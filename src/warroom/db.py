@@ -60,7 +60,8 @@ def is_sqlite(engine_or_url: Engine | str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kw: Any) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pre_ping: bool = True,
+                **kw: Any) -> Engine:
     """SQLite gets WAL and BEGIN IMMEDIATE (no upgrade deadlocks); Postgres gets a real pool."""
     url = normalize_url(url)
     if is_sqlite(url):
@@ -86,7 +87,7 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kw: 
         return engine
     if "poolclass" not in kw:
         kw.update(pool_size=pool_size, max_overflow=max_overflow)
-    return create_engine(url, pool_pre_ping=True, **kw)
+    return create_engine(url, pool_pre_ping=pre_ping, **kw)
 
 
 def readonly(engine: Engine) -> Engine:
