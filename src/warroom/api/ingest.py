@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -49,8 +48,8 @@ def _bad(source: str, message: str, errors: list[str]) -> JSONResponse:
 def _prepare(source: str, body: bytes) -> tuple[list[Incoming], int, Any, JSONResponse | None]:
     """Parse in the event loop (cheap, no I/O); a problem is answered only after auth."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = parsers.loads(body)
+    except ValueError as exc:
         return [], 0, None, _bad(source, f"the body is not valid JSON: {exc}", [str(exc)])
     try:
         items, truncated = parsers.parse(source, data)
@@ -245,8 +244,8 @@ async def simulate(
     """What a payload would do (service, tier, priority, rule ids, declare?); stores nothing."""
     body = await request.body()
     try:
-        items, truncated = parsers.parse(source, json.loads(body))
-    except (ValueError, UnicodeDecodeError) as exc:
+        items, truncated = parsers.parse(source, parsers.loads(body))
+    except ValueError as exc:
         errors = exc.errors if isinstance(exc, BadPayload) else [str(exc)]
         return _bad("simulate", f"cannot read this {source} payload: {exc}", errors)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 SOURCES = ("datadog", "alertmanager", "grafana", "events")
 RAW_LIMIT = 65_536
+MAX_DEPTH = 64  # real webhook bodies nest 4-6 levels; deeper is refused before anything recurses on it
 FIRING_TRANSITIONS = ("Triggered", "Re-Triggered", "Warn", "Re-Warn", "No Data", "Re-No Data",
                       "Renotify")
 RESOLVED_TRANSITIONS = ("Recovered",)
@@ -48,6 +49,28 @@ class Incoming:
     def content_hash(self) -> str:
         return hashlib.sha256(f"{self.source}\n{self.dedup_key}\n{self.status}\n{self.raw}".encode()
                               ).hexdigest()
+
+
+def loads(body: bytes) -> Any:
+    """A webhook body as JSON; ValueError saying why for bad UTF-8, bad JSON or nesting past MAX_DEPTH."""
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    if body.count(b"{") + body.count(b"[") > MAX_DEPTH and _depth(data) > MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    return data
+
+
+def _depth(value: Any) -> int:
+    """Deepest container nesting, without recursion (stops once past MAX_DEPTH)."""
+    deepest, stack = 0, [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack and deepest <= MAX_DEPTH:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return deepest
 
 
 def _s(value: Any) -> str | None:
