@@ -25,7 +25,6 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
-    secret_key: str | None = None
     password_kdf: Literal["rfc9106-low-memory", "owasp-minimum"] = "rfc9106-low-memory"
     log_json: bool = False
     log_level: str = "INFO"
