@@ -64,7 +64,7 @@ def notifications_once(run: Run) -> None:
     assert set(states) == {"sent"}, f"outbox not drained: {states}"
     posted = Counter(p["metadata"]["event_payload"]["idempotency_key"] for p in run.slack.posts())
     keys = {k for k, _ in rows}
-    assert keys <= set(posted), f"missing at Slack: {list(keys - set(posted))[:5]}"
+    assert keys <= set(posted), f"missing at Slack: {_explain(run, keys - set(posted))}"
     with run.sessions() as s:
         unknown = set(posted) - set(s.scalars(select(Notification.idempotency_key)))
     assert not unknown, f"delivered but not in the outbox: {list(unknown)[:5]}"
@@ -72,6 +72,19 @@ def notifications_once(run: Run) -> None:
     assert all(k in run.ambiguous and n == 2 for k, n in twice.items()), f"delivered twice: {twice}"
     run.notes.update(notifications=len(rows), slack_calls=len(run.slack.calls),
                      duplicates_after_sigkill=len(twice))
+
+
+def _explain(run: Run, keys: set[str]) -> list[str]:
+    """For a failure message: each missing row as stored, and every Slack call that carried it."""
+    out = []
+    with run.sessions() as s:
+        for row in s.scalars(select(Notification).where(Notification.idempotency_key.in_(sorted(keys)[:5]))):
+            calls = [(f"{c.at:.3f}", c.path.rsplit("/", 1)[-1], c.response_status, c.fault, c.response)
+                     for c in run.slack.calls if row.idempotency_key.encode() in c.body]
+            out.append(f"{row.idempotency_key} {row.event} {row.channel} attempts={row.attempts} "
+                       f"claimed_by={row.claimed_by} sent_at={row.sent_at} external_id={row.external_id} "
+                       f"last_error={row.last_error} calls={calls}")
+    return out
 
 
 def updates_kept(run: Run) -> None:

@@ -46,16 +46,25 @@ def test_baseline(run: Run) -> None:
 
 
 def test_worker_sigkilled_and_restarted(run: Run) -> None:
+    def held(r: Run, wid: str | None) -> set[str]:
+        with r.sessions() as s:  # rows the worker has claimed and not yet recorded
+            return set(s.scalars(select(Notification.idempotency_key).where(
+                Notification.state == "pending", Notification.claimed_by == wid)))
+
     def kill(r: Run) -> None:
         victim = r.workers[0]
         assert victim.popen is not None
         pid = victim.popen.pid
-        start = utcnow()
-        victim.kill(signal.SIGKILL)
-        with r.sessions() as s:  # what it held: re-claimed after the lease; may reach Slack twice
+        with r.sessions() as s:
             wid = s.scalar(select(WorkerHeartbeat.worker_id).where(WorkerHeartbeat.pid == pid))
-            r.ambiguous = set(s.scalars(select(Notification.idempotency_key).where(
-                Notification.state == "pending", Notification.claimed_by == wid)))
+        start = utcnow()
+        r.slack.fail_always(Fault.late_answer(1.5))  # posts succeed under the 2 s timeout, but stay in flight
+        deadline = time.monotonic() + 30
+        while not held(r, wid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        victim.kill(signal.SIGKILL)
+        r.slack.clear()
+        r.ambiguous = held(r, wid)  # re-claimed after the lease; each may reach Slack twice
         time.sleep(3)
         victim.start()
         r.fault_windows.append((start, utcnow() + _lease()))
@@ -63,6 +72,7 @@ def test_worker_sigkilled_and_restarted(run: Run) -> None:
 
     run.drive(kill)
     assert run.workers[0].log().count(" started") == 2  # killed, then started again
+    assert run.notes["in_flight_at_kill"] > 0, "the kill did not land mid-delivery"
     checks.all_hold(run)
 
 

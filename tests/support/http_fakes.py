@@ -33,6 +33,7 @@ class Fault:
     slack_error: str | None = None
     delay: float = 0.0  # answer normally (or with this fault) after sleeping
     hang: bool = False  # sleep `delay` then drop the connection without an answer
+    late: bool = False  # only the delay: the call is a normal, successful one (not marked faulted)
 
     @staticmethod
     def http(status: int, body: str = "", retry_after: float | None = None) -> Fault:
@@ -51,6 +52,11 @@ class Fault:
     def slow(seconds: float) -> Fault:
         """Answer normally, late (longer than the client timeout = a timeout)."""
         return Fault(delay=seconds)
+
+    @staticmethod
+    def late_answer(seconds: float) -> Fault:
+        """Answer normally after `seconds` (within the client timeout): a success, just slow."""
+        return Fault(delay=seconds, late=True)
 
     @staticmethod
     def hang_up(seconds: float = 30) -> Fault:
@@ -160,7 +166,7 @@ class RecordingServer:
                     body=body, at=time.time())
         with self.lock:
             fault = self._faults.popleft() if self._faults else self._always
-            call.fault = fault
+            call.fault = None if fault is not None and fault.late else fault
             self.calls.append(call)
             self.lock.notify_all()
         if fault is not None and fault.delay:
@@ -168,7 +174,7 @@ class RecordingServer:
         if fault is not None and fault.hang:
             req.close_connection = True
             return
-        if fault is not None and (fault.status != 200 or fault.slack_error):
+        if fault is not None and not fault.late and (fault.status != 200 or fault.slack_error):
             status, headers, payload = self.fault_response(call, fault)
         else:
             status, headers, payload = self.handle(call)
