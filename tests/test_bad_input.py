@@ -38,7 +38,7 @@ def test_ingest_refuses_undecodable_bodies_with_a_clear_400(server: Running, tok
     for what, raw in bodies.items():
         r = send(server, token, source, None, raw=raw)
         assert 400 <= r.status_code < 500, (what, r.status_code, r.text)
-        assert error_message(r) if source != "events" else r.json()["status"], (what, r.text)
+        assert error_message(r), (what, r.text)  # the events endpoint adds PagerDuty's fields to it
     assert alerts(server)["total"] == 0
 
 

@@ -45,7 +45,6 @@ def test_api_answers_503_with_retry_after_while_the_database_is_down(caplog: pyt
     server = ThreadedServer(app).start()
     caplog.set_level(logging.WARNING)
     try:
-
         with http_client(base_url=server.url, timeout=30) as c:
             answers = [c.get("/api/v1/incidents", headers={"Authorization": "Bearer wru_x"}),
                        c.post("/api/v1/ingest/datadog?token=wri_abcdefgh12345",

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from warroom import __version__
+from warroom.notifications.rules import setup_problems
 
 
 def _worker(state: Any, body: dict[str, Any]) -> int:
@@ -59,8 +60,6 @@ def check(state: Any) -> tuple[dict[str, Any], int]:
         body["checks"]["database"] = f"error: {type(exc).__name__}"
         return body, 503
     status = _worker(state, body)
-    from warroom.notifications.rules import setup_problems
-
     problems = setup_problems(state.policy, slack_token=bool(state.settings.slack_token))
     if problems:
         body.setdefault("warnings", []).extend(problems)

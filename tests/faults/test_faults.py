@@ -60,8 +60,9 @@ def test_worker_sigkilled_and_restarted(run: Run) -> None:
         start = utcnow()
         r.slack.fail_always(Fault.late_answer(1.5))  # posts succeed under the 2 s timeout, but stay in flight
         deadline = time.monotonic() + 30
-        while not held(r, wid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        while not held(r, wid) and time.monotonic() < deadline:  # woken by each post that reaches Slack
+            seen = len(r.slack.calls)
+            r.slack.wait_for(lambda calls, seen=seen: len(calls) > seen, timeout=1)
         victim.kill(signal.SIGKILL)
         r.slack.clear()
         r.ambiguous = held(r, wid)  # re-claimed after the lease; each may reach Slack twice

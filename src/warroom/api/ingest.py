@@ -59,7 +59,7 @@ def _prepare(source: str, body: bytes) -> tuple[list[Incoming], int, Any, JSONRe
 
 
 def _work(state: AppState, source: str, plain: str | None, items: list[Incoming],
-          triaged: list[ingest.Triaged], truncated: int,
+          triaged: list[ingest.Triaged], services: frozenset[str], truncated: int,
           problem: JSONResponse | None) -> Callable[[Session], Answer]:
     """The unit of work the writer runs inside the shared transaction."""
 
@@ -83,7 +83,7 @@ def _work(state: AppState, source: str, plain: str | None, items: list[Incoming]
         if problem is not None:
             return problem, []
         outcomes = ingest.ingest(session, policy=state.policy, now=state.now(), items=items,
-                                 triaged=triaged, prelocked=frozenset(t.service for t in triaged))
+                                 triaged=triaged, prelocked=services)
         counted = [_outcome(o) for o in outcomes]
         if source == "events":
             return JSONResponse({"status": "success", "message": "Event processed",
@@ -139,8 +139,8 @@ async def _receive(request: Request, source: str) -> JSONResponse:
         _count(source, refused, [])
         return refused
     triaged = [ingest.triage(state.policy, item) for item in items] if problem is None else []
-    work = _work(state, source, plain, items, triaged, truncated, problem)
-    services = {t.service for t in triaged}
+    services = frozenset(t.service for t in triaged)  # the writer prelocks them for the batch
+    work = _work(state, source, plain, items, triaged, services, truncated, problem)
     response, outcomes = await asyncio.wrap_future(_writer(state).submit(work, services))
     _count(source, response, outcomes)
     return response  # type: ignore[no-any-return]

@@ -57,6 +57,7 @@ def updates(session: Session, *, incident_id: int) -> list[StatusUpdate]:
         .order_by(StatusUpdate.created_at, StatusUpdate.id)
     ))
 
+
 def open_incidents(session: Session, *, limit: int = 200) -> list[Incident]:
     """Open incidents, most urgent first (P1 before P2), then the oldest."""
     return list(session.scalars(

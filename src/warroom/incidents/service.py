@@ -187,8 +187,6 @@ def declare(
     return incident
 
 
-
-
 def acknowledge(session: Session, *, policy: Policy, now: datetime, actor: str,
                 incident: Incident) -> bool:
     """First human acknowledgement wins; later calls change nothing."""

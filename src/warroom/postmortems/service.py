@@ -51,7 +51,6 @@ def durations(incident: Incident) -> dict[str, Any]:
 
 
 def render(session: Session, *, policy: Policy, incident: Incident) -> str:
-
     d = durations(incident)
     start = d["start"]
     fmt = "%Y-%m-%d %H:%M:%S"
