@@ -241,7 +241,8 @@ def show(label: str, r: dict[str, float]) -> None:
 
 def bench_warroom(db_url: str, args: argparse.Namespace, rate: float,
                   ) -> dict[str, dict[str, float]]:
-    env = {**os.environ, "WARROOM_DATABASE_URL": db_url, "WARROOM_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "WARROOM_DATABASE_URL": db_url, "WARROOM_LOG_LEVEL": "WARNING",
+           "WARROOM_INGEST_RATE_PER_S": "1000000", "WARROOM_INGEST_BURST": "1000000"}  # measure, not throttle
     warroom(["db", "upgrade"], env)
     token = warroom(["token", "create", "--ingest", "bench"], env).stdout.strip().splitlines()[-1]
     port = free_port()

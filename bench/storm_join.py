@@ -26,7 +26,7 @@ from bench.memory_seed import SERVICES, seed
 from warroom import migrate
 from warroom.db import make_engine, session_factory, unit_of_work
 from warroom.ingest import parsers
-from warroom.ingest import service as ingest
+from warroom.ingest import store as ingest
 from warroom.policy import reference_policy
 
 

@@ -9,10 +9,14 @@ error (the API answers 503) and none is answered as stored.
 
 Units may name lock keys; `prelock` takes the union of a batch's keys in sorted order before
 any unit runs, so two processes' batches over the same keys cannot deadlock each other.
+
+`run_batch` lets a caller run a whole batch's units at once (set-based SQL for many webhook
+deliveries); `submit_async` answers asyncio callers with one event-loop wake-up per batch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -27,7 +31,25 @@ from warroom import outage
 log = logging.getLogger(__name__)
 Work = Callable[[Session], Any]
 Prelock = Callable[[Session, list[str]], None]
-Unit = tuple[Work, "Future[Any]", frozenset[str]]
+RunBatch = Callable[[Session, list[Any]], list[Any]]
+Done = Future[Any] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+Unit = tuple[Any, Done, frozenset[str]]
+Outcome = tuple[Done, bool, Any]
+
+
+def _one_by_one(session: Session, works: list[Any]) -> list[Any]:
+    return [work(session) for work in works]
+
+
+def _settle_async(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    """Runs in the callers' event loop: one wake-up settles every caller of a batch."""
+    for fut, ok, value in outcomes:
+        if fut.done():  # the caller went away (client disconnected)
+            continue
+        if ok:
+            fut.set_result(value)
+        else:
+            fut.set_exception(value)
 
 
 class GroupCommitter:
@@ -35,9 +57,10 @@ class GroupCommitter:
 
     def __init__(self, sessions: sessionmaker[Session], *, max_batch: int = 64,
                  idle_exit: float = 5.0, name: str = "warroom-writer",
-                 prelock: Prelock | None = None) -> None:
+                 prelock: Prelock | None = None, run_batch: RunBatch | None = None) -> None:
         self.sessions = sessions
         self.prelock = prelock
+        self.run_batch = run_batch or _one_by_one
         self.max_batch = max_batch
         self.idle_exit = idle_exit
         self.name = name
@@ -48,14 +71,24 @@ class GroupCommitter:
         self.units = 0
         self.replays = 0
 
-    def submit(self, work: Work, keys: Iterable[str] = ()) -> Future[Any]:
+    def submit(self, work: Any, keys: Iterable[str] = ()) -> Future[Any]:
         future: Future[Any] = Future()
+        self._put((work, future, frozenset(keys)))
+        return future
+
+    def submit_async(self, work: Any, keys: Iterable[str] = ()) -> asyncio.Future[Any]:
+        """From inside a running event loop; the result arrives without a thread hop per unit."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._put((work, (loop, future), frozenset(keys)))
+        return future
+
+    def _put(self, unit: Unit) -> None:
         with self._lock:
-            self._queue.put((work, future, frozenset(keys)))
+            self._queue.put(unit)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
-        return future
 
     def _run(self) -> None:
         while True:
@@ -77,29 +110,27 @@ class GroupCommitter:
                 self._commit(batch)
             except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting
                 log.exception("group commit failed")
-                for _, future, _ in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                self._settle([(done, False, exc) for _, done, _ in batch], only_pending=True)
 
     def _commit(self, batch: list[Unit]) -> None:
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
         try:
             with self.sessions() as session:
                 if self.prelock is not None:
                     self.prelock(session, sorted(set().union(*(keys for _, _, keys in batch))))
-                for work, future, _ in batch:
-                    try:
-                        outcomes.append((future, True, work(session)))
-                    except Exception as exc:  # noqa: BLE001
-                        if len(batch) > 1 or outage.is_outage(exc):
-                            raise  # the shared transaction holds its partial work: replay alone
-                        session.rollback()
-                        outcomes.append((future, False, exc))
+                try:
+                    results = self.run_batch(session, [work for work, _, _ in batch])
+                    outcomes: list[Outcome] = [(done, True, value) for (_, done, _), value
+                                               in zip(batch, results, strict=True)]
+                except Exception as exc:  # noqa: BLE001
+                    if len(batch) > 1 or outage.is_outage(exc):
+                        raise  # the shared transaction holds its partial work: replay alone
+                    session.rollback()
+                    outcomes = [(batch[0][1], False, exc)]
                 session.commit()
         except Exception as exc:
             if len(batch) == 1 or (outage.is_outage(exc) and not outage.is_conflict(exc)):
-                for _, future, _ in batch:  # nothing of this batch is committed
-                    future.set_exception(exc)
+                # nothing of this batch is committed
+                self._settle([(done, False, exc) for _, done, _ in batch])
                 return
             self.replays += 1
             log.warning("batch of %d failed (%s); replaying one by one", len(batch), outage.one_line(exc))
@@ -108,8 +139,23 @@ class GroupCommitter:
             return
         self.batches += 1
         self.units += len(batch)
-        for future, ok, value in outcomes:
-            if ok:
-                future.set_result(value)
+        self._settle(outcomes)
+
+    @staticmethod
+    def _settle(outcomes: list[Outcome], *, only_pending: bool = False) -> None:
+        loops: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+        for done, ok, value in outcomes:
+            if isinstance(done, Future):
+                if only_pending and done.done():
+                    continue
+                if ok:
+                    done.set_result(value)
+                else:
+                    done.set_exception(value)
             else:
-                future.set_exception(value)
+                loops.setdefault(done[0], []).append((done[1], ok, value))
+        for loop, settled in loops.items():
+            try:
+                loop.call_soon_threadsafe(_settle_async, settled)
+            except RuntimeError:  # that loop has closed: nobody is waiting any more
+                log.debug("event loop closed before %d answers", len(settled))

@@ -27,17 +27,24 @@ ESCALATE = "triage_escalate"
 AUTORESOLVE = "alert_autoresolve"
 
 
+def _lock_key(service: str) -> int:
+    return zlib.crc32(f"warroom-service:{service}".encode())
+
+
 def lock_service(session: Session, service: str) -> None:
     """Serialize grouping per service across processes (PostgreSQL); SQLite writers are serial."""
     if session.get_bind().dialect.name == "postgresql":
-        key = zlib.crc32(f"warroom-service:{service}".encode())
-        session.connection().execute(statements.for_session(session).lock, {"k": key})
+        session.connection().execute(statements.for_session(session).lock, {"k": _lock_key(service)})
 
 
 def lock_services(session: Session, services: list[str]) -> None:
-    """Several services' locks, always in sorted order (group-commit batches share a transaction)."""
-    for service in sorted(services):
-        lock_service(session, service)
+    """Several services' locks in sorted order, in one round trip (group-commit batches share a
+    transaction, so every process must take them in the same order)."""
+    if len(services) == 1:
+        lock_service(session, services[0])
+    elif services and session.get_bind().dialect.name == "postgresql":
+        session.connection().execute(statements.for_session(session).locks,
+                                     {"keys": [_lock_key(s) for s in sorted(services)]})
 
 
 def alert_subject(alert_id: int) -> str:
@@ -152,9 +159,10 @@ def _link(session: Session, *, policy: Policy, now: datetime, incident: Incident
 
 
 def place(session: Session, *, policy: Policy, now: datetime, alert_id: int,
-          row: dict[str, Any] | None = None) -> int | None:
+          row: dict[str, Any] | None = None, quiet: set[str] | None = None) -> int | None:
     """Put a firing alert where it belongs; returns its incident id (None: triage record).
-    `row` is the just-inserted alert, which saves reading it back."""
+    `row` is the just-inserted alert, which saves reading it back; `quiet` holds the services
+    this transaction already found without an incident to join (kept up to date here)."""
     a = row if row is not None else _alert(session, alert_id)
     if a["status"] != "firing":
         return a["incident_id"]
@@ -163,7 +171,15 @@ def place(session: Session, *, policy: Policy, now: datetime, alert_id: int,
         if current.state in states.OPEN_STATES:
             raise_priority(session, policy=policy, now=now, incident=current, a=a)
         return current.id
-    incident = _target(session, policy=policy, now=now, service=a["service"])
+    service = a["service"]
+    must = rules.must_declare(policy, a["priority"])
+    if quiet is not None and service in quiet and not must:
+        return None  # a triage record, as the last alert of this service in this transaction
+    incident = _target(session, policy=policy, now=now, service=service)
+    if quiet is not None:
+        quiet.discard(service)
+        if incident is None and not (must and policy.triage.auto_declare):
+            quiet.add(service)
     if incident is not None and incident.state in states.OPEN_STATES:
         _link(session, policy=policy, now=now, incident=incident, a=a, what="joined")
     elif incident is not None:
@@ -176,7 +192,7 @@ def place(session: Session, *, policy: Policy, now: datetime, alert_id: int,
         raise_priority(session, policy=policy, now=now, incident=incident, a=a)
         suggest_severity(session, policy=policy, now=now, incident=incident, a=a)
         return incident.id
-    if not rules.must_declare(policy, a["priority"]):
+    if not must:
         return None
     if not policy.triage.auto_declare:
         _prompt(session, policy=policy, now=now, a=a)

@@ -1,13 +1,12 @@
-"""Store alert events (SQLAlchemy Core on the hot path), triage them, and read them back."""
+"""Triage alert events (pure decisions, also the dry run) and read stored alerts back; `store` writes them."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from warroom.errors import NotFound
@@ -38,16 +37,6 @@ class Triaged:
     escalates: bool
 
 
-@dataclass
-class Outcome:
-    alert_id: int | None
-    dedup_key: str
-    status: str
-    duplicate: bool = False
-    created: bool = False
-    incident_id: int | None = None
-
-
 def triage(policy: Policy, item: Incoming) -> Triaged:
     service, mapped, svc_decision = rules.map_service(
         policy, source=item.source, labels=item.labels, monitor_id=item.monitor_id,
@@ -64,125 +53,9 @@ def triage(policy: Policy, item: Incoming) -> Triaged:
                                              priority=priority.value))
 
 
-def _event_key(alert_id: int, item: Incoming) -> str:
-    return hashlib.sha256(f"{alert_id}\n{item.content_hash()}".encode()).hexdigest()
-
-
-def _record_event(session: Session, alert_id: int, item: Incoming, now: datetime) -> bool:
-    """Insert the event; False when this exact event was already stored (a re-delivery)."""
-    return session.connection().execute(statements.for_session(session).insert_event, dict(
-        alert_id=alert_id, event_key=_event_key(alert_id, item), source=item.source,
-        status=item.status, transition=item.transition, received_at=now,
-        occurred_at=item.occurred_at, raw=item.raw,
-    )).scalar() is not None
-
-
-def _new_alert(session: Session, item: Incoming, t: Triaged, now: datetime,
-               ) -> tuple[int | None, dict[str, Any]]:
-    """Insert unless a concurrent delivery opened it first; returns the id and the row."""
-    firing = item.status == "firing"
-    row: dict[str, Any] = dict(
-        source=item.source, dedup_key=item.dedup_key, open_key=item.dedup_key if firing else None,
-        service=t.service, mapped=t.mapped, environment=t.environment, tier=t.tier,
-        title=item.title, status="firing" if firing else "resolved", transition=item.transition,
-        priority=t.priority.value, priority_rule=t.priority.rule,
-        priority_reason=t.priority.reason[:500], priority_hint=item.priority_hint,
-        users_hint=t.users, labels=item.labels, link=(item.link or None) and item.link[:2000],
-        first_seen_at=now, last_seen_at=now, resolved_at=None if firing else now,
-        incident_id=None, event_count=1,
-    )
-    row["id"] = session.connection().execute(statements.for_session(session).insert_alert,
-                                             row).scalar()
-    return row["id"], row
-
-
 def _open_alert(session: Session, item: Incoming) -> Any:
     return session.connection().execute(statements.for_session(session).open_alert,
                                         {"source": item.source, "key": item.dedup_key}).first()
-
-
-def ingest(session: Session, *, policy: Policy, now: datetime, items: list[Incoming],
-           triaged: list[Triaged] | None = None, prelocked: frozenset[str] = frozenset(),
-           ) -> list[Outcome]:
-    """Apply events in (service, key) order so concurrent batches lock in one order;
-    `triaged` passes decisions the caller already made, `prelocked` the services whose lock
-    this transaction already holds (the API takes a batch's locks up front)."""
-    triaged = triaged if triaged is not None else [triage(policy, it) for it in items]
-    planned = [(t, i, it) for i, (t, it) in enumerate(zip(triaged, items, strict=True))]
-    results: dict[int, Outcome] = {}
-    for t, i, item in sorted(planned, key=lambda p: (p[0].service, p[2].dedup_key, p[1])):
-        results[i] = _apply(session, policy=policy, now=now, item=item, t=t, prelocked=prelocked)
-    return [results[i] for i in range(len(items))]
-
-
-def _apply(session: Session, *, policy: Policy, now: datetime, item: Incoming, t: Triaged,
-           prelocked: frozenset[str]) -> Outcome:
-    out = Outcome(alert_id=None, dedup_key=item.dedup_key, status=item.status)
-    row = _open_alert(session, item)
-    was_open = row is not None
-    if row is None and item.status != "firing":
-        row = session.connection().execute(statements.for_session(session).last_alert,
-                                           {"source": item.source, "key": item.dedup_key}).first()
-    if row is None and item.status == "acknowledged":
-        out.duplicate = True  # nothing to acknowledge
-        return out
-    # One lock per service before any write: grouping/declaring never races (PostgreSQL).
-    service = row.service if row is not None else t.service
-    if service not in prelocked:
-        grouping.lock_service(session, service)
-    inserted: dict[str, Any] | None = None
-    if row is None:
-        out.alert_id, inserted = _new_alert(session, item, t, now)
-        out.created = out.alert_id is not None
-        if out.alert_id is None:  # a concurrent delivery opened it first
-            row = _open_alert(session, item)
-    if row is not None:
-        out.alert_id = row.id
-        out.incident_id = row.incident_id
-    assert out.alert_id is not None
-    if not _record_event(session, out.alert_id, item, now):
-        out.duplicate = True
-        return out
-    values: dict[str, Any] = {} if out.created else {"last_seen_at": now,
-                                                     "event_count": A.c.event_count + 1}
-    if item.status != "acknowledged" and not out.created:
-        values["transition"] = item.transition
-    if item.status == "resolved" and was_open:
-        values.update(status="resolved", open_key=None, resolved_at=now)
-    if row is not None and item.status == "firing" and t.users is not None \
-            and t.users != row.users_hint:
-        values["users_hint"] = t.users
-        rising = rules.higher(row.priority, t.priority.value)
-        if rising != row.priority:
-            values.update(priority=rising, priority_rule=t.priority.rule,
-                          priority_reason=t.priority.reason[:500])
-    if values:
-        session.connection().execute(update(A).where(A.c.id == out.alert_id).values(**values))
-    if item.status == "firing":
-        if out.created and t.escalates:
-            session.connection().execute(statements.for_session(session).upsert_due, dict(
-                kind=grouping.ESCALATE, subject=grouping.alert_subject(out.alert_id),
-                due_at=now + policy.unknown_impact.escalation_window, created_at=now,
-                payload={"dedup_key": item.dedup_key}, done=False, attempts=0))
-        if out.created or "priority" in values:
-            out.incident_id = grouping.place(session, policy=policy, now=now,
-                                             alert_id=out.alert_id,
-                                             row=inserted if out.created else None)
-        elif row is not None and row.incident_id and row.transition != item.transition:
-            _note_transition(session, policy=policy, now=now, alert_id=out.alert_id)
-    elif values.get("status") == "resolved":
-        grouping.after_resolve(session, policy=policy, now=now, alert_id=out.alert_id)
-    return out
-
-
-def _note_transition(session: Session, *, policy: Policy, now: datetime, alert_id: int) -> None:
-    from warroom.incidents import service as incidents
-
-    a = session.connection().execute(select(A).where(A.c.id == alert_id)).mappings().one()
-    incident = incidents.get(session, a["incident_id"])
-    if incident.state in OPEN_STATES:
-        grouping.alert_timeline(session, incident, now=now, a=a,
-                                what=f"changed to {a['transition']}")
 
 
 # ---- reads -------------------------------------------------------------------------------

@@ -117,17 +117,17 @@ def resolve_token(session: Session, plain: str) -> ApiToken | None:
     return row
 
 
-_TOKEN_KIND = select(ApiToken.kind, ApiToken.name, ApiToken.token_hash, ApiToken.revoked_at).where(
-    ApiToken.token_hash == bindparam("digest"))
+_TOKEN_KINDS = select(ApiToken.kind, ApiToken.name, ApiToken.token_hash, ApiToken.revoked_at).where(
+    ApiToken.token_hash.in_(bindparam("digests", expanding=True)))
 
 
-def token_kind(session: Session, plain: str) -> tuple[str, str] | None:
-    """(kind, name) of a live token; the ingest hot path's lighter `resolve_token`."""
-    digest = hash_token(plain)
-    row = session.connection().execute(_TOKEN_KIND, {"digest": digest}).first()
-    if row is None or not hmac.compare_digest(row.token_hash, digest) or row.revoked_at:
-        return None
-    return row.kind, row.name
+def token_kinds(session: Session, digests: set[str]) -> dict[str, tuple[str, str]]:
+    """(kind, name) of each live token among these sha256 digests: a webhook batch's one look-up."""
+    if not digests:
+        return {}
+    return {row.token_hash: (row.kind, row.name)
+            for row in session.connection().execute(_TOKEN_KINDS, {"digests": sorted(digests)})
+            if row.revoked_at is None and row.token_hash in digests}
 
 
 def revoke_token(session: Session, *, now: datetime, token_id: int) -> ApiToken:

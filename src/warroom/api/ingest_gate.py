@@ -1,0 +1,287 @@
+"""The alert webhooks' hot path: a bare ASGI layer in front of the app, and the batch the writer runs.
+
+A webhook is answered without Starlette's request objects, routing or middleware stack (that
+stack cost more than storing the alert): this layer reads the body under the size limit, tags the
+answer with the request id and security headers, logs, counts, rate-limits, parses and triages in
+the event loop, then hands the delivery to the group-commit writer. The writer runs every delivery
+waiting at that moment in one transaction: one token look-up for all of them, then the set-based
+store (`ingest.store`). Each sender is answered after that commit; nothing is answered as stored
+that was not committed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from warroom import metrics, outage
+from warroom.api.deps import AppState
+from warroom.api.errors import error_body
+from warroom.api.groupcommit import GroupCommitter
+from warroom.api.security import limiter
+from warroom.ingest import grouping, parsers, store
+from warroom.ingest.parsers import BadPayload, Incoming
+from warroom.ingest.service import Triaged, triage
+from warroom.logs import request_id_var
+from warroom.users import service as users
+
+PREFIX = "/api/v1/ingest/"
+METHODS = {"datadog": ("POST",), "alertmanager": ("POST",), "grafana": ("POST", "PUT"),
+           "events": ("POST",)}
+REFUSED = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 413: "payload_too_large",
+           429: "rate_limited", 500: "error", 503: "unavailable"}
+_RESTRICTED = set(parsers.SOURCES)  # an ingest token named after a source takes only that source
+_VALID_ID = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
+access = logging.getLogger("warroom.access")
+log = logging.getLogger(__name__)
+_outages = outage.Throttled(log)
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int
+    body: dict[str, Any]
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    outcomes: tuple[str, ...] = ()  # each alert's outcome, for /metrics
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One webhook request, parsed and triaged, waiting for the writer."""
+
+    source: str
+    digest: str | None  # sha256 of the token
+    items: list[Incoming]
+    triaged: list[Triaged]
+    services: frozenset[str]
+    truncated: int
+    problem: Reply | None
+
+
+def _error(status: int, code: str, text: str, details: Any = None,
+           extra: dict[str, Any] | None = None) -> Reply:
+    headers = ((b"www-authenticate", b"Bearer"),) if status == 401 else ()
+    return Reply(status, {**(extra or {}), **error_body(code, text, details)}, headers)
+
+
+def bad(source: str, message: str, errors: list[str]) -> Reply:
+    if source == "events":  # PagerDuty's answer shape, plus ours
+        return _error(400, "bad_request", message, errors,
+                      {"status": "invalid event", "message": message, "errors": errors})
+    return _error(400, "bad_request", message, errors)
+
+
+def _too_large(limit: int) -> Reply:
+    return _error(413, "payload_too_large", f"request body over {limit} bytes")
+
+
+def token_of(authorization: str, query_string: bytes) -> str | None:
+    """Bearer header, basic-auth password, or `?token=` (for senders that only take a URL)."""
+    scheme, _, value = authorization.partition(" ")
+    value = value.strip()
+    if value and scheme.lower() == "bearer":
+        return value
+    if value and scheme.lower() == "basic":
+        try:
+            return base64.b64decode(value, validate=True).decode().partition(":")[2] or None
+        except (ValueError, UnicodeDecodeError):
+            return None
+    if b"token=" not in query_string:
+        return None
+    found = parse_qs(query_string.decode("latin-1"), keep_blank_values=True).get("token")
+    return found[0] or None if found else None
+
+
+def _writer(state: AppState) -> GroupCommitter:
+    writer = state.extras.get("ingest_writer")
+    if writer is None:
+        writer = state.extras.setdefault("ingest_writer", GroupCommitter(
+            state.sessions, prelock=grouping.lock_services,
+            run_batch=lambda session, deliveries: run_deliveries(session, state, deliveries)))
+    return writer  # type: ignore[no-any-return]
+
+
+async def receive(state: AppState, source: str, body: bytes, *, authorization: str,
+                  query_string: bytes, client: str) -> Reply:
+    """Everything but HTTP framing: auth, rate limit, parse, triage, store (after its commit)."""
+    items: list[Incoming] = []
+    truncated, data, problem = 0, None, None
+    try:
+        data = parsers.loads(body)
+        items, truncated = parsers.parse(source, data)
+    except BadPayload as exc:
+        problem = bad(source, str(exc), exc.errors)
+    except ValueError as exc:  # a problem is answered only after auth
+        problem = bad(source, f"the body is not valid JSON: {exc}", [str(exc)])
+    plain = token_of(authorization, query_string)
+    if not plain and source == "events" and isinstance(data, dict) \
+            and isinstance(data.get("routing_key"), str):
+        plain = data["routing_key"]
+    digest = hashlib.sha256(plain.encode()).hexdigest() if plain else None
+    wait = limiter(state, "ingest").hit(digest or f"ip:{client}")
+    if wait:
+        return Reply(429, error_body("rate_limited", "too many alerts from this token; retry later"),
+                     ((b"retry-after", str(max(1, math.ceil(wait))).encode()),))
+    triaged = [triage(state.policy, item) for item in items] if problem is None else []
+    services = frozenset(t.service for t in triaged)  # the writer prelocks them for the batch
+    delivery = Delivery(source, digest, items, triaged, services, truncated, problem)
+    reply: Reply = await _writer(state).submit_async(delivery, services)
+    return reply
+
+
+def _refusal(d: Delivery, token: tuple[str, str] | None) -> Reply | None:
+    if d.digest is None:
+        return _error(401, "unauthorized", "missing ingest token: send 'Authorization: Bearer "
+                      "<token>', basic auth with the token as password, or ?token=")
+    if token is None:
+        return _error(401, "unauthorized", "invalid or revoked ingest token")
+    kind, name = token
+    if kind != "ingest":
+        return _error(403, "forbidden", "this is a user token; alerts need an ingest token "
+                      "(warroom token create --ingest NAME)")
+    if name in _RESTRICTED and name != d.source:
+        return _error(403, "forbidden", f"this ingest token is for {name}, not {d.source}")
+    return d.problem
+
+
+def run_deliveries(session: Session, state: AppState, deliveries: list[Delivery]) -> list[Reply]:
+    """The writer's unit for a whole batch: one token look-up, one set-based store, one answer each."""
+    tokens = users.token_kinds(session, {d.digest for d in deliveries if d.digest})
+    replies: list[Reply | None] = [_refusal(d, tokens.get(d.digest or "")) for d in deliveries]
+    accepted = [d for d, r in zip(deliveries, replies, strict=True) if r is None]
+    outcomes = iter(store.ingest(
+        session, policy=state.policy, now=state.now(),
+        items=[item for d in accepted for item in d.items],
+        triaged=[t for d in accepted for t in d.triaged],
+        prelocked=frozenset().union(*(d.services for d in deliveries))))
+    for n, d in enumerate(deliveries):
+        if replies[n] is None:
+            replies[n] = _accepted(d, [next(outcomes) for _ in d.items])
+    return replies  # type: ignore[return-value]
+
+
+def _accepted(d: Delivery, outcomes: list[store.Outcome]) -> Reply:
+    counted = tuple(_outcome(o) for o in outcomes)
+    if d.source == "events":
+        return Reply(202, {"status": "success", "message": "Event processed",
+                           "dedup_key": d.items[0].dedup_key}, (), counted)
+    return Reply(202, {
+        "status": "accepted", "truncated_alerts": d.truncated,
+        "alerts": [{"id": o.alert_id, "dedup_key": o.dedup_key, "status": o.status,
+                    "duplicate": o.duplicate,
+                    "incident": f"INC-{o.incident_id}" if o.incident_id else None}
+                   for o in outcomes]}, (), counted)
+
+
+def _outcome(o: store.Outcome) -> str:
+    if o.duplicate:
+        return "duplicate"
+    if o.created:
+        return "created"
+    return "resolved" if o.status == "resolved" else "updated"
+
+
+def failure(exc: BaseException, what: str) -> Reply:
+    """The database is down (503, retry) or a bug (500, logged); either way nothing was kept."""
+    if outage.is_outage(exc):
+        _outages.warn(f"{what} answered 503", exc)
+        what_ = "conflict" if outage.is_conflict(exc) else "database"
+        return Reply(503, error_body("unavailable", f"temporarily unavailable ({what_}); retry later",
+                                     {"retry_after": outage.RETRY_AFTER_S}),
+                     ((b"retry-after", str(outage.RETRY_AFTER_S).encode()),))
+    log.error("%s failed", what, exc_info=exc)
+    return Reply(500, error_body("internal_error", "the alert could not be stored (nothing was kept); "
+                                 "retry later"))
+
+
+def count(source: str, reply: Reply) -> None:
+    """Counted after the commit, in the answering process (never twice for a replayed unit)."""
+    for outcome in reply.outcomes or (REFUSED.get(reply.status, f"http_{reply.status}"),):
+        metrics.ALERTS_RECEIVED.labels(source=source, outcome=outcome).inc()
+
+
+class IngestGate:
+    """Outermost ASGI layer: the webhook routes of METHODS, everything else passes to the app."""
+
+    def __init__(self, app: ASGIApp, state: AppState) -> None:
+        self.app = app
+        self.state = state
+        self.max_bytes = state.settings.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive_: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX) \
+                and scope["method"] in METHODS.get(scope["path"][len(PREFIX):], ()):
+            await self._serve(scope, receive_, send, scope["path"][len(PREFIX):])
+            return
+        await self.app(scope, receive_, send)
+
+    async def _serve(self, scope: Scope, receive_: Receive, send: Send, source: str) -> None:
+        started = time.perf_counter()
+        authorization, rid, length = "", "", b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"x-request-id" and 0 < len(value) <= 64 and _VALID_ID.issuperset(value):
+                rid = value.decode()
+            elif name == b"content-length":
+                length = value
+        rid = rid or uuid.uuid4().hex
+        context = request_id_var.set(rid)
+        try:
+            reply = await self._reply(scope, receive_, source, authorization, length)
+        except Exception as exc:  # noqa: BLE001 - every sender gets an answer
+            reply = failure(exc, f"{scope['method']} {scope['path']}")
+        try:
+            if reply is not None:
+                await self._send(send, reply, rid)
+                count(source, reply)
+        finally:
+            status = reply.status if reply is not None else 499  # the sender went away
+            level = logging.DEBUG if status < 400 else logging.INFO
+            if access.isEnabledFor(level):
+                access.log(level, "%s %s %s", scope["method"], scope["path"], status, extra={
+                    "request_id": rid, "method": scope["method"], "path": scope["path"],
+                    "status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+            request_id_var.reset(context)
+
+    async def _reply(self, scope: Scope, receive_: Receive, source: str, authorization: str,
+                     length: bytes) -> Reply | None:
+        if length.isdigit() and int(length) > self.max_bytes:
+            return _too_large(self.max_bytes)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive_()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return _too_large(self.max_bytes)
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        client = scope.get("client")
+        return await receive(self.state, source, b"".join(chunks), authorization=authorization,
+                             query_string=scope.get("query_string", b""),
+                             client=client[0] if client else "?")
+
+    @staticmethod
+    async def _send(send: Send, reply: Reply, rid: str) -> None:
+        body = json.dumps(reply.body, ensure_ascii=False, separators=(",", ":")).encode()
+        await send({"type": "http.response.start", "status": reply.status, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", rid.encode()), (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"), *reply.headers]})
+        await send({"type": "http.response.body", "body": body})

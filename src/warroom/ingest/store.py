@@ -1,0 +1,234 @@
+"""Store a batch of alert events with a few set-wide statements (the ingest hot path).
+
+A group-commit batch carries many webhook deliveries. Their events are applied in rounds: a round
+holds at most one event per alert key, so each step of a round (look up the open alerts, insert
+the new ones, insert the events, update the seen ones, schedule escalations) is one statement for
+the whole round whatever its size. Grouping into incidents then runs event by event, in
+(service, key) order so concurrent batches lock in one order, with a per-batch memory of the
+services known to have no incident to join (one look-up per service, not per alert).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from warroom.incidents import service as incidents
+from warroom.incidents.states import OPEN_STATES
+from warroom.ingest import grouping, statements
+from warroom.ingest.models import Alert
+from warroom.ingest.parsers import Incoming
+from warroom.ingest.service import Triaged, triage
+from warroom.policy.schema import Policy
+from warroom.triage import rules
+
+A: Table = Alert.__table__  # type: ignore[assignment]
+
+
+@dataclass
+class Outcome:
+    alert_id: int | None
+    dedup_key: str
+    status: str
+    duplicate: bool = False
+    created: bool = False
+    incident_id: int | None = None
+
+
+@dataclass
+class _Event:
+    """One event's way through a round."""
+
+    item: Incoming
+    t: Triaged
+    out: Outcome
+    row: Any = None  # the alert it belongs to, as read (None: a new alert)
+    was_open: bool = False
+    inserted: dict[str, Any] | None = None
+    values: dict[str, Any] = field(default_factory=dict)  # rare changes: users figure, priority
+
+
+@dataclass
+class _Batch:
+    policy: Policy
+    now: datetime
+    conn: Connection
+    st: statements.Statements
+    locked: set[str]
+    now_w: Any = None  # `now` in the driver's form, once per batch
+    quiet: set[str] = field(default_factory=set)  # services with no incident to join (this batch)
+
+    def __post_init__(self) -> None:
+        self.now_w = self.st.wire.time(self.now)
+
+
+def ingest(session: Session, *, policy: Policy, now: datetime, items: list[Incoming],
+           triaged: list[Triaged] | None = None, prelocked: frozenset[str] = frozenset(),
+           ) -> list[Outcome]:
+    """Apply events in (service, key) order so concurrent batches lock in one order;
+    `triaged` passes decisions the caller already made, `prelocked` the services whose lock
+    this transaction already holds (the API takes a batch's locks up front)."""
+    triaged = triaged if triaged is not None else [triage(policy, it) for it in items]
+    order = sorted(range(len(items)), key=lambda i: (triaged[i].service, items[i].dedup_key, i))
+    rounds: list[list[int]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for i in order:  # the n-th event of a key goes to round n: one event per key per round
+        key = (items[i].source, items[i].dedup_key)
+        n = seen[key] = seen.get(key, -1) + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(i)
+    batch = _Batch(policy=policy, now=now, conn=session.connection(),
+                   st=statements.for_session(session), locked=set(prelocked))
+    outcomes: dict[int, Outcome] = {}
+    for members in rounds:
+        events = [_Event(item=items[i], t=triaged[i], out=Outcome(
+            alert_id=None, dedup_key=items[i].dedup_key, status=items[i].status)) for i in members]
+        _round(session, batch, events)
+        outcomes.update(zip(members, (e.out for e in events), strict=True))
+    return [outcomes[i] for i in range(len(items))]
+
+
+def _round(session: Session, b: _Batch, events: list[_Event]) -> None:
+    _find(b, events)
+    live = [e for e in events if not e.out.duplicate]
+    wanted = sorted({e.row.service if e.row is not None else e.t.service for e in live} - b.locked)
+    grouping.lock_services(session, wanted)  # alerts whose service the caller did not prelock
+    b.locked.update(wanted)
+    _insert_alerts(b, [e for e in live if e.row is None])
+    live = _record_events(b, [e for e in live if e.out.alert_id is not None])
+    _update_seen(b, live)
+    due = [e for e in live if e.out.created and e.item.status == "firing" and e.t.escalates]
+    if due:
+        due_at = b.st.wire.time(b.now + b.policy.unknown_impact.escalation_window)
+        b.conn.execute(b.st.upsert_due, [dict(
+            kind=grouping.ESCALATE, subject=grouping.alert_subject(e.out.alert_id or 0),
+            due_at=due_at, created_at=b.now_w, payload=b.st.wire.json({"dedup_key": e.item.dedup_key}),
+            done=False, attempts=0) for e in due])
+    for e in live:
+        _group(session, b, e)
+
+
+def _find(b: _Batch, events: list[_Event]) -> None:
+    """Each event's open alert, one look-up per source; a recovery without one takes the last."""
+    by_source: dict[str, list[_Event]] = {}
+    for e in events:
+        by_source.setdefault(e.item.source, []).append(e)
+    for source, group in by_source.items():
+        rows = b.conn.execute(b.st.open_alerts, {"source": source,
+                                                 "keys": [e.item.dedup_key for e in group]})
+        found = {row.dedup_key: row for row in rows}
+        for e in group:
+            e.row = found.get(e.item.dedup_key)
+            e.was_open = e.row is not None
+    for e in events:
+        if e.row is None and e.item.status != "firing":
+            e.row = b.conn.execute(b.st.last_alert, {"source": e.item.source,
+                                                     "key": e.item.dedup_key}).first()
+            if e.row is None and e.item.status == "acknowledged":
+                e.out.duplicate = True  # nothing to acknowledge
+        if e.row is not None:
+            e.out.alert_id, e.out.incident_id = e.row.id, e.row.incident_id
+
+
+def _insert_alerts(b: _Batch, new: list[_Event]) -> None:
+    """One multi-row insert; an alert a concurrent delivery opened first is read instead."""
+    if not new:
+        return
+    rows = [_alert_row(e.item, e.t, b.now) for e in new]
+    wire, now_w = b.st.wire, b.now_w
+    ids = {r.dedup_key: r.id for r in b.conn.execute(b.st.insert_alerts, [{
+        **row, "labels": wire.json(row["labels"]), "first_seen_at": now_w, "last_seen_at": now_w,
+        "resolved_at": row["resolved_at"] and now_w} for row in rows])}
+    for e, row in zip(new, rows, strict=True):
+        row["id"] = ids.get(e.item.dedup_key)
+        if row["id"] is not None:
+            e.out.alert_id, e.out.created, e.inserted = row["id"], True, row
+            continue
+        e.row = b.conn.execute(b.st.open_alert, {"source": e.item.source,
+                                                 "key": e.item.dedup_key}).first()
+        assert e.row is not None, f"alert {e.item.dedup_key} vanished between insert and read"
+        e.out.alert_id, e.out.incident_id = e.row.id, e.row.incident_id
+
+
+def _alert_row(item: Incoming, t: Triaged, now: datetime) -> dict[str, Any]:
+    firing = item.status == "firing"
+    return dict(
+        source=item.source, dedup_key=item.dedup_key, open_key=item.dedup_key if firing else None,
+        service=t.service, mapped=t.mapped, environment=t.environment, tier=t.tier,
+        title=item.title, status="firing" if firing else "resolved", transition=item.transition,
+        priority=t.priority.value, priority_rule=t.priority.rule,
+        priority_reason=t.priority.reason[:500], priority_hint=item.priority_hint,
+        users_hint=t.users, labels=item.labels, link=(item.link or None) and item.link[:2000],
+        first_seen_at=now, last_seen_at=now, resolved_at=None if firing else now,
+        incident_id=None, event_count=1,
+    )
+
+
+def event_key(alert_id: int, item: Incoming) -> str:
+    return hashlib.sha256(f"{alert_id}\n{item.content_hash()}".encode()).hexdigest()
+
+
+def _record_events(b: _Batch, events: list[_Event]) -> list[_Event]:
+    """Insert every event at once; those already stored (re-deliveries) come back as duplicates."""
+    if not events:
+        return []
+    keys = [event_key(e.out.alert_id, e.item) for e in events]  # type: ignore[arg-type]
+    stored = {r.event_key for r in b.conn.execute(b.st.insert_events, [dict(
+        alert_id=e.out.alert_id, event_key=key, source=e.item.source, status=e.item.status,
+        transition=e.item.transition, received_at=b.now_w, occurred_at=b.st.wire.time(e.item.occurred_at),
+        raw=e.item.raw) for e, key in zip(events, keys, strict=True)])}
+    for e, key in zip(events, keys, strict=True):
+        e.out.duplicate = key not in stored
+    return [e for e in events if not e.out.duplicate]
+
+
+def _update_seen(b: _Batch, events: list[_Event]) -> None:
+    """Known alerts: last seen, count and transition in one executemany per shape."""
+    seen: list[dict[str, Any]] = []
+    resolved: list[dict[str, Any]] = []
+    for e in events:
+        if e.out.created:
+            continue
+        transition = e.item.transition if e.item.status != "acknowledged" else None
+        params = {"alert_id": e.out.alert_id, "now": b.now_w, "transition": transition}
+        (resolved if e.item.status == "resolved" and e.was_open else seen).append(params)
+        if e.item.status == "firing" and e.t.users is not None and e.t.users != e.row.users_hint:
+            e.values["users_hint"] = e.t.users
+            rising = rules.higher(e.row.priority, e.t.priority.value)
+            if rising != e.row.priority:
+                e.values.update(priority=rising, priority_rule=e.t.priority.rule,
+                                priority_reason=e.t.priority.reason[:500])
+            b.conn.execute(update(A).where(A.c.id == e.out.alert_id).values(**e.values))
+    if seen:
+        b.conn.execute(b.st.update_seen, seen)
+    if resolved:
+        b.conn.execute(b.st.update_resolved, resolved)
+
+
+def _group(session: Session, b: _Batch, e: _Event) -> None:
+    """Incidents: place a new (or newly more urgent) firing alert, note a recovery or a change."""
+    assert e.out.alert_id is not None
+    if e.item.status == "firing":
+        if e.out.created or "priority" in e.values:
+            e.out.incident_id = grouping.place(session, policy=b.policy, now=b.now,
+                                               alert_id=e.out.alert_id, row=e.inserted,
+                                               quiet=b.quiet)
+        elif e.row is not None and e.row.incident_id and e.row.transition != e.item.transition:
+            _note_transition(session, policy=b.policy, now=b.now, alert_id=e.out.alert_id)
+    elif e.item.status == "resolved" and e.was_open:
+        grouping.after_resolve(session, policy=b.policy, now=b.now, alert_id=e.out.alert_id)
+
+
+def _note_transition(session: Session, *, policy: Policy, now: datetime, alert_id: int) -> None:
+    a = session.connection().execute(select(A).where(A.c.id == alert_id)).mappings().one()
+    incident = incidents.get(session, a["incident_id"])
+    if incident.state in OPEN_STATES:
+        grouping.alert_timeline(session, incident, now=now, a=a,
+                                what=f"changed to {a['transition']}")
