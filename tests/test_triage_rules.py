@@ -91,3 +91,53 @@ def test_event_timestamp_and_details() -> None:
     assert e.labels["service"] == "mpi" and e.labels["users_per_hour"] == "2400"
     assert e.occurred_at == datetime(2026, 10, 5, 8, 59, 10, tzinfo=UTC)
     assert "routing_key" not in e.raw
+
+
+def test_triage_memo_decides_exactly_like_triage() -> None:
+    """The hot path's memo keys on only what the rules read; over varied events (title and
+    monitor rules included) it must never return another event's decision."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from warroom.ingest.service import TriageMemo, triage
+    from warroom.policy.schema import Policy
+
+    from importlib import resources
+
+    import yaml
+
+    raw = yaml.safe_load(resources.files("warroom.policy").joinpath("reference.yaml").read_text())
+    raw["services"][0]["match"].append({"title_contains": "login.gov"})
+    raw["services"][1]["match"].append({"monitor_ids": ["m-7"], "sources": ["datadog"]})
+    policies = [P, Policy.model_validate(raw)]
+    memos = [TriageMemo(p, size=64) for p in policies]  # small: the clearing path runs too
+    values = st.sampled_from(["sis", "usip", "ssoe", "idme", "prod", "production", "staging", "dev",
+                              "", "none", "1500", "50", "2,000", "lots"])
+    keys = st.sampled_from(["service", "env", "environment", "csp", "users_per_hour", "users_affected",
+                            "host", "region"])
+
+    @settings(max_examples=400, deadline=None)
+    @given(source=st.sampled_from(parsers.SOURCES), labels=st.dictionaries(keys, values, max_size=5),
+           monitor=st.sampled_from([None, "m-7", "m-8"]),
+           title=st.sampled_from(["CPU high", "login.gov errors", "LOGIN.GOV down", "sis 5xx"]))
+    def check(source: str, labels: dict[str, str], monitor: str | None, title: str) -> None:
+        item = parsers.Incoming(source=source, dedup_key="k", status="firing", title=title,
+                                labels=labels, monitor_id=monitor)
+        for policy, memo in zip(policies, memos, strict=True):
+            assert memo(item) == triage(policy, item)
+
+    check()
+
+
+def test_bulk_inserts_match_their_tables() -> None:
+    """The ingest batch's hand-written INSERTs name real columns and every required one."""
+    from warroom.ingest import bulk
+    from warroom.models import Base
+
+    for statement in (bulk.ALERTS, bulk.EVENTS, bulk.NEW_EVENTS, bulk.DUE):
+        table = Base.metadata.tables[statement.table]
+        assert set(statement.names) <= set(table.c.keys()), statement.table
+        required = {c.name for c in table.c if not c.nullable and not c.primary_key
+                    and c.default is None and c.server_default is None}
+        assert required <= set(statement.names), (statement.table, required - set(statement.names))
+        assert set(statement.returning) <= set(table.c.keys())

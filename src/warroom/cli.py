@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from warroom import runtime
 from warroom.clock import SystemClock
 from warroom.db import make_engine, session_factory, unit_of_work
 from warroom.errors import WarroomError
@@ -143,6 +144,7 @@ def serve(
     application = create_app(settings, policy=policy, run_worker=not no_worker)
     typer.echo(f"warroom serving on {base} (policy: {settings.policy or 'bundled reference'}, "
                f"database: {settings.database_url.split('@')[-1]})")
+    runtime.tune_gc()
     uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower(),
                 access_log=False)
 
@@ -165,6 +167,7 @@ def worker(
 
         start_http_server(metrics_port, addr=metrics_host, registry=REGISTRY)
         typer.echo(f"worker metrics on http://{metrics_host}:{metrics_port}/metrics")
+    runtime.tune_gc()
     run_forever(settings, policy)
 
 

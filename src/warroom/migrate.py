@@ -55,13 +55,22 @@ def upgrade(url: str, revision: str = "heads") -> None:
 def _upgrade(url: str, revision: str) -> None:
     engine = make_engine(url)
     try:
-        with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                # Several nodes may start at once: one migrates, the others wait, then see it done.
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-            cfg = alembic_config(url)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+        with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                # SQLite alters a table by rebuilding it; with foreign keys on, dropping the old copy
+                # would cascade (an alert's events deleted with it). Off outside the transaction, as
+                # SQLite's ALTER procedure says, and checked before commit.
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            with conn.begin():
+                if not sqlite:
+                    # Several nodes may start at once: one migrates, the others wait, then see it done.
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+                cfg = alembic_config(url)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                if sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()):
+                    raise RuntimeError(f"migration left rows without their parent: {broken[:5]}")
     finally:
         engine.dispose()
 

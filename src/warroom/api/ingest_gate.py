@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import logging
 import math
+import os
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -32,7 +33,7 @@ from warroom.api.groupcommit import GroupCommitter
 from warroom.api.security import limiter
 from warroom.ingest import grouping, parsers, store
 from warroom.ingest.parsers import BadPayload, Incoming
-from warroom.ingest.service import Triaged, triage
+from warroom.ingest.service import Triaged, TriageMemo
 from warroom.logs import request_id_var
 from warroom.users import service as users
 
@@ -43,6 +44,8 @@ REFUSED = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 413: "payl
            429: "rate_limited", 500: "error", 503: "unavailable"}
 _RESTRICTED = set(parsers.SOURCES)  # an ingest token named after a source takes only that source
 _VALID_ID = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
+_IDS = itertools.count(1)
+_ID_PREFIX = os.urandom(8).hex()  # per process: ids are unique without a urandom call per request
 access = logging.getLogger("warroom.access")
 log = logging.getLogger(__name__)
 _outages = outage.Throttled(log)
@@ -133,7 +136,8 @@ async def receive(state: AppState, source: str, body: bytes, *, authorization: s
     if wait:
         return Reply(429, error_body("rate_limited", "too many alerts from this token; retry later"),
                      ((b"retry-after", str(max(1, math.ceil(wait))).encode()),))
-    triaged = [triage(state.policy, item) for item in items] if problem is None else []
+    memo = state.extras.get("triage_memo") or state.extras.setdefault("triage_memo", TriageMemo(state.policy))
+    triaged = [memo(item) for item in items] if problem is None else []
     services = frozenset(t.service for t in triaged)  # the writer prelocks them for the batch
     delivery = Delivery(source, digest, items, triaged, services, truncated, problem)
     reply: Reply = await _writer(state).submit_async(delivery, services)
@@ -236,7 +240,7 @@ class IngestGate:
                 rid = value.decode()
             elif name == b"content-length":
                 length = value
-        rid = rid or uuid.uuid4().hex
+        rid = rid or f"{_ID_PREFIX}{next(_IDS):016x}"
         context = request_id_var.set(rid)
         try:
             reply = await self._reply(scope, receive_, source, authorization, length)

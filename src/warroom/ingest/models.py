@@ -13,11 +13,13 @@ from warroom.db import Base, JSONType, UTCDateTime
 
 class Alert(Base):
     """`open_key` equals `dedup_key` while firing and is NULL once resolved, so the unique
-    constraint allows one open alert per key while a later trigger opens a new alert."""
+    constraint allows one open alert per key while a later trigger opens a new alert; its
+    (dedup_key, source) prefix also finds a key's earlier alerts (one index: one random page write
+    per new alert)."""
 
     __tablename__ = "alerts"
     __table_args__ = (
-        UniqueConstraint("source", "open_key"),
+        UniqueConstraint("dedup_key", "source", "open_key"),
         Index("ix_alerts_status_service", "status", "service"),
         # The alert list's order (first_seen_at desc, id desc), alone and under its common filters:
         # a page is an index range instead of a sort of the table (SQLite sorted all of it per page).
@@ -26,8 +28,6 @@ class Alert(Base):
         Index("ix_alerts_status_first_seen", "status", "first_seen_at", "id"),
         # Firing and unlinked (the dashboard, ?unlinked=true), and an incident's firing alerts.
         Index("ix_alerts_status_incident_first_seen", "status", "incident_id", "first_seen_at", "id"),
-        Index("ix_alerts_source_dedup", "source", "dedup_key"),
-        Index("ix_alerts_last_seen", "last_seen_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,7 +56,8 @@ class Alert(Base):
 
 
 class AlertEvent(Base):
-    """Every delivery with its raw payload; `event_key` makes a re-delivery a no-op."""
+    """Every delivery with its raw payload; `event_key` (the alert id in hex, then a hash of the
+    content) makes a re-delivery a no-op and keeps a new alert's events at the end of its index."""
 
     __tablename__ = "alert_events"
     __table_args__ = (

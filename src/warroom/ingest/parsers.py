@@ -80,7 +80,7 @@ def _s(value: Any) -> str | None:
     text = value if isinstance(value, str) else json.dumps(value) if isinstance(value, dict | list) \
         else str(value)
     text = text.strip()
-    if not text or _TEMPLATE_VAR.match(text):
+    if not text or (text[0] == "$" and _TEMPLATE_VAR.match(text)):
         return None
     return text
 

@@ -53,6 +53,33 @@ def triage(policy: Policy, item: Incoming) -> Triaged:
                                              priority=priority.value))
 
 
+class TriageMemo:
+    """`triage` remembered by exactly the inputs the policy's rules read (the labels they name,
+    plus source, and monitor id or title when a rule matches on them): alerts of one monitor or
+    service share them, so the hot path decides once. Bounded; one per process and policy."""
+
+    def __init__(self, policy: Policy, size: int = 4096) -> None:
+        self.policy, self.size = policy, size
+        rules_ = [rule for service in policy.services for rule in service.match]
+        t = policy.triage
+        self.keys = tuple(dict.fromkeys([*(k for r in rules_ for k in r.tags), *t.service_keys,
+                                         *t.environment_keys, *t.users_keys]))
+        self.by_monitor = any(r.monitor_ids for r in rules_)
+        self.by_title = any(r.title_contains for r in rules_)
+        self._memo: dict[tuple[Any, ...], Triaged] = {}
+
+    def __call__(self, item: Incoming) -> Triaged:
+        get = item.labels.get
+        key = (item.source, item.monitor_id if self.by_monitor else None,
+               item.title.lower() if self.by_title else None, *[get(k) for k in self.keys])
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= self.size:
+                self._memo.clear()
+            found = self._memo[key] = triage(self.policy, item)
+        return found
+
+
 def _open_alert(session: Session, item: Incoming) -> Any:
     return session.connection().execute(statements.for_session(session).open_alert,
                                         {"source": item.source, "key": item.dedup_key}).first()

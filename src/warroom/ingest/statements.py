@@ -16,21 +16,17 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, case, column, func, or_, select, table, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import String, Table, and_, any_, bindparam, case, column, func, or_, select, table, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import TableClause
 
 from warroom.clock import as_utc
 from warroom.incidents import states
 from warroom.incidents.models import Incident, IncidentService
-from warroom.ingest.models import Alert, AlertEvent
-from warroom.reminders.models import DueJob
+from warroom.ingest.models import Alert
 
 A: Table = Alert.__table__  # type: ignore[assignment]
-E: Table = AlertEvent.__table__  # type: ignore[assignment]
-D: Table = DueJob.__table__  # type: ignore[assignment]
 
 
 def _wire(t: Table) -> TableClause:
@@ -38,7 +34,7 @@ def _wire(t: Table) -> TableClause:
     return table(t.name, *(column(c.name) for c in t.columns))
 
 
-WA, WE, WD = _wire(A), _wire(E), _wire(D)
+WA = _wire(A)
 
 
 def _sqlite_time(value: datetime | None) -> str | None:
@@ -67,11 +63,8 @@ class Statements:
     open_alert: Any
     open_alerts: Any
     last_alert: Any
-    insert_alerts: Any
-    insert_events: Any
     update_seen: Any
     update_resolved: Any
-    upsert_due: Any
     target: Any
     lock: Any
     locks: Any
@@ -80,22 +73,18 @@ class Statements:
 
 @cache
 def _build(dialect: str) -> Statements:
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    due = insert(WD)
     svc = select(IncidentService.incident_id).where(IncidentService.service == bindparam("service"))
     return Statements(
-        open_alert=select(*_ROW).where(A.c.source == bindparam("source"),
+        # Both through the unique (dedup_key, source, open_key) index; open_key is the dedup key
+        # while the alert fires. PostgreSQL gets one array (one statement text for any batch size).
+        open_alert=select(*_ROW).where(A.c.dedup_key == bindparam("key"), A.c.source == bindparam("source"),
                                        A.c.open_key == bindparam("key")),
-        open_alerts=select(*_ROW).where(A.c.source == bindparam("source"),
-                                        A.c.open_key.in_(bindparam("keys", expanding=True))),
-        last_alert=select(*_ROW).where(A.c.source == bindparam("source"),
-                                       A.c.dedup_key == bindparam("key"))
+        open_alerts=select(*_ROW).where(
+            A.c.dedup_key == any_(bindparam("keys", type_=ARRAY(String))) if dialect == "postgresql"
+            else A.c.dedup_key.in_(bindparam("keys", expanding=True)),
+            A.c.source == bindparam("source"), A.c.open_key.is_not(None)),
+        last_alert=select(*_ROW).where(A.c.dedup_key == bindparam("key"), A.c.source == bindparam("source"))
         .order_by(A.c.id.desc()).limit(1),
-        # Multi-row inserts (executemany with RETURNING): a row missing from the answer conflicted.
-        insert_alerts=insert(WA).on_conflict_do_nothing(index_elements=["source", "open_key"])
-        .returning(WA.c.id, WA.c.dedup_key),
-        insert_events=insert(WE).on_conflict_do_nothing(index_elements=["event_key"])
-        .returning(WE.c.event_key),
         # A known alert seen again (executemany); an acknowledgement passes no transition.
         update_seen=update(WA).where(WA.c.id == bindparam("alert_id")).values(
             last_seen_at=bindparam("now"), event_count=WA.c.event_count + 1,
@@ -104,10 +93,6 @@ def _build(dialect: str) -> Statements:
             last_seen_at=bindparam("now"), event_count=WA.c.event_count + 1,
             transition=bindparam("transition"), status="resolved", open_key=None,
             resolved_at=bindparam("now")),
-        # A new alert's escalation row; an upsert so a leftover row for a reused id is moved.
-        upsert_due=due.on_conflict_do_update(index_elements=["kind", "subject"], set_={
-            "due_at": due.excluded.due_at, "payload": due.excluded.payload, "done": False,
-            "lease_until": None, "claimed_by": None}),
         # The service's open incident (active within the grouping window), else one resolved
         # within the reopen window.
         target=select(Incident.id).where(Incident.id.in_(svc), or_(

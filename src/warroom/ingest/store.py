@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from warroom.incidents import service as incidents
 from warroom.incidents.states import OPEN_STATES
-from warroom.ingest import grouping, statements
+from warroom.ingest import bulk, grouping, statements
 from warroom.ingest.models import Alert
 from warroom.ingest.parsers import Incoming
 from warroom.ingest.service import Triaged, triage
@@ -106,11 +106,9 @@ def _round(session: Session, b: _Batch, events: list[_Event]) -> None:
     _update_seen(b, live)
     due = [e for e in live if e.out.created and e.item.status == "firing" and e.t.escalates]
     if due:
-        due_at = b.st.wire.time(b.now + b.policy.unknown_impact.escalation_window)
-        b.conn.execute(b.st.upsert_due, [dict(
-            kind=grouping.ESCALATE, subject=grouping.alert_subject(e.out.alert_id or 0),
-            due_at=due_at, created_at=b.now_w, payload=b.st.wire.json({"dedup_key": e.item.dedup_key}),
-            done=False, attempts=0) for e in due])
+        due_at, json_ = b.st.wire.time(b.now + b.policy.unknown_impact.escalation_window), b.st.wire.json
+        bulk.DUE.run(b.conn, [(grouping.ESCALATE, grouping.alert_subject(e.out.alert_id or 0), due_at,
+                               json_({"dedup_key": e.item.dedup_key}), False, 0, b.now_w) for e in due])
     for e in live:
         _group(session, b, e)
 
@@ -142,10 +140,12 @@ def _insert_alerts(b: _Batch, new: list[_Event]) -> None:
     if not new:
         return
     rows = [_alert_row(e.item, e.t, b.now) for e in new]
-    wire, now_w = b.st.wire, b.now_w
-    ids = {r.dedup_key: r.id for r in b.conn.execute(b.st.insert_alerts, [{
-        **row, "labels": wire.json(row["labels"]), "first_seen_at": now_w, "last_seen_at": now_w,
-        "resolved_at": row["resolved_at"] and now_w} for row in rows])}
+    json_, now_w = b.st.wire.json, b.now_w
+    ids = {r.dedup_key: r.id for r in bulk.ALERTS.run(b.conn, [(
+        r["source"], r["dedup_key"], r["open_key"], r["service"], r["mapped"], r["environment"],
+        r["tier"], r["title"], r["status"], r["transition"], r["priority"], r["priority_rule"],
+        r["priority_reason"], r["priority_hint"], r["users_hint"], json_(r["labels"]), r["link"],
+        now_w, now_w, r["resolved_at"] and now_w, 1) for r in rows])}
     for e, row in zip(new, rows, strict=True):
         row["id"] = ids.get(e.item.dedup_key)
         if row["id"] is not None:
@@ -172,7 +172,8 @@ def _alert_row(item: Incoming, t: Triaged, now: datetime) -> dict[str, Any]:
 
 
 def event_key(alert_id: int, item: Incoming) -> str:
-    return hashlib.sha256(f"{alert_id}\n{item.content_hash()}".encode()).hexdigest()
+    """The alert id first (12 hex digits): a new alert's events append to the unique index."""
+    return f"{alert_id:012x}" + hashlib.sha256(f"{alert_id}\n{item.content_hash()}".encode()).hexdigest()[:52]
 
 
 def _record_events(b: _Batch, events: list[_Event]) -> list[_Event]:
@@ -180,10 +181,13 @@ def _record_events(b: _Batch, events: list[_Event]) -> list[_Event]:
     if not events:
         return []
     keys = [event_key(e.out.alert_id, e.item) for e in events]  # type: ignore[arg-type]
-    stored = {r.event_key for r in b.conn.execute(b.st.insert_events, [dict(
-        alert_id=e.out.alert_id, event_key=key, source=e.item.source, status=e.item.status,
-        transition=e.item.transition, received_at=b.now_w, occurred_at=b.st.wire.time(e.item.occurred_at),
-        raw=e.item.raw) for e, key in zip(events, keys, strict=True)])}
+    time_ = b.st.wire.time
+    rows = [(e.out.alert_id, key, e.item.source, e.item.status, e.item.transition, b.now_w,
+             time_(e.item.occurred_at), e.item.raw) for e, key in zip(events, keys, strict=True)]
+    if all(e.out.created for e in events):
+        bulk.NEW_EVENTS.run(b.conn, rows)  # a new alert's first event: nothing to collide with
+        return events
+    stored = {r.event_key for r in bulk.EVENTS.run(b.conn, rows)}
     for e, key in zip(events, keys, strict=True):
         e.out.duplicate = key not in stored
     return [e for e in events if not e.out.duplicate]
