@@ -96,15 +96,14 @@ def test_event_timestamp_and_details() -> None:
 def test_triage_memo_decides_exactly_like_triage() -> None:
     """The hot path's memo keys on only what the rules read; over varied events (title and
     monitor rules included) it must never return another event's decision."""
+    from importlib import resources
+
+    import yaml
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
     from warroom.ingest.service import TriageMemo, triage
     from warroom.policy.schema import Policy
-
-    from importlib import resources
-
-    import yaml
 
     raw = yaml.safe_load(resources.files("warroom.policy").joinpath("reference.yaml").read_text())
     raw["services"][0]["match"].append({"title_contains": "login.gov"})

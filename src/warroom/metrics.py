@@ -32,6 +32,15 @@ NOTIFICATION_LATENCY = Histogram(
     "warroom_notification_delivery_seconds", "Seconds from enqueue to delivery, by channel",
     ["channel"], registry=REGISTRY,
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800))
+# Observed by the API process's group-commit writer: deliveries per transaction (bigger batches
+# mean the writer is busy: each then costs less) and seconds a batch took to run and commit.
+INGEST_BATCH_SIZE = Histogram(
+    "warroom_ingest_batch_deliveries", "Webhook deliveries stored per transaction", registry=REGISTRY,
+    buckets=(1, 2, 4, 8, 16, 32, 64))
+INGEST_BATCH_SECONDS = Histogram(
+    "warroom_ingest_batch_seconds", "Seconds a webhook batch took to store and commit", registry=REGISTRY,
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1))
+
 
 class DatabaseCollector(Collector):
     """Gauges computed from the database for one scrape."""

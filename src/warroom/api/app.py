@@ -21,6 +21,7 @@ from warroom.clock import Clock, SystemClock
 from warroom.db import make_engine
 from warroom.policy import Policy, load_policy
 from warroom.settings import Settings, get_settings
+from warroom.walcheckpoint import WalCheckpointer
 
 # Hooks other packages register: routers to include and background loops to run.
 ROUTER_MODULES: list[str] = [
@@ -45,14 +46,17 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     policy = policy or load_policy(settings.policy)
+    # SQLite: a side thread checkpoints the WAL (walcheckpoint); commits only as a safety net.
     engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size,
-                                   max_overflow=settings.db_max_overflow)
+                                   max_overflow=settings.db_max_overflow,
+                                   wal_autocheckpoint=SAFETY_AUTOCHECKPOINT)
     state = AppState(settings=settings, policy=policy, engine=engine,
                      clock=clock or SystemClock())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = None
+        checkpointer = state.extras["wal_checkpointer"] = _checkpointer(engine)
         if run_worker:
             from warroom.worker import start_background_worker
 
@@ -62,6 +66,8 @@ def create_app(
         finally:
             if stop is not None:
                 stop()
+            if checkpointer is not None:
+                checkpointer.stop()
 
     # FastAPI's OpenTelemetry hooks cost ~10% of a small request even when unconfigured.
     app = WarroomApp(title="warroom", version=__version__, lifespan=lifespan,
@@ -85,6 +91,17 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestContext)  # outermost: every response carries X-Request-ID
     return app
+
+
+SAFETY_AUTOCHECKPOINT = 10_000  # WAL pages (40 MB): commits checkpoint only if the thread falls behind
+
+
+def _checkpointer(engine: Engine) -> WalCheckpointer | None:
+    """The WAL checkpoint thread for a SQLite file (none for PostgreSQL or an in-memory database)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return WalCheckpointer(database).start()
 
 
 class WarroomApp(FastAPI):

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import Any
@@ -57,8 +58,10 @@ class GroupCommitter:
 
     def __init__(self, sessions: sessionmaker[Session], *, max_batch: int = 64,
                  idle_exit: float = 5.0, name: str = "warroom-writer",
-                 prelock: Prelock | None = None, run_batch: RunBatch | None = None) -> None:
+                 prelock: Prelock | None = None, run_batch: RunBatch | None = None,
+                 on_commit: Callable[[int, float], None] | None = None) -> None:
         self.sessions = sessions
+        self.on_commit = on_commit  # (units, seconds) of each committed batch, for metrics
         self.prelock = prelock
         self.run_batch = run_batch or _one_by_one
         self.max_batch = max_batch
@@ -113,6 +116,7 @@ class GroupCommitter:
                 self._settle([(done, False, exc) for _, done, _ in batch], only_pending=True)
 
     def _commit(self, batch: list[Unit]) -> None:
+        started = time.perf_counter()
         try:
             with self.sessions() as session:
                 if self.prelock is not None:
@@ -140,6 +144,8 @@ class GroupCommitter:
         self.batches += 1
         self.units += len(batch)
         self._settle(outcomes)
+        if self.on_commit is not None:
+            self.on_commit(len(batch), time.perf_counter() - started)
 
     @staticmethod
     def _settle(outcomes: list[Outcome], *, only_pending: bool = False) -> None:

@@ -109,9 +109,18 @@ def token_of(authorization: str, query_string: bytes) -> str | None:
 def _writer(state: AppState) -> GroupCommitter:
     writer = state.extras.get("ingest_writer")
     if writer is None:
+        checkpointer = state.extras.get("wal_checkpointer")
+
+        def on_commit(deliveries: int, seconds: float) -> None:
+            metrics.INGEST_BATCH_SIZE.observe(deliveries)
+            metrics.INGEST_BATCH_SECONDS.observe(seconds)
+            if checkpointer is not None:
+                checkpointer.after_commit()  # a WAL restart, between two transactions
+
         writer = state.extras.setdefault("ingest_writer", GroupCommitter(
             state.sessions, prelock=grouping.lock_services,
-            run_batch=lambda session, deliveries: run_deliveries(session, state, deliveries)))
+            run_batch=lambda session, deliveries: run_deliveries(session, state, deliveries),
+            on_commit=on_commit))
     return writer  # type: ignore[no-any-return]
 
 

@@ -4,7 +4,7 @@ SQLAlchemy's executemany type-processes every row, and psycopg re-parses the lon
 statement it renders (about 2 ms a batch). These statements are rendered once per shape and take
 values already in the driver's form (`statements.Wire`): a multi-row VALUES list on SQLite, one
 typed array per column through unnest() on PostgreSQL (a short statement psycopg caches and
-prepares). They run through `exec_driver_sql`, so errors and outages surface as SQLAlchemy's.
+prepares). They run on the DBAPI cursor (`db.driver_execute`); errors surface as SQLAlchemy's.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.engine import Connection
+
+from warroom.db import driver_execute
 
 SQLITE_ROWS = 500  # rows per statement: SQLite allows 32,766 bind variables
 
@@ -48,19 +49,16 @@ class Bulk:
                                         + ", ".join([one] * rows) + self._tail())
         return sql
 
-    def run(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> list[Row[Any]]:
+    def run(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> list[Any]:
         """Insert `rows` (tuples in column order); the RETURNING rows of those inserted."""
         if not rows:
             return []
         if conn.dialect.name == "postgresql":
-            result = conn.exec_driver_sql(self.pg_sql(), tuple(list(values) for values in zip(*rows, strict=True)))
-            return list(result) if self.returning else []
-        out: list[Row[Any]] = []
+            return driver_execute(conn, self.pg_sql(), tuple(list(values) for values in zip(*rows, strict=True)))
+        out: list[Any] = []
         for start in range(0, len(rows), SQLITE_ROWS):
             chunk = rows[start:start + SQLITE_ROWS]
-            result = conn.exec_driver_sql(self.sqlite_sql(len(chunk)), tuple(v for row in chunk for v in row))
-            if self.returning:
-                out.extend(result)
+            out.extend(driver_execute(conn, self.sqlite_sql(len(chunk)), tuple(v for row in chunk for v in row)))
         return out
 
 

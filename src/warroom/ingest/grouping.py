@@ -34,7 +34,7 @@ def _lock_key(service: str) -> int:
 def lock_service(session: Session, service: str) -> None:
     """Serialize grouping per service across processes (PostgreSQL); SQLite writers are serial."""
     if session.get_bind().dialect.name == "postgresql":
-        session.connection().execute(statements.for_session(session).lock, {"k": _lock_key(service)})
+        statements.for_session(session).lock.rows(session.connection(), {"k": _lock_key(service)})
 
 
 def lock_services(session: Session, services: list[str]) -> None:
@@ -43,8 +43,8 @@ def lock_services(session: Session, services: list[str]) -> None:
     if len(services) == 1:
         lock_service(session, services[0])
     elif services and session.get_bind().dialect.name == "postgresql":
-        session.connection().execute(statements.for_session(session).locks,
-                                     {"keys": [_lock_key(s) for s in sorted(services)]})
+        statements.for_session(session).locks.rows(session.connection(),
+                                                  {"keys": [_lock_key(s) for s in sorted(services)]})
 
 
 def alert_subject(alert_id: int) -> str:
@@ -140,9 +140,10 @@ def _target(session: Session, *, policy: Policy, now: datetime, service: str,
             ) -> Incident | None:
     """The service's open incident (active within the grouping window), else one resolved
     within the reopen window; locked for update and re-checked after the lock."""
-    found = session.connection().execute(statements.for_session(session).target, {
-        "service": service, "open_since": now - policy.triage.grouping_window,
-        "resolved_since": now - policy.triage.reopen_window}).scalar()
+    st = statements.for_session(session)
+    found = st.target.scalar(session.connection(), {
+        "service": service, "open_since": st.wire.time(now - policy.triage.grouping_window),
+        "resolved_since": st.wire.time(now - policy.triage.reopen_window)})
     if found is None:
         return None
     incident = incidents.get(session, found, for_update=True)

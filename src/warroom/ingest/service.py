@@ -81,8 +81,8 @@ class TriageMemo:
 
 
 def _open_alert(session: Session, item: Incoming) -> Any:
-    return session.connection().execute(statements.for_session(session).open_alert,
-                                        {"source": item.source, "key": item.dedup_key}).first()
+    return statements.for_session(session).open_alert.first(
+        session.connection(), {"source": item.source, "key": item.dedup_key})
 
 
 # ---- reads -------------------------------------------------------------------------------

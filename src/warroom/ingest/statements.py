@@ -9,19 +9,21 @@ timestamp, converted once.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import String, Table, and_, any_, bindparam, case, column, func, or_, select, table, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import TableClause
 
 from warroom.clock import as_utc
+from warroom.db import DriverSQL
 from warroom.incidents import states
 from warroom.incidents.models import Incident, IncidentService
 from warroom.ingest.models import Alert
@@ -51,6 +53,7 @@ class Wire:
     """Values in the form the driver stores them, for the wire tables' columns."""
 
     time: Callable[[datetime | None], Any]
+    keys: Callable[[list[str]], Any]  # a list bound as one value (see `_keys_in`)
     json: Callable[[Any], str] = json.dumps
 
 
@@ -60,55 +63,67 @@ _ROW = (A.c.id, A.c.incident_id, A.c.transition, A.c.users_hint, A.c.tier, A.c.p
 
 @dataclass(frozen=True)
 class Statements:
-    open_alert: Any
-    open_alerts: Any
-    last_alert: Any
-    update_seen: Any
-    update_resolved: Any
-    target: Any
-    lock: Any
-    locks: Any
+    open_alert: DriverSQL
+    open_alerts: DriverSQL  # keys: `Wire.keys(list)`
+    last_alert: DriverSQL
+    update_seen: DriverSQL
+    update_resolved: DriverSQL
+    target: DriverSQL
+    lock: DriverSQL
+    locks: DriverSQL
     wire: Wire
 
 
-@cache
-def _build(dialect: str) -> Statements:
+_BUILT: dict[str, Statements] = {}
+
+
+def _keys_in(col: Any, pg: bool) -> Any:
+    """`col` among a list bound as one value: a PostgreSQL array, or a JSON array that SQLite's
+    json_each unpacks; one statement text whatever the batch size."""
+    if pg:
+        return col == any_(bindparam("keys", type_=ARRAY(String)))
+    return col.in_(select(column("value")).select_from(func.json_each(bindparam("keys"))))
+
+
+def _build(dialect: Dialect) -> Statements:
+    pg = dialect.name == "postgresql"
     svc = select(IncidentService.incident_id).where(IncidentService.service == bindparam("service"))
+    sql = functools.partial(DriverSQL.compile, dialect=dialect)
     return Statements(
         # Both through the unique (dedup_key, source, open_key) index; open_key is the dedup key
-        # while the alert fires. PostgreSQL gets one array (one statement text for any batch size).
-        open_alert=select(*_ROW).where(A.c.dedup_key == bindparam("key"), A.c.source == bindparam("source"),
-                                       A.c.open_key == bindparam("key")),
-        open_alerts=select(*_ROW).where(
-            A.c.dedup_key == any_(bindparam("keys", type_=ARRAY(String))) if dialect == "postgresql"
-            else A.c.dedup_key.in_(bindparam("keys", expanding=True)),
-            A.c.source == bindparam("source"), A.c.open_key.is_not(None)),
-        last_alert=select(*_ROW).where(A.c.dedup_key == bindparam("key"), A.c.source == bindparam("source"))
-        .order_by(A.c.id.desc()).limit(1),
+        # while the alert fires.
+        open_alert=sql(select(*_ROW).where(A.c.dedup_key == bindparam("key"), A.c.source == bindparam("source"),
+                                           A.c.open_key == bindparam("key"))),
+        open_alerts=sql(select(*_ROW).where(_keys_in(A.c.dedup_key, pg), A.c.source == bindparam("source"),
+                                            A.c.open_key.is_not(None))),
+        last_alert=sql(select(*_ROW).where(A.c.dedup_key == bindparam("key"), A.c.source == bindparam("source"))
+                       .order_by(A.c.id.desc()).limit(1)),
         # A known alert seen again (executemany); an acknowledgement passes no transition.
-        update_seen=update(WA).where(WA.c.id == bindparam("alert_id")).values(
+        update_seen=sql(update(WA).where(WA.c.id == bindparam("alert_id")).values(
             last_seen_at=bindparam("now"), event_count=WA.c.event_count + 1,
-            transition=func.coalesce(bindparam("transition"), WA.c.transition)),
-        update_resolved=update(WA).where(WA.c.id == bindparam("alert_id")).values(
+            transition=func.coalesce(bindparam("transition"), WA.c.transition))),
+        update_resolved=sql(update(WA).where(WA.c.id == bindparam("alert_id")).values(
             last_seen_at=bindparam("now"), event_count=WA.c.event_count + 1,
             transition=bindparam("transition"), status="resolved", open_key=None,
-            resolved_at=bindparam("now")),
+            resolved_at=bindparam("now"))),
         # The service's open incident (active within the grouping window), else one resolved
         # within the reopen window.
-        target=select(Incident.id).where(Incident.id.in_(svc), or_(
-            and_(Incident.state.in_(states.OPEN_STATES),
-                 Incident.updated_at >= bindparam("open_since", type_=Incident.updated_at.type)),
-            and_(Incident.state == "resolved",
-                 Incident.resolved_at >= bindparam("resolved_since",
-                                                   type_=Incident.resolved_at.type))))
-        .order_by(case((Incident.state == "resolved", 1), else_=0), Incident.id.desc()).limit(1),
-        lock=text("SELECT pg_advisory_xact_lock(:k)"),
+        target=sql(select(Incident.id).where(Incident.id.in_(svc), or_(
+            and_(or_(*(Incident.state == s for s in states.OPEN_STATES)),
+                 Incident.updated_at >= bindparam("open_since")),
+            and_(Incident.state == "resolved", Incident.resolved_at >= bindparam("resolved_since"))))
+            .order_by(case((Incident.state == "resolved", 1), else_=0), Incident.id.desc()).limit(1)),
+        lock=sql(text("SELECT pg_advisory_xact_lock(:k)")),
         # Several keys in one round trip, taken in the order given (WITH ORDINALITY keeps it).
-        wire=Wire(time=_pg_time if dialect == "postgresql" else _sqlite_time),
-        locks=text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) "
-                   "WITH ORDINALITY AS t(k, n) ORDER BY n"),
+        locks=sql(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) "
+                       "WITH ORDINALITY AS t(k, n) ORDER BY n")),
+        wire=Wire(time=_pg_time if pg else _sqlite_time, keys=list if pg else json.dumps),
     )
 
 
 def for_session(session: Session) -> Statements:
-    return _build(session.get_bind().dialect.name)
+    dialect = session.get_bind().dialect
+    found = _BUILT.get(dialect.name)
+    if found is None:
+        found = _BUILT[dialect.name] = _build(dialect)
+    return found

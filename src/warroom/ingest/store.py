@@ -119,16 +119,15 @@ def _find(b: _Batch, events: list[_Event]) -> None:
     for e in events:
         by_source.setdefault(e.item.source, []).append(e)
     for source, group in by_source.items():
-        rows = b.conn.execute(b.st.open_alerts, {"source": source,
-                                                 "keys": [e.item.dedup_key for e in group]})
+        rows = b.st.open_alerts.rows(b.conn, {"source": source,
+                                             "keys": b.st.wire.keys([e.item.dedup_key for e in group])})
         found = {row.dedup_key: row for row in rows}
         for e in group:
             e.row = found.get(e.item.dedup_key)
             e.was_open = e.row is not None
     for e in events:
         if e.row is None and e.item.status != "firing":
-            e.row = b.conn.execute(b.st.last_alert, {"source": e.item.source,
-                                                     "key": e.item.dedup_key}).first()
+            e.row = b.st.last_alert.first(b.conn, {"source": e.item.source, "key": e.item.dedup_key})
             if e.row is None and e.item.status == "acknowledged":
                 e.out.duplicate = True  # nothing to acknowledge
         if e.row is not None:
@@ -151,8 +150,7 @@ def _insert_alerts(b: _Batch, new: list[_Event]) -> None:
         if row["id"] is not None:
             e.out.alert_id, e.out.created, e.inserted = row["id"], True, row
             continue
-        e.row = b.conn.execute(b.st.open_alert, {"source": e.item.source,
-                                                 "key": e.item.dedup_key}).first()
+        e.row = b.st.open_alert.first(b.conn, {"source": e.item.source, "key": e.item.dedup_key})
         assert e.row is not None, f"alert {e.item.dedup_key} vanished between insert and read"
         e.out.alert_id, e.out.incident_id = e.row.id, e.row.incident_id
 
@@ -211,9 +209,9 @@ def _update_seen(b: _Batch, events: list[_Event]) -> None:
                                 priority_reason=e.t.priority.reason[:500])
             b.conn.execute(update(A).where(A.c.id == e.out.alert_id).values(**e.values))
     if seen:
-        b.conn.execute(b.st.update_seen, seen)
+        b.st.update_seen.run_many(b.conn, seen)
     if resolved:
-        b.conn.execute(b.st.update_resolved, resolved)
+        b.st.update_resolved.run_many(b.conn, resolved)
 
 
 def _group(session: Session, b: _Batch, e: _Event) -> None:

@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from warroom.db import DriverSQL
 from warroom.errors import Conflict, Invalid, NotFound
 from warroom.settings import get_settings
 from warroom.users.models import ApiToken, User
@@ -117,17 +118,24 @@ def resolve_token(session: Session, plain: str) -> ApiToken | None:
     return row
 
 
-_TOKEN_KINDS = select(ApiToken.kind, ApiToken.name, ApiToken.token_hash, ApiToken.revoked_at).where(
-    ApiToken.token_hash.in_(bindparam("digests", expanding=True)))
+_TOKEN_KIND = select(ApiToken.kind, ApiToken.name, ApiToken.token_hash, ApiToken.revoked_at).where(
+    ApiToken.token_hash == bindparam("digest"))
+_TOKEN_BY_DIGEST: dict[str, DriverSQL] = {}
 
 
 def token_kinds(session: Session, digests: set[str]) -> dict[str, tuple[str, str]]:
-    """(kind, name) of each live token among these sha256 digests: a webhook batch's one look-up."""
-    if not digests:
-        return {}
-    return {row.token_hash: (row.kind, row.name)
-            for row in session.connection().execute(_TOKEN_KINDS, {"digests": sorted(digests)})
-            if row.revoked_at is None and row.token_hash in digests}
+    """(kind, name) of each live token among these sha256 digests: a webhook batch's look-up,
+    usually of one token, with a statement compiled once for the driver."""
+    conn = session.connection()
+    sql = _TOKEN_BY_DIGEST.get(conn.dialect.name)
+    if sql is None:
+        sql = _TOKEN_BY_DIGEST[conn.dialect.name] = DriverSQL.compile(_TOKEN_KIND, conn.dialect)
+    found = {}
+    for digest in digests:
+        row = sql.first(conn, {"digest": digest})
+        if row is not None and row.revoked_at is None and hmac.compare_digest(row.token_hash, digest):
+            found[digest] = (row.kind, row.name)
+    return found
 
 
 def revoke_token(session: Session, *, now: datetime, token_id: int) -> ApiToken:
