@@ -93,18 +93,7 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pre_pi
         return engine
     if "poolclass" not in kw:
         kw.update(pool_size=pool_size, max_overflow=max_overflow)
-    engine = create_engine(url, pool_pre_ping=pre_ping, **kw)
-
-    @event.listens_for(engine, "connect")
-    def _custom_plans(dbapi_conn: Any, _rec: Any) -> None:
-        # psycopg prepares a statement run five times, and PostgreSQL then keeps a generic plan:
-        # made while a table was nearly empty it stays a full scan as the table grows (an alert
-        # storm's look-ups went from 0.15 to 3+ ms). Plan each execution; parsing stays cached.
-        with dbapi_conn.cursor() as cur:
-            cur.execute("SET plan_cache_mode = force_custom_plan")
-        dbapi_conn.commit()
-
-    return engine
+    return create_engine(url, pool_pre_ping=pre_ping, **kw)
 
 
 def readonly(engine: Engine) -> Engine:
@@ -142,11 +131,14 @@ def _row_type(names: tuple[str, ...]) -> type:
     return found
 
 
-def driver_execute(conn: Connection, sql: str, params: Any, *, many: bool = False) -> list[Any]:
+def driver_execute(conn: Connection, sql: str, params: Any, *, many: bool = False,
+                   planned: bool = False) -> list[Any]:
     """Run `sql` on the DBAPI cursor of `conn` (same transaction) and return its rows as named
     tuples. Skips SQLAlchemy's per-statement result set-up (~30 us, more than a small statement
     costs); driver errors still surface as SQLAlchemy's, and a lost connection is invalidated so
-    the pool drops it, as SQLAlchemy itself would."""
+    the pool drops it, as SQLAlchemy itself would. `planned`: PostgreSQL plans this query for its
+    values every time (psycopg would prepare it after five runs, and the generic plan PostgreSQL
+    then keeps, if made while a table was nearly empty, stays a full scan as the table grows)."""
     dbapi_conn = conn.connection.dbapi_connection
     assert dbapi_conn is not None
     cursor = dbapi_conn.cursor()
@@ -154,7 +146,10 @@ def driver_execute(conn: Connection, sql: str, params: Any, *, many: bool = Fals
         if many:
             cursor.executemany(sql, params)
             return []
-        cursor.execute(sql, params)
+        if planned and conn.dialect.name == "postgresql":
+            cursor.execute(sql, params, prepare=False)  # type: ignore[call-arg]  # psycopg
+        else:
+            cursor.execute(sql, params)
         if cursor.description is None:
             return []
         make = _row_type(tuple(column[0] for column in cursor.description))
@@ -179,6 +174,7 @@ class DriverSQL:
     sql: str
     order: tuple[str, ...] | None  # parameter names in position order (qmark drivers), else named
     constants: dict[str, Any]  # the statement's own literal values (e.g. status = 'resolved')
+    planned: bool  # a query: PostgreSQL plans it for its values each time (see driver_execute)
 
     @classmethod
     def compile(cls, statement: Any, dialect: Dialect) -> DriverSQL:
@@ -187,7 +183,7 @@ class DriverSQL:
             raise ValueError("expanding IN cannot be compiled once; bind a list as one value")
         constants = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
         return cls(compiled.string, tuple(compiled.positiontup or ()) if compiled.positional else None,
-                   constants)
+                   constants, compiled.string.lstrip().upper().startswith("SELECT"))
 
     def _args(self, params: dict[str, Any]) -> Any:
         if self.constants:
@@ -195,7 +191,7 @@ class DriverSQL:
         return params if self.order is None else tuple(params[k] for k in self.order)
 
     def rows(self, conn: Connection, params: dict[str, Any]) -> list[Any]:
-        return driver_execute(conn, self.sql, self._args(params))
+        return driver_execute(conn, self.sql, self._args(params), planned=self.planned)
 
     def first(self, conn: Connection, params: dict[str, Any]) -> Any:
         found = self.rows(conn, params)
