@@ -78,7 +78,10 @@ def ingest(session: Session, *, policy: Policy, now: datetime, items: list[Incom
     order = sorted(range(len(items)), key=lambda i: (triaged[i].service, items[i].dedup_key, i))
     rounds: list[list[int]] = []
     seen: dict[tuple[str, str], int] = {}
+    copies = _copies(items)
     for i in order:  # the n-th event of a key goes to round n: one event per key per round
+        if i in copies:
+            continue
         key = (items[i].source, items[i].dedup_key)
         n = seen[key] = seen.get(key, -1) + 1
         if n == len(rounds):
@@ -92,7 +95,25 @@ def ingest(session: Session, *, policy: Policy, now: datetime, items: list[Incom
             alert_id=None, dedup_key=items[i].dedup_key, status=items[i].status)) for i in members]
         _round(session, batch, events)
         outcomes.update(zip(members, (e.out for e in events), strict=True))
+    for i, j in copies.items():
+        o = outcomes[j]
+        outcomes[i] = Outcome(alert_id=o.alert_id, dedup_key=o.dedup_key, status=o.status, duplicate=True,
+                              incident_id=o.incident_id)
     return [outcomes[i] for i in range(len(items))]
+
+
+def _copies(items: list[Incoming]) -> dict[int, int]:
+    """Re-deliveries inside one batch (a sender's retry racing its first try): when every event of
+    a key is the same event, the later ones are answered as duplicates of the first without a
+    round each. A key whose events differ (fired, recovered, fired) keeps them all, in order."""
+    by_key: dict[tuple[str, str], list[int]] = {}
+    for i, item in enumerate(items):
+        by_key.setdefault((item.source, item.dedup_key), []).append(i)
+    copies: dict[int, int] = {}
+    for members in by_key.values():
+        if len(members) > 1 and len({items[i].content_hash() for i in members}) == 1:
+            copies.update((i, members[0]) for i in members[1:])
+    return copies
 
 
 def _round(session: Session, b: _Batch, events: list[_Event]) -> None:
