@@ -1,10 +1,9 @@
-"""The ingest hot path's SQL, built once per dialect: building a statement costs more than running it.
+"""The ingest hot path's SQL, compiled once per dialect and run on the DBAPI cursor (`DriverSQL`).
 
-SQLAlchemy spends most of a small query's time constructing the expression and its cache key;
-statements built here once, with bind parameters, skip that on every alert. The batch writes go
-through untyped "wire" views of their tables, with values already in the driver's form (`Wire`):
-per-row type processing (datetimes, JSON) cost more than the SQL itself, and a batch shares one
-timestamp, converted once.
+Building a SQLAlchemy statement, and SQLAlchemy's per-execution set-up, cost more than running a
+small statement; these are compiled once, take values already in the driver's form (`Wire`: a
+batch shares one timestamp, converted once) and bind a batch's keys as one value, so one statement
+text serves every batch size. The inserts are in `bulk`.
 """
 
 from __future__ import annotations
@@ -50,7 +49,7 @@ def _pg_time(value: datetime | None) -> datetime | None:
 
 @dataclass(frozen=True)
 class Wire:
-    """Values in the form the driver stores them, for the wire tables' columns."""
+    """Values in the form the driver stores them (SQLite: text; PostgreSQL: native)."""
 
     time: Callable[[datetime | None], Any]
     keys: Callable[[list[str]], Any]  # a list bound as one value (see `_keys_in`)
