@@ -127,7 +127,7 @@ _ROW_TYPES: dict[tuple[str, ...], type] = {}
 def _row_type(names: tuple[str, ...]) -> type:
     found = _ROW_TYPES.get(names)
     if found is None:
-        found = _ROW_TYPES[names] = namedtuple("DriverRow", names)  # type: ignore[misc]  # noqa: PYI024
+        found = _ROW_TYPES[names] = namedtuple("DriverRow", names, rename=True)  # type: ignore[misc]  # noqa: PYI024
     return found
 
 
