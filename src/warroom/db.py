@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections import namedtuple
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -119,87 +116,3 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
-
-
-_ROW_TYPES: dict[tuple[str, ...], type] = {}
-
-
-def _row_type(names: tuple[str, ...]) -> type:
-    found = _ROW_TYPES.get(names)
-    if found is None:
-        found = _ROW_TYPES[names] = namedtuple("DriverRow", names, rename=True)  # type: ignore[misc]  # noqa: PYI024
-    return found
-
-
-def driver_execute(conn: Connection, sql: str, params: Any, *, many: bool = False,
-                   planned: bool = False) -> list[Any]:
-    """Run `sql` on the DBAPI cursor of `conn` (same transaction) and return its rows as named
-    tuples. Skips SQLAlchemy's per-statement result set-up (~30 us, more than a small statement
-    costs); driver errors still surface as SQLAlchemy's, and a lost connection is invalidated so
-    the pool drops it, as SQLAlchemy itself would. `planned`: PostgreSQL plans this query for its
-    values every time (psycopg would prepare it after five runs, and the generic plan PostgreSQL
-    then keeps, if made while a table was nearly empty, stays a full scan as the table grows)."""
-    dbapi_conn = conn.connection.dbapi_connection
-    assert dbapi_conn is not None
-    cursor = dbapi_conn.cursor()
-    try:
-        if many:
-            cursor.executemany(sql, params)
-            return []
-        if planned and conn.dialect.name == "postgresql":
-            cursor.execute(sql, params, prepare=False)  # type: ignore[call-arg]  # psycopg
-        else:
-            cursor.execute(sql, params)
-        if cursor.description is None:
-            return []
-        make = _row_type(tuple(column[0] for column in cursor.description))
-        return [make(*row) for row in cursor.fetchall()]
-    except conn.dialect.loaded_dbapi.Error as err:
-        lost = conn.dialect.is_disconnect(err, dbapi_conn, cursor)
-        if lost:
-            conn.invalidate(err)
-        raise sa_exc.DBAPIError.instance(sql, params, err, conn.dialect.loaded_dbapi.Error,
-                                         connection_invalidated=lost, dialect=conn.dialect) from err
-    finally:
-        cursor.close()
-
-
-@dataclass(frozen=True)
-class DriverSQL:
-    """A statement compiled once into the driver's SQL and run on the DBAPI cursor: no compile,
-    cache look-up, per-value processing or result set-up on each call (~35 us a statement in
-    SQLAlchemy), which a hot path running a few statements per batch notices. Values must be in
-    the driver's form; rows come back as named tuples of raw driver values."""
-
-    sql: str
-    order: tuple[str, ...] | None  # parameter names in position order (qmark drivers), else named
-    constants: dict[str, Any]  # the statement's own literal values (e.g. status = 'resolved')
-    planned: bool  # a query: PostgreSQL plans it for its values each time (see driver_execute)
-
-    @classmethod
-    def compile(cls, statement: Any, dialect: Dialect) -> DriverSQL:
-        compiled = statement.compile(dialect=dialect)
-        if "POSTCOMPILE" in compiled.string:
-            raise ValueError("expanding IN cannot be compiled once; bind a list as one value")
-        constants = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
-        return cls(compiled.string, tuple(compiled.positiontup or ()) if compiled.positional else None,
-                   constants, compiled.string.lstrip().upper().startswith("SELECT"))
-
-    def _args(self, params: dict[str, Any]) -> Any:
-        if self.constants:
-            params = {**self.constants, **params}
-        return params if self.order is None else tuple(params[k] for k in self.order)
-
-    def rows(self, conn: Connection, params: dict[str, Any]) -> list[Any]:
-        return driver_execute(conn, self.sql, self._args(params), planned=self.planned)
-
-    def first(self, conn: Connection, params: dict[str, Any]) -> Any:
-        found = self.rows(conn, params)
-        return found[0] if found else None
-
-    def scalar(self, conn: Connection, params: dict[str, Any]) -> Any:
-        found = self.rows(conn, params)
-        return found[0][0] if found else None
-
-    def run_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        driver_execute(conn, self.sql, [self._args(row) for row in rows], many=True)

@@ -31,6 +31,7 @@ from warroom.api.deps import AppState
 from warroom.api.errors import error_body
 from warroom.api.groupcommit import GroupCommitter
 from warroom.api.security import limiter
+from warroom.driversql import driver_pipeline
 from warroom.ingest import grouping, parsers, store
 from warroom.ingest.parsers import BadPayload, Incoming
 from warroom.ingest.service import Triaged, TriageMemo
@@ -118,7 +119,7 @@ def _writer(state: AppState) -> GroupCommitter:
                 checkpointer.after_commit()  # a WAL restart, between two transactions
 
         writer = state.extras.setdefault("ingest_writer", GroupCommitter(
-            state.sessions, prelock=grouping.lock_services,
+            state.sessions,  # no prelock: run_deliveries sends the locks with its first reads
             run_batch=lambda session, deliveries: run_deliveries(session, state, deliveries),
             on_commit=on_commit))
     return writer  # type: ignore[no-any-return]
@@ -169,15 +170,24 @@ def _refusal(d: Delivery, token: tuple[str, str] | None) -> Reply | None:
 
 
 def run_deliveries(session: Session, state: AppState, deliveries: list[Delivery]) -> list[Reply]:
-    """The writer's unit for a whole batch: one token look-up, one set-based store, one answer each."""
-    tokens = users.token_kinds(session, {d.digest for d in deliveries if d.digest})
+    """The writer's unit for a whole batch: the services' locks, the tokens and the store's first
+    reads together (one round trip on PostgreSQL), then one set-based store, one answer each."""
+    now = state.now()
+    services = sorted(frozenset().union(*(d.services for d in deliveries)))
+    digests = sorted({d.digest for d in deliveries if d.digest})
+    lookahead = store.Lookahead(session, policy=state.policy, now=now,
+                                items=[item for d in deliveries for item in d.items],
+                                triaged=[t for d in deliveries for t in d.triaged])
+    locks, lookups = grouping.lock_steps(session, services), users.token_steps(session, digests)
+    results = driver_pipeline(session.connection(), locks + lookups + lookahead.steps)
+    tokens = users.token_kinds_from(digests, results[len(locks):len(locks) + len(lookups)])
+    lookahead.take(results[len(locks) + len(lookups):])
     replies: list[Reply | None] = [_refusal(d, tokens.get(d.digest or "")) for d in deliveries]
     accepted = [d for d, r in zip(deliveries, replies, strict=True) if r is None]
     outcomes = iter(store.ingest(
-        session, policy=state.policy, now=state.now(),
-        items=[item for d in accepted for item in d.items],
-        triaged=[t for d in accepted for t in d.triaged],
-        prelocked=frozenset().union(*(d.services for d in deliveries))))
+        session, policy=state.policy, now=now, items=[item for d in accepted for item in d.items],
+        triaged=[t for d in accepted for t in d.triaged], prelocked=frozenset(services),
+        lookahead=lookahead))
     for n, d in enumerate(deliveries):
         if replies[n] is None:
             replies[n] = _accepted(d, [next(outcomes) for _ in d.items])

@@ -4,7 +4,7 @@ SQLAlchemy's executemany type-processes every row, and psycopg re-parses the lon
 statement it renders (about 2 ms a batch). These statements are rendered once per shape and take
 values already in the driver's form (`statements.Wire`): a multi-row VALUES list on SQLite, one
 typed array per column through unnest() on PostgreSQL (a short statement psycopg caches and
-prepares). They run on the DBAPI cursor (`db.driver_execute`); errors surface as SQLAlchemy's.
+prepares). They run on the DBAPI cursor (`driversql`); errors surface as SQLAlchemy's.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from warroom.db import driver_execute
+from warroom.driversql import Step, driver_pipeline
 
 SQLITE_ROWS = 500  # rows per statement: SQLite allows 32,766 bind variables
 
@@ -49,17 +49,18 @@ class Bulk:
                                         + ", ".join([one] * rows) + self._tail())
         return sql
 
-    def run(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> list[Any]:
-        """Insert `rows` (tuples in column order); the RETURNING rows of those inserted."""
+    def steps(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> list[Step]:
+        """The statements inserting `rows` (tuples in column order), for `driver_pipeline`."""
         if not rows:
             return []
         if conn.dialect.name == "postgresql":
-            return driver_execute(conn, self.pg_sql(), tuple(list(values) for values in zip(*rows, strict=True)))
-        out: list[Any] = []
-        for start in range(0, len(rows), SQLITE_ROWS):
-            chunk = rows[start:start + SQLITE_ROWS]
-            out.extend(driver_execute(conn, self.sqlite_sql(len(chunk)), tuple(v for row in chunk for v in row)))
-        return out
+            return [Step(self.pg_sql(), tuple(list(values) for values in zip(*rows, strict=True)))]
+        return [Step(self.sqlite_sql(len(chunk)), tuple(v for row in chunk for v in row))
+                for chunk in (rows[start:start + SQLITE_ROWS] for start in range(0, len(rows), SQLITE_ROWS))]
+
+    def run(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """Insert `rows`; the RETURNING rows of those inserted."""
+        return [row for result in driver_pipeline(conn, self.steps(conn, rows)) for row in result]
 
 
 _ALERT_COLUMNS = (

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
+from warroom.driversql import Step, driver_pipeline
 from warroom.incidents import service as incidents
 from warroom.incidents import states
 from warroom.incidents.models import Incident, TimelineEntry
@@ -37,14 +38,20 @@ def lock_service(session: Session, service: str) -> None:
         statements.for_session(session).lock.rows(session.connection(), {"k": _lock_key(service)})
 
 
+def lock_steps(session: Session, services: list[str]) -> list[Step]:
+    """Several services' locks in sorted order as one statement, to send ahead of a batch's reads
+    (group-commit batches share a transaction, so every process must take them in one order)."""
+    if not services or session.get_bind().dialect.name != "postgresql":
+        return []
+    return [statements.for_session(session).locks.step({"keys": [_lock_key(s) for s in sorted(services)]})]
+
+
 def lock_services(session: Session, services: list[str]) -> None:
-    """Several services' locks in sorted order, in one round trip (group-commit batches share a
-    transaction, so every process must take them in the same order)."""
+    """Several services' locks in sorted order, in one round trip."""
     if len(services) == 1:
         lock_service(session, services[0])
-    elif services and session.get_bind().dialect.name == "postgresql":
-        statements.for_session(session).locks.rows(session.connection(),
-                                                  {"keys": [_lock_key(s) for s in sorted(services)]})
+    elif steps := lock_steps(session, services):
+        driver_pipeline(session.connection(), steps)
 
 
 def alert_subject(alert_id: int) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import TableClause
 
 from warroom.clock import as_utc
-from warroom.db import DriverSQL
+from warroom.driversql import DriverSQL
 from warroom.incidents import states
 from warroom.incidents.models import Incident, IncidentService
 from warroom.ingest.models import Alert

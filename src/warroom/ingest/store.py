@@ -19,6 +19,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from warroom.driversql import driver_pipeline
 from warroom.incidents import service as incidents
 from warroom.incidents.states import OPEN_STATES
 from warroom.ingest import bulk, grouping, statements
@@ -68,12 +69,41 @@ class _Batch:
         self.now_w = self.st.wire.time(self.now)
 
 
+class Lookahead:
+    """The reads a batch starts with, for the caller to send with its own (locks, tokens) in one
+    round trip on PostgreSQL: each key's open alert, and each service's incident to join."""
+
+    def __init__(self, session: Session, *, policy: Policy, now: datetime, items: list[Incoming],
+                 triaged: list[Triaged]) -> None:
+        st = statements.for_session(session)
+        self.keys: dict[str, set[str]] = {}
+        for item in items:
+            self.keys.setdefault(item.source, set()).add(item.dedup_key)
+        self.services = sorted({t.service for t in triaged})
+        self.steps = [st.open_alerts.step({"source": source, "keys": st.wire.keys(sorted(keys))})
+                      for source, keys in self.keys.items()]
+        self.steps += [st.target.step({
+            "service": service, "open_since": st.wire.time(now - policy.triage.grouping_window),
+            "resolved_since": st.wire.time(now - policy.triage.reopen_window)}) for service in self.services]
+        self.open: dict[tuple[str, str], Any] = {}
+        self.quiet: set[str] = set()  # services with no incident to join
+
+    def take(self, results: list[list[Any]]) -> None:
+        """The rows of `steps`, in order."""
+        for source, rows in zip(self.keys, results[:len(self.keys)], strict=True):
+            self.open.update(((source, row.dedup_key), row) for row in rows)
+        for service, rows in zip(self.services, results[len(self.keys):], strict=True):
+            if not rows:
+                self.quiet.add(service)
+
+
 def ingest(session: Session, *, policy: Policy, now: datetime, items: list[Incoming],
            triaged: list[Triaged] | None = None, prelocked: frozenset[str] = frozenset(),
-           ) -> list[Outcome]:
+           lookahead: Lookahead | None = None) -> list[Outcome]:
     """Apply events in (service, key) order so concurrent batches lock in one order;
     `triaged` passes decisions the caller already made, `prelocked` the services whose lock
-    this transaction already holds (the API takes a batch's locks up front)."""
+    this transaction already holds (the API takes a batch's locks up front), `lookahead` the
+    first reads already made for a superset of these events."""
     triaged = triaged if triaged is not None else [triage(policy, it) for it in items]
     order = sorted(range(len(items)), key=lambda i: (triaged[i].service, items[i].dedup_key, i))
     rounds: list[list[int]] = []
@@ -89,11 +119,13 @@ def ingest(session: Session, *, policy: Policy, now: datetime, items: list[Incom
         rounds[n].append(i)
     batch = _Batch(policy=policy, now=now, conn=session.connection(),
                    st=statements.for_session(session), locked=set(prelocked))
+    if lookahead is not None:
+        batch.quiet.update(lookahead.quiet)
     outcomes: dict[int, Outcome] = {}
-    for members in rounds:
+    for n, members in enumerate(rounds):
         events = [_Event(item=items[i], t=triaged[i], out=Outcome(
             alert_id=None, dedup_key=items[i].dedup_key, status=items[i].status)) for i in members]
-        _round(session, batch, events)
+        _round(session, batch, events, lookahead if n == 0 else None)  # later rounds see earlier ones
         outcomes.update(zip(members, (e.out for e in events), strict=True))
     for i, j in copies.items():
         o = outcomes[j]
@@ -116,8 +148,8 @@ def _copies(items: list[Incoming]) -> dict[int, int]:
     return copies
 
 
-def _round(session: Session, b: _Batch, events: list[_Event]) -> None:
-    _find(b, events)
+def _round(session: Session, b: _Batch, events: list[_Event], lookahead: Lookahead | None) -> None:
+    _find(b, events, lookahead)
     live = [e for e in events if not e.out.duplicate]
     wanted = sorted({e.row.service if e.row is not None else e.t.service for e in live} - b.locked)
     grouping.lock_services(session, wanted)  # alerts whose service the caller did not prelock
@@ -125,20 +157,20 @@ def _round(session: Session, b: _Batch, events: list[_Event]) -> None:
     _insert_alerts(b, [e for e in live if e.row is None])
     live = _record_events(b, [e for e in live if e.out.alert_id is not None])
     _update_seen(b, live)
-    due = [e for e in live if e.out.created and e.item.status == "firing" and e.t.escalates]
-    if due:
-        due_at, json_ = b.st.wire.time(b.now + b.policy.unknown_impact.escalation_window), b.st.wire.json
-        bulk.DUE.run(b.conn, [(grouping.ESCALATE, grouping.alert_subject(e.out.alert_id or 0), due_at,
-                               json_({"dedup_key": e.item.dedup_key}), False, 0, b.now_w) for e in due])
     for e in live:
         _group(session, b, e)
 
 
-def _find(b: _Batch, events: list[_Event]) -> None:
-    """Each event's open alert, one look-up per source; a recovery without one takes the last."""
+def _find(b: _Batch, events: list[_Event], lookahead: Lookahead | None) -> None:
+    """Each event's open alert, one look-up per source (or from the lookahead); a recovery
+    without one takes the last."""
     by_source: dict[str, list[_Event]] = {}
     for e in events:
-        by_source.setdefault(e.item.source, []).append(e)
+        if lookahead is not None and e.item.dedup_key in lookahead.keys.get(e.item.source, ()):
+            e.row = lookahead.open.get((e.item.source, e.item.dedup_key))
+            e.was_open = e.row is not None
+        else:
+            by_source.setdefault(e.item.source, []).append(e)
     for source, group in by_source.items():
         rows = b.st.open_alerts.rows(b.conn, {"source": source,
                                              "keys": b.st.wire.keys([e.item.dedup_key for e in group])})
@@ -196,17 +228,26 @@ def event_key(alert_id: int, item: Incoming) -> str:
 
 
 def _record_events(b: _Batch, events: list[_Event]) -> list[_Event]:
-    """Insert every event at once; those already stored (re-deliveries) come back as duplicates."""
+    """Insert every event at once, with new alerts' escalation rows (one round trip on
+    PostgreSQL); those already stored (re-deliveries) come back as duplicates."""
     if not events:
         return []
     keys = [event_key(e.out.alert_id, e.item) for e in events]  # type: ignore[arg-type]
     time_ = b.st.wire.time
     rows = [(e.out.alert_id, key, e.item.source, e.item.status, e.item.transition, b.now_w,
              time_(e.item.occurred_at), e.item.raw) for e, key in zip(events, keys, strict=True)]
-    if all(e.out.created for e in events):
-        bulk.NEW_EVENTS.run(b.conn, rows)  # a new alert's first event: nothing to collide with
+    only_new = all(e.out.created for e in events)  # a new alert's first event: nothing to collide with
+    steps = (bulk.NEW_EVENTS if only_new else bulk.EVENTS).steps(b.conn, rows)
+    inserts = len(steps)
+    due = [e for e in events if e.out.created and e.item.status == "firing" and e.t.escalates]
+    if due:  # new alerts' events are never duplicates: their escalation rows go in the same trip
+        due_at, json_ = time_(b.now + b.policy.unknown_impact.escalation_window), b.st.wire.json
+        steps += bulk.DUE.steps(b.conn, [(grouping.ESCALATE, grouping.alert_subject(e.out.alert_id or 0), due_at,
+                                          json_({"dedup_key": e.item.dedup_key}), False, 0, b.now_w) for e in due])
+    results = driver_pipeline(b.conn, steps)
+    if only_new:
         return events
-    stored = {r.event_key for r in bulk.EVENTS.run(b.conn, rows)}
+    stored = {r.event_key for result in results[:inserts] for r in result}
     for e, key in zip(events, keys, strict=True):
         e.out.duplicate = key not in stored
     return [e for e in events if not e.out.duplicate]
