@@ -67,12 +67,6 @@ def _execute(conn: Connection, cursor: Any, step: Step) -> None:
         cursor.execute(step.sql, step.args)
 
 
-def driver_execute(conn: Connection, sql: str, args: Any, *, many: bool = False,
-                   planned: bool = False) -> list[Any]:
-    """Run one statement in `conn`'s transaction; its rows as named tuples."""
-    return driver_pipeline(conn, [Step(sql, args, planned, many)])[0]
-
-
 def driver_pipeline(conn: Connection, steps: list[Step]) -> list[list[Any]]:
     """Independent statements, in order, each one's rows: on PostgreSQL in one round trip."""
     dbapi_conn = conn.connection.dbapi_connection
@@ -141,6 +135,3 @@ class DriverSQL:
     def scalar(self, conn: Connection, params: dict[str, Any]) -> Any:
         found = self.rows(conn, params)
         return found[0][0] if found else None
-
-    def run_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        driver_pipeline(conn, [self.step_many(rows)])

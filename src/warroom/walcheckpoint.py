@@ -45,7 +45,8 @@ class WalCheckpointer:
         self.restarts = 0
         self.passes = 0
         self.last: Pass | None = None
-        self._restart = threading.Event()
+        self.restart_wanted = threading.Event()  # set by the thread, taken by `after_commit`
+        self.restarted = threading.Event()  # set after every restart
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conns: dict[str, sqlite3.Connection] = {}
@@ -68,15 +69,16 @@ class WalCheckpointer:
         self.last = done = self.checkpoint("PASSIVE")
         self.passes += 1
         if done.wal_pages >= self.soft_pages:
-            self._restart.set()
+            self.restart_wanted.set()
         return done
 
     def after_commit(self) -> None:
         """Called by the writer with no transaction open: restart the WAL if the thread asked."""
-        if self._restart.is_set():
-            self._restart.clear()
+        if self.restart_wanted.is_set():
             self.checkpoint("RESTART", who="writer")
             self.restarts += 1
+            self.restarted.set()
+            self.restart_wanted.clear()  # after: one of the two events is always set once asked
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

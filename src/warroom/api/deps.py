@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.engine import Engine
@@ -105,18 +106,25 @@ class Principal:
 
 
 def token_from_request(request: Request) -> str | None:
-    """Bearer header, basic-auth password, or `?token=` (for senders that only take a URL)."""
-    auth = request.headers.get("authorization", "")
-    scheme, _, value = auth.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    if scheme.lower() == "basic" and value.strip():
+    return token_of(request.headers.get("authorization", ""), request.scope.get("query_string", b""))
+
+
+def token_of(authorization: str, query_string: bytes) -> str | None:
+    """Bearer header, basic-auth password, or `?token=` (for senders that only take a URL); on raw
+    values, so the webhook gate reads it without a Request object."""
+    scheme, _, value = authorization.partition(" ")
+    value = value.strip()
+    if value and scheme.lower() == "bearer":
+        return value
+    if value and scheme.lower() == "basic":
         try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode()
+            return base64.b64decode(value, validate=True).decode().partition(":")[2] or None
         except (ValueError, UnicodeDecodeError):
             return None
-        return decoded.partition(":")[2] or None
-    return request.query_params.get("token") or None
+    if b"token=" not in query_string:
+        return None
+    found = parse_qs(query_string.decode("latin-1"), keep_blank_values=True).get("token")
+    return found[-1] or None if found else None  # the last one, as Starlette's query_params
 
 
 def _unauthorized(message: str) -> HTTPException:

@@ -40,12 +40,15 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def unavailable_body(exc: BaseException) -> dict[str, Any]:
+    what = "conflict" if outage.is_conflict(exc) else "database"
+    return error_body("unavailable", f"temporarily unavailable ({what}); retry later",
+                      {"retry_after": outage.RETRY_AFTER_S})
+
+
 def unavailable(exc: BaseException) -> JSONResponse:
     """503 + Retry-After: the database is down or the request lost a lock race; nothing was kept."""
-    what = "conflict" if outage.is_conflict(exc) else "database"
-    return JSONResponse(error_body("unavailable", f"temporarily unavailable ({what}); retry later",
-                                   {"retry_after": outage.RETRY_AFTER_S}), 503,
-                        headers={"Retry-After": str(outage.RETRY_AFTER_S)})
+    return JSONResponse(unavailable_body(exc), 503, headers={"Retry-After": str(outage.RETRY_AFTER_S)})
 
 
 def install(app: FastAPI) -> None:

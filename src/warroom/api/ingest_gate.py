@@ -11,26 +11,24 @@ that was not committed.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import itertools
 import json
 import logging
-import math
 import os
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
 
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from warroom import metrics, outage
-from warroom.api.deps import AppState
-from warroom.api.errors import error_body
+from warroom.api.deps import AppState, token_of
+from warroom.api.errors import error_body, unavailable_body
 from warroom.api.groupcommit import GroupCommitter
-from warroom.api.security import limiter
+from warroom.api.limits import too_large_body
+from warroom.api.requestid import log_access, request_id
+from warroom.api.security import limiter, retry_after_header
 from warroom.driversql import driver_pipeline
 from warroom.ingest import grouping, parsers, store
 from warroom.ingest.parsers import BadPayload, Incoming
@@ -44,10 +42,8 @@ METHODS = {"datadog": ("POST",), "alertmanager": ("POST",), "grafana": ("POST", 
 REFUSED = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 413: "payload_too_large",
            429: "rate_limited", 500: "error", 503: "unavailable"}
 _RESTRICTED = set(parsers.SOURCES)  # an ingest token named after a source takes only that source
-_VALID_ID = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
 _IDS = itertools.count(1)
 _ID_PREFIX = os.urandom(8).hex()  # per process: ids are unique without a urandom call per request
-access = logging.getLogger("warroom.access")
 log = logging.getLogger(__name__)
 _outages = outage.Throttled(log)
 
@@ -87,24 +83,7 @@ def bad(source: str, message: str, errors: list[str]) -> Reply:
 
 
 def _too_large(limit: int) -> Reply:
-    return _error(413, "payload_too_large", f"request body over {limit} bytes")
-
-
-def token_of(authorization: str, query_string: bytes) -> str | None:
-    """Bearer header, basic-auth password, or `?token=` (for senders that only take a URL)."""
-    scheme, _, value = authorization.partition(" ")
-    value = value.strip()
-    if value and scheme.lower() == "bearer":
-        return value
-    if value and scheme.lower() == "basic":
-        try:
-            return base64.b64decode(value, validate=True).decode().partition(":")[2] or None
-        except (ValueError, UnicodeDecodeError):
-            return None
-    if b"token=" not in query_string:
-        return None
-    found = parse_qs(query_string.decode("latin-1"), keep_blank_values=True).get("token")
-    return found[0] or None if found else None
+    return Reply(413, too_large_body(limit))
 
 
 def _writer(state: AppState) -> GroupCommitter:
@@ -141,16 +120,16 @@ async def receive(state: AppState, source: str, body: bytes, *, authorization: s
     if not plain and source == "events" and isinstance(data, dict) \
             and isinstance(data.get("routing_key"), str):
         plain = data["routing_key"]
-    digest = hashlib.sha256(plain.encode()).hexdigest() if plain else None
+    digest = users.hash_token(plain) if plain else None
     wait = limiter(state, "ingest").hit(digest or f"ip:{client}")
     if wait:
         return Reply(429, error_body("rate_limited", "too many alerts from this token; retry later"),
-                     ((b"retry-after", str(max(1, math.ceil(wait))).encode()),))
+                     ((b"retry-after", retry_after_header(wait)["Retry-After"].encode()),))
     memo = state.extras.get("triage_memo") or state.extras.setdefault("triage_memo", TriageMemo(state.policy))
     triaged = [memo(item) for item in items] if problem is None else []
-    services = frozenset(t.service for t in triaged)  # the writer prelocks them for the batch
+    services = frozenset(t.service for t in triaged)  # run_deliveries locks them for the batch
     delivery = Delivery(source, digest, items, triaged, services, truncated, problem)
-    reply: Reply = await _writer(state).submit_async(delivery, services)
+    reply: Reply = await _writer(state).submit_async(delivery)
     return reply
 
 
@@ -219,10 +198,7 @@ def failure(exc: BaseException, what: str) -> Reply:
     """The database is down (503, retry) or a bug (500, logged); either way nothing was kept."""
     if outage.is_outage(exc):
         _outages.warn(f"{what} answered 503", exc)
-        what_ = "conflict" if outage.is_conflict(exc) else "database"
-        return Reply(503, error_body("unavailable", f"temporarily unavailable ({what_}); retry later",
-                                     {"retry_after": outage.RETRY_AFTER_S}),
-                     ((b"retry-after", str(outage.RETRY_AFTER_S).encode()),))
+        return Reply(503, unavailable_body(exc), ((b"retry-after", str(outage.RETRY_AFTER_S).encode()),))
     log.error("%s failed", what, exc_info=exc)
     return Reply(500, error_body("internal_error", "the alert could not be stored (nothing was kept); "
                                  "retry later"))
@@ -255,8 +231,8 @@ class IngestGate:
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization = value.decode("latin-1")
-            elif name == b"x-request-id" and 0 < len(value) <= 64 and _VALID_ID.issuperset(value):
-                rid = value.decode()
+            elif name == b"x-request-id":
+                rid = request_id(value) or ""
             elif name == b"content-length":
                 length = value
         rid = rid or f"{_ID_PREFIX}{next(_IDS):016x}"
@@ -271,11 +247,7 @@ class IngestGate:
                 count(source, reply)
         finally:
             status = reply.status if reply is not None else 499  # the sender went away
-            level = logging.DEBUG if status < 400 else logging.INFO
-            if access.isEnabledFor(level):
-                access.log(level, "%s %s %s", scope["method"], scope["path"], status, extra={
-                    "request_id": rid, "method": scope["method"], "path": scope["path"],
-                    "status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+            log_access(scope["method"], scope["path"], status, rid, started)
             request_id_var.reset(context)
 
     async def _reply(self, scope: Scope, receive_: Receive, source: str, authorization: str,

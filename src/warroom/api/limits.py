@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from warroom.api.errors import error_body
+
+
+def too_large_body(max_bytes: int) -> dict[str, Any]:
+    return error_body("payload_too_large", f"request body over {max_bytes} bytes")
 
 
 class BodyLimit:
@@ -43,8 +48,7 @@ class BodyLimit:
             await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps(error_body(
-            "payload_too_large", f"request body over {self.max_bytes} bytes")).encode()
+        body = json.dumps(too_large_body(self.max_bytes)).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})

@@ -27,8 +27,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if _VALID.match(incoming) else uuid.uuid4().hex
+        rid = request_id(dict(scope.get("headers") or []).get(b"x-request-id", b"")) or uuid.uuid4().hex
         token = request_id_var.set(rid)
         started = time.perf_counter()
         status: dict[str, Any] = {"code": 500}
@@ -42,13 +41,21 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            path = scope.get("path") or ""
-            # An accepted alert is counted in /metrics; a line each would be most of an alert
-            # storm's log (and ~10% of an alert's CPU). Refused ones stay at INFO.
-            level = logging.DEBUG if status["code"] < 400 and path.startswith(QUIET_PREFIX) else logging.INFO
-            if log.isEnabledFor(level):
-                log.log(level, "%s %s %s", scope.get("method"), path, status["code"],
-                        extra={"request_id": rid, "method": scope.get("method"), "path": path,
-                               "status": status["code"],
-                               "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+            log_access(scope.get("method") or "", scope.get("path") or "", status["code"], rid, started)
             request_id_var.reset(token)
+
+
+def request_id(incoming: bytes) -> str | None:
+    """The caller's X-Request-ID if it is a sane one (it goes into logs), else None."""
+    text = incoming.decode("latin-1")
+    return text if _VALID.match(text) else None
+
+
+def log_access(method: str, path: str, status: int, rid: str, started: float) -> None:
+    """One access line. An accepted alert is counted in /metrics; a line each would be most of
+    an alert storm's log (and ~10% of an alert's CPU), so those are DEBUG; refused ones INFO."""
+    level = logging.DEBUG if status < 400 and path.startswith(QUIET_PREFIX) else logging.INFO
+    if log.isEnabledFor(level):
+        log.log(level, "%s %s %s", method, path, status,
+                extra={"request_id": rid, "method": method, "path": path, "status": status,
+                       "duration_ms": round((time.perf_counter() - started) * 1000, 2)})

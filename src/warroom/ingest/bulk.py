@@ -9,7 +9,7 @@ prepares). They run on the DBAPI cursor (`driversql`); errors surface as SQLAlch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,10 @@ class Bulk:
             sql = self._sqlite[rows] = (f"INSERT INTO {self.table} ({', '.join(self.names)}) VALUES "
                                         + ", ".join([one] * rows) + self._tail())
         return sql
+
+    def row(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """A row in column order from a mapping that holds (at least) every column."""
+        return tuple(values[name] for name in self.names)
 
     def steps(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> list[Step]:
         """The statements inserting `rows` (tuples in column order), for `driver_pipeline`."""

@@ -193,11 +193,9 @@ def _insert_alerts(b: _Batch, new: list[_Event]) -> None:
         return
     rows = [_alert_row(e.item, e.t, b.now) for e in new]
     json_, now_w = b.st.wire.json, b.now_w
-    ids = {r.dedup_key: r.id for r in bulk.ALERTS.run(b.conn, [(
-        r["source"], r["dedup_key"], r["open_key"], r["service"], r["mapped"], r["environment"],
-        r["tier"], r["title"], r["status"], r["transition"], r["priority"], r["priority_rule"],
-        r["priority_reason"], r["priority_hint"], r["users_hint"], json_(r["labels"]), r["link"],
-        now_w, now_w, r["resolved_at"] and now_w, 1) for r in rows])}
+    ids = {r.dedup_key: r.id for r in bulk.ALERTS.run(b.conn, [bulk.ALERTS.row({
+        **r, "labels": json_(r["labels"]), "first_seen_at": now_w, "last_seen_at": now_w,
+        "resolved_at": r["resolved_at"] and now_w}) for r in rows])}
     for e, row in zip(new, rows, strict=True):
         row["id"] = ids.get(e.item.dedup_key)
         if row["id"] is not None:
@@ -270,10 +268,10 @@ def _update_seen(b: _Batch, events: list[_Event]) -> None:
                 e.values.update(priority=rising, priority_rule=e.t.priority.rule,
                                 priority_reason=e.t.priority.reason[:500])
             b.conn.execute(update(A).where(A.c.id == e.out.alert_id).values(**e.values))
-    if seen:
-        b.st.update_seen.run_many(b.conn, seen)
-    if resolved:
-        b.st.update_resolved.run_many(b.conn, resolved)
+    steps = ([b.st.update_seen.step_many(seen)] if seen else []) + \
+        ([b.st.update_resolved.step_many(resolved)] if resolved else [])
+    if steps:
+        driver_pipeline(b.conn, steps)  # one round trip for both shapes on PostgreSQL
 
 
 def _group(session: Session, b: _Batch, e: _Event) -> None:
