@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -60,11 +62,13 @@ def is_sqlite(engine_or_url: Engine | str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pre_ping: bool = True,
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, ping_idle: float | None = 1.0,
                 wal_autocheckpoint: int = 1000, **kw: Any) -> Engine:
     """SQLite gets WAL and BEGIN IMMEDIATE (no upgrade deadlocks); Postgres gets a real pool.
     `wal_autocheckpoint`: WAL pages after which a committing SQLite connection checkpoints itself
-    (SQLite's default; `serve` raises it and checkpoints on a side thread, see walcheckpoint)."""
+    (SQLite's default; `serve` raises it and checkpoints on a side thread, see walcheckpoint).
+    `ping_idle`: seconds a pooled PostgreSQL connection may sit unused before it is pinged on
+    checkout (None: never; see `ping_when_idle`)."""
     url = normalize_url(url)
     if is_sqlite(url):
         engine = create_engine(
@@ -90,7 +94,33 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, pre_pi
         return engine
     if "poolclass" not in kw:
         kw.update(pool_size=pool_size, max_overflow=max_overflow)
-    return create_engine(url, pool_pre_ping=pre_ping, **kw)
+    engine = create_engine(url, **kw)
+    if ping_idle is not None:
+        ping_when_idle(engine, ping_idle)
+    return engine
+
+
+def ping_when_idle(engine: Engine, idle: float) -> None:
+    """SQLAlchemy's pool_pre_ping, but only for a connection unused for `idle` seconds: a
+    connection back in the pool a moment ago is alive (a ping per checkout was a quarter of the
+    ingest writer's time), while one that sat through a database restart is replaced before use.
+    A connection that dies between two close uses fails its transaction, which invalidates the
+    whole pool (the API answers 503 and the ingest writer retries the batch on a fresh one)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_conn: Any, record: Any) -> None:
+        if dbapi_conn is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get("idle_since")  # none on a new connection (info dies with it)
+        if since is None or time.monotonic() - since < idle:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # noqa: BLE001 - the pool reconnects and checks out again
+            raise DisconnectionError(f"stale pooled connection: {exc}") from exc
 
 
 def readonly(engine: Engine) -> Engine:

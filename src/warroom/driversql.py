@@ -19,16 +19,20 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Dialect
 
-_ROW_TYPES: dict[tuple[str, ...], type] = {}
+_ROW_TYPES: dict[str, type | None] = {}  # by statement text: its row type, None if it returns no rows
 
 
-def _rows(cursor: Any) -> list[Any]:
-    if cursor.description is None:
-        return []
-    names = tuple(column[0] for column in cursor.description)
-    make = _ROW_TYPES.get(names)
+def _rows(cursor: Any, sql: str) -> list[Any]:
+    """The rows as named tuples; the type is made once per statement (psycopg builds its column
+    descriptions anew on every `description`)."""
+    try:
+        make = _ROW_TYPES[sql]
+    except KeyError:
+        names = None if cursor.description is None else tuple(column[0] for column in cursor.description)
+        make = _ROW_TYPES[sql] = None if names is None else namedtuple(  # type: ignore[misc]  # noqa: PYI024
+            "DriverRow", names, rename=True)
     if make is None:
-        make = _ROW_TYPES[names] = namedtuple("DriverRow", names, rename=True)  # type: ignore[misc]  # noqa: PYI024
+        return []
     return [make(*row) for row in cursor.fetchall()]
 
 
@@ -78,7 +82,7 @@ def driver_pipeline(conn: Connection, steps: list[Step]) -> list[list[Any]]:
             try:
                 with _as_sqlalchemy_errors(conn, step, cursor):
                     _execute(conn, cursor, step)
-                    out.append(_rows(cursor))
+                    out.append(_rows(cursor, step.sql))
             finally:
                 cursor.close()
         return out
@@ -88,7 +92,7 @@ def driver_pipeline(conn: Connection, steps: list[Step]) -> list[list[Any]]:
             with dbapi_conn.pipeline():  # type: ignore[attr-defined]  # psycopg
                 for cursor, step in zip(cursors, steps, strict=True):
                     _execute(conn, cursor, step)
-            return [_rows(cursor) for cursor in cursors]
+            return [_rows(cursor, step.sql) for cursor, step in zip(cursors, steps, strict=True)]
     finally:
         for cursor in cursors:
             cursor.close()

@@ -141,10 +141,11 @@ def run_forever(settings: Settings, policy: Policy) -> None:
     from warroom.logs import setup_logging
 
     setup_logging(settings)
-    # No ping per checkout (a round trip per transaction, and the worker runs many small ones): after
-    # a PostgreSQL restart the first failure invalidates the whole pool and the pass is retried.
+    # No ping on checkout, even after idling (a round trip per transaction, and the worker runs
+    # many small ones): after a PostgreSQL restart the first failure invalidates the whole pool
+    # and the pass is retried.
     engine = make_engine(settings.database_url, pool_size=policy.notifications.concurrency + 2, max_overflow=2,
-                         pre_ping=False)
+                         ping_idle=None)
     worker = Worker(session_factory(engine), settings=settings, policy=policy, clock=SystemClock())
 
     def on_signal(signum: int, frame: Any) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from warroom import outage
@@ -36,6 +37,10 @@ RunBatch = Callable[[Session, list[Any]], list[Any]]
 Done = Future[Any] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
 Unit = tuple[Any, Done, frozenset[str]]
 Outcome = tuple[Done, bool, Any]
+
+
+def _stale(exc: BaseException) -> bool:
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
 
 
 def _one_by_one(session: Session, works: list[Any]) -> list[Any]:
@@ -115,8 +120,9 @@ class GroupCommitter:
                 log.exception("group commit failed")
                 self._settle([(done, False, exc) for _, done, _ in batch], only_pending=True)
 
-    def _commit(self, batch: list[Unit]) -> None:
+    def _commit(self, batch: list[Unit], *, retried: bool = False) -> None:
         started = time.perf_counter()
+        committing = False
         try:
             with self.sessions() as session:
                 if self.prelock is not None:
@@ -130,8 +136,16 @@ class GroupCommitter:
                         raise  # the shared transaction holds its partial work: replay alone
                     session.rollback()
                     outcomes = [(batch[0][1], False, exc)]
+                committing = True
                 session.commit()
         except Exception as exc:
+            if not committing and not retried and _stale(exc):
+                # the connection died since its last use (the database restarted): the batch never
+                # reached its commit, so it runs once more on a fresh connection
+                log.info("batch of %d lost its connection (%s); running it again", len(batch),
+                         outage.one_line(exc))
+                self._commit(batch, retried=True)
+                return
             if len(batch) == 1 or (outage.is_outage(exc) and not outage.is_conflict(exc)):
                 # nothing of this batch is committed
                 self._settle([(done, False, exc) for _, done, _ in batch])

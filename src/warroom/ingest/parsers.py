@@ -89,9 +89,11 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+_RAW = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)  # built once, not per event
+
+
 def _raw(item: Any) -> str:
-    text = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
-    return text[:RAW_LIMIT]
+    return _RAW.encode(item)[:RAW_LIMIT]
 
 
 def _key(value: str) -> str:

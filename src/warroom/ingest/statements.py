@@ -43,8 +43,10 @@ def _sqlite_time(value: datetime | None) -> str | None:
     return None if value is None else as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def _pg_time(value: datetime | None) -> datetime | None:
-    return None if value is None else as_utc(value)
+def _pg_time(value: datetime | None) -> str | None:
+    """ISO 8601 text, which PostgreSQL reads as the timestamptz it is compared with or stored in:
+    the form a JSON document of rows (`bulk`) carries too."""
+    return None if value is None else as_utc(value).isoformat()
 
 
 @dataclass(frozen=True)

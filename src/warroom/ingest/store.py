@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import Table, select, update
@@ -239,9 +240,9 @@ def _record_events(b: _Batch, events: list[_Event]) -> list[_Event]:
     inserts = len(steps)
     due = [e for e in events if e.out.created and e.item.status == "firing" and e.t.escalates]
     if due:  # new alerts' events are never duplicates: their escalation rows go in the same trip
-        due_at, json_ = time_(b.now + b.policy.unknown_impact.escalation_window), b.st.wire.json
+        due_at = time_(b.now + b.policy.unknown_impact.escalation_window)
         steps += bulk.DUE.steps(b.conn, [(grouping.ESCALATE, grouping.alert_subject(e.out.alert_id or 0), due_at,
-                                          json_({"dedup_key": e.item.dedup_key}), False, 0, b.now_w) for e in due])
+                                          _due_payload(e.item.dedup_key), False, 0, b.now_w) for e in due])
     results = driver_pipeline(b.conn, steps)
     if only_new:
         return events
@@ -249,6 +250,11 @@ def _record_events(b: _Batch, events: list[_Event]) -> list[_Event]:
     for e, key in zip(events, keys, strict=True):
         e.out.duplicate = key not in stored
     return [e for e in events if not e.out.duplicate]
+
+
+def _due_payload(dedup_key: str) -> str:
+    """json.dumps({"dedup_key": key}) without building an encoder for each alert."""
+    return '{"dedup_key": ' + encode_basestring_ascii(dedup_key) + "}"
 
 
 def _update_seen(b: _Batch, events: list[_Event]) -> None:
