@@ -21,7 +21,7 @@ from warroom.clock import SystemClock
 from warroom.db import make_engine, session_factory, unit_of_work
 from warroom.errors import WarroomError
 from warroom.policy import Policy, PolicyError, load_policy
-from warroom.settings import Settings, get_settings
+from warroom.settings import Settings, get_settings, writer_process_wanted
 
 app = typer.Typer(help="warroom: incident response for small SRE and platform teams.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -141,7 +141,8 @@ def serve(
         first = bootstrap.ensure_admin(session, now=SystemClock().now())
     if first:
         typer.echo(bootstrap.first_run_message(first, base))
-    application = create_app(settings, policy=policy, run_worker=not no_worker)
+    application = create_app(settings, policy=policy, run_worker=not no_worker,
+                             ingest_process=writer_process_wanted(settings))
     typer.echo(f"warroom serving on {base} (policy: {settings.policy or 'bundled reference'}, "
                f"database: {settings.database_url.split('@')[-1]})")
     runtime.tune_gc()

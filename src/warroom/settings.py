@@ -32,12 +32,22 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 10
     secure_cookies: bool = False
+    ingest_writer: Literal["auto", "process", "thread"] = Field(
+        default="auto", description="Where `serve` stores alerts: a writer process of its own, or a "
+        "thread of the web server; auto = process on PostgreSQL, thread on SQLite")
     ingest_rate_per_s: float = 500.0
     ingest_burst: int = 1000
     login_rate_per_min: float = 10.0
     login_burst: int = 5
     web_session_hours: float = 12
     web_poll_seconds: float = 5
+
+
+def writer_process_wanted(settings: Settings) -> bool:
+    """Whether `serve` runs the ingest writer in a process of its own."""
+    if settings.ingest_writer == "auto":
+        return not settings.database_url.startswith("sqlite")
+    return settings.ingest_writer == "process"
 
 
 @lru_cache(maxsize=1)

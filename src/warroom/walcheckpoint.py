@@ -22,6 +22,8 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 
+from sqlalchemy.engine import Engine
+
 log = logging.getLogger(__name__)
 
 
@@ -100,3 +102,11 @@ class WalCheckpointer:
             for conn in self._conns.values():
                 conn.close()
             self._conns.clear()
+
+
+def for_engine(engine: Engine) -> WalCheckpointer | None:
+    """A started checkpoint thread for a SQLite file (none for PostgreSQL or an in-memory database)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return WalCheckpointer(database).start()

@@ -21,7 +21,7 @@ from warroom.clock import Clock, SystemClock
 from warroom.db import make_engine
 from warroom.policy import Policy, load_policy
 from warroom.settings import Settings, get_settings
-from warroom.walcheckpoint import WalCheckpointer
+from warroom.walcheckpoint import for_engine
 
 # Hooks other packages register: routers to include and background loops to run.
 ROUTER_MODULES: list[str] = [
@@ -43,7 +43,10 @@ def create_app(
     clock: Clock | None = None,
     engine: Engine | None = None,
     run_worker: bool = False,
+    ingest_process: bool = False,
 ) -> FastAPI:
+    """`ingest_process`: store alerts in a writer process of its own (`api.ingest_proc`; it keeps
+    the system clock, so only `serve` asks for it)."""
     settings = settings or get_settings()
     policy = policy or load_policy(settings.policy)
     # SQLite: a side thread checkpoints the WAL (walcheckpoint); commits only as a safety net.
@@ -56,7 +59,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = None
-        checkpointer = state.extras["wal_checkpointer"] = _checkpointer(engine)
+        checkpointer = state.extras["wal_checkpointer"] = for_engine(engine)
+        writer = None
+        if ingest_process:
+            from warroom.api.ingest_proc import ProcessWriter
+
+            writer = state.extras["ingest_writer"] = await ProcessWriter(settings, state.policy).start()
         if run_worker:
             from warroom.worker import start_background_worker
 
@@ -66,6 +74,8 @@ def create_app(
         finally:
             if stop is not None:
                 stop()
+            if writer is not None:
+                await writer.stop()
             if checkpointer is not None:
                 checkpointer.stop()
 
@@ -94,14 +104,6 @@ def create_app(
 
 
 SAFETY_AUTOCHECKPOINT = 10_000  # WAL pages (40 MB): commits checkpoint only if the thread falls behind
-
-
-def _checkpointer(engine: Engine) -> WalCheckpointer | None:
-    """The WAL checkpoint thread for a SQLite file (none for PostgreSQL or an in-memory database)."""
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        return None
-    return WalCheckpointer(database).start()
 
 
 class WarroomApp(FastAPI):

@@ -91,6 +91,21 @@ class GroupCommitter:
         self._put((work, (loop, future), frozenset(keys)))
         return future
 
+    def run_here(self, works: list[Any]) -> list[Future[Any]]:
+        """Run `works` in the calling thread, `max_batch` to a transaction, with the same
+        answers, replays and outage handling as the writer thread (for a caller that is its
+        own queue: the ingest writer process, `api.ingest_proc`)."""
+        futures: list[Future[Any]] = [Future() for _ in works]
+        for start in range(0, len(works), self.max_batch):
+            chunk = range(start, min(start + self.max_batch, len(works)))
+            batch: list[Unit] = [(works[i], futures[i], frozenset()) for i in chunk]
+            try:
+                self._commit(batch)
+            except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting
+                log.exception("group commit failed")
+                self._settle([(done, False, exc) for _, done, _ in batch], only_pending=True)
+        return futures
+
     def _put(self, unit: Unit) -> None:
         with self._lock:
             self._queue.put(unit)

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,22 +89,32 @@ def _too_large(limit: int) -> Reply:
     return Reply(413, too_large_body(limit))
 
 
-def _writer(state: AppState) -> GroupCommitter:
+def make_writer(state: AppState, observe: Callable[[int, float], None]) -> GroupCommitter:
+    """The group-commit writer thread that stores deliveries (in this process or the writer's)."""
+    checkpointer = state.extras.get("wal_checkpointer")
+
+    def on_commit(deliveries: int, seconds: float) -> None:
+        observe(deliveries, seconds)
+        if checkpointer is not None:
+            checkpointer.after_commit()  # a WAL restart, between two transactions
+
+    return GroupCommitter(
+        state.sessions,  # no prelock: run_deliveries sends the locks with its first reads
+        run_batch=lambda session, deliveries: run_deliveries(session, state, deliveries),
+        on_commit=on_commit)
+
+
+def _observe(deliveries: int, seconds: float) -> None:
+    metrics.INGEST_BATCH_SIZE.observe(deliveries)
+    metrics.INGEST_BATCH_SECONDS.observe(seconds)
+
+
+def _writer(state: AppState) -> Any:
+    """The writer process's proxy when `serve` started one (api.ingest_proc), else a thread here."""
     writer = state.extras.get("ingest_writer")
     if writer is None:
-        checkpointer = state.extras.get("wal_checkpointer")
-
-        def on_commit(deliveries: int, seconds: float) -> None:
-            metrics.INGEST_BATCH_SIZE.observe(deliveries)
-            metrics.INGEST_BATCH_SECONDS.observe(seconds)
-            if checkpointer is not None:
-                checkpointer.after_commit()  # a WAL restart, between two transactions
-
-        writer = state.extras.setdefault("ingest_writer", GroupCommitter(
-            state.sessions,  # no prelock: run_deliveries sends the locks with its first reads
-            run_batch=lambda session, deliveries: run_deliveries(session, state, deliveries),
-            on_commit=on_commit))
-    return writer  # type: ignore[no-any-return]
+        writer = state.extras.setdefault("ingest_writer", make_writer(state, _observe))
+    return writer
 
 
 async def receive(state: AppState, source: str, body: bytes, *, authorization: str,
