@@ -23,6 +23,7 @@ import httpx
 import yaml
 from bench import loadgen
 from bench.clusterlib import db_size, drop_database, loadavg, new_database, proc_env, rss_mb, warroom_cli
+from bench.ingest import descendants
 from bench.memory_seed import seed
 from tests.support.http_fakes import SlackApiServer
 from tests.support.notify import SLACK_TOKEN, policy_raw
@@ -100,7 +101,10 @@ def main() -> None:
             procs = {"serve": api, "worker": worker_proc(env, tmp / "worker.log").start()}
 
             def rss() -> str:
-                return "  ".join(f"{n} {rss_mb(p.popen.pid):.0f} MB" for n, p in procs.items() if p.popen)
+                """Each process's RSS; on PostgreSQL `serve` has an ingest writer process too."""
+                return "  ".join(f"{n} {rss_mb(p.popen.pid):.0f} MB" + "".join(
+                    f" (+ writer {rss_mb(kid):.0f} MB)" for kid in descendants(p.popen.pid))
+                    for n, p in procs.items() if p.popen)
 
             time.sleep(10)
             print(f"RSS after start (10 s idle): {rss()}", flush=True)
