@@ -81,6 +81,22 @@ def test_disabled_user_token_refused(server: Running, make_user) -> None:  # typ
         assert c.get("/api/v1/me").status_code == 401
 
 
+def test_user_patch_rejects_null_for_required_fields(server: Running, make_user) -> None:  # type: ignore[no-untyped-def]
+    make_user("nora")
+    with server.admin() as admin:
+        for field in ("name", "active", "role"):
+            r = admin.patch("/api/v1/users/nora", json={field: None})
+            assert r.status_code == 422, (field, r.text)
+            assert "cannot be null" in r.text
+        # email and slack_id are optional: null clears them.
+        r = admin.patch("/api/v1/users/nora", json={"email": "n@example.com"})
+        assert r.status_code == 200 and r.json()["email"] == "n@example.com"
+        r = admin.patch("/api/v1/users/nora", json={"email": None})
+        assert r.status_code == 200 and r.json()["email"] is None
+        user = next(u for u in admin.get("/api/v1/users").json() if u["handle"] == "nora")
+        assert user["active"] is True and user["role"] == "responder"
+
+
 def test_audit_log_records_who_changed_what(server: Running, make_user) -> None:  # type: ignore[no-untyped-def]
     alice = make_user("alice")
     with server.client(alice) as c:

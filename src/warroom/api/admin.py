@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from warroom.api.deps import DB, Admin, ReadDB, State, Viewer
 from warroom.audit import service as audit
@@ -37,6 +37,8 @@ class UserIn(BaseModel):
 
 
 class UserPatch(BaseModel):
+    """Only email and slack_id can be cleared; null for the rest would break the stored user."""
+
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["viewer", "responder", "admin"] | None = None
@@ -44,6 +46,15 @@ class UserPatch(BaseModel):
     email: str | None = Field(default=None, max_length=320)
     slack_id: str | None = Field(default=None, max_length=64)
     active: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_required(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = sorted(k for k in ("role", "name", "active") if k in data and data[k] is None)
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)} cannot be null; leave the field out to keep it")
+        return data
 
 
 class TokenIn(BaseModel):
