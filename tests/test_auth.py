@@ -97,6 +97,19 @@ def test_user_patch_rejects_null_for_required_fields(server: Running, make_user)
         assert user["active"] is True and user["role"] == "responder"
 
 
+def test_nul_character_in_text_is_a_422_on_postgres_and_kept_on_sqlite(server: Running, db_url: str) -> None:
+    """PostgreSQL text cannot hold U+0000: the API answers 422 and stores nothing, not a 500."""
+    with server.admin() as admin:
+        r = admin.post("/api/v1/tokens", json={"name": "ci\u0000bot"})
+        names = [t["name"] for t in admin.get("/api/v1/tokens").json()]
+    if db_url.startswith("postgresql"):
+        assert r.status_code == 422, r.text
+        assert "NUL" in r.json()["error"]["message"] and "ci\u0000bot" not in names
+    else:
+        assert r.status_code == 201, r.text
+        assert "ci\u0000bot" in names
+
+
 def test_audit_log_records_who_changed_what(server: Running, make_user) -> None:  # type: ignore[no-untyped-def]
     alice = make_user("alice")
     with server.client(alice) as c:

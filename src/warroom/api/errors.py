@@ -51,9 +51,16 @@ def unavailable(exc: BaseException) -> JSONResponse:
     return JSONResponse(unavailable_body(exc), 503, headers={"Retry-After": str(outage.RETRY_AFTER_S)})
 
 
+def _nul_in_text(exc: sa_exc.DBAPIError) -> bool:
+    """PostgreSQL text cannot hold U+0000 (psycopg refuses it before sending); the input is at fault."""
+    return isinstance(exc, sa_exc.DataError) and "NUL (0x00)" in str(exc.orig)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(sa_exc.DBAPIError)
     async def _database(request: Request, exc: sa_exc.DBAPIError) -> JSONResponse:
+        if _nul_in_text(exc):
+            return JSONResponse(error_body("invalid", "text cannot contain the NUL character (\\u0000)"), 422)
         if not outage.is_outage(exc):
             raise exc  # a bug: the default 500 handler logs it with its traceback
         _outages.warn(f"{request.method} {request.url.path} answered 503", exc)
