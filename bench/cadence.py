@@ -52,12 +52,17 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     url = f"sqlite:///{tmp / 'bench.db'}" if args.db == "sqlite" else databases.create_pg_database()
     migrate.upgrade(url)
-    raw = policy_raw(channels={"bench": {"type": "slack", "channel": "#bench"}},
-                     routes={"update": ["bench"], "reminder": ["bench"], "escalation": ["bench"]},
-                     cadence={"default": f"{CADENCE}s", "remind_before": f"{REMIND}s",
-                              "per_priority": {p: f"{CADENCE}s" for p in ("P1", "P2", "P3", "P4")}},
-                     notifications={"slack_pace": "0s", "batch": 100, "lease": "30s", "timeout": "5s"},
-                     worker={"poll_interval": "50ms", "heartbeat_every": "1s"})
+    raw = policy_raw(
+        channels={"bench": {"type": "slack", "channel": "#bench"}},
+        routes={"update": ["bench"], "reminder": ["bench"], "escalation": ["bench"]},
+        cadence={
+            "default": f"{CADENCE}s",
+            "remind_before": f"{REMIND}s",
+            "per_priority": {p: f"{CADENCE}s" for p in ("P1", "P2", "P3", "P4")},
+        },
+        notifications={"slack_pace": "0s", "batch": 100, "lease": "30s", "timeout": "5s"},
+        worker={"poll_interval": "50ms", "heartbeat_every": "1s"},
+    )
     policy = Policy.model_validate(raw)
     (tmp / "policy.yaml").write_text(yaml.safe_dump(raw))
     engine = make_engine(url)
@@ -70,9 +75,13 @@ def main() -> None:
     with unit_of_work(sessions) as s:
         for i in range(n):
             offset = lead + i * args.window / n
-            inc = incidents.declare(s, policy=policy, now=start + timedelta(seconds=offset - CADENCE),
-                                    actor="bench", data=IncidentCreate(services=["sis"], priority="P3",
-                                                                       severity="SEV-3", title=f"bench {i}"))
+            inc = incidents.declare(
+                s,
+                policy=policy,
+                now=start + timedelta(seconds=offset - CADENCE),
+                actor="bench",
+                data=IncidentCreate(services=["sis"], priority="P3", severity="SEV-3", title=f"bench {i}"),
+            )
             due[inc.id] = (start + timedelta(seconds=offset)).timestamp()
         s.execute(update(Notification).values(state="sent"))  # declarations are not what we measure
     # setup took a while: move every due time so the first reminder comes 10s from now
@@ -85,15 +94,25 @@ def main() -> None:
         for job in s.scalars(select(DueJob)):
             job.due_at = job.due_at + shift
             job.payload = {**job.payload, "due": (datetime.fromisoformat(job.payload["due"]) + shift).isoformat()}
-    print(f"setup: {n} incidents in {time.monotonic() - t_setup:.1f}s; first reminder in "
-          f"{min(due.values()) - REMIND - time.time():.1f}s", flush=True)
-    env = {**os.environ, "WARROOM_DATABASE_URL": url, "WARROOM_POLICY": str(tmp / "policy.yaml"),
-           "WARROOM_SLACK_TOKEN": SLACK_TOKEN, "WARROOM_LOG_LEVEL": "WARNING"}
+    print(
+        f"setup: {n} incidents in {time.monotonic() - t_setup:.1f}s; first reminder in "
+        f"{min(due.values()) - REMIND - time.time():.1f}s",
+        flush=True,
+    )
+    env = {
+        **os.environ,
+        "WARROOM_DATABASE_URL": url,
+        "WARROOM_POLICY": str(tmp / "policy.yaml"),
+        "WARROOM_SLACK_TOKEN": SLACK_TOKEN,
+        "WARROOM_LOG_LEVEL": "WARNING",
+    }
     expected = 3 * n  # reminder before due; automatic update and missed-update ping at due
     with SlackApiServer() as slack:
         env["WARROOM_SLACK_API_URL"] = slack.url
-        procs = [subprocess.Popen([sys.executable, "-m", "warroom", "worker"], env=env,
-                                  stdout=subprocess.DEVNULL) for _ in range(args.workers)]
+        procs = [
+            subprocess.Popen([sys.executable, "-m", "warroom", "worker"], env=env, stdout=subprocess.DEVNULL)
+            for _ in range(args.workers)
+        ]
         loads: list[float] = []
         cpu: list[float] = []
         try:
@@ -131,17 +150,25 @@ def main() -> None:
     dupes = sum(c - 1 for c in seen.values())
     missing = expected - len(seen)
     first, last = min(p["at"] for p in posts), max(p["at"] for p in posts)
-    print(f"db={args.db} workers={args.workers} incidents={n} window={args.window:.0f}s "
-          f"messages={len(posts)} missed={missing} duplicates={dupes}")
+    print(
+        f"db={args.db} workers={args.workers} incidents={n} window={args.window:.0f}s "
+        f"messages={len(posts)} missed={missing} duplicates={dupes}"
+    )
     for kind, values in late.items():
-        print(f"  {kind:<12} n={len(values):>6} lateness p50={_pct(values, 50):.3f}s p99={_pct(values, 99):.3f}s "
-              f"max={max(values, default=float('nan')):.3f}s mean={statistics.fmean(values) if values else 0:.3f}s")
-    print(f"  delivery rate: {len(posts) / max(last - first, 1e-9):.0f} msg/s over {last - first:.1f}s "
-          f"(offered {expected / args.window:.0f} msg/s)")
-    print(f"  worker CPU: {' + '.join(f'{c:.1f}' for c in cpu)} s = {1000 * sum(cpu) / max(len(posts), 1):.2f} ms "
-          f"per message (includes start-up and idle polling); load average (1 min) during the run: "
-          f"min {min(loads, default=0):.1f} / mean {statistics.fmean(loads) if loads else 0:.1f} / "
-          f"max {max(loads, default=0):.1f}")
+        print(
+            f"  {kind:<12} n={len(values):>6} lateness p50={_pct(values, 50):.3f}s p99={_pct(values, 99):.3f}s "
+            f"max={max(values, default=float('nan')):.3f}s mean={statistics.fmean(values) if values else 0:.3f}s"
+        )
+    print(
+        f"  delivery rate: {len(posts) / max(last - first, 1e-9):.0f} msg/s over {last - first:.1f}s "
+        f"(offered {expected / args.window:.0f} msg/s)"
+    )
+    print(
+        f"  worker CPU: {' + '.join(f'{c:.1f}' for c in cpu)} s = {1000 * sum(cpu) / max(len(posts), 1):.2f} ms "
+        f"per message (includes start-up and idle polling); load average (1 min) during the run: "
+        f"min {min(loads, default=0):.1f} / mean {statistics.fmean(loads) if loads else 0:.1f} / "
+        f"max {max(loads, default=0):.1f}"
+    )
     engine.dispose()
     if args.db == "postgres":
         databases.drop_pg_database(url)

@@ -43,10 +43,15 @@ from warroom.reminders.models import DueJob
 
 def write_policy(tmp: Path, cadence: float, remind: float) -> Policy:
     """The reference policy (routes, channels: Slack) with a short cadence and fast workers."""
-    raw = policy_raw(cadence={"default": f"{cadence:g}s", "remind_before": f"{remind:g}s",
-                              "per_priority": {p: f"{cadence:g}s" for p in ("P1", "P2", "P3", "P4")}},
-                     notifications={"slack_pace": "0s", "batch": 100, "lease": "30s", "timeout": "5s"},
-                     worker={"poll_interval": "100ms", "heartbeat_every": "2s"})
+    raw = policy_raw(
+        cadence={
+            "default": f"{cadence:g}s",
+            "remind_before": f"{remind:g}s",
+            "per_priority": {p: f"{cadence:g}s" for p in ("P1", "P2", "P3", "P4")},
+        },
+        notifications={"slack_pace": "0s", "batch": 100, "lease": "30s", "timeout": "5s"},
+        worker={"poll_interval": "100ms", "heartbeat_every": "2s"},
+    )
     (tmp / "policy.yaml").write_text(yaml.safe_dump(raw))
     return Policy.model_validate(raw)
 
@@ -56,28 +61,45 @@ def seed_incidents(sessions: Any, policy: Policy, n: int) -> None:
     now = datetime.now(UTC)
     with unit_of_work(sessions) as s:
         for i in range(n):
-            incidents.declare(s, policy=policy, now=now, actor="bench", data=IncidentCreate(
-                services=[SERVICES[i % 6]], priority=["P1", "P2", "P3"][i % 3], severity="SEV-3",
-                title=f"bench incident {i}"))
+            incidents.declare(
+                s,
+                policy=policy,
+                now=now,
+                actor="bench",
+                data=IncidentCreate(
+                    services=[SERVICES[i % 6]],
+                    priority=["P1", "P2", "P3"][i % 3],
+                    severity="SEV-3",
+                    title=f"bench incident {i}",
+                ),
+            )
         s.execute(update(Notification).values(state="sent"))  # declarations are not what we measure
     shift_cadence(sessions, timedelta(hours=1), policy)
 
 
-def shift_cadence(sessions: Any, delta: timedelta | None, policy: Policy, *, start: float = 0.0,
-                  spread: float = 0.0) -> None:
+def shift_cadence(
+    sessions: Any, delta: timedelta | None, policy: Policy, *, start: float = 0.0, spread: float = 0.0
+) -> None:
     """Move every open incident's due time by delta, or (delta None) spread the due times evenly
     over [start, start + spread) (epoch seconds) with the reminder remind_before earlier."""
     with unit_of_work(sessions) as s:
-        rows = list(s.scalars(select(Incident).where(Incident.next_update_due_at.is_not(None))
-                              .order_by(Incident.id)))
+        rows = list(s.scalars(select(Incident).where(Incident.next_update_due_at.is_not(None)).order_by(Incident.id)))
         for i, inc in enumerate(rows):
             assert inc.next_update_due_at is not None
-            due: datetime = inc.next_update_due_at + delta if delta is not None else \
-                datetime.fromtimestamp(start + i * spread / len(rows), UTC)
+            due: datetime = (
+                inc.next_update_due_at + delta
+                if delta is not None
+                else datetime.fromtimestamp(start + i * spread / len(rows), UTC)
+            )
             inc.next_update_due_at = due
             inc.last_update_at = due - policy.cadence_for(inc.priority)  # as if updated one cadence ago
-            reminders.schedule_cadence(s, remind_before=policy.cadence.remind_before, incident_id=inc.id,
-                                       next_due=due, now=datetime.now(UTC) - timedelta(hours=2))
+            reminders.schedule_cadence(
+                s,
+                remind_before=policy.cadence.remind_before,
+                incident_id=inc.id,
+                next_due=due,
+                now=datetime.now(UTC) - timedelta(hours=2),
+            )
 
 
 def sampler(procs: dict[str, Proc], stop: threading.Event, out: list[str]) -> None:
@@ -96,11 +118,19 @@ def analyse(sessions: Any, slack: SlackApiServer, policy: Policy, t0: float, t_e
         arrivals.setdefault(key, []).append(p["at"])
     with sessions() as s:
         notes = list(s.scalars(select(Notification).where(Notification.event.in_(("reminder", "update")))))
-        missed_tl = {(e.incident_id, e.data["missed"]): datetime.fromisoformat(e.data["due"]).timestamp()
-                     for e in s.scalars(select(TimelineEntry).where(TimelineEntry.kind == "missed_update"))}
-        pending_jobs = s.scalar(select(DueJob.id).where(
-            DueJob.kind.in_((reminders.CADENCE_REMIND, reminders.CADENCE_DUE)), DueJob.done.is_(False),
-            DueJob.due_at <= datetime.fromtimestamp(t_end, UTC)).limit(1))
+        missed_tl = {
+            (e.incident_id, e.data["missed"]): datetime.fromisoformat(e.data["due"]).timestamp()
+            for e in s.scalars(select(TimelineEntry).where(TimelineEntry.kind == "missed_update"))
+        }
+        pending_jobs = s.scalar(
+            select(DueJob.id)
+            .where(
+                DueJob.kind.in_((reminders.CADENCE_REMIND, reminders.CADENCE_DUE)),
+                DueJob.done.is_(False),
+                DueJob.due_at <= datetime.fromtimestamp(t_end, UTC),
+            )
+            .limit(1)
+        )
     late: dict[str, list[float]] = {"reminder": [], "auto_update": [], "missed_ping": []}
     undelivered: Counter[str] = Counter()
     reminded: set[tuple[int, float]] = set()
@@ -127,20 +157,26 @@ def analyse(sessions: Any, slack: SlackApiServer, policy: Policy, t0: float, t_e
         else:
             undelivered[kind] += 1
     # a due time that passed (missed_update recorded) in the window without its reminder
-    lost = [(inc, due) for (inc, _), due in missed_tl.items()
-            if t0 <= due - remind <= t_end and (inc, due) not in reminded]
+    lost = [
+        (inc, due) for (inc, _), due in missed_tl.items() if t0 <= due - remind <= t_end and (inc, due) not in reminded
+    ]
     no_reminder = len(lost)
     dupes = sum(len(v) - 1 for v in arrivals.values())
-    lines = [f"  slack posts {sum(len(v) for v in arrivals.values())}, duplicates {dupes}, "
-             f"undelivered (scheduled in window) {dict(undelivered)}, due times without a reminder {no_reminder}, "
-             f"cadence jobs due in window still pending: {'yes' if pending_jobs else 'no'}"]
+    lines = [
+        f"  slack posts {sum(len(v) for v in arrivals.values())}, duplicates {dupes}, "
+        f"undelivered (scheduled in window) {dict(undelivered)}, due times without a reminder {no_reminder}, "
+        f"cadence jobs due in window still pending: {'yes' if pending_jobs else 'no'}"
+    ]
     for kind, values in late.items():
         lines.append(f"  {kind:<12} lateness s: {summary(values)}")
     with sessions() as s:
         for inc, due in lost[:5]:  # what happened around a due time that had no reminder
             lines.append(f"  no reminder: INC-{inc} due t0+{due - t0:.2f}s; timeline (s from due):")
-            for e in s.scalars(select(TimelineEntry).where(TimelineEntry.incident_id == inc)
-                               .order_by(TimelineEntry.recorded_at, TimelineEntry.id)):
+            for e in s.scalars(
+                select(TimelineEntry)
+                .where(TimelineEntry.incident_id == inc)
+                .order_by(TimelineEntry.recorded_at, TimelineEntry.id)
+            ):
                 if -3 * remind - 20 < e.recorded_at.timestamp() - due < 5:
                     lines.append(f"    {e.recorded_at.timestamp() - due:+.2f} {e.kind}: {e.text[:110]}")
             for n in notes:
@@ -148,8 +184,10 @@ def analyse(sessions: Any, slack: SlackApiServer, policy: Policy, t0: float, t_e
                     at = datetime.fromisoformat(n.payload["due"]).timestamp()
                     if abs(at - due) < 30:
                         got = arrivals.get(n.idempotency_key)
-                        lines.append(f"    reminder row for due {at - due:+.2f}s created "
-                                     f"{n.created_at.timestamp() - due:+.2f}s, arrived {got}")
+                        lines.append(
+                            f"    reminder row for due {at - due:+.2f}s created "
+                            f"{n.created_at.timestamp() - due:+.2f}s, arrived {got}"
+                        )
     return lines
 
 
@@ -168,9 +206,12 @@ def main() -> None:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="wr-cluster-"))
     url = new_database(args.db, tmp)
-    print(f"cluster bench: db={args.db} apis={args.apis} workers={args.workers} clients={args.clients} "
-          f"rate={args.rate or 'max'} seconds={args.seconds:g} incidents={args.incidents} cadence={args.cadence:g}s "
-          f"remind_before={args.remind_before:g}s; load average {loadavg()}; logs in {tmp}", flush=True)
+    print(
+        f"cluster bench: db={args.db} apis={args.apis} workers={args.workers} clients={args.clients} "
+        f"rate={args.rate or 'max'} seconds={args.seconds:g} incidents={args.incidents} cadence={args.cadence:g}s "
+        f"remind_before={args.remind_before:g}s; load average {loadavg()}; logs in {tmp}",
+        flush=True,
+    )
     procs: dict[str, Proc] = {}
     engine = make_engine(url)
     try:
@@ -181,8 +222,12 @@ def main() -> None:
         seed_incidents(sessions, policy, args.incidents)
         print(f"seeded {args.incidents} incidents in {time.monotonic() - t:.1f}s", flush=True)
         with SlackApiServer(token=SLACK_TOKEN) as slack:
-            env = proc_env(url, WARROOM_POLICY=str(tmp / "policy.yaml"), WARROOM_SLACK_TOKEN=SLACK_TOKEN,
-                           WARROOM_SLACK_API_URL=slack.url)
+            env = proc_env(
+                url,
+                WARROOM_POLICY=str(tmp / "policy.yaml"),
+                WARROOM_SLACK_TOKEN=SLACK_TOKEN,
+                WARROOM_SLACK_API_URL=slack.url,
+            )
             token = warroom_cli(["token", "create", "--ingest", "bench"], env)
             for i in range(args.apis):
                 procs[f"api{i + 1}"] = ApiProc(env, tmp / f"api{i + 1}.log").start()
@@ -191,16 +236,20 @@ def main() -> None:
             time.sleep(3)  # workers import and connect
             t0 = time.time() + 2
             shift_cadence(sessions, None, policy, start=t0 + args.remind_before, spread=args.cadence)
-            print(f"processes up; {args.incidents} due times spread over {args.cadence:g}s from "
-                  f"t0+{args.remind_before:g}s; load average {loadavg()}", flush=True)
+            print(
+                f"processes up; {args.incidents} due times spread over {args.cadence:g}s from "
+                f"t0+{args.remind_before:g}s; load average {loadavg()}",
+                flush=True,
+            )
             samples: list[str] = []
             stop = threading.Event()
             threading.Thread(target=sampler, args=(procs, stop, samples), daemon=True).start()
             ctx = multiprocessing.get_context("spawn")
             queue = ctx.Queue()
             bases = [p.url for p in procs.values() if isinstance(p, ApiProc)]
-            gen = ctx.Process(target=loadgen.run_in_process,
-                              args=(bases, token, args.seconds, args.clients, args.rate, queue))
+            gen = ctx.Process(
+                target=loadgen.run_in_process, args=(bases, token, args.seconds, args.clients, args.rate, queue)
+            )
             if args.clients:
                 gen.start()
                 result = queue.get(timeout=args.seconds + 300)
@@ -219,8 +268,9 @@ def main() -> None:
                 if "Traceback" in p.log():
                     print(f"  {name} logged a traceback: see {p.log_path}")
             t_start = max(t0, result["started_at"])
-            print(f"cadence messages scheduled during the ingest ({t_end - t_start:.0f}s window, "
-                  f"drain {args.drain:g}s):")
+            print(
+                f"cadence messages scheduled during the ingest ({t_end - t_start:.0f}s window, drain {args.drain:g}s):"
+            )
             print("\n".join(analyse(sessions, slack, policy, t_start, t_end)), flush=True)
     finally:
         for p in procs.values():

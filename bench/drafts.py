@@ -33,8 +33,13 @@ def run(url: str) -> None:
     sessions, policy, now = session_factory(engine), reference_policy(), datetime.now(UTC)
     with unit_of_work(sessions) as s:
         for i in range(300):
-            incidents.declare(s, policy=policy, now=now, actor="bench", data=IncidentCreate(
-                services=["sis"], priority="P3", severity="SEV-3", title=f"bench {i}"))
+            incidents.declare(
+                s,
+                policy=policy,
+                now=now,
+                actor="bench",
+                data=IncidentCreate(services=["sis"], priority="P3", severity="SEV-3", title=f"bench {i}"),
+            )
     statements = [0]
     event.listen(engine, "before_cursor_execute", lambda *a: statements.__setitem__(0, statements[0] + 1))
     rng = random.Random(1)
@@ -50,9 +55,12 @@ def run(url: str) -> None:
             for incident in batch:
                 drafts.build(s, incident=incident, now=now, inputs=got[incident.id])
             drafted += len(batch)
-        print(f"{engine.dialect.name}: {(time.process_time() - cpu) * 1000 / drafted:.2f} ms CPU and "
-              f"{(time.perf_counter() - wall) * 1000 / drafted:.2f} ms wall per draft, "
-              f"{statements[0] / 100:.1f} statements per batch ({drafted} drafts)", flush=True)
+        print(
+            f"{engine.dialect.name}: {(time.process_time() - cpu) * 1000 / drafted:.2f} ms CPU and "
+            f"{(time.perf_counter() - wall) * 1000 / drafted:.2f} ms wall per draft, "
+            f"{statements[0] / 100:.1f} statements per batch ({drafted} drafts)",
+            flush=True,
+        )
     engine.dispose()
 
 

@@ -50,9 +50,11 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", a
 """
 # A new alert per request (@KEY@ is unique): unknown impact in production, so each one is stored,
 # triaged P3 with an escalation row, and looked up for an incident to join.
-NEW_ALERT = ('{"alert_id":"@KEY@","cycle_key":"1","transition":"Triggered","alert_type":"error",'
-             '"priority":"P3","title":"[Triggered] bench @KEY@","tags":"env:prod,service:sis",'
-             '"link":"https://app.datadoghq.com/monitors/1","date":"1764770000000","id":"@KEY@"}')
+NEW_ALERT = (
+    '{"alert_id":"@KEY@","cycle_key":"1","transition":"Triggered","alert_type":"error",'
+    '"priority":"P3","title":"[Triggered] bench @KEY@","tags":"env:prod,service:sis",'
+    '"link":"https://app.datadoghq.com/monitors/1","date":"1764770000000","id":"@KEY@"}'
+)
 WRK_NEW = """
 counter = 0
 wrk.method = "POST"
@@ -151,15 +153,26 @@ def served(cmd: list[str], env: dict[str, str], health: str) -> Iterator[subproc
             proc.wait()
 
 
-def wrk(url: str, script: str, *, seconds: float, connections: int, pid: int, per_request: int = 1,
-        ) -> dict[str, float]:
+def wrk(
+    url: str,
+    script: str,
+    *,
+    seconds: float,
+    connections: int,
+    pid: int,
+    per_request: int = 1,
+) -> dict[str, float]:
     """wrk (C, one thread, closed loop): the client stays off the CPU the server needs."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
     try:
         cpu0 = cpu_seconds(pid)
-        out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--latency", "-s",
-                              f.name, url], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--latency", "-s", f.name, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         cpu = cpu_seconds(pid) - cpu0
     finally:
         os.unlink(f.name)
@@ -174,11 +187,21 @@ def wrk(url: str, script: str, *, seconds: float, connections: int, pid: int, pe
 
     n = int(next(line.split()[0] for line in out.splitlines() if "requests in" in line))
     bad = sum(int(line.split()[-1]) for line in out.splitlines() if "Non-2xx" in line)
-    bad += sum(int(x.split()[-1]) for line in out.splitlines() if "Socket errors" in line
-               for x in line.split(":", 1)[1].split(","))
+    bad += sum(
+        int(x.split()[-1])
+        for line in out.splitlines()
+        if "Socket errors" in line
+        for x in line.split(":", 1)[1].split(",")
+    )
     rate = float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))
-    return {"requests": n, "errors": bad, "alerts_per_s": rate * per_request, "p50_ms": ms("50%"),
-            "p99_ms": ms("99%"), "cpu_ms": cpu * 1000 / max(n * per_request, 1)}
+    return {
+        "requests": n,
+        "errors": bad,
+        "alerts_per_s": rate * per_request,
+        "p50_ms": ms("50%"),
+        "p99_ms": ms("99%"),
+        "cpu_ms": cpu * 1000 / max(n * per_request, 1),
+    }
 
 
 def build_openloop(workdir: Path) -> Path:
@@ -187,16 +210,41 @@ def build_openloop(workdir: Path) -> Path:
     return binary
 
 
-def open_loop(binary: Path, port: int, path: str, *, rate: float, seconds: float, connections: int,
-              headers: list[str], pid: int, warmup: float = 2.0) -> dict[str, float]:
+def open_loop(
+    binary: Path,
+    port: int,
+    path: str,
+    *,
+    rate: float,
+    seconds: float,
+    connections: int,
+    headers: list[str],
+    pid: int,
+    warmup: float = 2.0,
+) -> dict[str, float]:
     """New alerts at a fixed rate; a warm-up at the same rate first, not counted."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         f.write(NEW_ALERT)
     try:
+
         def run(secs: float, prefix: str) -> dict[str, Any]:
-            out = subprocess.run([str(binary), "127.0.0.1", str(port), path, str(rate), str(secs),
-                                  str(connections), f.name, prefix, *headers],
-                                 capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(
+                [
+                    str(binary),
+                    "127.0.0.1",
+                    str(port),
+                    path,
+                    str(rate),
+                    str(secs),
+                    str(connections),
+                    f.name,
+                    prefix,
+                    *headers,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
         if warmup:
@@ -206,30 +254,50 @@ def open_loop(binary: Path, port: int, path: str, *, rate: float, seconds: float
         cpu = cpu_seconds(pid) - cpu0
     finally:
         os.unlink(f.name)
-    return {"requests": r["completed"], "errors": r["non2xx"] + r["errors"] + r["sent"] - r["completed"],
-            "alerts_per_s": r["rate"], "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
-            "p999_ms": r["p999_ms"], "max_ms": r["max_ms"], "cpu_ms": cpu * 1000 / max(r["completed"], 1)}
+    return {
+        "requests": r["completed"],
+        "errors": r["non2xx"] + r["errors"] + r["sent"] - r["completed"],
+        "alerts_per_s": r["rate"],
+        "p50_ms": r["p50_ms"],
+        "p99_ms": r["p99_ms"],
+        "p999_ms": r["p999_ms"],
+        "max_ms": r["max_ms"],
+        "cpu_ms": cpu * 1000 / max(r["completed"], 1),
+    }
 
 
 def show(label: str, r: dict[str, float]) -> None:
     extra = f"  p99.9 {r['p999_ms']:6.1f} ms  max {r['max_ms']:6.1f} ms" if "p999_ms" in r else ""
-    print(f"  {label:<28} {r['alerts_per_s']:8.0f} alerts/s  p50 {r['p50_ms']:6.1f} ms  "
-          f"p99 {r['p99_ms']:6.1f} ms{extra}  server CPU {r['cpu_ms']:5.3f} ms/alert  "
-          f"requests {r['requests']:.0f}  errors {r['errors']:.0f}", flush=True)
+    print(
+        f"  {label:<28} {r['alerts_per_s']:8.0f} alerts/s  p50 {r['p50_ms']:6.1f} ms  "
+        f"p99 {r['p99_ms']:6.1f} ms{extra}  server CPU {r['cpu_ms']:5.3f} ms/alert  "
+        f"requests {r['requests']:.0f}  errors {r['errors']:.0f}",
+        flush=True,
+    )
 
 
 def warroom_cli(args: list[str], env: dict[str, str]) -> str:
-    return subprocess.run([sys.executable, "-m", "warroom", *args], env=env, text=True,
-                          capture_output=True, timeout=120, check=True).stdout
+    return subprocess.run(
+        [sys.executable, "-m", "warroom", *args], env=env, text=True, capture_output=True, timeout=120, check=True
+    ).stdout
 
 
-def bench_warroom(db_url: str, args: argparse.Namespace, trivial: dict[str, float], openloop: Path,
-                  ) -> dict[str, dict[str, float]]:
+def bench_warroom(
+    db_url: str,
+    args: argparse.Namespace,
+    trivial: dict[str, float],
+    openloop: Path,
+) -> dict[str, dict[str, float]]:
     """Every scenario against one database; judged against `trivial`, measured just before."""
     target = trivial["alerts_per_s"] * 0.5  # the target load: half the trivial endpoint's rate
-    env = {**os.environ, "WARROOM_DATABASE_URL": db_url, "WARROOM_LOG_LEVEL": "WARNING",
-           # measure the server, not the per-token flood limit (500/s by default)
-           "WARROOM_INGEST_RATE_PER_S": "1000000", "WARROOM_INGEST_BURST": "1000000"}
+    env = {
+        **os.environ,
+        "WARROOM_DATABASE_URL": db_url,
+        "WARROOM_LOG_LEVEL": "WARNING",
+        # measure the server, not the per-token flood limit (500/s by default)
+        "WARROOM_INGEST_RATE_PER_S": "1000000",
+        "WARROOM_INGEST_BURST": "1000000",
+    }
     warroom_cli(["db", "upgrade"], env)
     token = warroom_cli(["token", "create", "--ingest", "bench"], env).strip().splitlines()[-1]
     auth = f'wrk.headers["Authorization"] = "Bearer {token}"'
@@ -239,8 +307,11 @@ def bench_warroom(db_url: str, args: argparse.Namespace, trivial: dict[str, floa
     out: dict[str, dict[str, float]] = {}
     with served(cmd, env, f"{base}/healthz") as proc:
         processes = 1 + len(descendants(proc.pid))
-        print(f"  server: {processes} process{'es' if processes > 1 else ''} "
-              f"({'API + ingest writer' if processes > 1 else 'API with a writer thread'})", flush=True)
+        print(
+            f"  server: {processes} process{'es' if processes > 1 else ''} "
+            f"({'API + ingest writer' if processes > 1 else 'API with a writer thread'})",
+            flush=True,
+        )
         run = uuid.uuid4().hex[:6]
         datadog = f"{base}/api/v1/ingest/datadog"
 
@@ -249,38 +320,78 @@ def bench_warroom(db_url: str, args: argparse.Namespace, trivial: dict[str, floa
             show(name, out[name])
             return out[name]
 
-        scenario("new alert (wrk)", lambda: wrk(datadog, WRK_NEW.format(auth=auth, body=NEW_ALERT, run=run),
-                                                seconds=args.seconds, connections=args.connections, pid=proc.pid))
+        scenario(
+            "new alert (wrk)",
+            lambda: wrk(
+                datadog,
+                WRK_NEW.format(auth=auth, body=NEW_ALERT, run=run),
+                seconds=args.seconds,
+                connections=args.connections,
+                pid=proc.pid,
+            ),
+        )
 
         def at(rate: float) -> dict[str, float]:
-            return open_loop(openloop, port, "/api/v1/ingest/datadog", rate=rate, seconds=args.seconds,
-                             connections=args.connections, headers=[f"Authorization: Bearer {token}"],
-                             pid=proc.pid)
+            return open_loop(
+                openloop,
+                port,
+                "/api/v1/ingest/datadog",
+                rate=rate,
+                seconds=args.seconds,
+                connections=args.connections,
+                headers=[f"Authorization: Bearer {token}"],
+                pid=proc.pid,
+            )
 
-        target_runs = [scenario(f"new alert @{target:.0f}/s (open loop)" if i == 1 else f"  again, run {i}",
-                                partial(at, target)) for i in range(1, args.repeat + 1)]
+        target_runs = [
+            scenario(f"new alert @{target:.0f}/s (open loop)" if i == 1 else f"  again, run {i}", partial(at, target))
+            for i in range(1, args.repeat + 1)
+        ]
         for rate in args.rates:
             scenario(f"new alert @{rate:.0f}/s (open loop)", partial(at, rate))
         dup = NEW_ALERT.replace("@KEY@", f"{run}-dup")
-        scenario("duplicate (wrk)", lambda: wrk(datadog, WRK_FIXED.format(auth=auth, body=dup),
-                                                seconds=args.seconds, connections=args.connections, pid=proc.pid))
-        scenario("alertmanager x100 (wrk)", lambda: wrk(
-            f"{base}/api/v1/ingest/alertmanager", WRK_BATCH.format(auth=auth, run=run), seconds=args.seconds,
-            connections=max(2, args.connections // 8), pid=proc.pid, per_request=100))
+        scenario(
+            "duplicate (wrk)",
+            lambda: wrk(
+                datadog,
+                WRK_FIXED.format(auth=auth, body=dup),
+                seconds=args.seconds,
+                connections=args.connections,
+                pid=proc.pid,
+            ),
+        )
+        scenario(
+            "alertmanager x100 (wrk)",
+            lambda: wrk(
+                f"{base}/api/v1/ingest/alertmanager",
+                WRK_BATCH.format(auth=auth, run=run),
+                seconds=args.seconds,
+                connections=max(2, args.connections // 8),
+                pid=proc.pid,
+                per_request=100,
+            ),
+        )
     p99s = ", ".join(f"{r['p99_ms']:.1f}" for r in target_runs)
     passed = sum(r["p99_ms"] < 50 and r["errors"] == 0 for r in target_runs)
-    print(f"  new alert / trivial: {out['new alert (wrk)']['alerts_per_s'] / trivial['alerts_per_s']:.0%} by "
-          f"rate (wrk, closed loop); at half the trivial rate ({target:.0f}/s, open loop) p99 {p99s} ms: "
-          f"{passed} of {len(target_runs)} under 50 ms with no errors", flush=True)
+    print(
+        f"  new alert / trivial: {out['new alert (wrk)']['alerts_per_s'] / trivial['alerts_per_s']:.0%} by "
+        f"rate (wrk, closed loop); at half the trivial rate ({target:.0f}/s, open loop) p99 {p99s} ms: "
+        f"{passed} of {len(target_runs)} under 50 ms with no errors",
+        flush=True,
+    )
     return out
 
 
 def bench_trivial(args: argparse.Namespace) -> dict[str, float]:
     port = free_port()
-    with served([sys.executable, "-c", TRIVIAL, str(port)], dict(os.environ),
-                f"http://127.0.0.1:{port}/docs") as proc:
-        r = wrk(f"http://127.0.0.1:{port}/trivial", WRK_FIXED.format(auth="", body=NEW_ALERT),
-                seconds=args.seconds, connections=args.connections, pid=proc.pid)
+    with served([sys.executable, "-c", TRIVIAL, str(port)], dict(os.environ), f"http://127.0.0.1:{port}/docs") as proc:
+        r = wrk(
+            f"http://127.0.0.1:{port}/trivial",
+            WRK_FIXED.format(auth="", body=NEW_ALERT),
+            seconds=args.seconds,
+            connections=args.connections,
+            pid=proc.pid,
+        )
     show("trivial endpoint (wrk)", r)
     return r
 
@@ -308,14 +419,21 @@ def writeback() -> str:
     stall for 40-100 ms every ~30 s under sustained ingest (bench/RESULTS.md), so print them."""
     vm = Path("/proc/sys/vm")
     try:
-        values = {k: int((vm / k).read_text()) for k in ("dirty_background_bytes", "dirty_background_ratio",
-                                                          "dirty_expire_centisecs")}
+        values = {
+            k: int((vm / k).read_text())
+            for k in ("dirty_background_bytes", "dirty_background_ratio", "dirty_expire_centisecs")
+        }
     except OSError:
         return "host writeback: unknown (not Linux)"
-    background = (f"{values['dirty_background_bytes'] / 2**20:.0f} MB" if values["dirty_background_bytes"]
-                  else f"{values['dirty_background_ratio']}% of memory")
-    return (f"host writeback: background from {background}, dirty pages kept up to "
-            f"{values['dirty_expire_centisecs'] / 100:.0f} s")
+    background = (
+        f"{values['dirty_background_bytes'] / 2**20:.0f} MB"
+        if values["dirty_background_bytes"]
+        else f"{values['dirty_background_ratio']}% of memory"
+    )
+    return (
+        f"host writeback: background from {background}, dirty pages kept up to "
+        f"{values['dirty_expire_centisecs'] / 100:.0f} s"
+    )
 
 
 def main() -> None:
@@ -323,16 +441,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--connections", type=int, default=64, help="wrk and open-loop connections")
     parser.add_argument("--only", choices=["sqlite", "postgres"])
-    parser.add_argument("--rates", type=lambda v: [float(x) for x in v.split(",")], default=[],
-                        metavar="R1,R2", help="also send new alerts open-loop at these rates (alerts/s)")
+    parser.add_argument(
+        "--rates",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=[],
+        metavar="R1,R2",
+        help="also send new alerts open-loop at these rates (alerts/s)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="send the target load this many times")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     args = parser.parse_args()
     for tool in ("wrk", "gcc"):
         if shutil.which(tool) is None:
             sys.exit(f"bench/ingest.py needs {tool} (apt-get install {tool})")
-    print(f"{args.connections} connections, {args.seconds:.0f}s per scenario, cores {os.cpu_count()}; "
-          f"{writeback()}", flush=True)
+    print(
+        f"{args.connections} connections, {args.seconds:.0f}s per scenario, cores {os.cpu_count()}; {writeback()}",
+        flush=True,
+    )
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         openloop = build_openloop(Path(tmp))

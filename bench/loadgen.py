@@ -73,8 +73,7 @@ class Client:
         return "new", "/api/v1/ingest/datadog", raw, 1
 
 
-async def drive(bases: list[str], token: str, *, seconds: float, clients: int, rate: float,
-                seed: int = 1) -> Stats:
+async def drive(bases: list[str], token: str, *, seconds: float, clients: int, rate: float, seed: int = 1) -> Stats:
     """`clients` loops; each request goes to the next API process (round robin); `rate` > 0 paces
     the total request rate, 0 sends as fast as the servers answer."""
     stats = Stats(latencies={b: [] for b in bases}, errors={b: 0 for b in bases})
@@ -122,13 +121,20 @@ async def drive(bases: list[str], token: str, *, seconds: float, clients: int, r
     return stats
 
 
-def run_in_process(bases: list[str], token: str, seconds: float, clients: int, rate: float,
-                   out: Any) -> None:
+def run_in_process(bases: list[str], token: str, seconds: float, clients: int, rate: float, out: Any) -> None:
     """multiprocessing target: drive, then put a plain dict on the queue."""
     stats = asyncio.run(drive(bases, token, seconds=seconds, clients=clients, rate=rate))
-    out.put({"latencies": stats.latencies, "errors": stats.errors, "alerts": stats.alerts,
-             "requests": stats.requests, "by_kind": stats.by_kind, "error_samples": stats.error_samples,
-             "started_at": stats.started_at})
+    out.put(
+        {
+            "latencies": stats.latencies,
+            "errors": stats.errors,
+            "alerts": stats.alerts,
+            "requests": stats.requests,
+            "by_kind": stats.by_kind,
+            "error_samples": stats.error_samples,
+            "started_at": stats.started_at,
+        }
+    )
 
 
 def report(result: dict[str, Any]) -> list[str]:
@@ -138,12 +144,16 @@ def report(result: dict[str, Any]) -> list[str]:
     every: list[float] = []
     for base, lat in result["latencies"].items():
         every += lat
-        lines.append(f"  {base}: {len(lat)} requests ({len(lat) / elapsed:.1f}/s) p50 {pct(lat, 50) * 1000:.0f} ms "
-                     f"p99 {pct(lat, 99) * 1000:.0f} ms errors {result['errors'][base]}")
+        lines.append(
+            f"  {base}: {len(lat)} requests ({len(lat) / elapsed:.1f}/s) p50 {pct(lat, 50) * 1000:.0f} ms "
+            f"p99 {pct(lat, 99) * 1000:.0f} ms errors {result['errors'][base]}"
+        )
     n = result["requests"]
-    lines.append(f"  total: {n} requests in {elapsed:.1f}s = {n / elapsed:.1f} req/s, "
-                 f"{result['alerts']} alerts = {result['alerts'] / elapsed:.1f} alerts/s, p50 "
-                 f"{pct(every, 50) * 1000:.0f} ms p99 {pct(every, 99) * 1000:.0f} ms, errors "
-                 f"{sum(result['errors'].values())}; mix {result['by_kind']}")
+    lines.append(
+        f"  total: {n} requests in {elapsed:.1f}s = {n / elapsed:.1f} req/s, "
+        f"{result['alerts']} alerts = {result['alerts'] / elapsed:.1f} alerts/s, p50 "
+        f"{pct(every, 50) * 1000:.0f} ms p99 {pct(every, 99) * 1000:.0f} ms, errors "
+        f"{sum(result['errors'].values())}; mix {result['by_kind']}"
+    )
     lines += [f"  error: {e}" for e in result["error_samples"]]
     return lines

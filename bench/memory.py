@@ -41,14 +41,28 @@ def endpoints(storm: int, alert_id: int) -> list[str]:
     year = f"from={(now - timedelta(days=365)).date()}&to={(now + timedelta(days=1)).date()}"
     month = (now - timedelta(days=40)).strftime("%Y-%m")
     return [
-        "/api/v1/alerts", "/api/v1/alerts?page=2000", "/api/v1/alerts?per_page=500",
-        "/api/v1/alerts?status=firing", "/api/v1/alerts?service=sis&source=alertmanager",
-        "/api/v1/alerts?status=firing&unlinked=true", f"/api/v1/alerts?incident=INC-{storm}",
-        f"/api/v1/alerts/{alert_id}", "/api/v1/alerts/1",
-        "/api/v1/incidents", "/api/v1/incidents?page=50", "/incidents", "/alerts", "/",
-        f"/api/v1/reports?{year}&group_by=service", f"/api/v1/reports?{year}&group_by=priority&format=csv",
-        f"/api/v1/reports/monthly?month={month}", "/metrics", "/api/v1/status",
-        f"/api/v1/incidents/INC-{storm}", f"/incidents/INC-{storm}", f"/api/v1/incidents/INC-{storm}/timeline",
+        "/api/v1/alerts",
+        "/api/v1/alerts?page=2000",
+        "/api/v1/alerts?per_page=500",
+        "/api/v1/alerts?status=firing",
+        "/api/v1/alerts?service=sis&source=alertmanager",
+        "/api/v1/alerts?status=firing&unlinked=true",
+        f"/api/v1/alerts?incident=INC-{storm}",
+        f"/api/v1/alerts/{alert_id}",
+        "/api/v1/alerts/1",
+        "/api/v1/incidents",
+        "/api/v1/incidents?page=50",
+        "/incidents",
+        "/alerts",
+        "/",
+        f"/api/v1/reports?{year}&group_by=service",
+        f"/api/v1/reports?{year}&group_by=priority&format=csv",
+        f"/api/v1/reports/monthly?month={month}",
+        "/metrics",
+        "/api/v1/status",
+        f"/api/v1/incidents/INC-{storm}",
+        f"/incidents/INC-{storm}",
+        f"/api/v1/incidents/INC-{storm}/timeline",
         f"/api/v1/incidents/INC-{storm}/updates/draft",
     ]
 
@@ -83,8 +97,14 @@ def main() -> None:
     try:
         migrate.upgrade(url)
         t = time.monotonic()
-        counts = seed(engine, events=args.events, n_incidents=args.incidents, storm=args.storm, flap=args.flap,
-                      progress=lambda s: print(s, flush=True))
+        counts = seed(
+            engine,
+            events=args.events,
+            n_incidents=args.incidents,
+            storm=args.storm,
+            flap=args.flap,
+            progress=lambda s: print(s, flush=True),
+        )
         print(f"seeded {counts} in {time.monotonic() - t:.0f}s; sizes {db_size(url)}", flush=True)
         with unit_of_work(session_factory(engine)) as s:
             user = users.create_user(s, now=datetime.now(UTC), handle="bench", role="admin")
@@ -93,8 +113,12 @@ def main() -> None:
         raw = policy_raw(notifications={"slack_pace": "0s", "lease": "30s", "timeout": "5s"})
         (tmp / "policy.yaml").write_text(yaml.safe_dump(raw))
         with SlackApiServer(token=SLACK_TOKEN) as slack:
-            env = proc_env(url, WARROOM_POLICY=str(tmp / "policy.yaml"), WARROOM_SLACK_TOKEN=SLACK_TOKEN,
-                           WARROOM_SLACK_API_URL=slack.url)
+            env = proc_env(
+                url,
+                WARROOM_POLICY=str(tmp / "policy.yaml"),
+                WARROOM_SLACK_TOKEN=SLACK_TOKEN,
+                WARROOM_SLACK_API_URL=slack.url,
+            )
             ingest_token = warroom_cli(["token", "create", "--ingest", "bench"], env)
             admin_token = warroom_cli(["token", "create", "--user", "bench"], env)
             api = ApiProc(env, tmp / "api.log").start()
@@ -102,16 +126,22 @@ def main() -> None:
 
             def rss() -> str:
                 """Each process's RSS; on PostgreSQL `serve` has an ingest writer process too."""
-                return "  ".join(f"{n} {rss_mb(p.popen.pid):.0f} MB" + "".join(
-                    f" (+ writer {rss_mb(kid):.0f} MB)" for kid in descendants(p.popen.pid))
-                    for n, p in procs.items() if p.popen)
+                return "  ".join(
+                    f"{n} {rss_mb(p.popen.pid):.0f} MB"
+                    + "".join(f" (+ writer {rss_mb(kid):.0f} MB)" for kid in descendants(p.popen.pid))
+                    for n, p in procs.items()
+                    if p.popen
+                )
 
             time.sleep(10)
             print(f"RSS after start (10 s idle): {rss()}", flush=True)
-            result = asyncio.run(loadgen.drive([api.url], ingest_token, seconds=args.load, clients=args.clients,
-                                               rate=0))
-            print(f"ingest load {args.load:g}s, {args.clients} clients: {result.requests} requests, "
-                  f"{result.alerts} alerts, errors {sum(result.errors.values())}; load average {loadavg()}")
+            result = asyncio.run(
+                loadgen.drive([api.url], ingest_token, seconds=args.load, clients=args.clients, rate=0)
+            )
+            print(
+                f"ingest load {args.load:g}s, {args.clients} clients: {result.requests} requests, "
+                f"{result.alerts} alerts, errors {sum(result.errors.values())}; load average {loadavg()}"
+            )
             print(f"RSS after ingest load: {rss()}", flush=True)
             web = login(api.url)
             hdr = {"Authorization": f"Bearer {admin_token}"}
@@ -120,13 +150,19 @@ def main() -> None:
                 times, size, status = [], 0, 0
                 for _ in range(args.repeat):
                     t0 = time.perf_counter()
-                    r = (web.get(path) if not path.startswith(("/api", "/metrics")) else
-                         httpx.get(api.url + path, headers=hdr, timeout=600))
+                    r = (
+                        web.get(path)
+                        if not path.startswith(("/api", "/metrics"))
+                        else httpx.get(api.url + path, headers=hdr, timeout=600)
+                    )
                     times.append(time.perf_counter() - t0)
                     size, status = len(r.content), r.status_code
                 flag = "" if status == 200 else f" HTTP {status}"
-                print(f"{path:<70} {statistics.median(times) * 1000:>10.0f} {size:>10}  "
-                      f"{rss_mb(api.popen.pid):.0f}{flag}", flush=True)  # type: ignore[union-attr]
+                print(
+                    f"{path:<70} {statistics.median(times) * 1000:>10.0f} {size:>10}  "
+                    f"{rss_mb(api.popen.pid):.0f}{flag}",
+                    flush=True,
+                )  # type: ignore[union-attr]
             time.sleep(5)
             print(f"RSS after endpoints: {rss()}; load average {loadavg()}")
             print(f"sizes after: {db_size(url)}")

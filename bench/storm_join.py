@@ -59,10 +59,13 @@ def main() -> None:
                     out = ingest.ingest(s, policy=policy, now=datetime.now(UTC), items=items)
                 times.append(time.perf_counter() - t0)
                 joined += out[0].incident_id == counts["storm_incident"]
-            print(f"{args.db}{' tagged' if args.tagged else ''}: incident with {size:>6} firing alerts: "
-                  f"one joining alert median "
-                  f"{statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "
-                  f"({joined}/{args.alerts} joined it)", flush=True)
+            print(
+                f"{args.db}{' tagged' if args.tagged else ''}: incident with {size:>6} firing alerts: "
+                f"one joining alert median "
+                f"{statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "
+                f"({joined}/{args.alerts} joined it)",
+                flush=True,
+            )
             engine.dispose()
         finally:
             drop_database(url)

@@ -26,8 +26,14 @@ from warroom.settings import Settings
 from warroom.users import service as users
 
 PASSWORD = "bench-password-1"
-QUERIES = ["/incidents", "/incidents?page=1500", "/incidents?state=open", "/incidents?priority=P2&service=usip",
-           "/incidents?state=completed&from=2025-06-01&to=2025-06-30", "/"]
+QUERIES = [
+    "/incidents",
+    "/incidents?page=1500",
+    "/incidents?state=open",
+    "/incidents?priority=P2&service=usip",
+    "/incidents?state=completed&from=2025-06-01&to=2025-06-30",
+    "/",
+]
 
 
 def seed(engine: sa.Engine, count: int) -> None:
@@ -39,17 +45,32 @@ def seed(engine: sa.Engine, count: int) -> None:
     for i in range(1, count + 1):
         declared = start + timedelta(minutes=25 * i)
         state = "completed" if i < count - 40 else rng.choice(["active", "stable", "resolved"])
-        inc_rows.append(dict(
-            id=i, title=f"Service {i % 97} is experiencing degraded service", state=state,
-            priority=rng.choice(["P1", "P2", "P3", "P4"]), severity=f"SEV-{rng.randint(1, 5)}", commander="alice",
-            declared_by="alice", roles={}, monitors=[], teams=[], acknowledged_by_team=False, pending_tasks=[],
-            declared_automatically=False, declared_at=declared, missed_updates=0, updated_at=declared,
-            next_update_due_at=declared + timedelta(minutes=30) if state in ("active", "stable") else None))
+        inc_rows.append(
+            dict(
+                id=i,
+                title=f"Service {i % 97} is experiencing degraded service",
+                state=state,
+                priority=rng.choice(["P1", "P2", "P3", "P4"]),
+                severity=f"SEV-{rng.randint(1, 5)}",
+                commander="alice",
+                declared_by="alice",
+                roles={},
+                monitors=[],
+                teams=[],
+                acknowledged_by_team=False,
+                pending_tasks=[],
+                declared_automatically=False,
+                declared_at=declared,
+                missed_updates=0,
+                updated_at=declared,
+                next_update_due_at=declared + timedelta(minutes=30) if state in ("active", "stable") else None,
+            )
+        )
         svc_rows.append(dict(incident_id=i, service=services[i % len(services)], position=0))
     with engine.begin() as conn:
         for n in range(0, count, 5000):
-            conn.execute(sa.insert(Incident.__table__), inc_rows[n:n + 5000])
-            conn.execute(sa.insert(IncidentService.__table__), svc_rows[n:n + 5000])
+            conn.execute(sa.insert(Incident.__table__), inc_rows[n : n + 5000])
+            conn.execute(sa.insert(IncidentService.__table__), svc_rows[n : n + 5000])
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("ANALYZE"))

@@ -84,8 +84,14 @@ def sessions(engine: Engine):  # type: ignore[no-untyped-def]
     return session_factory(engine)
 
 
-def start_server(engine: Engine, db_url: str, policy: Policy, clock: FakeClock | None,
-                 run_worker: bool = False, **settings_kw: object) -> Running:
+def start_server(
+    engine: Engine,
+    db_url: str,
+    policy: Policy,
+    clock: FakeClock | None,
+    run_worker: bool = False,
+    **settings_kw: object,
+) -> Running:
     settings = Settings(database_url=db_url, **settings_kw)  # type: ignore[arg-type]
     app = create_app(settings, policy=policy, clock=clock, engine=engine, run_worker=run_worker)
     with unit_of_work(session_factory(engine)) as s:

@@ -28,8 +28,7 @@ def test_api_never_500s_and_matches_schema(server: Running) -> None:
         operations += 1
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-                  database=None)
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def run(case) -> None:  # type: ignore[no-untyped-def]
             case.call_and_validate(base_url=server.url, headers=auth, checks=CHECKS)
 

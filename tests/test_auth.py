@@ -28,8 +28,7 @@ def test_healthz_is_open(server: Running) -> None:
 @pytest.mark.parametrize(("method", "path", "need"), ROUTES)
 def test_roles(server: Running, make_user, method: str, path: str, need: str) -> None:  # type: ignore[no-untyped-def]
     tokens = {role: make_user(f"u-{role}", role) for role in RANK}
-    body = {"services": ["sis"], "priority": "P3", "severity": "SEV-3"} if "incidents" in path \
-        else {"handle": "newbie"}
+    body = {"services": ["sis"], "priority": "P3", "severity": "SEV-3"} if "incidents" in path else {"handle": "newbie"}
     with server.client() as anon:
         r = anon.request(method, path, json=body if method == "POST" else None)
         assert r.status_code == 401
@@ -50,7 +49,9 @@ def test_token_forms_and_revocation(server: Running, make_user) -> None:  # type
     basic = base64.b64encode(f"x:{token}".encode()).decode()
     with server.client() as c:
         assert c.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json() == {
-            "handle": "alice", "role": "viewer"}
+            "handle": "alice",
+            "role": "viewer",
+        }
         assert c.get("/api/v1/me", headers={"Authorization": f"Basic {basic}"}).status_code == 200
         assert c.get("/api/v1/me", params={"token": token}).status_code == 200
         assert c.get("/api/v1/me", headers={"Authorization": "Bearer wru_nope"}).status_code == 401
@@ -113,11 +114,9 @@ def test_nul_character_in_text_is_a_422_on_postgres_and_kept_on_sqlite(server: R
 def test_audit_log_records_who_changed_what(server: Running, make_user) -> None:  # type: ignore[no-untyped-def]
     alice = make_user("alice")
     with server.client(alice) as c:
-        inc = c.post("/api/v1/incidents",
-                     json={"services": ["sis"], "priority": "P2", "severity": "SEV-3"}).json()
+        inc = c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P2", "severity": "SEV-3"}).json()
         assert c.patch(f"/api/v1/incidents/{inc['id']}", json={"impacts": "x"}).status_code == 200
-        assert c.post(f"/api/v1/incidents/{inc['id']}/transitions",
-                      json={"to": "completed"}).status_code == 409
+        assert c.post(f"/api/v1/incidents/{inc['id']}/transitions", json={"to": "completed"}).status_code == 409
         assert c.get("/api/v1/audit").status_code == 403
     with server.admin() as admin:
         entries = admin.get("/api/v1/audit", params={"actor": "alice"}).json()["items"]

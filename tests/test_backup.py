@@ -23,11 +23,14 @@ def _target_url(kind: str, tmp_path: Path) -> str:
 
 def test_export_import_across_kinds(server: Running, db_url: str, tmp_path: Path) -> None:
     with server.admin() as c:
-        inc = c.post("/api/v1/incidents", json={"services": ["sis", "csp"], "priority": "P1",
-                                                "severity": "SEV-1", "impacts": "ünïcode ✓"}).json()
+        inc = c.post(
+            "/api/v1/incidents",
+            json={"services": ["sis", "csp"], "priority": "P1", "severity": "SEV-1", "impacts": "ünïcode ✓"},
+        ).json()
         c.post(f"/api/v1/incidents/{inc['id']}/updates", json={"message": "looking"})
-        c.post(f"/api/v1/incidents/{inc['id']}/timeline",
-               json={"text": "earlier", "occurred_at": "2026-10-05T08:00:00Z"})
+        c.post(
+            f"/api/v1/incidents/{inc['id']}/timeline", json={"text": "earlier", "occurred_at": "2026-10-05T08:00:00Z"}
+        )
         c.post(f"/api/v1/incidents/{inc['id']}/transitions", json={"to": "resolved"})
         before = c.get(f"/api/v1/incidents/{inc['id']}").json()
         timeline = c.get(f"/api/v1/incidents/{inc['id']}/timeline").json()
@@ -44,14 +47,22 @@ def test_export_import_across_kinds(server: Running, db_url: str, tmp_path: Path
         again = run(target, "import", str(dump))
         assert again.returncode == 1 and "not empty" in again.stderr
         shown = json.loads(ok(target, "incident", "show", inc["id"], "--json"))
-        for key in ("title", "services", "priority", "severity", "state", "impacts",
-                    "declared_at", "resolved_at", "next_update_due_at"):
+        for key in (
+            "title",
+            "services",
+            "priority",
+            "severity",
+            "state",
+            "impacts",
+            "declared_at",
+            "resolved_at",
+            "next_update_due_at",
+        ):
             assert shown[key] == before[key], key
         assert [e["text"] for e in shown["timeline"]] == [e["text"] for e in timeline]
         assert "Postmortem" in ok(target, "incident", "postmortem", inc["id"])
         # ids keep counting after the restored ones
-        nxt = json.loads(ok(target, "incident", "declare", "-s", "sis", "-p", "P3",
-                            "--severity", "SEV-4", "--json"))
+        nxt = json.loads(ok(target, "incident", "declare", "-s", "sis", "-p", "P3", "--severity", "SEV-4", "--json"))
         assert nxt["id"] == "INC-2"
     finally:
         if target_kind == "postgres":

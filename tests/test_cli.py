@@ -22,19 +22,18 @@ def ok(db_url: str, *args: str, input: str | None = None) -> str:
 def _process(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
     env["WARROOM_DATABASE_URL"] = db_url
-    return subprocess.run([sys.executable, "-m", "warroom", *args], capture_output=True, text=True,
-                          env=env, timeout=60)
+    return subprocess.run([sys.executable, "-m", "warroom", *args], capture_output=True, text=True, env=env, timeout=60)
 
 
 def test_entry_point_as_a_process(db_url: str) -> None:
     """What a shell sees: output on stdout, errors on stderr without a traceback, exit codes."""
-    done = _process(db_url, "incident", "declare", "-s", "sis", "-p", "P2", "--severity", "SEV-3",
-                    "--json")
+    done = _process(db_url, "incident", "declare", "-s", "sis", "-p", "P2", "--severity", "SEV-3", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["id"] == "INC-1"
-    for args, code, message in [(["incident", "show", "INC-404"], 1, "no incident"),
-                                (["incident", "declare", "-s", "sis", "-p", "P9", "--severity",
-                                  "SEV-1"], 2, "priority")]:
+    for args, code, message in [
+        (["incident", "show", "INC-404"], 1, "no incident"),
+        (["incident", "declare", "-s", "sis", "-p", "P9", "--severity", "SEV-1"], 2, "priority"),
+    ]:
         done = _process(db_url, *args)
         assert (done.returncode, done.stdout) == (code, ""), (args, done)
         assert message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
@@ -48,8 +47,9 @@ def test_incident_lifecycle_from_terminal(db_url: str) -> None:
     assert token.startswith("wru_")
     ingest = ok(db_url, "token", "create", "--ingest", "datadog").strip().splitlines()[-1]
     assert ingest.startswith("wri_")
-    inc = json.loads(ok(db_url, "incident", "declare", "-s", "sis", "-p", "P1", "--severity",
-                        "SEV-2", "--as", "alice", "--json"))
+    inc = json.loads(
+        ok(db_url, "incident", "declare", "-s", "sis", "-p", "P1", "--severity", "SEV-2", "--as", "alice", "--json")
+    )
     assert inc["id"] == "INC-1" and inc["commander"] == "alice"
     ok(db_url, "incident", "update", "INC-1", "-m", "rolling back", "--as", "alice")
     ok(db_url, "incident", "note", "INC-1", "-t", "first errors", "--at", "2020-01-01T00:00:00Z")
@@ -69,13 +69,15 @@ def test_incident_lifecycle_from_terminal(db_url: str) -> None:
     assert json.loads(ok(db_url, "token", "list", "--json"))[0]["revoked"] is True
 
 
-ERRORS = [(["incident", "show", "INC-404"], "no incident"),
-     (["incident", "transition", "INC-1", "completed"], "cannot move from active to completed"),
-     (["incident", "declare", "-s", "nope", "-p", "P1", "--severity", "SEV-1"], "unknown service"),
-     (["incident", "declare", "-s", "sis", "-p", "P9", "--severity", "SEV-1"], "priority"),
-     (["user", "add", "Bad Handle!"], "handle"),
-     (["token", "create"], "exactly one of"),
-     (["token", "create", "--user", "ghost"], "no user 'ghost'")]
+ERRORS = [
+    (["incident", "show", "INC-404"], "no incident"),
+    (["incident", "transition", "INC-1", "completed"], "cannot move from active to completed"),
+    (["incident", "declare", "-s", "nope", "-p", "P1", "--severity", "SEV-1"], "unknown service"),
+    (["incident", "declare", "-s", "sis", "-p", "P9", "--severity", "SEV-1"], "priority"),
+    (["user", "add", "Bad Handle!"], "handle"),
+    (["token", "create"], "exactly one of"),
+    (["token", "create", "--user", "ghost"], "no user 'ghost'"),
+]
 
 
 def test_clear_errors_nonzero_exit(db_url: str) -> None:

@@ -17,8 +17,7 @@ def _run(db_url: str, *args: str) -> cli.Ran:
 
 
 def test_simulate_datadog_file(db_url: str, engine: Engine) -> None:
-    done = _run(db_url, str(FIXTURES / "datadog_rich_triggered.json"), "--source", "datadog",
-                "--json")
+    done = _run(db_url, str(FIXTURES / "datadog_rich_triggered.json"), "--source", "datadog", "--json")
     assert done.returncode == 0, done.stderr
     [res] = json.loads(done.stdout)["results"]
     assert (res["service"], res["tier"], res["priority"], res["declare"]) == ("sis", 1, "P3", False)

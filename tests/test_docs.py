@@ -18,13 +18,12 @@ README = (ROOT / "README.md").read_text()
 def section(title: str) -> str:
     start = README.index(f"## {title}")
     end = README.find("\n## ", start + 1)
-    return README[start:end if end > 0 else None]
+    return README[start : end if end > 0 else None]
 
 
 def test_every_setting_is_in_the_configuration_table() -> None:
     table = section("Configuration")
-    missing = [f"WARROOM_{name.upper()}" for name in Settings.model_fields
-               if f"`WARROOM_{name.upper()}`" not in table]
+    missing = [f"WARROOM_{name.upper()}" for name in Settings.model_fields if f"`WARROOM_{name.upper()}`" not in table]
     assert not missing, f"README 'Configuration' does not list {missing}"
     documented = set(re.findall(r"`WARROOM_([A-Z_]+)`", table))
     unknown = sorted(d for d in documented if d.lower() not in Settings.model_fields)

@@ -43,8 +43,9 @@ def test_units_share_one_commit_and_fail_alone(sessions: sessionmaker[Session]) 
     clean = queued_behind_a_blocker(_put("x1"), _put("x2"), _put("x3"))
     assert [f.result(10) for f in clean] == ["x1", "x2", "x3"]
     assert (writer.batches, writer.units, writer.replays) == (2, 4, 0)  # blocker, then the three in one
-    futures = queued_behind_a_blocker(_put("a"), _put("b", fail=True), _put("c"),
-                                      _put("a"))  # duplicate key: fails alone
+    futures = queued_behind_a_blocker(
+        _put("a"), _put("b", fail=True), _put("c"), _put("a")
+    )  # duplicate key: fails alone
     assert futures[0].result(10) == "a" and futures[2].result(10) == "c"
     with pytest.raises(RuntimeError, match="unit b failed"):
         futures[1].result(10)
@@ -74,8 +75,7 @@ def test_two_processes_batches_in_opposite_service_order_never_deadlock(pg_url: 
     from warroom.ingest import grouping
 
     engines = [databases.engine_for(pg_url), databases.engine_for(pg_url)]
-    writers = [GroupCommitter(session_factory(e), prelock=grouping.lock_services, idle_exit=0.5)
-               for e in engines]
+    writers = [GroupCommitter(session_factory(e), prelock=grouping.lock_services, idle_exit=0.5) for e in engines]
     a_holds_first, b_holds_first = threading.Event(), threading.Event()
 
     def unit(service: str, mine: threading.Event | None, theirs: threading.Event | None):  # type: ignore[no-untyped-def]
@@ -90,10 +90,12 @@ def test_two_processes_batches_in_opposite_service_order_never_deadlock(pg_url: 
 
     gates = [threading.Event(), threading.Event()]
     blockers = [w.submit(lambda s, g=g: g.wait(10)) for w, g in zip(writers, gates, strict=True)]
-    futures = [writers[0].submit(unit("sis", a_holds_first, b_holds_first), ["sis"]),
-               writers[0].submit(unit("usip", None, None), ["usip"]),
-               writers[1].submit(unit("usip", b_holds_first, a_holds_first), ["usip"]),
-               writers[1].submit(unit("sis", None, None), ["sis"])]
+    futures = [
+        writers[0].submit(unit("sis", a_holds_first, b_holds_first), ["sis"]),
+        writers[0].submit(unit("usip", None, None), ["usip"]),
+        writers[1].submit(unit("usip", b_holds_first, a_holds_first), ["usip"]),
+        writers[1].submit(unit("sis", None, None), ["sis"]),
+    ]
     for gate in gates:
         gate.set()
     try:

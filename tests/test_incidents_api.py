@@ -34,14 +34,26 @@ def test_declare_defaults(server: Running) -> None:
 
 def test_declare_all_fields_roundtrip(server: Running) -> None:
     full = {
-        "title": "CSP logins failing", "services": ["csp", "sis"], "priority": "P2",
-        "severity": "SEV-1", "commander": "alice",
-        "roles": {"technical_lead": "bob", "oncall_responder": "carol",
-                  "security_analyst": "dave", "platform_support_coordinator": "erin",
-                  "stakeholder_liaison": "frank"},
-        "monitors": ["dd-123"], "teams": ["identity"], "controller": "/v1/sessions",
-        "acknowledged_by_team": True, "tracking_issue": "https://tracker.example/1",
-        "sub_services": "login.gov", "users_impacted": 2500, "impacts": "logins fail",
+        "title": "CSP logins failing",
+        "services": ["csp", "sis"],
+        "priority": "P2",
+        "severity": "SEV-1",
+        "commander": "alice",
+        "roles": {
+            "technical_lead": "bob",
+            "oncall_responder": "carol",
+            "security_analyst": "dave",
+            "platform_support_coordinator": "erin",
+            "stakeholder_liaison": "frank",
+        },
+        "monitors": ["dd-123"],
+        "teams": ["identity"],
+        "controller": "/v1/sessions",
+        "acknowledged_by_team": True,
+        "tracking_issue": "https://tracker.example/1",
+        "sub_services": "login.gov",
+        "users_impacted": 2500,
+        "impacts": "logins fail",
         "detection_method": "monitor",
         "pending_tasks": [{"title": "add alert", "url": "https://tracker.example/2"}],
     }
@@ -50,21 +62,21 @@ def test_declare_all_fields_roundtrip(server: Running) -> None:
         got = c.get(f"/api/v1/incidents/{inc['id']}").json()
     for key, value in full.items():
         if key == "pending_tasks":
-            assert got[key] == [{"title": "add alert", "url": "https://tracker.example/2",
-                                 "done": False}]
+            assert got[key] == [{"title": "add alert", "url": "https://tracker.example/2", "done": False}]
         else:
             assert got[key] == value, key
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"services": [], "priority": "P1", "severity": "SEV-1"}, "services"),
-     ({"services": ["sis"], "priority": "P7", "severity": "SEV-1"}, "priority"),
-     ({"services": ["sis"], "priority": "P1", "severity": "SEV-9"}, "severity"),
-     ({"services": ["nope"], "priority": "P1", "severity": "SEV-1"}, "services"),
-     ({"services": ["sis"], "priority": "P1", "severity": "SEV-1", "roles": {"chef": "x"}},
-      "roles"),
-     ({"services": ["sis"], "priority": "P1", "severity": "SEV-1", "bogus": 1}, "bogus")],
+    [
+        ({"services": [], "priority": "P1", "severity": "SEV-1"}, "services"),
+        ({"services": ["sis"], "priority": "P7", "severity": "SEV-1"}, "priority"),
+        ({"services": ["sis"], "priority": "P1", "severity": "SEV-9"}, "severity"),
+        ({"services": ["nope"], "priority": "P1", "severity": "SEV-1"}, "services"),
+        ({"services": ["sis"], "priority": "P1", "severity": "SEV-1", "roles": {"chef": "x"}}, "roles"),
+        ({"services": ["sis"], "priority": "P1", "severity": "SEV-1", "bogus": 1}, "bogus"),
+    ],
 )
 def test_declare_rejects_bad_fields(server: Running, body: dict, field: str) -> None:
     with server.admin() as c:
@@ -78,16 +90,25 @@ def test_declare_rejects_bad_fields(server: Running, body: dict, field: str) -> 
 
 def test_bad_json_is_400(server: Running) -> None:
     with server.admin() as c:
-        r = c.post("/api/v1/incidents", content=b"{not json",
-                   headers={"content-type": "application/json"})
+        r = c.post("/api/v1/incidents", content=b"{not json", headers={"content-type": "application/json"})
         assert r.status_code == 400
         assert r.json()["error"]["code"] == "bad_request"
 
 
-LEGAL = [("active", "stable"), ("active", "resolved"), ("stable", "active"),
-         ("stable", "resolved"), ("resolved", "active")]
-ILLEGAL = [("active", "completed"), ("stable", "completed"), ("active", "active"),
-           ("resolved", "stable"), ("resolved", "resolved")]
+LEGAL = [
+    ("active", "stable"),
+    ("active", "resolved"),
+    ("stable", "active"),
+    ("stable", "resolved"),
+    ("resolved", "active"),
+]
+ILLEGAL = [
+    ("active", "completed"),
+    ("stable", "completed"),
+    ("active", "active"),
+    ("resolved", "stable"),
+    ("resolved", "resolved"),
+]
 PATHS = {"active": [], "stable": ["stable"], "resolved": ["resolved"]}
 
 
@@ -107,8 +128,7 @@ def test_transitions(server: Running, src: str, dst: str) -> None:
             assert r.json()["state"] == dst
             tl = c.get(f"/api/v1/incidents/{inc['id']}/timeline").json()
             assert tl[-1]["kind"] in ("state_changed", "postmortem")
-            assert any(e["kind"] == "state_changed" and e["data"]["to"] == dst
-                       and e["actor"] == "admin" for e in tl)
+            assert any(e["kind"] == "state_changed" and e["data"]["to"] == dst and e["actor"] == "admin" for e in tl)
         else:
             assert r.status_code == 409, r.text
             assert r.json()["error"]["code"] in ("illegal_transition", "conflict")
@@ -127,14 +147,14 @@ def test_state_timestamps(server: Running, clock: FakeClock) -> None:
 
 def _ready_to_complete(c, ref: str) -> None:  # type: ignore[no-untyped-def]
     assert _move(c, ref, "resolved").status_code == 200
-    r = c.patch(f"/api/v1/incidents/{ref}",
-                json={"users_impacted": 1200, "impacts": "sign-in failed",
-                      "detection_method": "monitor"})
+    r = c.patch(
+        f"/api/v1/incidents/{ref}",
+        json={"users_impacted": 1200, "impacts": "sign-in failed", "detection_method": "monitor"},
+    )
     assert r.status_code == 200, r.text
     pm = c.get(f"/api/v1/incidents/{ref}/postmortem").json()
     filled = pm["markdown"].replace("TODO", "Done")
-    assert c.put(f"/api/v1/incidents/{ref}/postmortem",
-                 json={"markdown": filled}).status_code == 200
+    assert c.put(f"/api/v1/incidents/{ref}/postmortem", json={"markdown": filled}).status_code == 200
 
 
 def test_complete_only_by_commander_with_everything(server: Running, make_user) -> None:  # type: ignore[no-untyped-def]
@@ -147,16 +167,14 @@ def test_complete_only_by_commander_with_everything(server: Running, make_user) 
         r = _move(c, ref, "completed")
         assert r.status_code == 409
         missing = r.json()["error"]["details"]["missing"]
-        assert missing == ["users_impacted", "impacts", "detection_method",
-                           "postmortem (still has TODO sections)"]
+        assert missing == ["users_impacted", "impacts", "detection_method", "postmortem (still has TODO sections)"]
         assert c.get(f"/api/v1/incidents/{ref}").json()["completion_missing"] == missing
         assert _move(c, ref, "active").status_code == 200
         _ready_to_complete(c, ref)
     with server.client(bob) as c:
         r = _move(c, ref, "completed")
         assert r.status_code == 409
-        assert r.json()["error"]["details"]["missing"] == [
-            "only the commander (alice) can complete"]
+        assert r.json()["error"]["details"]["missing"] == ["only the commander (alice) can complete"]
     with server.client(alice) as c:
         r = _move(c, ref, "completed")
         assert r.status_code == 200, r.text
@@ -179,18 +197,21 @@ def test_backdated_notes_in_true_order(server: Running, clock: FakeClock) -> Non
     with server.admin() as c:
         clock.advance(timedelta(minutes=20))
         assert c.post(f"/api/v1/incidents/{ref}/timeline", json={"text": "now"}).status_code == 201
-        r = c.post(f"/api/v1/incidents/{ref}/timeline",
-                   json={"text": "first errors seen", "occurred_at": "2026-10-05T08:50:00Z"})
+        r = c.post(
+            f"/api/v1/incidents/{ref}/timeline",
+            json={"text": "first errors seen", "occurred_at": "2026-10-05T08:50:00Z"},
+        )
         assert r.status_code == 201, r.text
-        r = c.post(f"/api/v1/incidents/{ref}/timeline",
-                   json={"text": "rolled back", "occurred_at": "2026-10-05T09:05:00+00:00"})
+        r = c.post(
+            f"/api/v1/incidents/{ref}/timeline",
+            json={"text": "rolled back", "occurred_at": "2026-10-05T09:05:00+00:00"},
+        )
         assert r.status_code == 201
         texts = [e["text"] for e in c.get(f"/api/v1/incidents/{ref}/timeline").json()]
         assert texts.index("first errors seen") == 0
         assert texts.index("rolled back") < texts.index("now")
         assert texts[0] == "first errors seen" and texts[-1] == "now"
-        r = c.post(f"/api/v1/incidents/{ref}/timeline",
-                   json={"text": "future", "occurred_at": "2026-10-05T12:00:00Z"})
+        r = c.post(f"/api/v1/incidents/{ref}/timeline", json={"text": "future", "occurred_at": "2026-10-05T12:00:00Z"})
         assert r.status_code == 422 and "future" in r.json()["error"]["message"]
 
 
@@ -209,7 +230,9 @@ def test_status_update_resets_cadence(server: Running, clock: FakeClock) -> None
         late = c.post(f"/api/v1/incidents/{ref}/updates", json={"message": "still on it"})
         assert late.json()["on_time"] is False
         assert [u["message"] for u in c.get(f"/api/v1/incidents/{ref}/updates").json()] == [
-            "rolling back", "still on it"]
+            "rolling back",
+            "still on it",
+        ]
         assert c.post(f"/api/v1/incidents/{ref}/updates", json={"message": ""}).status_code == 422
 
 
@@ -244,8 +267,10 @@ def test_postmortem_durations_fixed_clock(server: Running, clock: FakeClock) -> 
     with server.admin() as c:
         clock.set(T0 + timedelta(minutes=10))
         c.post(f"/api/v1/incidents/{ref}/updates", json={"message": "investigating"})
-        c.post(f"/api/v1/incidents/{ref}/timeline",
-               json={"text": "deploy 42 went out", "occurred_at": "2026-10-05T08:45:00Z"})
+        c.post(
+            f"/api/v1/incidents/{ref}/timeline",
+            json={"text": "deploy 42 went out", "occurred_at": "2026-10-05T08:45:00Z"},
+        )
         clock.set(T0 + timedelta(minutes=25))
         _move(c, ref, "stable")
         clock.set(T0 + timedelta(minutes=70))
@@ -269,11 +294,9 @@ def test_postmortem_versions_keep_human_edits(server: Running) -> None:
     ref = inc["id"]
     with server.admin() as c:
         _move(c, ref, "resolved")
-        r = c.put(f"/api/v1/incidents/{ref}/postmortem",
-                  json={"markdown": "# edited by hand", "base_version": 1})
+        r = c.put(f"/api/v1/incidents/{ref}/postmortem", json={"markdown": "# edited by hand", "base_version": 1})
         assert r.status_code == 200 and r.json()["version"] == 2
-        stale = c.put(f"/api/v1/incidents/{ref}/postmortem",
-                      json={"markdown": "# other edit", "base_version": 1})
+        stale = c.put(f"/api/v1/incidents/{ref}/postmortem", json={"markdown": "# other edit", "base_version": 1})
         assert stale.status_code == 409
         assert c.post(f"/api/v1/incidents/{ref}/postmortem/generate").status_code == 409
         _move(c, ref, "active")
@@ -282,7 +305,6 @@ def test_postmortem_versions_keep_human_edits(server: Running) -> None:
         r = c.post(f"/api/v1/incidents/{ref}/postmortem/generate", params={"force": "true"})
         assert r.status_code == 200 and r.json()["version"] == 3
         versions = c.get(f"/api/v1/incidents/{ref}/postmortem/versions").json()
-        assert [(v["version"], v["source"]) for v in versions] == [
-            (1, "generated"), (2, "edited"), (3, "generated")]
+        assert [(v["version"], v["source"]) for v in versions] == [(1, "generated"), (2, "edited"), (3, "generated")]
         old = c.get(f"/api/v1/incidents/{ref}/postmortem", params={"version": 2}).json()
         assert old["markdown"] == "# edited by hand"

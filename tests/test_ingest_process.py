@@ -32,8 +32,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "alerts"
 def served(db_url: str, engine: Engine) -> Iterator[tuple[ThreadedServer, str, ProcessWriter]]:
     with unit_of_work(session_factory(engine)) as s:
         _, token = users.create_token(s, now=SystemClock().now(), user=None, kind="ingest", name="tests")
-    app = create_app(Settings(database_url=db_url), policy=reference_policy(), engine=engine,
-                     ingest_process=True)
+    app = create_app(Settings(database_url=db_url), policy=reference_policy(), engine=engine, ingest_process=True)
     server = ThreadedServer(app).start()
     try:
         yield server, token, app.state.warroom.extras["ingest_writer"]
@@ -56,16 +55,18 @@ def _count(engine: Engine, model: type) -> int:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_alerts_stored_through_the_writer_process(served: tuple[ThreadedServer, str, ProcessWriter],
-                                                  engine: Engine) -> None:
+def test_alerts_stored_through_the_writer_process(
+    served: tuple[ThreadedServer, str, ProcessWriter], engine: Engine
+) -> None:
     server, token, writer = served
     assert writer.child is not None and writer.child.poll() is None
     with http_client(base_url=server.url, timeout=30) as c:
         auth = _auth(token)
         first = c.post("/api/v1/ingest/datadog", content=_body("901"), headers=auth)
         again = c.post("/api/v1/ingest/datadog", content=_body("901"), headers=auth)
-        wrong = c.post("/api/v1/ingest/datadog", content=_body("902"),
-                       headers={**auth, "Authorization": "Bearer wri_nope"})
+        wrong = c.post(
+            "/api/v1/ingest/datadog", content=_body("902"), headers={**auth, "Authorization": "Bearer wri_nope"}
+        )
         broken = c.post("/api/v1/ingest/datadog", content=b"{nope", headers=auth)
         metrics = c.get("/metrics").text
     assert first.status_code == 202, first.text
@@ -77,7 +78,8 @@ def test_alerts_stored_through_the_writer_process(served: tuple[ThreadedServer, 
 
 
 def test_a_dead_writer_process_is_answered_503_and_replaced(
-        served: tuple[ThreadedServer, str, ProcessWriter], engine: Engine) -> None:
+    served: tuple[ThreadedServer, str, ProcessWriter], engine: Engine
+) -> None:
     server, token, writer = served
     assert writer.child is not None
     dead = writer.child.pid
@@ -114,7 +116,8 @@ def test_a_writer_process_that_cannot_start_fails_the_start(capfd: pytest.Captur
 
 
 def test_the_writer_process_leaves_shutdown_to_the_server(
-        served: tuple[ThreadedServer, str, ProcessWriter], engine: Engine) -> None:
+    served: tuple[ThreadedServer, str, ProcessWriter], engine: Engine
+) -> None:
     """Ctrl-C and systemd signal every process of the group: the child must not die mid-batch."""
     server, token, writer = served
     assert writer.child is not None

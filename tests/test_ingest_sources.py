@@ -19,14 +19,18 @@ def token(server: Running) -> str:
 
 
 @pytest.mark.parametrize("transition", FIRING)
-def test_datadog_rich_firing_transitions_then_recovered(server: Running, token: str,
-                                                        transition: str) -> None:
+def test_datadog_rich_firing_transitions_then_recovered(server: Running, token: str, transition: str) -> None:
     out = accepted(server, token, "datadog", dd(transition))
     [got] = out["alerts"]
     assert got["status"] == "firing" and got["dedup_key"] == "48213771:6922405214862131415"
     a = alerts(server)["items"][0]
     assert (a["status"], a["transition"], a["service"], a["environment"], a["tier"]) == (
-        "firing", transition, "sis", "eks-prod", 1)
+        "firing",
+        transition,
+        "sis",
+        "eks-prod",
+        1,
+    )
     assert a["priority_hint"] == "P2" and a["link"].startswith("https://app.datadoghq.com/")
     accepted(server, token, "datadog", dd("Recovered"))
     page = alerts(server)
@@ -48,8 +52,7 @@ def test_datadog_every_transition_on_one_cycle(server: Running, token: str) -> N
 
 
 @pytest.mark.parametrize("transition", [*FIRING, "Recovered"])
-def test_datadog_default_body_reads_transition_from_title(server: Running, token: str,
-                                                          transition: str) -> None:
+def test_datadog_default_body_reads_transition_from_title(server: Running, token: str, transition: str) -> None:
     body = payload("datadog_default_triggered")
     body["title"] = body["title"].replace("Triggered", transition)
     [got] = accepted(server, token, "datadog", body)["alerts"]
@@ -119,8 +122,10 @@ def test_alertmanager_truncated_alerts_reported(server: Running, token: str) -> 
 def test_alertmanager_batch_of_100(server: Running, token: str) -> None:
     body = payload("alertmanager_firing")
     template = body["alerts"][0]
-    body["alerts"] = [{**template, "fingerprint": f"fp{i:04d}",
-                       "labels": {**template["labels"], "instance": f"i{i}"}} for i in range(100)]
+    body["alerts"] = [
+        {**template, "fingerprint": f"fp{i:04d}", "labels": {**template["labels"], "instance": f"i{i}"}}
+        for i in range(100)
+    ]
     out = accepted(server, token, "alertmanager", body)
     assert len(out["alerts"]) == 100 and alerts(server)["total"] == 100
 
@@ -130,8 +135,7 @@ def test_grafana_post_and_put(server: Running, token: str, method: str) -> None:
     out = accepted(server, token, "grafana", payload("grafana_firing"), method=method)
     assert out["alerts"][0]["status"] == "firing"
     [a] = alerts(server, source="grafana")["items"]
-    assert (a["service"], a["tier"], a["link"]) == ("csp", 1,
-                                                    "https://grafana.internal/d/identity-csp?viewPanel=4")
+    assert (a["service"], a["tier"], a["link"]) == ("csp", 1, "https://grafana.internal/d/identity-csp?viewPanel=4")
     assert a["labels"]["csp"] == "logingov"
     out = accepted(server, token, "grafana", payload("grafana_resolved"), method=method)
     assert out["alerts"][0]["status"] == "resolved"
@@ -141,11 +145,9 @@ def test_grafana_post_and_put(server: Running, token: str, method: str) -> None:
 def test_events_trigger_ack_resolve_and_retrigger(server: Running, token: str) -> None:
     r = send(server, token, "events", payload("events_trigger"))
     assert r.status_code == 202
-    assert r.json() == {"status": "success", "message": "Event processed",
-                        "dedup_key": "mpi-lookup-timeouts-prod"}
+    assert r.json() == {"status": "success", "message": "Event processed", "dedup_key": "mpi-lookup-timeouts-prod"}
     [a] = alerts(server)["items"]
-    assert (a["service"], a["users_per_hour"], a["priority"], a["status"]) == ("mpi", 2400, "P1",
-                                                                               "firing")
+    assert (a["service"], a["users_per_hour"], a["priority"], a["status"]) == ("mpi", 2400, "P1", "firing")
     assert a["link"] == "https://grafana.internal/d/mpi"
     assert send(server, token, "events", payload("events_acknowledge")).status_code == 202
     [a] = alerts(server)["items"]
@@ -165,14 +167,16 @@ def test_events_trigger_without_dedup_key_gets_one(server: Running, token: str) 
     assert len(key) == 32 and alerts(server)["items"][0]["dedup_key"] == key
 
 
-@pytest.mark.parametrize(("change", "needle"), [
-    ({"event_action": "explode"}, "event_action"),
-    ({"payload": {"source": "x", "severity": "critical"}}, "payload.summary"),
-    ({"payload": {"summary": "x", "source": "x", "severity": "fatal"}}, "payload.severity"),
-    ({"event_action": "resolve", "dedup_key": None}, "dedup_key"),
-])
-def test_events_invalid_is_400_like_pagerduty(server: Running, token: str, change: dict,
-                                              needle: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"event_action": "explode"}, "event_action"),
+        ({"payload": {"source": "x", "severity": "critical"}}, "payload.summary"),
+        ({"payload": {"summary": "x", "source": "x", "severity": "fatal"}}, "payload.severity"),
+        ({"event_action": "resolve", "dedup_key": None}, "dedup_key"),
+    ],
+)
+def test_events_invalid_is_400_like_pagerduty(server: Running, token: str, change: dict, needle: str) -> None:
     body = {**payload("events_trigger"), **change}
     r = send(server, token, "events", body)
     assert r.status_code == 400
@@ -214,8 +218,7 @@ def test_wrong_or_missing_token_is_401_and_nothing_stored(server: Running, token
 def test_token_as_basic_password_or_query(server: Running, token: str) -> None:
     basic = base64.b64encode(f"datadog:{token}".encode()).decode()
     with server.client() as c:
-        r = c.post("/api/v1/ingest/datadog", content=json.dumps(dd()),
-                   headers={"Authorization": f"Basic {basic}"})
+        r = c.post("/api/v1/ingest/datadog", content=json.dumps(dd()), headers={"Authorization": f"Basic {basic}"})
         assert r.status_code == 202, r.text
         r = c.post(f"/api/v1/ingest/datadog?token={token}", json=dd("Recovered"))
         assert r.status_code == 202, r.text

@@ -41,8 +41,7 @@ def _kinds(server: Running, ref: str) -> list[str]:
     return [e["kind"] for e in timeline(server, ref)]
 
 
-def test_unknown_impact_escalates_after_window_and_declares(server: Running, token: str,
-                                                            clock: FakeClock) -> None:
+def test_unknown_impact_escalates_after_window_and_declares(server: Running, token: str, clock: FakeClock) -> None:
     accepted(server, token, "datadog", dd())
     [a] = alerts(server)["items"]
     assert (a["priority"], a["priority_rule"]) == ("P3", "unknown-impact-provisional")
@@ -66,8 +65,7 @@ def test_unknown_impact_escalates_after_window_and_declares(server: Running, tok
         assert c.get("/api/v1/incidents").json()["items"][0]["alerts"] is None
 
 
-def test_recovery_before_window_cancels_escalation(server: Running, token: str,
-                                                   clock: FakeClock) -> None:
+def test_recovery_before_window_cancels_escalation(server: Running, token: str, clock: FakeClock) -> None:
     accepted(server, token, "datadog", dd())
     clock.advance(timedelta(minutes=10))
     accepted(server, token, "datadog", dd("Recovered"))
@@ -76,23 +74,26 @@ def test_recovery_before_window_cancels_escalation(server: Running, token: str,
     assert incidents(server) == [] and alerts(server)["items"][0]["priority"] == "P3"
 
 
-def test_non_production_never_escalates_and_is_capped(server: Running, token: str,
-                                                      clock: FakeClock) -> None:
+def test_non_production_never_escalates_and_is_capped(server: Running, token: str, clock: FakeClock) -> None:
     accepted(server, token, "datadog", dd(tags="env:staging,service:sis,users_per_hour:5000"))
     accepted(server, token, "datadog", dd(tags="env:dev,service:sis", alert_id="2"))
     by_env = {a["environment"]: a for a in alerts(server)["items"]}
-    assert (by_env["staging"]["tier"], by_env["staging"]["priority"],
-            by_env["staging"]["priority_rule"]) == (2, "P3", "non-production-cap")
+    assert (by_env["staging"]["tier"], by_env["staging"]["priority"], by_env["staging"]["priority_rule"]) == (
+        2,
+        "P3",
+        "non-production-cap",
+    )
     assert (by_env["dev"]["tier"], by_env["dev"]["priority"]) == (3, "P4")
     clock.advance(timedelta(hours=1))
     run_jobs(server)
     assert incidents(server) == []
 
 
-@pytest.mark.parametrize(("users", "prio", "rule"), [
-    (1500, "P1", "matrix-t1-gt1000"), (150, "P2", "matrix-t1-gt100"), (3, "P3", "matrix-t1-gt0")])
-def test_matrix_with_users_figure(server: Running, token: str, users: int, prio: str,
-                                  rule: str) -> None:
+@pytest.mark.parametrize(
+    ("users", "prio", "rule"),
+    [(1500, "P1", "matrix-t1-gt1000"), (150, "P2", "matrix-t1-gt100"), (3, "P3", "matrix-t1-gt0")],
+)
+def test_matrix_with_users_figure(server: Running, token: str, users: int, prio: str, rule: str) -> None:
     accepted(server, token, "datadog", dd(tags=f"env:prod,service:sis,users_per_hour:{users}"))
     [a] = alerts(server)["items"]
     assert (a["users_per_hour"], a["priority"], a["priority_rule"]) == (users, prio, rule)
@@ -133,8 +134,7 @@ def test_grouping_into_open_incident_and_severity(server: Running, token: str) -
     entries = timeline(server, inc["id"])
     joined = [e for e in entries if e["kind"] == "alert" and e["data"]["event"] == "joined"]
     assert len(joined) == 1 and joined[0]["data"]["alert_id"] == detail["alerts"][1]["id"]
-    assert any(e["kind"] == "severity_changed" and "severity-multi-csp" in e["text"]
-               for e in entries)
+    assert any(e["kind"] == "severity_changed" and "severity-multi-csp" in e["text"] for e in entries)
 
 
 def _csp(name: str, users: int | None = None) -> dict[str, Any]:
@@ -171,8 +171,7 @@ def test_priority_only_rises_automatically(server: Running, token: str) -> None:
     assert {a["priority"] for a in incident(server, inc["id"])["alerts"]} == {"P1", "P3"}
 
 
-def test_auto_resolve_after_stability_window_then_reopen(server: Running, token: str,
-                                                         clock: FakeClock) -> None:
+def test_auto_resolve_after_stability_window_then_reopen(server: Running, token: str, clock: FakeClock) -> None:
     accepted(server, token, "events", payload("events_trigger"))
     [inc] = incidents(server)
     clock.advance(timedelta(minutes=5))
@@ -197,8 +196,7 @@ def test_auto_resolve_after_stability_window_then_reopen(server: Running, token:
     assert entries[-1]["kind"] == "alert" and entries[-1]["data"]["event"] == "reopened"
 
 
-def test_refire_inside_stability_window_keeps_incident_open(server: Running, token: str,
-                                                            clock: FakeClock) -> None:
+def test_refire_inside_stability_window_keeps_incident_open(server: Running, token: str, clock: FakeClock) -> None:
     accepted(server, token, "events", payload("events_trigger"))
     accepted(server, token, "events", payload("events_resolve"))
     clock.advance(timedelta(minutes=5))
@@ -221,8 +219,7 @@ def test_resolve_via_stable(server: Running, token: str, clock: FakeClock) -> No
     assert incidents(server)[0]["state"] == "resolved"
 
 
-def test_reopen_window_passed_declares_new_incident(server: Running, token: str,
-                                                    clock: FakeClock) -> None:
+def test_reopen_window_passed_declares_new_incident(server: Running, token: str, clock: FakeClock) -> None:
     accepted(server, token, "events", payload("events_trigger"))
     accepted(server, token, "events", payload("events_resolve"))
     clock.advance(timedelta(minutes=10))
@@ -239,8 +236,9 @@ def test_two_concurrent_deliveries_of_one_new_alert(server: Running, token: str)
         barrier = threading.Barrier(4)
         codes: list[int] = []
 
-        def deliver(body: dict[str, Any] = body, barrier: threading.Barrier = barrier,
-                    codes: list[int] = codes) -> None:
+        def deliver(
+            body: dict[str, Any] = body, barrier: threading.Barrier = barrier, codes: list[int] = codes
+        ) -> None:
             barrier.wait(timeout=10)
             codes.append(send(server, token, "datadog", body).status_code)
 
@@ -277,17 +275,19 @@ def test_concurrent_different_alerts_one_service_one_incident(server: Running, t
 
 def test_simulate_stores_nothing(server: Running, token: str) -> None:
     with server.admin() as c:
-        r = c.post("/api/v1/triage/simulate", params={"source": "datadog"},
-                   json=dd(tags="env:prod,service:sis"))
+        r = c.post("/api/v1/triage/simulate", params={"source": "datadog"}, json=dd(tags="env:prod,service:sis"))
         assert r.status_code == 200, r.text
         [res] = r.json()["results"]
-        assert (res["service"], res["tier"], res["priority"], res["declare"]) == ("sis", 1, "P3",
-                                                                                  False)
-        assert res["rules"] == ["service-match-sis-0", "tier-env", "unknown-impact-provisional",
-                                "unknown-impact-window", "severity-default"]
+        assert (res["service"], res["tier"], res["priority"], res["declare"]) == ("sis", 1, "P3", False)
+        assert res["rules"] == [
+            "service-match-sis-0",
+            "tier-env",
+            "unknown-impact-provisional",
+            "unknown-impact-window",
+            "severity-default",
+        ]
         assert "declare if still firing after" in res["action"]
-        r = c.post("/api/v1/triage/simulate", params={"source": "alertmanager"},
-                   json=payload("alertmanager_firing"))
+        r = c.post("/api/v1/triage/simulate", params={"source": "alertmanager"}, json=payload("alertmanager_firing"))
         results = r.json()["results"]
         assert [x["declare"] for x in results] == [False, True]
         assert results[1]["action"] == "declare an incident"
@@ -298,6 +298,5 @@ def test_simulate_stores_nothing(server: Running, token: str) -> None:
     with server.admin() as c:
         r = c.post("/api/v1/triage/simulate", params={"source": "grafana"}, json=_csp("mhv"))
         assert r.json()["results"][0]["severity"] == "SEV-2"
-        r = c.post("/api/v1/triage/simulate", params={"source": "events"},
-                   json=payload("events_trigger"))
+        r = c.post("/api/v1/triage/simulate", params={"source": "events"}, json=payload("events_trigger"))
         assert r.json()["results"][0]["action"] == "update the open alert"

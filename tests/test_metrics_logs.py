@@ -57,8 +57,7 @@ def test_metrics_parse_and_move(server: Running, clock: FakeClock, db_url: str) 
     accepted(server, alertmanager, "alertmanager", firing)  # the same delivery again
     assert send(server, "wri_not-a-token-at-all", "datadog", dd()).status_code == 401
     with SlackApiServer(token=SLACK_TOKEN) as slack:
-        w = worker(server.state.sessions, server.state.policy, clock, db_url, slack=slack,
-                   worker_id="worker-a")
+        w = worker(server.state.sessions, server.state.policy, clock, db_url, slack=slack, worker_id="worker-a")
         w.beat()
         for _ in range(3):  # Slack is paced at one message a second per channel
             clock.advance(timedelta(seconds=1.5))
@@ -80,11 +79,17 @@ def test_metrics_parse_and_move(server: Running, clock: FakeClock, db_url: str) 
     assert value(after, "warroom_notifications", channel="support", state="pending") == 1  # INC-3 declared
     assert value(after, "warroom_notifications_oldest_pending_age_seconds") == 0  # enqueued just now
     am_alerts = len(firing["alerts"])
-    for src, outcome, n in (("datadog", "created", 2), ("alertmanager", "created", am_alerts),
-                            ("alertmanager", "duplicate", am_alerts), ("datadog", "unauthorized", 1)):
+    for src, outcome, n in (
+        ("datadog", "created", 2),
+        ("alertmanager", "created", am_alerts),
+        ("alertmanager", "duplicate", am_alerts),
+        ("datadog", "unauthorized", 1),
+    ):
         key = dict(source=src, outcome=outcome)
-        assert value(after, "warroom_alerts_received_total", **key) == value(
-            before, "warroom_alerts_received_total", **key) + n, key
+        assert (
+            value(after, "warroom_alerts_received_total", **key)
+            == value(before, "warroom_alerts_received_total", **key) + n
+        ), key
     bucket = "warroom_notification_delivery_seconds_bucket"
     for le, n in (("1.0", 0), ("5.0", 3)):  # delivered 1.5 s, 3 s and 4.5 s after they were enqueued
         assert value(after, bucket, channel="support", le=le) == value(before, bucket, channel="support", le=le) + n
@@ -132,11 +137,9 @@ def test_request_ids_and_no_token_in_logs(server: Running, captured: io.StringIO
         assert secret not in text, secret
     lines = [json.loads(line) for line in text.splitlines()]
     access = [x for x in lines if x["logger"] == "warroom.access"]
-    assert any(x["request_id"] == "trace-abc.123" and x["path"] == "/api/v1/me" and x["status"] == 200
-               for x in access)
+    assert any(x["request_id"] == "trace-abc.123" and x["path"] == "/api/v1/me" and x["status"] == 200 for x in access)
     assert any(x["request_id"] == generated for x in access)
-    assert any(x["path"] == "/api/v1/incidents" and x["status"] == 200 and "token" not in x["msg"]
-               for x in access)
+    assert any(x["path"] == "/api/v1/incidents" and x["status"] == 200 and "token" not in x["msg"] for x in access)
     oob_line = next(x for x in lines if x["logger"] == "warroom.deploys.service")
     assert oob_line["request_id"] == moved.headers["x-request-id"]  # set inside the endpoint's thread
     assert oob_line["incident"] == "INC-1"
@@ -156,8 +159,14 @@ def test_accepted_alerts_log_at_debug_refused_at_info(server: Running, captured:
 
     token = ingest_token(server, "datadog")
     with server.client(token) as c:
-        body = {"alert_id": "9", "cycle_key": "1", "transition": "Triggered", "title": "[Triggered] x",
-                "tags": "env:prod,service:sis", "id": "1"}
+        body = {
+            "alert_id": "9",
+            "cycle_key": "1",
+            "transition": "Triggered",
+            "title": "[Triggered] x",
+            "tags": "env:prod,service:sis",
+            "id": "1",
+        }
         assert c.post("/api/v1/ingest/datadog", json=body).status_code == 202
     with server.client("wri_not-a-real-token-at-all") as c:
         assert c.post("/api/v1/ingest/datadog", json=body).status_code == 401

@@ -42,15 +42,21 @@ def test_upgrade_from_first_release_keeps_data(empty_url: str) -> None:
     command.upgrade(cfg, FIRST_RELEASE)
     engine = make_engine(empty_url)
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO users (handle, name, role, active, created_at) "
-            "VALUES ('old', 'Old User', 'admin', true, '2026-01-01 00:00:00+00')"))
-        conn.execute(sa.text(
-            "INSERT INTO incidents (title, state, priority, severity, commander, declared_by, roles,"
-            " monitors, teams, acknowledged_by_team, pending_tasks, declared_automatically,"
-            " declared_at, missed_updates, updated_at) VALUES ('old incident', 'active', 'P1',"
-            " 'SEV-1', 'old', 'old', '{}', '[]', '[]', false, '[]', false,"
-            " '2026-01-01 00:00:00+00', 0, '2026-01-01 00:00:00+00')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (handle, name, role, active, created_at) "
+                "VALUES ('old', 'Old User', 'admin', true, '2026-01-01 00:00:00+00')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO incidents (title, state, priority, severity, commander, declared_by, roles,"
+                " monitors, teams, acknowledged_by_team, pending_tasks, declared_automatically,"
+                " declared_at, missed_updates, updated_at) VALUES ('old incident', 'active', 'P1',"
+                " 'SEV-1', 'old', 'old', '{}', '[]', '[]', false, '[]', false,"
+                " '2026-01-01 00:00:00+00', 0, '2026-01-01 00:00:00+00')"
+            )
+        )
     migrate.upgrade(empty_url)
     migrate.upgrade(empty_url)  # idempotent
     with engine.connect() as conn:
@@ -95,26 +101,44 @@ def test_event_keys_rewritten_so_old_events_still_dedupe(empty_url: str) -> None
 
     cfg = migrate.alembic_config(empty_url)
     command.upgrade(cfg, "0009_alert_order")
-    (item,), _ = parsers.parse("datadog", {"alert_id": "42", "cycle_key": "7", "transition": "Triggered",
-                                           "title": "[Triggered] sis is down", "tags": "env:prod,service:sis"})
+    (item,), _ = parsers.parse(
+        "datadog",
+        {
+            "alert_id": "42",
+            "cycle_key": "7",
+            "transition": "Triggered",
+            "title": "[Triggered] sis is down",
+            "tags": "env:prod,service:sis",
+        },
+    )
     engine = make_engine(empty_url)
     with engine.begin() as conn:
-        alert_id = conn.execute(sa.text(
-            "INSERT INTO alerts (source, dedup_key, open_key, service, mapped, environment, tier, title, status,"
-            " transition, priority, priority_rule, priority_reason, labels, first_seen_at, last_seen_at,"
-            " event_count) VALUES ('datadog', :k, :k, 'sis', true, 'prod', 1, 'sis is down', 'firing',"
-            " 'Triggered', 'P3', 'r', 'r', '{}', '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00', 1)"
-            " RETURNING id"), {"k": item.dedup_key}).scalar_one()
+        alert_id = conn.execute(
+            sa.text(
+                "INSERT INTO alerts (source, dedup_key, open_key, service, mapped, environment, tier, title, status,"
+                " transition, priority, priority_rule, priority_reason, labels, first_seen_at, last_seen_at,"
+                " event_count) VALUES ('datadog', :k, :k, 'sis', true, 'prod', 1, 'sis is down', 'firing',"
+                " 'Triggered', 'P3', 'r', 'r', '{}', '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00', 1)"
+                " RETURNING id"
+            ),
+            {"k": item.dedup_key},
+        ).scalar_one()
         old_key = hashlib.sha256(f"{alert_id}\n{item.content_hash()}".encode()).hexdigest()  # the 0009 form
-        conn.execute(sa.text(
-            "INSERT INTO alert_events (alert_id, event_key, source, status, transition, received_at, raw)"
-            " VALUES (:a, :e, 'datadog', 'firing', 'Triggered', '2026-01-01 00:00:00+00', :raw)"),
-            {"a": alert_id, "e": old_key, "raw": item.raw})
+        conn.execute(
+            sa.text(
+                "INSERT INTO alert_events (alert_id, event_key, source, status, transition, received_at, raw)"
+                " VALUES (:a, :e, 'datadog', 'firing', 'Triggered', '2026-01-01 00:00:00+00', :raw)"
+            ),
+            {"a": alert_id, "e": old_key, "raw": item.raw},
+        )
     migrate.upgrade(empty_url)
     with session_factory(engine)() as session:
         (out,) = store.ingest(session, policy=load_policy(None), now=datetime.now(UTC), items=[item])
         session.commit()
         assert (out.alert_id, out.duplicate, out.created) == (alert_id, True, False)
-        assert session.execute(sa.text("SELECT event_key FROM alert_events")).scalar_one() == \
-            f"{alert_id:012x}{old_key[:52]}" == store.event_key(alert_id, item)
+        assert (
+            session.execute(sa.text("SELECT event_key FROM alert_events")).scalar_one()
+            == f"{alert_id:012x}{old_key[:52]}"
+            == store.event_key(alert_id, item)
+        )
     engine.dispose()

@@ -34,8 +34,9 @@ def _texts(slack: SlackApiServer) -> list[str]:
     return [p["text"] for p in slack.posts()]
 
 
-def test_reminder_auto_update_and_escalation(server: Running, slack: SlackApiServer, clock: FakeClock,
-                                             db_url: str, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_reminder_auto_update_and_escalation(
+    server: Running, slack: SlackApiServer, clock: FakeClock, db_url: str, make_user
+) -> None:  # type: ignore[no-untyped-def]
     alice = make_user("alice", "responder", slack_id="U0ALICE")
     w = worker(server.state.sessions, server.state.policy, clock, db_url, slack=slack)
     with server.client(alice) as c:
@@ -50,7 +51,8 @@ def test_reminder_auto_update_and_escalation(server: Running, slack: SlackApiSer
     w.drain()
     reminder = _texts(slack)[-1]
     assert reminder.startswith(
-        ":alarm_clock: <@U0ALICE> the next status update for INC-1 is due at 09:30 UTC (in 5m 00s)")
+        ":alarm_clock: <@U0ALICE> the next status update for INC-1 is due at 09:30 UTC (in 5m 00s)"
+    )
     clock.set(T0 + timedelta(minutes=30))
     w.drain()
     auto, ping = _texts(slack)[-2:]
@@ -80,12 +82,14 @@ def test_reminder_auto_update_and_escalation(server: Running, slack: SlackApiSer
     assert cadence["longest_human_gap_seconds"] == 70 * 60
 
 
-def test_human_update_before_due_means_no_automatic_update(server: Running, slack: SlackApiServer,
-                                                           clock: FakeClock, db_url: str) -> None:
+def test_human_update_before_due_means_no_automatic_update(
+    server: Running, slack: SlackApiServer, clock: FakeClock, db_url: str
+) -> None:
     w = worker(server.state.sessions, server.state.policy, clock, db_url, slack=slack)
     with server.admin() as c:
-        ref = c.post("/api/v1/incidents",
-                     json={"services": ["sis"], "priority": "P2", "severity": "SEV-2"}).json()["id"]
+        ref = c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P2", "severity": "SEV-2"}).json()[
+            "id"
+        ]
         clock.set(T0 + timedelta(minutes=20))
         c.post(f"/api/v1/incidents/{ref}/updates", json={"message": "Investigating"})
     for minute in (25, 30, 44):
@@ -105,14 +109,17 @@ def test_human_update_before_due_means_no_automatic_update(server: Running, slac
     assert not any("automatic" in t for t in _texts(slack))
 
 
-def test_no_auto_update_when_switched_off(server: Running, slack: SlackApiServer, clock: FakeClock,
-                                         db_url: str) -> None:
-    off = make_policy(channels=slack_channels(), cadence={"auto_update": False, "escalate_after_missed": 1,
-                                                          "backup_contact": "leads"})
+def test_no_auto_update_when_switched_off(
+    server: Running, slack: SlackApiServer, clock: FakeClock, db_url: str
+) -> None:
+    off = make_policy(
+        channels=slack_channels(), cadence={"auto_update": False, "escalate_after_missed": 1, "backup_contact": "leads"}
+    )
     w = worker(server.state.sessions, off, clock, db_url, slack=slack)
     with server.admin() as c:
-        ref = c.post("/api/v1/incidents",
-                     json={"services": ["sis"], "priority": "P2", "severity": "SEV-2"}).json()["id"]
+        ref = c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P2", "severity": "SEV-2"}).json()[
+            "id"
+        ]
     clock.set(T0 + timedelta(minutes=30))
     w.drain()
     texts = _texts(slack)
@@ -124,21 +131,41 @@ def test_no_auto_update_when_switched_off(server: Running, slack: SlackApiServer
 
 def test_update_draft_lists_what_changed(server: Running, clock: FakeClock) -> None:
     with server.admin() as c:
-        ref = c.post("/api/v1/incidents",
-                     json={"services": ["csp"], "priority": "P1", "severity": "SEV-2"}).json()["id"]
+        ref = c.post("/api/v1/incidents", json={"services": ["csp"], "priority": "P1", "severity": "SEV-2"}).json()[
+            "id"
+        ]
         clock.set(T0 + timedelta(minutes=5))
         c.post(f"/api/v1/incidents/{ref}/updates", json={"message": "Looking at id.me"})
         clock.set(T0 + timedelta(minutes=8))
         c.patch(f"/api/v1/incidents/{ref}", json={"severity": "SEV-1"})
         c.post(f"/api/v1/incidents/{ref}/timeline", json={"text": "OOB deploy of the fix requested"})
     with unit_of_work(server.state.sessions) as s:
-        for title, status, start, end in (("id.me errors", "firing", 2, None), ("login.gov errors", "resolved", 7, 9),
-                                          ("dslogon errors", "firing", 10, None)):
-            s.add(Alert(source="datadog", dedup_key=title, open_key=title if status == "firing" else None,
-                        service="csp", environment="production", tier=1, title=title, status=status,
-                        priority="P1", priority_rule="r", priority_reason="r", labels={},
-                        first_seen_at=T0 + timedelta(minutes=start), last_seen_at=T0 + timedelta(minutes=start),
-                        resolved_at=T0 + timedelta(minutes=end) if end else None, incident_id=1, event_count=1))
+        for title, status, start, end in (
+            ("id.me errors", "firing", 2, None),
+            ("login.gov errors", "resolved", 7, 9),
+            ("dslogon errors", "firing", 10, None),
+        ):
+            s.add(
+                Alert(
+                    source="datadog",
+                    dedup_key=title,
+                    open_key=title if status == "firing" else None,
+                    service="csp",
+                    environment="production",
+                    tier=1,
+                    title=title,
+                    status=status,
+                    priority="P1",
+                    priority_rule="r",
+                    priority_reason="r",
+                    labels={},
+                    first_seen_at=T0 + timedelta(minutes=start),
+                    last_seen_at=T0 + timedelta(minutes=start),
+                    resolved_at=T0 + timedelta(minutes=end) if end else None,
+                    incident_id=1,
+                    event_count=1,
+                )
+            )
     clock.set(T0 + timedelta(minutes=12))
     with server.admin() as c:
         r = c.get(f"/api/v1/incidents/{ref}/updates/draft")

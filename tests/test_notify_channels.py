@@ -48,9 +48,11 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def policy(hook: SlackWebhookServer, receiver: WebhookReceiver) -> Policy:
-    channels = {"hook": {"type": "slack_webhook", "url": hook.url},
-                "tool": {"type": "webhook", "url": receiver.url, "secret": SECRET},
-                "mail": {"type": "email", "to": ["oncall@example.test", "leads@example.test"]}}
+    channels = {
+        "hook": {"type": "slack_webhook", "url": hook.url},
+        "tool": {"type": "webhook", "url": receiver.url, "secret": SECRET},
+        "mail": {"type": "email", "to": ["oncall@example.test", "leads@example.test"]},
+    }
     return make_policy(channels=channels, routes={e: ["hook", "tool", "mail"] for e in ("declared", "update")})
 
 
@@ -61,14 +63,22 @@ def _rows(server: Running, channel: str) -> list[Notification]:
 
 def _declare(server: Running) -> str:
     with server.admin() as c:
-        r = c.post("/api/v1/incidents", json={"services": ["tou"], "priority": "P2", "severity": "SEV-3",
-                                              "title": "Terms page 500s"})
+        r = c.post(
+            "/api/v1/incidents",
+            json={"services": ["tou"], "priority": "P2", "severity": "SEV-3", "title": "Terms page 500s"},
+        )
         assert r.status_code == 201
         return str(r.json()["id"])
 
 
-def test_every_channel_type_delivers(server: Running, hook: SlackWebhookServer, receiver: WebhookReceiver,
-                                     smtp: SmtpServer, clock: FakeClock, db_url: str) -> None:
+def test_every_channel_type_delivers(
+    server: Running,
+    hook: SlackWebhookServer,
+    receiver: WebhookReceiver,
+    smtp: SmtpServer,
+    clock: FakeClock,
+    db_url: str,
+) -> None:
     w = worker(server.state.sessions, server.state.policy, clock, db_url, smtp=smtp)
     ref = _declare(server)
     with server.admin() as c:
@@ -78,7 +88,8 @@ def test_every_channel_type_delivers(server: Running, hook: SlackWebhookServer, 
     msgs = hook.messages()
     assert [m["text"].splitlines()[0] for m in msgs] == [
         ":rotating_light: Incident declared: INC-1 [P2 SEV-3 active] Terms page 500s",
-        "INC-1 [P2 SEV-3 active] Terms page 500s (status update from admin)"]
+        "INC-1 [P2 SEV-3 active] Terms page 500s (status update from admin)",
+    ]
     assert msgs[0]["blocks"][0]["text"]["type"] == "mrkdwn"
     # generic webhook: signed, timestamped, idempotency key
     calls = receiver.deliveries()
@@ -106,8 +117,14 @@ def test_every_channel_type_delivers(server: Running, hook: SlackWebhookServer, 
     assert all(r.state == "sent" for ch in ("hook", "tool", "mail") for r in _rows(server, ch))
 
 
-def test_webhook_failures(server: Running, hook: SlackWebhookServer, receiver: WebhookReceiver, smtp: SmtpServer,
-                          clock: FakeClock, db_url: str) -> None:
+def test_webhook_failures(
+    server: Running,
+    hook: SlackWebhookServer,
+    receiver: WebhookReceiver,
+    smtp: SmtpServer,
+    clock: FakeClock,
+    db_url: str,
+) -> None:
     w = worker(server.state.sessions, server.state.policy, clock, db_url, smtp=smtp)
     hook.fail_next(Fault.http(429, "rate_limited", retry_after=10))
     receiver.fail_next(Fault.http(502))
@@ -135,8 +152,9 @@ def test_webhook_failures(server: Running, hook: SlackWebhookServer, receiver: W
     assert dead["mail"].last_error.startswith("permanent: SMTP 550")
 
 
-def test_cli_lists_and_retries_dead(server: Running, receiver: WebhookReceiver, clock: FakeClock, db_url: str,
-                                    tmp_path: Path) -> None:
+def test_cli_lists_and_retries_dead(
+    server: Running, receiver: WebhookReceiver, clock: FakeClock, db_url: str, tmp_path: Path
+) -> None:
     w = worker(server.state.sessions, server.state.policy, clock, db_url)
     receiver.fail_always(Fault.http(410, "gone"))
     _declare(server)
@@ -163,11 +181,13 @@ def test_worker_inside_serve_and_healthz(engine, db_url: str, tmp_path: Path) ->
     from tests.conftest import start_server
 
     with SlackApiServer() as slack:
-        fast = make_policy(channels=slack_channels(), worker={"heartbeat_every": "100ms", "stale_after": "2s",
-                                                              "poll_interval": "50ms"})
+        fast = make_policy(
+            channels=slack_channels(), worker={"heartbeat_every": "100ms", "stale_after": "2s", "poll_interval": "50ms"}
+        )
         clock = FakeClock()
-        running = start_server(engine, db_url, fast, clock, run_worker=True, slack_token=SLACK_TOKEN,
-                               slack_api_url=slack.url)
+        running = start_server(
+            engine, db_url, fast, clock, run_worker=True, slack_token=SLACK_TOKEN, slack_api_url=slack.url
+        )
         try:
             with running.admin() as c:
                 c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P3", "severity": "SEV-3"})
@@ -190,7 +210,8 @@ def test_healthz_without_any_worker_warns(server: Running) -> None:
 
 
 def test_slack_without_a_token_is_said_at_start_on_healthz_and_per_dead_row(
-        engine, db_url: str, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    engine, db_url: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
     """The reference policy routes to Slack; a fresh install has no token: say so before anything
     goes dead, and name each dead row with the command that retries it."""
     from tests.conftest import start_server
@@ -200,8 +221,9 @@ def test_slack_without_a_token_is_said_at_start_on_healthz_and_per_dead_row(
     try:
         with running.client() as c:
             warnings = c.get("/healthz").json()["warnings"]
-        assert any("channel 'support' (#identity-support) is Slack but WARROOM_SLACK_TOKEN is not set"
-                   in w for w in warnings), warnings
+        assert any(
+            "channel 'support' (#identity-support) is Slack but WARROOM_SLACK_TOKEN is not set" in w for w in warnings
+        ), warnings
         policy = running.state.policy
         starting = worker(running.state.sessions, policy, clock, db_url)
         starting.stop.set()
@@ -226,8 +248,13 @@ def test_worker_process_stops_on_sigterm(db_url: str, tmp_path: Path) -> None:
     policy_file.write_text(yaml.safe_dump(raw))
     env = {**os.environ, "WARROOM_DATABASE_URL": db_url, "WARROOM_POLICY": str(policy_file)}
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "warroom", "worker", "--metrics-port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "warroom", "worker", "--metrics-port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         assert f"worker metrics on http://127.0.0.1:{port}/metrics" in proc.stdout.readline()

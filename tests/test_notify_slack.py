@@ -34,22 +34,34 @@ def _rows(server: Running) -> list[Notification]:
 
 def _declare(server: Running, **kw: object) -> str:
     with server.admin() as c:
-        r = c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P1", "severity": "SEV-2",
-                                              "title": "Sign-in failing", **kw})
+        r = c.post(
+            "/api/v1/incidents",
+            json={"services": ["sis"], "priority": "P1", "severity": "SEV-2", "title": "Sign-in failing", **kw},
+        )
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
 
-def test_lifecycle_messages_go_to_the_right_channel_threaded(server: Running, slack: SlackApiServer,
-                                                             clock: FakeClock, db_url: str) -> None:
+def test_lifecycle_messages_go_to_the_right_channel_threaded(
+    server: Running, slack: SlackApiServer, clock: FakeClock, db_url: str
+) -> None:
     w = worker(server.state.sessions, server.state.policy, clock, db_url, slack=slack)
     ref = _declare(server)
     assert w.drain() == 1
     with server.admin() as c:
         assert c.post(f"/api/v1/incidents/{ref}/updates", json={"message": "Rolled back 1.2.3"}).status_code == 201
-        assert c.patch(f"/api/v1/incidents/{ref}", json={"severity": "SEV-1", "users_impacted": 5000,
-                                                         "impacts": "Nobody could sign in",
-                                                         "detection_method": "alert"}).status_code == 200
+        assert (
+            c.patch(
+                f"/api/v1/incidents/{ref}",
+                json={
+                    "severity": "SEV-1",
+                    "users_impacted": 5000,
+                    "impacts": "Nobody could sign in",
+                    "detection_method": "alert",
+                },
+            ).status_code
+            == 200
+        )
         assert c.post(f"/api/v1/incidents/{ref}/transitions", json={"to": "stable"}).status_code == 200
         clock.advance(600)
         assert c.post(f"/api/v1/incidents/{ref}/transitions", json={"to": "resolved"}).status_code == 200
@@ -90,8 +102,7 @@ def test_lifecycle_messages_go_to_the_right_channel_threaded(server: Running, sl
         assert [(t.channel, t.ts) for t in threads] == [("leadership", leaders[0]["ts"]), ("support", root["ts"])]
 
 
-def test_429_retry_after_is_honoured(server: Running, slack: SlackApiServer, clock: FakeClock,
-                                     db_url: str) -> None:
+def test_429_retry_after_is_honoured(server: Running, slack: SlackApiServer, clock: FakeClock, db_url: str) -> None:
     w = worker(server.state.sessions, server.state.policy, clock, db_url, slack=slack)
     slack.fail_next(Fault.rate_limited(retry_after=7))
     _declare(server)
@@ -106,8 +117,9 @@ def test_429_retry_after_is_honoured(server: Running, slack: SlackApiServer, clo
     assert len(slack.posts()) == 1 and _rows(server)[0].state == "sent"
 
 
-def test_5xx_timeouts_and_transient_errors_retry_to_success(server: Running, slack: SlackApiServer,
-                                                            clock: FakeClock, db_url: str) -> None:
+def test_5xx_timeouts_and_transient_errors_retry_to_success(
+    server: Running, slack: SlackApiServer, clock: FakeClock, db_url: str
+) -> None:
     w = worker(server.state.sessions, server.state.policy, clock, db_url, slack=slack)
     slack.fail_next(Fault.http(503), Fault.slow(2.5), Fault.slack("fatal_error"))  # timeout is 1s
     _declare(server)
@@ -138,8 +150,9 @@ def test_backoff_grows_exponentially(server: Running, slack: SlackApiServer, clo
     assert row.state == "dead" and row.last_error.startswith("gave up after 5 attempts: HTTP 500")
 
 
-def test_permanent_error_dead_at_once_then_retried_by_hand(server: Running, slack: SlackApiServer,
-                                                           clock: FakeClock, db_url: str) -> None:
+def test_permanent_error_dead_at_once_then_retried_by_hand(
+    server: Running, slack: SlackApiServer, clock: FakeClock, db_url: str
+) -> None:
     w = worker(server.state.sessions, server.state.policy, clock, db_url, slack=slack)
     slack.channel_errors["#support"] = "channel_not_found"
     _declare(server)
@@ -170,8 +183,9 @@ def test_bad_token_is_permanent(server: Running, slack: SlackApiServer, clock: F
     assert _rows(server)[0].last_error == "permanent: invalid_auth"
 
 
-def test_messages_of_one_incident_stay_in_order_through_retries(server: Running, slack: SlackApiServer,
-                                                                clock: FakeClock, db_url: str) -> None:
+def test_messages_of_one_incident_stay_in_order_through_retries(
+    server: Running, slack: SlackApiServer, clock: FakeClock, db_url: str
+) -> None:
     serial = make_policy(channels=slack_channels(), notifications={"concurrency": 1})  # so the 500 hits INC-1
     w = worker(server.state.sessions, serial, clock, db_url, slack=slack)
     ref = _declare(server)
@@ -192,8 +206,9 @@ def test_messages_of_one_incident_stay_in_order_through_retries(server: Running,
     assert order == ["update 0", "update 1", "update 2"]
 
 
-def test_slack_pacing_one_message_per_second_per_channel(server: Running, slack: SlackApiServer,
-                                                         clock: FakeClock, db_url: str) -> None:
+def test_slack_pacing_one_message_per_second_per_channel(
+    server: Running, slack: SlackApiServer, clock: FakeClock, db_url: str
+) -> None:
     paced = make_policy(channels=slack_channels(), notifications={"slack_pace": "1s"})
     w = worker(server.state.sessions, paced, clock, db_url, slack=slack)
     for i in range(3):
@@ -209,10 +224,14 @@ def test_slack_pacing_one_message_per_second_per_channel(server: Running, slack:
     assert len(slack.posts()) == 3
 
 
-def test_a_paced_backlog_does_not_hold_up_other_channels(server: Running, slack: SlackApiServer,
-                                                         clock: FakeClock, db_url: str) -> None:
-    paced = make_policy(channels=slack_channels(), notifications={"slack_pace": "1s", "batch": 3},
-                        routes={"declared": ["support"], "completed": ["leadership"]})
+def test_a_paced_backlog_does_not_hold_up_other_channels(
+    server: Running, slack: SlackApiServer, clock: FakeClock, db_url: str
+) -> None:
+    paced = make_policy(
+        channels=slack_channels(),
+        notifications={"slack_pace": "1s", "batch": 3},
+        routes={"declared": ["support"], "completed": ["leadership"]},
+    )
     w = worker(server.state.sessions, paced, clock, db_url, slack=slack)
     for i in range(5):
         _declare(server, title=f"backlog {i}")

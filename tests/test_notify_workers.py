@@ -32,22 +32,36 @@ def slack() -> Iterator[SlackApiServer]:
         yield server
 
 
-def _setup(tmp_path: Path, db_url: str, slack: SlackApiServer,
-           **notifications: object) -> tuple[Policy, dict[str, str]]:
-    raw = policy_raw(channels={"bulk": {"type": "slack", "channel": "#bulk"}},
-                     routes={"declared": ["bulk"], "update": ["bulk"]},
-                     notifications={"lease": "3s", "timeout": "10s", **notifications},
-                     worker={"poll_interval": "50ms", "heartbeat_every": "500ms"})
+def _setup(
+    tmp_path: Path, db_url: str, slack: SlackApiServer, **notifications: object
+) -> tuple[Policy, dict[str, str]]:
+    raw = policy_raw(
+        channels={"bulk": {"type": "slack", "channel": "#bulk"}},
+        routes={"declared": ["bulk"], "update": ["bulk"]},
+        notifications={"lease": "3s", "timeout": "10s", **notifications},
+        worker={"poll_interval": "50ms", "heartbeat_every": "500ms"},
+    )
     path = tmp_path / "policy.yaml"
     path.write_text(yaml.safe_dump(raw))
-    env = {**os.environ, "WARROOM_DATABASE_URL": db_url, "WARROOM_POLICY": str(path),
-           "WARROOM_SLACK_TOKEN": SLACK_TOKEN, "WARROOM_SLACK_API_URL": slack.url, "WARROOM_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "WARROOM_DATABASE_URL": db_url,
+        "WARROOM_POLICY": str(path),
+        "WARROOM_SLACK_TOKEN": SLACK_TOKEN,
+        "WARROOM_SLACK_API_URL": slack.url,
+        "WARROOM_LOG_LEVEL": "WARNING",
+    }
     return Policy.model_validate(raw), env
 
 
 def _start(env: dict[str, str]) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "warroom", "worker"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "warroom", "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert "running" in line, line
@@ -94,20 +108,32 @@ def _declare(db_url: str, policy: Policy, n: int, updates: int) -> None:
     try:
         with unit_of_work(session_factory(eng)) as s:
             for i in range(n):
-                inc = incidents.declare(s, policy=policy, now=utcnow(), actor="bench",
-                                        data=IncidentCreate(services=["sis"], priority="P3", severity="SEV-3",
-                                                            title=f"load {i}"))
+                inc = incidents.declare(
+                    s,
+                    policy=policy,
+                    now=utcnow(),
+                    actor="bench",
+                    data=IncidentCreate(services=["sis"], priority="P3", severity="SEV-3", title=f"load {i}"),
+                )
                 for j in range(updates):
-                    outbox.enqueue(s, policy=policy, now=utcnow(), event="update", incident_id=inc.id,
-                                   text=f"{inc.ref} update {j}", payload={"incident": inc.ref})
+                    outbox.enqueue(
+                        s,
+                        policy=policy,
+                        now=utcnow(),
+                        event="update",
+                        incident_id=inc.id,
+                        text=f"{inc.ref} update {j}",
+                        payload={"incident": inc.ref},
+                    )
     finally:
         eng.dispose()
 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
-def test_two_worker_processes_500_notifications_no_duplicate_no_loss(db_url: str, slack: SlackApiServer,
-                                                                     tmp_path: Path) -> None:
+def test_two_worker_processes_500_notifications_no_duplicate_no_loss(
+    db_url: str, slack: SlackApiServer, tmp_path: Path
+) -> None:
     policy, env = _setup(tmp_path, db_url, slack, slack_pace="0s")
     # Slack answers in 20 ms (it takes 100+ ms for real). With instant answers a fast machine lets one
     # worker finish each claimed batch before the other polls: each incident's next row is claimable
@@ -117,8 +143,9 @@ def test_two_worker_processes_500_notifications_no_duplicate_no_loss(db_url: str
     try:
         _wait_for_beats(db_url, 2)  # both polling before the rows exist: one worker alone can be done
         _declare(db_url, policy, n=50, updates=9)  # before the second one has started
-        assert slack.wait_for(lambda calls: sum(c.ok and c.path.endswith("postMessage") for c in calls) >= 500,
-                              timeout=120)
+        assert slack.wait_for(
+            lambda calls: sum(c.ok and c.path.endswith("postMessage") for c in calls) >= 500, timeout=120
+        )
         time.sleep(0.5)  # any duplicate would show up now
     finally:
         _stop(*workers)

@@ -31,15 +31,21 @@ FORM = {
 }
 BASE_CHECKLIST = ("paging_incident", "leadership_ack", "channels_notified")
 # The issue's lifecycle, written out by hand (not read from the code's table).
-LEGAL = {("draft", "requested"), ("draft", "cancelled"), ("requested", "approved"),
-         ("requested", "rejected"), ("requested", "cancelled"), ("approved", "deployed"),
-         ("approved", "cancelled"), ("deployed", "verified")}
+LEGAL = {
+    ("draft", "requested"),
+    ("draft", "cancelled"),
+    ("requested", "approved"),
+    ("requested", "rejected"),
+    ("requested", "cancelled"),
+    ("approved", "deployed"),
+    ("approved", "cancelled"),
+    ("deployed", "verified"),
+}
 
 
 def _incident(server: Running) -> str:
     with server.admin() as c:
-        r = c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P1",
-                                              "severity": "SEV-1"})
+        r = c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P1", "severity": "SEV-1"})
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
@@ -53,23 +59,26 @@ def _create(server: Running, inc: str, **form: object) -> dict:
 
 def _move(server: Running, inc: str, oob: str, to: str, reason: str | None = "because"):  # type: ignore[no-untyped-def]
     with server.admin() as c:
-        return c.post(f"/api/v1/incidents/{inc}/oob-requests/{oob}/transitions",
-                      json={"to": to, "reason": reason})
+        return c.post(f"/api/v1/incidents/{inc}/oob-requests/{oob}/transitions", json={"to": to, "reason": reason})
 
 
 def _tick(server: Running, inc: str, oob: str, item: str, done: bool = True):  # type: ignore[no-untyped-def]
     with server.admin() as c:
-        return c.post(f"/api/v1/incidents/{inc}/oob-requests/{oob}/checklist",
-                      json={"item": item, "done": done})
+        return c.post(f"/api/v1/incidents/{inc}/oob-requests/{oob}/checklist", json={"item": item, "done": done})
 
 
 def _to_state(server: Running, inc: str, target: str) -> str:
     """A request walked along the happy path to `target` (or to its branch point)."""
     oob = _create(server, inc, **FORM)["id"]
-    path = {"draft": [], "requested": ["requested"], "approved": ["requested", "approved"],
-            "deployed": ["requested", "approved", "deployed"],
-            "verified": ["requested", "approved", "deployed", "verified"],
-            "rejected": ["requested", "rejected"], "cancelled": ["cancelled"]}[target]
+    path = {
+        "draft": [],
+        "requested": ["requested"],
+        "approved": ["requested", "approved"],
+        "deployed": ["requested", "approved", "deployed"],
+        "verified": ["requested", "approved", "deployed", "verified"],
+        "rejected": ["requested", "rejected"],
+        "cancelled": ["cancelled"],
+    }[target]
     for step in path:
         if step == "deployed":
             for item in BASE_CHECKLIST:
@@ -81,17 +90,24 @@ def _to_state(server: Running, inc: str, target: str) -> str:
 
 def test_request_refused_until_form_complete_naming_what_is_missing(server: Running) -> None:
     inc = _incident(server)
-    oob = _create(server, inc, prs=["https://github.com/example/identity/pull/1"],
-                  fix_confirmed_in_staging=False)
+    oob = _create(server, inc, prs=["https://github.com/example/identity/pull/1"], fix_confirmed_in_staging=False)
     assert oob["state"] == "draft" and oob["id"] == "OOB-1"
     r = _move(server, inc, oob["id"], "requested")
     assert r.status_code == 422, r.text
     err = r.json()["error"]
     assert err["code"] == "invalid"
     assert err["details"]["missing"] == [
-        "platform_severity", "active_daily_users", "not_confirmed_reason", "description", "reason",
-        "validation_steps", "validated_by", "confirm_after_cutoff", "confirm_cannot_wait",
-        "confirm_postmortem"]
+        "platform_severity",
+        "active_daily_users",
+        "not_confirmed_reason",
+        "description",
+        "reason",
+        "validation_steps",
+        "validated_by",
+        "confirm_after_cutoff",
+        "confirm_cannot_wait",
+        "confirm_postmortem",
+    ]
     assert "platform_severity" in err["message"]
     # fill it in step by step; each PATCH narrows the list
     with server.admin() as c:
@@ -100,8 +116,10 @@ def test_request_refused_until_form_complete_naming_what_is_missing(server: Runn
         r = c.patch(f"/api/v1/incidents/{inc}/oob-requests/{oob['id']}", json=body)
         assert r.status_code == 200, r.text
         assert r.json()["form_missing"] == ["not_confirmed_reason", "confirm_postmortem"]
-        r = c.patch(f"/api/v1/incidents/{inc}/oob-requests/{oob['id']}",
-                    json={"not_confirmed_reason": "staging is down too", "confirm_postmortem": True})
+        r = c.patch(
+            f"/api/v1/incidents/{inc}/oob-requests/{oob['id']}",
+            json={"not_confirmed_reason": "staging is down too", "confirm_postmortem": True},
+        )
         assert r.json()["form_missing"] == []
     r = _move(server, inc, oob["id"], "requested")
     assert r.status_code == 200, r.text
@@ -113,10 +131,15 @@ def test_request_refused_until_form_complete_naming_what_is_missing(server: Runn
         assert r.status_code == 409
 
 
-@pytest.mark.parametrize("body", [
-    {"platform_severity": "urgent"}, {"prs": ["not a url"]}, {"active_daily_users": -1},
-    {"unknown_field": 1},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"platform_severity": "urgent"},
+        {"prs": ["not a url"]},
+        {"active_daily_users": -1},
+        {"unknown_field": 1},
+    ],
+)
 def test_form_field_validation(server: Running, body: dict) -> None:
     inc = _incident(server)
     with server.admin() as c:
@@ -128,10 +151,15 @@ def test_form_field_validation(server: Running, body: dict) -> None:
 def test_every_transition_legal_and_illegal(server: Running) -> None:
     inc = _incident(server)
     base = f"/api/v1/incidents/{inc}/oob-requests"
-    paths = {"draft": [], "requested": ["requested"], "approved": ["requested", "approved"],
-             "deployed": ["requested", "approved", "deployed"],
-             "verified": ["requested", "approved", "deployed", "verified"],
-             "rejected": ["requested", "rejected"], "cancelled": ["cancelled"]}
+    paths = {
+        "draft": [],
+        "requested": ["requested"],
+        "approved": ["requested", "approved"],
+        "deployed": ["requested", "approved", "deployed"],
+        "verified": ["requested", "approved", "deployed", "verified"],
+        "rejected": ["requested", "rejected"],
+        "cancelled": ["cancelled"],
+    }
     checked = 0
     with server.admin() as c:  # one keep-alive connection: 49 requests walked to each state
         for source, target in product(states.STATES, states.STATES):
@@ -175,8 +203,7 @@ def test_reject_needs_reason_and_unknown_ids_404(server: Running) -> None:
         assert c.get(f"/api/v1/incidents/{inc}/oob-requests/oops").status_code == 404
 
 
-def test_checklist_records_who_and_when_and_gates_deploy(server: Running, clock: FakeClock,
-                                                          make_user) -> None:  # type: ignore[no-untyped-def]
+def test_checklist_records_who_and_when_and_gates_deploy(server: Running, clock: FakeClock, make_user) -> None:  # type: ignore[no-untyped-def]
     inc = _incident(server)
     carol = make_user("carol")
     oob = _create(server, inc, **FORM, proxies_changed=True)["id"]
@@ -184,15 +211,22 @@ def test_checklist_records_who_and_when_and_gates_deploy(server: Running, clock:
     _move(server, inc, oob, "requested")
     clock.advance(timedelta(minutes=3))
     with server.client(carol) as c:
-        r = c.post(f"/api/v1/incidents/{inc}/oob-requests/{oob}/checklist",
-                   json={"item": "leadership_ack", "note": "VP on the bridge"})
+        r = c.post(
+            f"/api/v1/incidents/{inc}/oob-requests/{oob}/checklist",
+            json={"item": "leadership_ack", "note": "VP on the bridge"},
+        )
         assert r.status_code == 200, r.text
     entry = next(e for e in r.json()["checklist"] if e["item"] == "leadership_ack")
-    assert entry == {"item": "leadership_ack", "label": "Engineering leadership acknowledged",
-                     "required": True, "done": True, "by": "carol",
-                     "at": "2026-10-05T09:03:00Z", "note": "VP on the bridge"}
-    assert r.json()["checklist_missing"] == ["paging_incident", "channels_notified",
-                                             "infrastructure_ack"]
+    assert entry == {
+        "item": "leadership_ack",
+        "label": "Engineering leadership acknowledged",
+        "required": True,
+        "done": True,
+        "by": "carol",
+        "at": "2026-10-05T09:03:00Z",
+        "note": "VP on the bridge",
+    }
+    assert r.json()["checklist_missing"] == ["paging_incident", "channels_notified", "infrastructure_ack"]
     security = next(e for e in r.json()["checklist"] if e["item"] == "security_review")
     assert security["required"] is False
     _move(server, inc, oob, "approved")
@@ -201,8 +235,7 @@ def test_checklist_records_who_and_when_and_gates_deploy(server: Running, clock:
     r = _move(server, inc, oob, "deployed")
     assert r.status_code == 409 and r.json()["error"]["details"]["missing"] == ["infrastructure_ack"]
     _tick(server, inc, oob, "infrastructure_ack")
-    assert _tick(server, inc, oob, "channels_notified", done=False).json()["checklist_missing"] == [
-        "channels_notified"]
+    assert _tick(server, inc, oob, "channels_notified", done=False).json()["checklist_missing"] == ["channels_notified"]
     _tick(server, inc, oob, "channels_notified")
     with server.admin() as c:
         r = c.post(f"/api/v1/incidents/{inc}/oob-requests/{oob}/checklist", json={"item": "coffee"})
@@ -237,34 +270,44 @@ def test_each_step_on_timeline_notified_and_in_postmortem(server: Running, clock
     assert "https://github.com/example/identity/pull/42" in pm
     assert "deployed 2026-10-05 09:15 UTC by admin" in pm
     with server.state.sessions() as s:
-        rows = s.scalars(select(Notification).where(Notification.event == "oob")
-                         .order_by(Notification.id)).all()
+        rows = s.scalars(select(Notification).where(Notification.event == "oob").order_by(Notification.id)).all()
     assert [(n.channel, n.payload["state"], n.payload["previous"]) for n in rows] == [
-        ("support", "requested", "draft"), ("support", "approved", "requested"),
-        ("support", "deployed", "approved"), ("support", "verified", "deployed")]
+        ("support", "requested", "draft"),
+        ("support", "approved", "requested"),
+        ("support", "deployed", "approved"),
+        ("support", "verified", "deployed"),
+    ]
     assert all(n.incident_id == 1 and n.payload["oob"] == "OOB-1" for n in rows)
     assert "postmortem due Wed 2026-10-07 09:15 UTC" in rows[2].text
 
 
 def _oob_notifications(server: Running) -> list[Notification]:
     with server.state.sessions() as s:
-        return list(s.scalars(select(Notification).where(Notification.event == "oob",
-                                                          Notification.text.contains("postmortem is not done"))))
+        return list(
+            s.scalars(
+                select(Notification).where(
+                    Notification.event == "oob", Notification.text.contains("postmortem is not done")
+                )
+            )
+        )
 
 
 def _run_jobs(server: Running, clock: FakeClock) -> int:
-    return runner.run_due_jobs(server.state.sessions, policy=server.state.policy, clock=clock,
-                               worker_id="t")
+    return runner.run_due_jobs(server.state.sessions, policy=server.state.policy, clock=clock, worker_id="t")
 
 
-@pytest.mark.parametrize(("deployed", "due"), [
-    (datetime(2026, 10, 8, 15, 0, tzinfo=UTC), datetime(2026, 10, 12, 15, 0, tzinfo=UTC)),  # Thu -> Mon
-    (datetime(2026, 10, 9, 15, 0, tzinfo=UTC), datetime(2026, 10, 13, 15, 0, tzinfo=UTC)),  # Fri -> Tue
-    (datetime(2026, 10, 10, 11, 0, tzinfo=UTC), datetime(2026, 10, 13, 11, 0, tzinfo=UTC)),  # Sat -> Tue
-    (datetime(2026, 10, 5, 9, 0, tzinfo=UTC), datetime(2026, 10, 7, 9, 0, tzinfo=UTC)),  # Mon -> Wed
-])
+@pytest.mark.parametrize(
+    ("deployed", "due"),
+    [
+        (datetime(2026, 10, 8, 15, 0, tzinfo=UTC), datetime(2026, 10, 12, 15, 0, tzinfo=UTC)),  # Thu -> Mon
+        (datetime(2026, 10, 9, 15, 0, tzinfo=UTC), datetime(2026, 10, 13, 15, 0, tzinfo=UTC)),  # Fri -> Tue
+        (datetime(2026, 10, 10, 11, 0, tzinfo=UTC), datetime(2026, 10, 13, 11, 0, tzinfo=UTC)),  # Sat -> Tue
+        (datetime(2026, 10, 5, 9, 0, tzinfo=UTC), datetime(2026, 10, 7, 9, 0, tzinfo=UTC)),  # Mon -> Wed
+    ],
+)
 def test_postmortem_reminder_two_business_days_skipping_weekends(
-        server: Running, clock: FakeClock, deployed: datetime, due: datetime) -> None:
+    server: Running, clock: FakeClock, deployed: datetime, due: datetime
+) -> None:
     inc = _incident(server)
     oob = _to_state(server, inc, "approved")
     for item in BASE_CHECKLIST:
@@ -292,8 +335,9 @@ def test_reminder_not_sent_when_postmortem_done(server: Running, clock: FakeCloc
     inc = _incident(server)
     oob = _to_state(server, inc, "deployed")
     with server.admin() as c:
-        r = c.post(f"/api/v1/incidents/{inc}/oob-requests/{oob}/postmortem",
-                   json={"url": "https://docs.example/pm/oob-1"})
+        r = c.post(
+            f"/api/v1/incidents/{inc}/oob-requests/{oob}/postmortem", json={"url": "https://docs.example/pm/oob-1"}
+        )
         assert r.status_code == 200, r.text
         assert r.json()["postmortem_done_at"] == "2026-10-05T09:00:00Z"
     with server.state.sessions() as s:
@@ -305,7 +349,8 @@ def test_reminder_not_sent_when_postmortem_done(server: Running, clock: FakeCloc
 
 def test_postmortem_reminder_respects_policy_days(server: Running, clock: FakeClock) -> None:
     server.state.policy = server.state.policy.model_copy(
-        update={"oob": server.state.policy.oob.model_copy(update={"postmortem_due_business_days": 5})})
+        update={"oob": server.state.policy.oob.model_copy(update={"postmortem_due_business_days": 5})}
+    )
     inc = _incident(server)
     oob = _to_state(server, inc, "deployed")  # Mon 2026-10-05 09:00 + 5 business days
     with server.admin() as c:
@@ -313,8 +358,7 @@ def test_postmortem_reminder_respects_policy_days(server: Running, clock: FakeCl
     assert got["postmortem_due_at"] == "2026-10-12T09:00:00Z"
 
 
-def test_viewer_reads_but_cannot_write_and_completed_incident_refuses(server: Running,
-                                                                      make_user) -> None:  # type: ignore[no-untyped-def]
+def test_viewer_reads_but_cannot_write_and_completed_incident_refuses(server: Running, make_user) -> None:  # type: ignore[no-untyped-def]
     inc = _incident(server)
     oob = _create(server, inc, **FORM)["id"]
     viewer = make_user("vic", "viewer")
@@ -351,12 +395,35 @@ def test_cli_walks_a_request(server: Running, db_url: str) -> None:
 
     bad = run("create", inc, "--pr", "https://github.com/example/identity/pull/9", "--request", ok=False)
     assert "the OOB form is incomplete: platform_severity" in bad.stderr
-    out = json.loads(run(
-        "create", inc, "--pr", "https://github.com/example/identity/pull/9", "--severity", "high",
-        "--users", "300", "--no-staging", "--not-confirmed-reason", "staging down",
-        "--description", "hotfix", "--reason", "users locked out", "--validation-steps", "log in",
-        "--validated-by", "bob", "--confirm-after-cutoff", "--confirm-cannot-wait",
-        "--confirm-postmortem", "--security", "--request", "--json").stdout)
+    out = json.loads(
+        run(
+            "create",
+            inc,
+            "--pr",
+            "https://github.com/example/identity/pull/9",
+            "--severity",
+            "high",
+            "--users",
+            "300",
+            "--no-staging",
+            "--not-confirmed-reason",
+            "staging down",
+            "--description",
+            "hotfix",
+            "--reason",
+            "users locked out",
+            "--validation-steps",
+            "log in",
+            "--validated-by",
+            "bob",
+            "--confirm-after-cutoff",
+            "--confirm-cannot-wait",
+            "--confirm-postmortem",
+            "--security",
+            "--request",
+            "--json",
+        ).stdout
+    )
     assert out["state"] == "requested"
     ref = out["id"]
     listed = json.loads(run("list", inc, "--json").stdout)
@@ -370,5 +437,4 @@ def test_cli_walks_a_request(server: Running, db_url: str) -> None:
     assert "(not required)" in shown  # infrastructure ack: no proxies changed
     assert ref in run("list", inc).stdout
     assert "illegal" not in run("move", ref, "verified").stdout
-    assert "cannot move OOB request from verified to approved" in run("move", ref, "approved",
-                                                                       ok=False).stderr
+    assert "cannot move OOB request from verified to approved" in run("move", ref, "approved", ok=False).stderr

@@ -46,11 +46,16 @@ def test_api_answers_503_with_retry_after_while_the_database_is_down(caplog: pyt
     caplog.set_level(logging.WARNING)
     try:
         with http_client(base_url=server.url, timeout=30) as c:
-            answers = [c.get("/api/v1/incidents", headers={"Authorization": "Bearer wru_x"}),
-                       c.post("/api/v1/ingest/datadog?token=wri_abcdefgh12345",
-                              json={"transition": "Triggered", "title": "x", "alert_id": "1"}),
-                       c.post("/api/v1/incidents/INC-1/updates", json={"message": "m"},
-                              headers={"Authorization": "Bearer wru_x"})]
+            answers = [
+                c.get("/api/v1/incidents", headers={"Authorization": "Bearer wru_x"}),
+                c.post(
+                    "/api/v1/ingest/datadog?token=wri_abcdefgh12345",
+                    json={"transition": "Triggered", "title": "x", "alert_id": "1"},
+                ),
+                c.post(
+                    "/api/v1/incidents/INC-1/updates", json={"message": "m"}, headers={"Authorization": "Bearer wru_x"}
+                ),
+            ]
             health = c.get("/healthz")
     finally:
         server.stop()
@@ -97,7 +102,8 @@ def _flaky(session: Session, ctx: runner.JobContext, job: DueJob) -> None:
 
 
 def test_a_job_whose_transaction_died_with_the_database_runs_again_first(
-        sessions: sessionmaker[Session], clock: FakeClock, policy: Policy) -> None:
+    sessions: sessionmaker[Session], clock: FakeClock, policy: Policy
+) -> None:
     CALLS.clear()
     with sessions.begin() as s:
         for i in range(3):
@@ -114,13 +120,15 @@ def test_a_job_whose_transaction_died_with_the_database_runs_again_first(
     assert all(j.done and j.last_error == "ran" and j.attempts == 1 for j in jobs)
 
 
-def test_group_commit_prelocks_sorted_keys_and_replays_a_deadlocked_batch(
-        sessions: sessionmaker[Session]) -> None:
+def test_group_commit_prelocks_sorted_keys_and_replays_a_deadlocked_batch(sessions: sessionmaker[Session]) -> None:
     taken: list[list[str]] = []
     writer = GroupCommitter(sessions, idle_exit=0.5, prelock=lambda s, keys: taken.append(keys))
     gate, running = threading.Event(), threading.Event()
-    deadlocks = [sa_exc.OperationalError("SELECT pg_advisory_xact_lock(1)", {},
-                                         psycopg.errors.DeadlockDetected("deadlock detected"))]
+    deadlocks = [
+        sa_exc.OperationalError(
+            "SELECT pg_advisory_xact_lock(1)", {}, psycopg.errors.DeadlockDetected("deadlock detected")
+        )
+    ]
 
     def block(session: Session) -> None:
         running.set()
@@ -138,8 +146,11 @@ def test_group_commit_prelocks_sorted_keys_and_replays_a_deadlocked_batch(
 
     first = writer.submit(block, ["m"])
     assert running.wait(10)
-    futures = [writer.submit(put("a"), ["svc-b", "svc-a"]), writer.submit(put("b", lose_race=True), ["svc-c"]),
-               writer.submit(put("c"), ["svc-a"])]
+    futures = [
+        writer.submit(put("a"), ["svc-b", "svc-a"]),
+        writer.submit(put("b", lose_race=True), ["svc-c"]),
+        writer.submit(put("c"), ["svc-a"]),
+    ]
     gate.set()
     first.result(10)
     assert [f.result(10) for f in futures] == ["a", "b", "c"]  # replayed one by one, all kept

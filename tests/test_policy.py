@@ -15,11 +15,24 @@ from warroom.triage.rules import must_declare, priority_from_matrix, tier_for
 
 # process.md section 2, cell by cell: (tier, users/hour) -> priority.
 MATRIX = {
-    (1, 5000): "P1", (1, 1001): "P1", (1, 1000): "P2", (1, 101): "P2", (1, 100): "P3",
-    (1, 1): "P3", (1, 0): "P3",
-    (2, 1001): "P2", (2, 1000): "P3", (2, 101): "P3", (2, 100): "P4", (2, 1): "P4",
+    (1, 5000): "P1",
+    (1, 1001): "P1",
+    (1, 1000): "P2",
+    (1, 101): "P2",
+    (1, 100): "P3",
+    (1, 1): "P3",
+    (1, 0): "P3",
+    (2, 1001): "P2",
+    (2, 1000): "P3",
+    (2, 101): "P3",
+    (2, 100): "P4",
+    (2, 1): "P4",
     (2, 0): "P4",
-    (3, 1001): "P3", (3, 1000): "P4", (3, 101): "P4", (3, 100): "P4", (3, 1): "P4",
+    (3, 1001): "P3",
+    (3, 1000): "P4",
+    (3, 101): "P4",
+    (3, 100): "P4",
+    (3, 1): "P4",
     (3, 0): "P4",
 }
 
@@ -32,8 +45,10 @@ def test_reference_matrix_every_cell(tier: int, users: int, expected: str) -> No
     assert str(users) in decision.reason
 
 
-@pytest.mark.parametrize(("env", "tier"), [("production", 1), ("prod", 1), ("eks-prod", 1),
-                                           ("staging", 2), ("dev", 3), ("sandbox", 3), (None, 3)])
+@pytest.mark.parametrize(
+    ("env", "tier"),
+    [("production", 1), ("prod", 1), ("eks-prod", 1), ("staging", 2), ("dev", 3), ("sandbox", 3), (None, 3)],
+)
 def test_reference_tiers(env: str | None, tier: int) -> None:
     assert tier_for(reference_policy(), env).value == str(tier)
 
@@ -50,14 +65,20 @@ def test_reference_policy_encodes_process() -> None:
     assert {s.key for s in p.services} == {"usip", "ssoe", "sis", "tou", "csp", "mpi"}
     assert {s.key for s in p.services if not s.owned} == {"csp", "mpi"}
     assert p.completion.commander_only
-    assert set(p.completion.required_fields) == {"users_impacted", "impacts",
-                                                 "detection_method", "postmortem"}
-    assert p.roles == ["commander", "technical_lead", "oncall_responder", "security_analyst",
-                       "platform_support_coordinator", "stakeholder_liaison"]
+    assert set(p.completion.required_fields) == {"users_impacted", "impacts", "detection_method", "postmortem"}
+    assert p.roles == [
+        "commander",
+        "technical_lead",
+        "oncall_responder",
+        "security_analyst",
+        "platform_support_coordinator",
+        "stakeholder_liaison",
+    ]
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30m", 1800), ("15m", 900), ("2s", 2),
-                                               ("1h30m", 5400), ("500ms", 0.5), ("1d", 86400)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30m", 1800), ("15m", 900), ("2s", 2), ("1h30m", 5400), ("500ms", 0.5), ("1d", 86400)]
+)
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text).total_seconds() == seconds
 
@@ -83,19 +104,27 @@ def _mutate(old: str, new: str) -> str:
     ("old", "new", "expected"),
     [
         ("  default: 30m", "  default: thirty", "cadence.default: expected a duration"),
-        ("    runbook: \"https://example.invalid/runbooks/sis\"",
-         "    runbok: \"x\"", "services[2].runbok: Extra inputs are not permitted"),
+        (
+            '    runbook: "https://example.invalid/runbooks/sis"',
+            '    runbok: "x"',
+            "services[2].runbok: Extra inputs are not permitted",
+        ),
         ("    1: [P1, P2, P3]", "    1: [P1, P2]", "tier 1 has 2 priorities but there are 3"),
         ("    1: [P1, P2, P3]", "    1: [P1, P2, P9]", "priority.tiers[1][2]: Input should be"),
         ("  staging: 2", "  staging: 7", "environments.staging: tier 7 has no row"),
-        ("  declared: [support]", "  declared: [nowhere]",
-         "routes.declared: channel 'nowhere' is not defined"),
+        ("  declared: [support]", "  declared: [nowhere]", "routes.declared: channel 'nowhere' is not defined"),
         ("  - key: SEV-5", "  - key: SEVERE", "severities[4].key: severity keys look like"),
-        ("title_template: \"{service} is experiencing degraded service\"",
-         "title_template: \"{svc} down\"", "title_template: unknown placeholder"),
+        (
+            'title_template: "{service} is experiencing degraded service"',
+            'title_template: "{svc} down"',
+            "title_template: unknown placeholder",
+        ),
         ("team: identity", "team: [a, b]", "team: Input should be a valid string"),
-        ("  escalate_after_missed: 2", "  escalate_after_missed: 0",
-         "cadence.escalate_after_missed: Input should be greater than or equal to 1"),
+        (
+            "  escalate_after_missed: 2",
+            "  escalate_after_missed: 0",
+            "cadence.escalate_after_missed: Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_bad_policy_names_the_key(old: str, new: str, expected: str) -> None:
@@ -119,8 +148,7 @@ def test_missing_file() -> None:
 
 def test_env_secrets_expand(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOOK_URL", "https://hooks.example.invalid/T1")
-    text = _mutate("channels:\n", "channels:\n  hook:\n    type: slack_webhook\n"
-                   "    url: ${HOOK_URL}\n")
+    text = _mutate("channels:\n", "channels:\n  hook:\n    type: slack_webhook\n    url: ${HOOK_URL}\n")
     policy = parse_policy(text)
     assert policy.channels["hook"].url == "https://hooks.example.invalid/T1"
     assert policy.public_dict()["channels"]["hook"]["url"] == "***"

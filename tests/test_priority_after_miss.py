@@ -20,8 +20,9 @@ def test_priority_change_does_not_refire_a_counted_miss(server: Running, clock: 
         off = make_policy(channels=slack_channels(), cadence={"auto_update": False})
         w = worker(server.state.sessions, off, clock, db_url, slack=slack)
         with server.admin() as c:
-            ref = c.post("/api/v1/incidents",
-                         json={"services": ["sis"], "priority": "P2", "severity": "SEV-2"}).json()["id"]
+            ref = c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P2", "severity": "SEV-2"}).json()[
+                "id"
+            ]
         clock.set(T0 + timedelta(minutes=30))
         w.drain()  # the 09:30 update is missed once; next due 10:00
         with server.state.sessions() as s:

@@ -20,10 +20,19 @@ from warroom.incidents.models import Incident
 from warroom.incidents.schemas import IncidentCreate
 from warroom.reports import charts, rules
 
-OOB_FORM = {"prs": ["https://github.com/example/identity/pull/7"], "platform_severity": "high",
-            "active_daily_users": 5000, "fix_confirmed_in_staging": True, "description": "fix",
-            "reason": "logins fail", "validation_steps": "sign in", "validated_by": "bob",
-            "confirm_after_cutoff": True, "confirm_cannot_wait": True, "confirm_postmortem": True}
+OOB_FORM = {
+    "prs": ["https://github.com/example/identity/pull/7"],
+    "platform_severity": "high",
+    "active_daily_users": 5000,
+    "fix_confirmed_in_staging": True,
+    "description": "fix",
+    "reason": "logins fail",
+    "validation_steps": "sign in",
+    "validated_by": "bob",
+    "confirm_after_cutoff": True,
+    "confirm_cannot_wait": True,
+    "confirm_postmortem": True,
+}
 MIN = 60
 
 
@@ -44,9 +53,15 @@ def script(server: Running, clock: FakeClock) -> None:
     """
     st = server.state
     with st.sessions.begin() as s:
-        a = incidents.declare(s, policy=st.policy, now=T0, actor="warroom", automatic=True,
-                              first_alert_at=T0 - timedelta(minutes=10),
-                              data=IncidentCreate(services=["sis", "csp"], priority="P1", severity="SEV-1"))
+        a = incidents.declare(
+            s,
+            policy=st.policy,
+            now=T0,
+            actor="warroom",
+            automatic=True,
+            first_alert_at=T0 - timedelta(minutes=10),
+            data=IncidentCreate(services=["sis", "csp"], priority="P1", severity="SEV-1"),
+        )
         a_id = a.id
     for _ in range(3):
         add_alert(st.sessions, service="sis", at=T0 - timedelta(minutes=10), incident_id=a_id)
@@ -69,8 +84,10 @@ def script(server: Running, clock: FakeClock) -> None:
         assert c.post("/api/v1/incidents/INC-1/transitions", json={"to": "resolved"}).status_code == 200
 
         _at(clock, 120)
-        assert c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P1",
-                                                 "severity": "SEV-2"}).status_code == 201
+        assert (
+            c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P1", "severity": "SEV-2"}).status_code
+            == 201
+        )
         add_alert(st.sessions, service="sis", at=T0 + timedelta(minutes=119), incident_id=2)
         _at(clock, 130)
         assert c.post("/api/v1/incidents/INC-2/updates", json={"message": "x"}).json()["on_time"] is True
@@ -85,8 +102,10 @@ def script(server: Running, clock: FakeClock) -> None:
         for when, body in (
             (datetime(2026, 10, 20, 10, tzinfo=UTC), {"services": ["tou"], "priority": "P3", "severity": "SEV-4"}),
             (datetime(2026, 11, 1, tzinfo=UTC), {"services": ["sis"], "priority": "P1", "severity": "SEV-1"}),
-            (datetime(2026, 9, 30, 23, 59, 59, tzinfo=UTC),
-             {"services": ["usip"], "priority": "P2", "severity": "SEV-3"}),
+            (
+                datetime(2026, 9, 30, 23, 59, 59, tzinfo=UTC),
+                {"services": ["usip"], "priority": "P2", "severity": "SEV-3"},
+            ),
         ):
             clock.set(when)
             assert c.post("/api/v1/incidents", json=body).status_code == 201
@@ -94,24 +113,82 @@ def script(server: Running, clock: FakeClock) -> None:
         s.get(Incident, 3).missed_updates = 2  # type: ignore[union-attr]  (what the reminders write)
 
 
-P1 = {"key": "P1", "incidents": 2, "acknowledged": 2, "mitigated": 2, "resolved": 2,
-      "mtta_seconds": 450.0,                 # (15m + 0) / 2
-      "time_to_mitigate_seconds": 2700.0,    # (30m + 60m) / 2
-      "time_to_resolve_seconds": 3900.0,     # (70m + 60m) / 2
-      "updates": 3, "updates_on_time": 2, "late_updates": 1, "update_compliance": 0.6667,
-      "missed_updates": 0, "alerts": 4, "alerts_per_incident": 2.0, "oob_requests": 2, "oob_deploys": 1}
-P3 = {"key": "P3", "incidents": 1, "acknowledged": 1, "mitigated": 0, "resolved": 0,
-      "mtta_seconds": 0.0, "time_to_mitigate_seconds": None, "time_to_resolve_seconds": None,
-      "updates": 0, "updates_on_time": 0, "late_updates": 0, "update_compliance": None,
-      "missed_updates": 2, "alerts": 0, "alerts_per_incident": 0.0, "oob_requests": 0, "oob_deploys": 0}
-TOTAL = {"key": "total", "incidents": 3, "acknowledged": 3, "mitigated": 2, "resolved": 2,
-         "mtta_seconds": 300.0, "time_to_mitigate_seconds": 2700.0, "time_to_resolve_seconds": 3900.0,
-         "updates": 3, "updates_on_time": 2, "late_updates": 1, "update_compliance": 0.6667,
-         "missed_updates": 2, "alerts": 4, "alerts_per_incident": 1.333, "oob_requests": 2, "oob_deploys": 1}
-CSP = {"key": "csp", "incidents": 1, "acknowledged": 1, "mitigated": 1, "resolved": 1,
-       "mtta_seconds": 900.0, "time_to_mitigate_seconds": 1800.0, "time_to_resolve_seconds": 4200.0,
-       "updates": 2, "updates_on_time": 1, "late_updates": 1, "update_compliance": 0.5,
-       "missed_updates": 0, "alerts": 3, "alerts_per_incident": 3.0, "oob_requests": 1, "oob_deploys": 1}
+P1 = {
+    "key": "P1",
+    "incidents": 2,
+    "acknowledged": 2,
+    "mitigated": 2,
+    "resolved": 2,
+    "mtta_seconds": 450.0,  # (15m + 0) / 2
+    "time_to_mitigate_seconds": 2700.0,  # (30m + 60m) / 2
+    "time_to_resolve_seconds": 3900.0,  # (70m + 60m) / 2
+    "updates": 3,
+    "updates_on_time": 2,
+    "late_updates": 1,
+    "update_compliance": 0.6667,
+    "missed_updates": 0,
+    "alerts": 4,
+    "alerts_per_incident": 2.0,
+    "oob_requests": 2,
+    "oob_deploys": 1,
+}
+P3 = {
+    "key": "P3",
+    "incidents": 1,
+    "acknowledged": 1,
+    "mitigated": 0,
+    "resolved": 0,
+    "mtta_seconds": 0.0,
+    "time_to_mitigate_seconds": None,
+    "time_to_resolve_seconds": None,
+    "updates": 0,
+    "updates_on_time": 0,
+    "late_updates": 0,
+    "update_compliance": None,
+    "missed_updates": 2,
+    "alerts": 0,
+    "alerts_per_incident": 0.0,
+    "oob_requests": 0,
+    "oob_deploys": 0,
+}
+TOTAL = {
+    "key": "total",
+    "incidents": 3,
+    "acknowledged": 3,
+    "mitigated": 2,
+    "resolved": 2,
+    "mtta_seconds": 300.0,
+    "time_to_mitigate_seconds": 2700.0,
+    "time_to_resolve_seconds": 3900.0,
+    "updates": 3,
+    "updates_on_time": 2,
+    "late_updates": 1,
+    "update_compliance": 0.6667,
+    "missed_updates": 2,
+    "alerts": 4,
+    "alerts_per_incident": 1.333,
+    "oob_requests": 2,
+    "oob_deploys": 1,
+}
+CSP = {
+    "key": "csp",
+    "incidents": 1,
+    "acknowledged": 1,
+    "mitigated": 1,
+    "resolved": 1,
+    "mtta_seconds": 900.0,
+    "time_to_mitigate_seconds": 1800.0,
+    "time_to_resolve_seconds": 4200.0,
+    "updates": 2,
+    "updates_on_time": 1,
+    "late_updates": 1,
+    "update_compliance": 0.5,
+    "missed_updates": 0,
+    "alerts": 3,
+    "alerts_per_incident": 3.0,
+    "oob_requests": 1,
+    "oob_deploys": 1,
+}
 OCTOBER = {"from": "2026-10-01T00:00:00Z", "to": "2026-11-01T00:00:00Z"}
 
 
@@ -138,11 +215,13 @@ def test_report_figures_by_priority_service_severity_month(server: Running, cloc
 
     got = _report(server, **OCTOBER, group_by="severity")
     assert [(r["key"], r["incidents"], r["mtta_seconds"]) for r in got["rows"]] == [
-        ("SEV-1", 1, 900.0), ("SEV-2", 1, 0.0), ("SEV-4", 1, 0.0)]
+        ("SEV-1", 1, 900.0),
+        ("SEV-2", 1, 0.0),
+        ("SEV-4", 1, 0.0),
+    ]
 
     got = _report(server, **{"from": "2026-09-01", "to": "2026-12-01"}, group_by="month")
-    assert [(r["key"], r["incidents"]) for r in got["rows"]] == [("2026-09", 1), ("2026-10", 3),
-                                                                ("2026-11", 1)]
+    assert [(r["key"], r["incidents"]) for r in got["rows"]] == [("2026-09", 1), ("2026-10", 3), ("2026-11", 1)]
 
 
 def test_report_csv_markdown_chart_and_validation(server: Running, clock: FakeClock) -> None:
@@ -166,16 +245,20 @@ def test_report_csv_markdown_chart_and_validation(server: Running, clock: FakeCl
         assert "- Out-of-band deploys: **1** (of 2 requested)" in md
         assert "| csp | 1 | 15m 00s | 30m 00s | 1h 10m | 50.0% | 0 | 3 | 1 |" in md
 
-        r = c.get("/api/v1/reports/chart.svg", params={**OCTOBER, "group_by": "service",
-                                                       "metric": "time_to_resolve_seconds"})
+        r = c.get(
+            "/api/v1/reports/chart.svg", params={**OCTOBER, "group_by": "service", "metric": "time_to_resolve_seconds"}
+        )
         assert r.headers["content-type"].startswith("image/svg+xml")
         svg = ET.fromstring(r.text)
         ns = "{http://www.w3.org/2000/svg}"
         assert len(svg.findall(f"{ns}rect")) == 2  # sis and csp; tou has no resolved incident
         assert "n/a" in r.text and "1h 10m" in r.text
 
-        for params in ({**OCTOBER, "group_by": "team"}, {"from": "2026-10-05", "to": "2026-10-01"},
-                       {"to": "2026-10-01"}):
+        for params in (
+            {**OCTOBER, "group_by": "team"},
+            {"from": "2026-10-05", "to": "2026-10-01"},
+            {"to": "2026-10-01"},
+        ):
             r = c.get("/api/v1/reports", params=params)
             assert r.status_code == 422, (params, r.text)
         assert c.get("/api/v1/reports/monthly", params={"month": "2026-13"}).status_code == 422
@@ -194,8 +277,7 @@ def test_report_cli_formats(server: Running, clock: FakeClock, db_url: str) -> N
     assert data["rows"] == [P1, P3] and data["total"] == TOTAL
     table = run("--month", "2026-10")
     assert "MTTA" in table and "7m 30s" in table and "66.7%" in table
-    rows = list(csv.DictReader(io.StringIO(run("--month", "2026-10", "--format", "csv",
-                                               "--group-by", "service"))))
+    rows = list(csv.DictReader(io.StringIO(run("--month", "2026-10", "--format", "csv", "--group-by", "service"))))
     assert [r["key"] for r in rows] == ["sis", "tou", "csp", "total"]
     assert run("--month", "2026-10", "--format", "markdown").startswith("# Incident report 2026-10")
     bad = cli.warroom("report", "--month", "2026-1x", env=env)
@@ -204,9 +286,17 @@ def test_report_cli_formats(server: Running, clock: FakeClock, db_url: str) -> N
 
 def test_rules_and_chart_pure() -> None:
     start = datetime(2026, 10, 1, tzinfo=UTC)
-    facts = [rules.IncidentFacts(id=1, declared_at=start, priority="P2", severity="SEV-3",
-                                 services=(), start=start - timedelta(minutes=1),
-                                 acknowledged_at=start + timedelta(minutes=2))]
+    facts = [
+        rules.IncidentFacts(
+            id=1,
+            declared_at=start,
+            priority="P2",
+            severity="SEV-3",
+            services=(),
+            start=start - timedelta(minutes=1),
+            acknowledged_at=start + timedelta(minutes=2),
+        )
+    ]
     rows, total = rules.summarize(facts, "service")
     assert rows[0].key == "none" and rows[0].mtta_seconds == 180.0
     with pytest.raises(ValueError):

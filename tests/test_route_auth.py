@@ -125,11 +125,12 @@ def tokens(server: Running, make_user) -> dict[str, str]:  # type: ignore[no-unt
 
 def test_rules_hold(server: Running, tokens: dict[str, str]) -> None:
     with server.admin() as c:
-        assert c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P3",
-                                                 "severity": "SEV-3"}).status_code == 201
+        assert (
+            c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P3", "severity": "SEV-3"}).status_code
+            == 201
+        )
         spare = c.post("/api/v1/tokens", json={"user": "rt-viewer"}).json()["id"]
-    values = {"ref": "INC-1", "token_id": str(spare), "handle": "rt-viewer", "service": "sis",
-              "name": "htmx.min.js"}
+    values = {"ref": "INC-1", "token_id": str(spare), "handle": "rt-viewer", "service": "sis", "name": "htmx.min.js"}
     failures = []
     for (method, path), rule in sorted(RULES.items()):
         if method == "*":

@@ -32,16 +32,25 @@ def test_ingest_and_login_rate_limits(engine, db_url, policy, clock) -> None:  #
 
     from tests.conftest import start_server
 
-    running = start_server(engine, db_url, policy, clock, ingest_burst=3, ingest_rate_per_s=0.01,
-                           login_burst=2, login_rate_per_min=0.1)
+    running = start_server(
+        engine, db_url, policy, clock, ingest_burst=3, ingest_rate_per_s=0.01, login_burst=2, login_rate_per_min=0.1
+    )
     try:
         with running.admin() as c:
             ingest = c.post("/api/v1/tokens", json={"kind": "ingest", "name": "any-source"}).json()["token"]
         with running.client(ingest) as c:
-            codes = [c.post("/api/v1/ingest/events", json={
-                "routing_key": ingest, "event_action": "trigger", "dedup_key": f"k{i}",
-                "payload": {"summary": "x", "source": "h", "severity": "info"}}).status_code
-                for i in range(5)]
+            codes = [
+                c.post(
+                    "/api/v1/ingest/events",
+                    json={
+                        "routing_key": ingest,
+                        "event_action": "trigger",
+                        "dedup_key": f"k{i}",
+                        "payload": {"summary": "x", "source": "h", "severity": "info"},
+                    },
+                ).status_code
+                for i in range(5)
+            ]
             assert codes[:3] == [202, 202, 202] and codes[3:] == [429, 429], codes
             r = c.post("/api/v1/ingest/events", json={})
             assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
@@ -51,8 +60,11 @@ def test_ingest_and_login_rate_limits(engine, db_url, policy, clock) -> None:  #
                 page = web.get("/login")
                 csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
                 assert csrf, page.text[:500]
-                statuses.append(web.post("/login", data={"csrf": csrf.group(1), "handle": "admin",
-                                                         "password": "wrong-password"}).status_code)
+                statuses.append(
+                    web.post(
+                        "/login", data={"csrf": csrf.group(1), "handle": "admin", "password": "wrong-password"}
+                    ).status_code
+                )
             assert statuses == [401, 401, 429], statuses
     finally:
         running.server.stop()

@@ -39,7 +39,8 @@ def _kill(admin: Engine, pid: int) -> None:
 
 @pytest.mark.parametrize("ping_idle", [0.0, None])
 def test_an_idle_connection_killed_on_the_server_is_replaced_before_use(
-        pg_url: str, admin: Engine, ping_idle: float | None) -> None:
+    pg_url: str, admin: Engine, ping_idle: float | None
+) -> None:
     engine = make_engine(pg_url, pool_size=1, max_overflow=0, ping_idle=ping_idle)
     try:
         dead = _pooled_backend(engine)
@@ -72,7 +73,8 @@ def test_a_connection_used_a_moment_ago_is_not_pinged(pg_url: str) -> None:
 
 
 def test_the_ingest_writer_runs_a_batch_again_when_its_connection_died_since_last_use(
-        pg_url: str, admin: Engine) -> None:
+    pg_url: str, admin: Engine
+) -> None:
     engine = make_engine(pg_url, pool_size=1, max_overflow=0, ping_idle=None)
     writer = GroupCommitter(session_factory(engine), idle_exit=0.5)
 
@@ -81,6 +83,7 @@ def test_the_ingest_writer_runs_a_batch_again_when_its_connection_died_since_las
             session.add(AppSetting(key=key, value="v"))
             session.flush()
             return key
+
         return work
 
     try:

@@ -9,8 +9,14 @@ import pytest
 from warroom.errors import IllegalTransition
 from warroom.incidents.states import STATES, TRANSITIONS, check_transition, missing_for_completion
 
-LEGAL = {("active", "stable"), ("active", "resolved"), ("stable", "active"),
-         ("stable", "resolved"), ("resolved", "active"), ("resolved", "completed")}
+LEGAL = {
+    ("active", "stable"),
+    ("active", "resolved"),
+    ("stable", "active"),
+    ("stable", "resolved"),
+    ("resolved", "active"),
+    ("resolved", "completed"),
+}
 
 
 @pytest.mark.parametrize(("src", "dst"), list(itertools.product(STATES, STATES)))
@@ -31,10 +37,16 @@ def test_unknown_state() -> None:
 
 def test_completion_missing() -> None:
     req = ["users_impacted", "impacts", "detection_method", "postmortem"]
-    assert missing_for_completion(required=req, users_impacted=None, impacts=" ",
-                                  detection_method=None, postmortem=None) == req
-    assert missing_for_completion(required=req, users_impacted=0, impacts="x",
-                                  detection_method="monitor", postmortem="# ok\nTODO: root") == [
-        "postmortem (still has TODO sections)"]
-    assert missing_for_completion(required=req, users_impacted=10, impacts="x",
-                                  detection_method="monitor", postmortem="# done") == []
+    assert (
+        missing_for_completion(required=req, users_impacted=None, impacts=" ", detection_method=None, postmortem=None)
+        == req
+    )
+    assert missing_for_completion(
+        required=req, users_impacted=0, impacts="x", detection_method="monitor", postmortem="# ok\nTODO: root"
+    ) == ["postmortem (still has TODO sections)"]
+    assert (
+        missing_for_completion(
+            required=req, users_impacted=10, impacts="x", detection_method="monitor", postmortem="# done"
+        )
+        == []
+    )

@@ -11,16 +11,14 @@ from tests.support.alert_rows import add_alert
 from tests.support.server import Running
 from warroom.clock import FakeClock
 
-EXPECTED = {"SEV-1": "outage", "SEV-2": "outage", "SEV-3": "degraded", "SEV-4": "degraded",
-            "SEV-5": "degraded"}
+EXPECTED = {"SEV-1": "outage", "SEV-2": "outage", "SEV-3": "degraded", "SEV-4": "degraded", "SEV-5": "degraded"}
 SERVICE_KEYS = {"service", "name", "status", "incidents", "updated_at"}
 INCIDENT_KEYS = {"title", "status", "since", "last_update_at"}
 
 
 def _declare(server: Running, service: str, severity: str, **extra: object) -> str:
     with server.admin() as c:
-        r = c.post("/api/v1/incidents", json={"services": [service], "priority": "P2",
-                                              "severity": severity, **extra})
+        r = c.post("/api/v1/incidents", json={"services": [service], "priority": "P2", "severity": severity, **extra})
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
@@ -43,14 +41,25 @@ def test_each_severity_maps_to_its_status(server: Running, severity: str) -> Non
     ref = _declare(server, "sis", severity, title="Sign-in errors")
     got = _status(server, "sis")
     assert got["status"] == EXPECTED[severity]
-    assert got["incidents"] == [{"title": "Sign-in errors", "status": EXPECTED[severity],
-                                 "since": "2026-10-05T09:00:00Z",
-                                 "last_update_at": "2026-10-05T09:00:00Z"}]
+    assert got["incidents"] == [
+        {
+            "title": "Sign-in errors",
+            "status": EXPECTED[severity],
+            "since": "2026-10-05T09:00:00Z",
+            "last_update_at": "2026-10-05T09:00:00Z",
+        }
+    ]
     everything = _status(server)
     assert everything["status"] == EXPECTED[severity]
     by_key = {s["service"]: s["status"] for s in everything["services"]}
-    assert by_key == {"usip": "operational", "ssoe": "operational", "sis": EXPECTED[severity],
-                      "tou": "operational", "csp": "operational", "mpi": "operational"}
+    assert by_key == {
+        "usip": "operational",
+        "ssoe": "operational",
+        "sis": EXPECTED[severity],
+        "tou": "operational",
+        "csp": "operational",
+        "mpi": "operational",
+    }
     _resolve(server, ref)
     assert _status(server, "sis")["status"] == "operational"
 
@@ -65,8 +74,7 @@ def test_worst_open_incident_wins_and_stable_still_counts(server: Running, clock
         assert c.post(f"/api/v1/incidents/{minor}/updates", json={"message": "retrying"}).status_code == 201
     got = _status(server, "csp")
     assert got["status"] == "outage"  # stable is mitigated but still open
-    assert [i["last_update_at"] for i in got["incidents"]] == ["2026-10-05T09:07:00Z",
-                                                               "2026-10-05T09:00:00Z"]
+    assert [i["last_update_at"] for i in got["incidents"]] == ["2026-10-05T09:07:00Z", "2026-10-05T09:00:00Z"]
     assert got["updated_at"] == "2026-10-05T09:07:00Z"
     _resolve(server, major)
     assert _status(server, "csp")["status"] == "degraded"
@@ -95,10 +103,19 @@ def test_alert_of_an_open_incident_is_that_incidents_status(server: Running) -> 
 
 
 def test_public_endpoints_need_no_token_and_leak_nothing(server: Running) -> None:
-    ref = _declare(server, "usip", "SEV-2", title="Banner title", commander="alice-commander",
-                   roles={"technical_lead": "bob-lead"}, impacts="SECRET-IMPACT",
-                   tracking_issue="https://tracker.internal/SECRET-TICKET",
-                   sub_services="SECRET-SUB", users_impacted=4242, monitors=["SECRET-MONITOR"])
+    ref = _declare(
+        server,
+        "usip",
+        "SEV-2",
+        title="Banner title",
+        commander="alice-commander",
+        roles={"technical_lead": "bob-lead"},
+        impacts="SECRET-IMPACT",
+        tracking_issue="https://tracker.internal/SECRET-TICKET",
+        sub_services="SECRET-SUB",
+        users_impacted=4242,
+        monitors=["SECRET-MONITOR"],
+    )
     with server.admin() as c:
         c.post(f"/api/v1/incidents/{ref}/notes", json={"text": "SECRET-NOTE"})
         c.post(f"/api/v1/incidents/{ref}/updates", json={"message": "SECRET-UPDATE"})
@@ -112,8 +129,9 @@ def test_public_endpoints_need_no_token_and_leak_nothing(server: Running) -> Non
             assert r.headers["cache-control"] == "public, max-age=30"
             for word in secrets:
                 assert word not in r.text, (path, word)
-        r = c.options("/api/v1/status", headers={"Origin": "https://sign-in.example",
-                                                  "Access-Control-Request-Method": "GET"})
+        r = c.options(
+            "/api/v1/status", headers={"Origin": "https://sign-in.example", "Access-Control-Request-Method": "GET"}
+        )
         assert r.status_code == 204 and r.headers["access-control-allow-origin"] == "*"
         assert c.get("/api/v1/status/nope").status_code == 404
     body = _status(server)

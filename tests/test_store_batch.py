@@ -19,14 +19,25 @@ from warroom.policy import Policy
 
 def _event(key: str, status: str, note: str = "") -> parsers.Incoming:
     """A Grafana-style event; `note` changes its content (a different event of the same alert)."""
-    (item,), _ = parsers.parse("grafana", {"alerts": [{
-        "status": status, "fingerprint": key, "labels": {"alertname": "Bench", "service": "ssoe", "env": "staging"},
-        "annotations": {"summary": f"bench {key}", "note": note}}]})
+    (item,), _ = parsers.parse(
+        "grafana",
+        {
+            "alerts": [
+                {
+                    "status": status,
+                    "fingerprint": key,
+                    "labels": {"alertname": "Bench", "service": "ssoe", "env": "staging"},
+                    "annotations": {"summary": f"bench {key}", "note": note},
+                }
+            ]
+        },
+    )
     return item
 
 
-def _ingest(sessions: sessionmaker[Session], policy: Policy, items: list[parsers.Incoming],
-            minute: int = 0) -> list[store.Outcome]:
+def _ingest(
+    sessions: sessionmaker[Session], policy: Policy, items: list[parsers.Incoming], minute: int = 0
+) -> list[store.Outcome]:
     with sessions() as s:
         out = store.ingest(s, policy=policy, now=T0 + timedelta(minutes=minute), items=items)
         s.commit()
@@ -36,10 +47,17 @@ def _ingest(sessions: sessionmaker[Session], policy: Policy, items: list[parsers
 def _state(sessions: sessionmaker[Session], prefix: str) -> list[tuple[str, str, int, int]]:
     """Per key and alert cycle, in order: (key without prefix, status, events, cycle number)."""
     with sessions() as s:
-        rows = s.execute(select(Alert.dedup_key, Alert.status, Alert.event_count, Alert.id)
-                         .where(Alert.dedup_key.like(f"{prefix}%")).order_by(Alert.dedup_key, Alert.id)).all()
-        stored = s.scalar(select(func.count()).select_from(AlertEvent).join(Alert, Alert.id == AlertEvent.alert_id)
-                          .where(Alert.dedup_key.like(f"{prefix}%")))
+        rows = s.execute(
+            select(Alert.dedup_key, Alert.status, Alert.event_count, Alert.id)
+            .where(Alert.dedup_key.like(f"{prefix}%"))
+            .order_by(Alert.dedup_key, Alert.id)
+        ).all()
+        stored = s.scalar(
+            select(func.count())
+            .select_from(AlertEvent)
+            .join(Alert, Alert.id == AlertEvent.alert_id)
+            .where(Alert.dedup_key.like(f"{prefix}%"))
+        )
     cycles: dict[str, int] = {}
     out = []
     for key, status, events, _ in rows:
@@ -57,25 +75,31 @@ def test_a_redelivery_inside_one_batch_is_a_duplicate(sessions: sessionmaker[Ses
     assert _state(sessions, "k-") == [("a", "firing", 1, 1), ("b", "firing", 1, 1)]
 
 
-def test_fired_recovered_fired_in_one_batch_opens_a_second_cycle(sessions: sessionmaker[Session],
-                                                                 policy: Policy) -> None:
+def test_fired_recovered_fired_in_one_batch_opens_a_second_cycle(
+    sessions: sessionmaker[Session], policy: Policy
+) -> None:
     fire, recover = _event("c-x", "firing"), _event("c-x", "resolved")
     out = _ingest(sessions, policy, [fire, recover, fire])  # the third is not a re-delivery of the first
     assert [(o.created, o.duplicate, o.status) for o in out] == [
-        (True, False, "firing"), (False, False, "resolved"), (True, False, "firing")]
+        (True, False, "firing"),
+        (False, False, "resolved"),
+        (True, False, "firing"),
+    ]
     assert out[0].alert_id == out[1].alert_id != out[2].alert_id
     assert _state(sessions, "c-") == [("x", "resolved", 2, 1), ("x", "firing", 1, 2)]
 
 
 KEYS = st.sampled_from(["a", "b", "c"])
-EVENTS = st.lists(st.tuples(KEYS, st.sampled_from(["firing", "resolved"]), st.sampled_from(["", "1", "2"])),
-                  min_size=1, max_size=12)
+EVENTS = st.lists(
+    st.tuples(KEYS, st.sampled_from(["firing", "resolved"]), st.sampled_from(["", "1", "2"])), min_size=1, max_size=12
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(EVENTS, min_size=1, max_size=3))
-def test_batches_end_where_one_event_per_transaction_ends(sessions: sessionmaker[Session], policy: Policy,
-                                                         batches: list[list[tuple[str, str, str]]]) -> None:
+def test_batches_end_where_one_event_per_transaction_ends(
+    sessions: sessionmaker[Session], policy: Policy, batches: list[list[tuple[str, str, str]]]
+) -> None:
     run = uuid.uuid4().hex[:8]
     for minute, batch in enumerate(batches):
         _ingest(sessions, policy, [_event(f"b{run}-{k}", status, note) for k, status, note in batch], minute)

@@ -63,17 +63,29 @@ def _storm(server: Running, token: str, clock: FakeClock) -> str:
     clock.set(T0 + timedelta(minutes=1))
     with server.admin() as c:
         assert c.post(f"/api/v1/incidents/{ref}/updates", json={"message": "Investigating login.gov"}).is_success
-    rows = [{"at": T0 + timedelta(minutes=2, seconds=i), "title": f"csp alert {i:03d}{LONG}",
-             "labels": {"csp": "logingov"} if i % 2 else {}} for i in range(STORM)]
+    rows = [
+        {
+            "at": T0 + timedelta(minutes=2, seconds=i),
+            "title": f"csp alert {i:03d}{LONG}",
+            "labels": {"csp": "logingov"} if i % 2 else {},
+        }
+        for i in range(STORM)
+    ]
     for i in range(0, STORM, 15):
         rows[i].update(status="resolved", resolved_at=rows[i]["at"] + timedelta(minutes=3))
     add_alerts(server.state.sessions, rows, service="csp", incident_id=incident_service.parse_ref(ref))
     with unit_of_work(server.state.sessions) as s:
         inc = incident_service.get(s, ref)
         for i in range(40):
-            incident_service.add_timeline(s, inc, now=T0 + timedelta(minutes=7), actor="system", kind="alert",
-                                          text=f"Alert {i} changed to Warn: csp alert{LONG}",
-                                          data={"alert_id": i, "event": "changed to Warn"})
+            incident_service.add_timeline(
+                s,
+                inc,
+                now=T0 + timedelta(minutes=7),
+                actor="system",
+                kind="alert",
+                text=f"Alert {i} changed to Warn: csp alert{LONG}",
+                data={"alert_id": i, "event": "changed to Warn"},
+            )
     clock.set(T0 + timedelta(minutes=9))
     with server.admin() as c:
         assert c.post(f"/api/v1/incidents/{ref}/timeline", json={"text": "Failing over to SiS" + "!" * 5000}).is_success
@@ -101,8 +113,9 @@ def _check_draft(draft: dict[str, Any]) -> None:
     assert len(draft["firing"]) == drafts.FIRING_SHOWN and all(len(c["text"]) <= 200 for c in draft["changes"])
 
 
-def test_storm_draft_and_automatic_update_are_bounded(server: Running, token: str, clock: FakeClock,
-                                                     statements: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_storm_draft_and_automatic_update_are_bounded(
+    server: Running, token: str, clock: FakeClock, statements: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     ref = _storm(server, token, clock)
     with server.admin() as c:
         quiet = c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P2", "severity": "SEV-3"}).json()
@@ -158,9 +171,10 @@ def test_small_incident_lists_firing_first_then_most_recent(server: Running) -> 
         body = {"services": ["sis"], "priority": "P2", "severity": "SEV-3"}
         ref = c.post("/api/v1/incidents", json=body).json()["id"]
     number = incident_service.parse_ref(ref)
-    ids = [add_alert(server.state.sessions, service="sis", at=T0 + timedelta(minutes=m), status=status,
-                     incident_id=number)
-           for m, status in ((1, "resolved"), (2, "firing"), (3, "resolved"), (4, "firing"), (5, "resolved"))]
+    ids = [
+        add_alert(server.state.sessions, service="sis", at=T0 + timedelta(minutes=m), status=status, incident_id=number)
+        for m, status in ((1, "resolved"), (2, "firing"), (3, "resolved"), (4, "firing"), (5, "resolved"))
+    ]
     got = incident(server, ref)
     assert [a["id"] for a in got["alerts"]] == [ids[1], ids[3], ids[4], ids[2], ids[0]]
     assert (got["alerts_total"], got["alerts_firing"]) == (5, 2)
@@ -173,8 +187,15 @@ def test_storm_web_room_shows_a_bounded_list_and_links_to_all(server: Running, t
     with unit_of_work(server.state.sessions) as s:  # each joining alert adds an alert entry
         inc = incident_service.get(s, ref)
         for i in range(20):
-            incident_service.add_timeline(s, inc, now=T0 + timedelta(minutes=8), actor="system", kind="alert",
-                                          text=f"Alert {1000 + i} joined", data={"event": "joined"})
+            incident_service.add_timeline(
+                s,
+                inc,
+                now=T0 + timedelta(minutes=8),
+                actor="system",
+                kind="alert",
+                text=f"Alert {1000 + i} joined",
+                data={"event": "joined"},
+            )
     make_web_user(server, "alice")
     alice, _ = login(server, "alice")
     room = alice.get(f"/incidents/{ref}")
@@ -193,7 +214,7 @@ def test_storm_web_room_shows_a_bounded_list_and_links_to_all(server: Running, t
     textarea = room.text.split('id="update-message"', 1)[1].split("</textarea>", 1)[0]
     assert "more alerts fired" in textarea and f"({STORM - 20 + 1} in all)" in textarea
     listing = alice.get(more.group(1)).text
-    assert f"{STORM + 1} in all" in listing and f"Alerts of <a href=\"/incidents/{ref}\">{ref}</a>" in listing
+    assert f"{STORM + 1} in all" in listing and f'Alerts of <a href="/incidents/{ref}">{ref}</a>' in listing
     assert f"/alerts?incident={ref}&amp;page=2" in listing
     assert "20 in all" in alice.get(f"/alerts?incident={ref}&status=resolved").text
     assert "No alerts." in alice.get("/alerts?incident=INC-999").text
@@ -203,9 +224,22 @@ def test_storm_web_room_shows_a_bounded_list_and_links_to_all(server: Running, t
 def test_alert_detail_pages_its_events(server: Running) -> None:
     alert_id = add_alert(server.state.sessions, service="sis", at=T0)
     with server.state.sessions.begin() as s:
-        s.execute(insert(AlertEvent), [dict(alert_id=alert_id, event_key=f"e{i}", source="datadog", status="firing",
-                                             transition="Triggered", received_at=T0 + timedelta(seconds=i),
-                                             occurred_at=None, raw=f'{{"n": {i}}}') for i in range(120)])
+        s.execute(
+            insert(AlertEvent),
+            [
+                dict(
+                    alert_id=alert_id,
+                    event_key=f"e{i}",
+                    source="datadog",
+                    status="firing",
+                    transition="Triggered",
+                    received_at=T0 + timedelta(seconds=i),
+                    occurred_at=None,
+                    raw=f'{{"n": {i}}}',
+                )
+                for i in range(120)
+            ],
+        )
     seen: list[int] = []
     before: int | None = None
     with server.admin() as c:
@@ -238,16 +272,24 @@ def statements(engine: Engine) -> Iterator[list[str]]:
 def _reads_firing_labels(sql: str) -> bool:
     """A read of the labels of an incident's firing alerts (what severity suggestion needs)."""
     head = sql.split(" FROM ", 1)[0]
-    return (sql.lstrip().upper().startswith("SELECT") and "alerts.labels" in head
-            and "alerts.incident_id = " in sql and "alerts.status = " in sql)
+    return (
+        sql.lstrip().upper().startswith("SELECT")
+        and "alerts.labels" in head
+        and "alerts.incident_id = " in sql
+        and "alerts.status = " in sql
+    )
 
 
-def test_storm_join_reads_severity_tags_only_when_it_brings_one(server: Running, token: str, clock: FakeClock,
-                                                                statements: list[str]) -> None:
+def test_storm_join_reads_severity_tags_only_when_it_brings_one(
+    server: Running, token: str, clock: FakeClock, statements: list[str]
+) -> None:
     ref = _declare(server, token)
-    add_alerts(server.state.sessions, [{"at": T0 + timedelta(seconds=i), "labels": {"csp": "logingov"}}
-                                       for i in range(STORM)],
-               service="csp", incident_id=incident_service.parse_ref(ref))
+    add_alerts(
+        server.state.sessions,
+        [{"at": T0 + timedelta(seconds=i), "labels": {"csp": "logingov"}} for i in range(STORM)],
+        service="csp",
+        incident_id=incident_service.parse_ref(ref),
+    )
     statements.clear()
     out = accepted(server, token, "grafana", _csp(None, "untagged"))["alerts"][0]
     assert out["incident"] == ref and not out["duplicate"]
@@ -270,9 +312,15 @@ def test_storm_join_reads_severity_tags_only_when_it_brings_one(server: Running,
 
 def test_comma_separated_tag_values_count_apart(server: Running, token: str) -> None:
     ref = _declare(server, token)
-    add_alerts(server.state.sessions, [{"at": T0, "labels": {"csp": "logingov, dslogon"}},
-                                       {"at": T0, "labels": {"csp": "idme"}, "tier": 2}],  # staging: not counted
-               service="csp", incident_id=incident_service.parse_ref(ref))
+    add_alerts(
+        server.state.sessions,
+        [
+            {"at": T0, "labels": {"csp": "logingov, dslogon"}},
+            {"at": T0, "labels": {"csp": "idme"}, "tier": 2},
+        ],  # staging: not counted
+        service="csp",
+        incident_id=incident_service.parse_ref(ref),
+    )
     accepted(server, token, "grafana", _csp("logingov", "again"))
     assert incident(server, ref)["severity"] == "SEV-1"
     changed = [e for e in timeline(server, ref) if e["kind"] == "severity_changed"]
@@ -282,16 +330,32 @@ def test_comma_separated_tag_values_count_apart(server: Running, token: str) -> 
 def test_severity_can_rise_only_below_the_most_severe_outcome() -> None:
     policy = reference_policy()  # rules give SEV-1 or SEV-2, the default is SEV-3
     assert [rules.severity_can_rise(policy, s) for s in ("SEV-1", "SEV-2", "SEV-3", "SEV-5")] == [
-        False, True, True, True]
+        False,
+        True,
+        True,
+        True,
+    ]
 
 
 def test_adds_severity_values_matches_severity_for() -> None:
     """The skip is sound: an alert it skips never changes `severity_for` over any set of alerts."""
     policy = reference_policy()
-    others: list[list[tuple[dict[str, str], int]]] = [[], [({"csp": "idme"}, 1)], [({"csp": "idme, dslogon"}, 1)],
-                                                      [({"csp": "logingov"}, 2)]]
-    new_alerts = [({}, 1), ({"csp": ""}, 1), ({"csp": " , "}, 1), ({"csp": "mhv"}, 2), ({"csp": "mhv"}, 1),
-                  ({"csp": "idme"}, 1), ({"csp": "a,b"}, 1), ({"env": "prod"}, 1)]
+    others: list[list[tuple[dict[str, str], int]]] = [
+        [],
+        [({"csp": "idme"}, 1)],
+        [({"csp": "idme, dslogon"}, 1)],
+        [({"csp": "logingov"}, 2)],
+    ]
+    new_alerts = [
+        ({}, 1),
+        ({"csp": ""}, 1),
+        ({"csp": " , "}, 1),
+        ({"csp": "mhv"}, 2),
+        ({"csp": "mhv"}, 1),
+        ({"csp": "idme"}, 1),
+        ({"csp": "a,b"}, 1),
+        ({"env": "prod"}, 1),
+    ]
     for labels, tier in new_alerts:
         skipped = not rules.adds_severity_values(policy, labels, tier)
         assert skipped == (labels.get("csp", "").replace(",", "").strip() == "" or tier != 1)

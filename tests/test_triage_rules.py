@@ -14,14 +14,22 @@ from warroom.triage import rules
 P = reference_policy()
 
 
-@pytest.mark.parametrize(("tier", "users", "want", "rule"), [
-    (1, 1001, "P1", "matrix-t1-gt1000"), (1, 1000, "P2", "matrix-t1-gt100"),
-    (1, 101, "P2", "matrix-t1-gt100"), (1, 1, "P3", "matrix-t1-gt0"),
-    (1, 0, "P3", "matrix-t1-none"), (2, 5000, "P3", "non-production-cap"),
-    (2, 500, "P3", "matrix-t2-gt100"), (3, 5000, "P3", "matrix-t3-gt1000"),
-    (3, 50, "P4", "matrix-t3-gt0"), (1, None, "P3", "unknown-impact-provisional"),
-    (2, None, "P4", "unknown-impact-provisional"),
-])
+@pytest.mark.parametrize(
+    ("tier", "users", "want", "rule"),
+    [
+        (1, 1001, "P1", "matrix-t1-gt1000"),
+        (1, 1000, "P2", "matrix-t1-gt100"),
+        (1, 101, "P2", "matrix-t1-gt100"),
+        (1, 1, "P3", "matrix-t1-gt0"),
+        (1, 0, "P3", "matrix-t1-none"),
+        (2, 5000, "P3", "non-production-cap"),
+        (2, 500, "P3", "matrix-t2-gt100"),
+        (3, 5000, "P3", "matrix-t3-gt1000"),
+        (3, 50, "P4", "matrix-t3-gt0"),
+        (1, None, "P3", "unknown-impact-provisional"),
+        (2, None, "P4", "unknown-impact-provisional"),
+    ],
+)
 def test_alert_priority(tier: int, users: int | None, want: str, rule: str) -> None:
     d = rules.alert_priority(P, tier=tier, users=users)
     assert (d.value, d.rule) == (want, rule) and d.reason
@@ -36,14 +44,16 @@ def test_escalation_only_for_production_with_unknown_impact() -> None:
     assert (d.value, d.rule) == ("P1", "unknown-impact-window")
 
 
-@pytest.mark.parametrize(("labels", "service", "mapped", "rule"), [
-    ({"service": "sis"}, "sis", True, "service-match-sis-0"),
-    ({"csp": "idme"}, "csp", True, "service-match-csp-1"),
-    ({"team": "billing"}, "unmapped", False, "service-fallback"),
-])
+@pytest.mark.parametrize(
+    ("labels", "service", "mapped", "rule"),
+    [
+        ({"service": "sis"}, "sis", True, "service-match-sis-0"),
+        ({"csp": "idme"}, "csp", True, "service-match-csp-1"),
+        ({"team": "billing"}, "unmapped", False, "service-fallback"),
+    ],
+)
 def test_map_service(labels: dict[str, str], service: str, mapped: bool, rule: str) -> None:
-    got, is_mapped, d = rules.map_service(P, source="datadog", labels=labels, monitor_id=None,
-                                          title="x")
+    got, is_mapped, d = rules.map_service(P, source="datadog", labels=labels, monitor_id=None, title="x")
     assert (got, is_mapped, d.rule) == (service, mapped, rule)
 
 
@@ -65,8 +75,7 @@ def test_users_and_environment_from_labels() -> None:
 
 def test_datadog_title_prefixes() -> None:
     [a] = parsers.parse_datadog({"title": "[P1] [Re-No Data on {host:a}] Disk", "id": "1"})
-    assert (a.transition, a.status, a.priority_hint, a.title) == ("Re-No Data", "firing", "P1",
-                                                                  "Disk")
+    assert (a.transition, a.status, a.priority_hint, a.title) == ("Re-No Data", "firing", "P1", "Disk")
     assert a.labels["host"] == "a"
     [b] = parsers.parse_datadog({"title": "[Recovered on {host:a}] Disk", "id": "2"})
     assert b.dedup_key == a.dedup_key and b.status == "resolved"
@@ -110,18 +119,39 @@ def test_triage_memo_decides_exactly_like_triage() -> None:
     raw["services"][1]["match"].append({"monitor_ids": ["m-7"], "sources": ["datadog"]})
     policies = [P, Policy.model_validate(raw)]
     memos = [TriageMemo(p, size=64) for p in policies]  # small: the clearing path runs too
-    values = st.sampled_from(["sis", "usip", "ssoe", "idme", "prod", "production", "staging", "dev",
-                              "", "none", "1500", "50", "2,000", "lots"])
-    keys = st.sampled_from(["service", "env", "environment", "csp", "users_per_hour", "users_affected",
-                            "host", "region"])
+    values = st.sampled_from(
+        [
+            "sis",
+            "usip",
+            "ssoe",
+            "idme",
+            "prod",
+            "production",
+            "staging",
+            "dev",
+            "",
+            "none",
+            "1500",
+            "50",
+            "2,000",
+            "lots",
+        ]
+    )
+    keys = st.sampled_from(
+        ["service", "env", "environment", "csp", "users_per_hour", "users_affected", "host", "region"]
+    )
 
     @settings(max_examples=400, deadline=None)
-    @given(source=st.sampled_from(parsers.SOURCES), labels=st.dictionaries(keys, values, max_size=5),
-           monitor=st.sampled_from([None, "m-7", "m-8"]),
-           title=st.sampled_from(["CPU high", "login.gov errors", "LOGIN.GOV down", "sis 5xx"]))
+    @given(
+        source=st.sampled_from(parsers.SOURCES),
+        labels=st.dictionaries(keys, values, max_size=5),
+        monitor=st.sampled_from([None, "m-7", "m-8"]),
+        title=st.sampled_from(["CPU high", "login.gov errors", "LOGIN.GOV down", "sis 5xx"]),
+    )
     def check(source: str, labels: dict[str, str], monitor: str | None, title: str) -> None:
-        item = parsers.Incoming(source=source, dedup_key="k", status="firing", title=title,
-                                labels=labels, monitor_id=monitor)
+        item = parsers.Incoming(
+            source=source, dedup_key="k", status="firing", title=title, labels=labels, monitor_id=monitor
+        )
         for policy, memo in zip(policies, memos, strict=True):
             assert memo(item) == triage(policy, item)
 
@@ -136,7 +166,10 @@ def test_bulk_inserts_match_their_tables() -> None:
     for statement in (bulk.ALERTS, bulk.EVENTS, bulk.NEW_EVENTS, bulk.DUE):
         table = Base.metadata.tables[statement.table]
         assert set(statement.names) <= set(table.c.keys()), statement.table
-        required = {c.name for c in table.c if not c.nullable and not c.primary_key
-                    and c.default is None and c.server_default is None}
+        required = {
+            c.name
+            for c in table.c
+            if not c.nullable and not c.primary_key and c.default is None and c.server_default is None
+        }
         assert required <= set(statement.names), (statement.table, required - set(statement.names))
         assert set(statement.returning) <= set(table.c.keys())

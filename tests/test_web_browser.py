@@ -34,9 +34,18 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        b = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         yield b
         b.close()
 
@@ -184,8 +193,13 @@ def test_incident_lifecycle_in_the_browser(tabs: Any, server: Running, clock: Fa
     expect(row.locator(".due")).to_have_class(re.compile(r"\bok\b"))
     page.evaluate("window.__stillHere = true")
     with unit_of_work(server.state.sessions) as s:
-        incidents.declare(s, policy=server.state.policy, now=clock.now(), actor="bob", data=IncidentCreate(
-            title="Terms of use page slow", services=["tou"], priority="P3", severity="SEV-4"))
+        incidents.declare(
+            s,
+            policy=server.state.policy,
+            now=clock.now(),
+            actor="bob",
+            data=IncidentCreate(title="Terms of use page slow", services=["tou"], priority="P3", severity="SEV-4"),
+        )
     expect(page.locator("#dashboard")).to_contain_text("Terms of use page slow", timeout=8000)
     assert page.evaluate("window.__stillHere") is True
     page.screenshot(path=str(ARTIFACTS / f"dashboard-{_kind(server)}.png"), full_page=True)
@@ -237,8 +251,13 @@ def test_incident_lifecycle_in_the_browser(tabs: Any, server: Running, clock: Fa
 def test_viewer_sees_no_edit_controls_and_is_refused(tabs: Any, server: Running, clock: FakeClock) -> None:
     make_web_user(server, "victor", role="viewer")
     with unit_of_work(server.state.sessions) as s:
-        ref = incidents.declare(s, policy=server.state.policy, now=clock.now(), actor="alice", data=IncidentCreate(
-            title="Sign-in down", services=["usip"], priority="P1", severity="SEV-1")).ref
+        ref = incidents.declare(
+            s,
+            policy=server.state.policy,
+            now=clock.now(),
+            actor="alice",
+            data=IncidentCreate(title="Sign-in down", services=["usip"], priority="P1", severity="SEV-1"),
+        ).ref
     victor = tabs()
     page = victor.login("victor")
     expect(page.locator("nav")).not_to_contain_text("Declare")
@@ -247,8 +266,9 @@ def test_viewer_sees_no_edit_controls_and_is_refused(tabs: Any, server: Running,
         assert page.locator("main form[method=post]").count() == 0, path
         assert page.locator("main textarea, main button").count() == 0 or path == "/incidents", path
     token = page.locator("header form input[name=csrf]").get_attribute("value")
-    r = page.request.post(f"{victor.url}/incidents/{ref}/notes", form={"text": "sneaky", "csrf": token or ""},
-                          max_redirects=0)
+    r = page.request.post(
+        f"{victor.url}/incidents/{ref}/notes", form={"text": "sneaky", "csrf": token or ""}, max_redirects=0
+    )
     assert r.status == 403 and "responder role" in r.text()
     assert victor.errors == []
 
@@ -257,8 +277,13 @@ def test_script_title_is_shown_as_text(tabs: Any, server: Running, clock: FakeCl
     make_web_user(server, "alice")
     evil = "<script>alert(1)</script>"
     with unit_of_work(server.state.sessions) as s:
-        ref = incidents.declare(s, policy=server.state.policy, now=clock.now(), actor="alice", data=IncidentCreate(
-            title=evil, services=["usip"], priority="P1", severity="SEV-1")).ref
+        ref = incidents.declare(
+            s,
+            policy=server.state.policy,
+            now=clock.now(),
+            actor="alice",
+            data=IncidentCreate(title=evil, services=["usip"], priority="P1", severity="SEV-1"),
+        ).ref
     tab = tabs()
     page = tab.login("alice")
     expect(page.locator("#dashboard")).to_contain_text(evil)
@@ -272,8 +297,13 @@ def test_script_title_is_shown_as_text(tabs: Any, server: Running, clock: FakeCl
 def test_form_without_csrf_token_is_refused(tabs: Any, server: Running, clock: FakeClock) -> None:
     make_web_user(server, "alice")
     with unit_of_work(server.state.sessions) as s:
-        ref = incidents.declare(s, policy=server.state.policy, now=clock.now(), actor="alice", data=IncidentCreate(
-            title="Sign-in down", services=["usip"], priority="P1", severity="SEV-1")).ref
+        ref = incidents.declare(
+            s,
+            policy=server.state.policy,
+            now=clock.now(),
+            actor="alice",
+            data=IncidentCreate(title="Sign-in down", services=["usip"], priority="P1", severity="SEV-1"),
+        ).ref
     tab = tabs()
     page = tab.login("alice")
     page.goto(f"{tab.url}/incidents/{ref}")
@@ -290,9 +320,18 @@ def test_form_without_csrf_token_is_refused(tabs: Any, server: Running, clock: F
 def test_phone_screen_and_keyboard_only(tabs: Any, server: Running, clock: FakeClock) -> None:
     make_web_user(server, "alice")
     with unit_of_work(server.state.sessions) as s:
-        ref = incidents.declare(s, policy=server.state.policy, now=clock.now(), actor="alice", data=IncidentCreate(
-            title="A rather long incident title that has to wrap on a small phone screen without overflowing",
-            services=["usip", "csp"], priority="P1", severity="SEV-1")).ref
+        ref = incidents.declare(
+            s,
+            policy=server.state.policy,
+            now=clock.now(),
+            actor="alice",
+            data=IncidentCreate(
+                title="A rather long incident title that has to wrap on a small phone screen without overflowing",
+                services=["usip", "csp"],
+                priority="P1",
+                severity="SEV-1",
+            ),
+        ).ref
     tab = tabs(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = tab.login("alice")
     for path in ("/", f"/incidents/{ref}", "/incidents/new", "/incidents", "/policy", "/alerts"):

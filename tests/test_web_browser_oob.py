@@ -18,8 +18,15 @@ from playwright.sync_api import expect  # isort: skip (after the module skip abo
 
 def _declare(server: Running, clock: FakeClock) -> str:
     with unit_of_work(server.state.sessions) as s:
-        return incidents.declare(s, policy=server.state.policy, now=clock.now(), actor="alice", data=IncidentCreate(
-            title="Sign-in down", services=["usip"], priority="P1", severity="SEV-1", commander="alice")).ref
+        return incidents.declare(
+            s,
+            policy=server.state.policy,
+            now=clock.now(),
+            actor="alice",
+            data=IncidentCreate(
+                title="Sign-in down", services=["usip"], priority="P1", severity="SEV-1", commander="alice"
+            ),
+        ).ref
 
 
 def test_oob_request_walk_and_reports(tabs: Any, server: Running, clock: FakeClock) -> None:  # noqa: F811
@@ -44,8 +51,9 @@ def test_oob_request_walk_and_reports(tabs: Any, server: Running, clock: FakeClo
     expect(page.get_by_label("Platform severity")).to_have_value("critical")
     expect(page.locator("#oob-state")).to_have_text("draft")
     # Chromium logs the page's own 422 status as a console error: that one is expected, nothing else.
-    assert alice.errors == ["console: Failed to load resource: the server responded with a status of 422 "
-                            "(Unprocessable Entity)"], alice.errors
+    assert alice.errors == [
+        "console: Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
+    ], alice.errors
     alice.errors.clear()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"oob-missing-{_kind(server)}.png"), full_page=True)
@@ -64,7 +72,10 @@ def test_oob_request_walk_and_reports(tabs: Any, server: Running, clock: FakeClo
     expect(page.locator(".flash.ok")).to_have_text("Sent to the platform team.")
     expect(page.locator("#oob-state")).to_have_text("requested")
     assert page.locator(".moves button").evaluate_all("bs => bs.map(b => b.dataset.to)") == [
-        "approved", "rejected", "cancelled"]
+        "approved",
+        "rejected",
+        "cancelled",
+    ]
 
     # requested -> approved; tick the checklist; approved -> deployed -> verified.
     page.get_by_role("button", name="Approve").click()
@@ -76,7 +87,8 @@ def test_oob_request_walk_and_reports(tabs: Any, server: Running, clock: FakeClo
     page.get_by_role("button", name="Save checklist").click()
     expect(page.locator(".flash.ok")).to_contain_text("Checklist saved")
     expect(page.locator("li[data-item=leadership_ack] .ticked")).to_have_text(
-        re.compile(r"ticked by alice, 2026-10-05 09:00 UTC: VP on the bridge"))
+        re.compile(r"ticked by alice, 2026-10-05 09:00 UTC: VP on the bridge")
+    )
     page.get_by_role("button", name="Mark deployed").click()
     expect(page.locator("#oob-state")).to_have_text("deployed")
     page.get_by_role("button", name="Mark verified in production").click()

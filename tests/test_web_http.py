@@ -17,9 +17,13 @@ from warroom.notifications.models import Notification
 
 def _declare(server: Running, title: str = "Sign-in down", commander: str = "alice") -> str:
     with unit_of_work(server.state.sessions) as s:
-        inc = incidents.declare(s, policy=server.state.policy, now=server.state.now(), actor=commander,
-                                data=IncidentCreate(title=title, services=["usip"], priority="P1",
-                                                    severity="SEV-1", commander=commander))
+        inc = incidents.declare(
+            s,
+            policy=server.state.policy,
+            now=server.state.now(),
+            actor=commander,
+            data=IncidentCreate(title=title, services=["usip"], priority="P1", severity="SEV-1", commander=commander),
+        )
         return inc.ref
 
 
@@ -33,14 +37,16 @@ def test_pages_need_a_session_and_cookie_flags(server: Running) -> None:
     assert bad.status_code == 401 and "Wrong handle or password" in bad.text
     assert "warroom_session" not in anon.cookies
     page = anon.get("/login")
-    ok = anon.post("/login", data={"handle": "alice", "password": PASSWORD, "csrf": csrf_of(page.text),
-                                   "next": "//evil.example/"})
+    ok = anon.post(
+        "/login", data={"handle": "alice", "password": PASSWORD, "csrf": csrf_of(page.text), "next": "//evil.example/"}
+    )
     assert ok.status_code == 303 and ok.headers["location"] == "/"
     cookie = next(h for h in ok.headers.get_list("set-cookie") if h.startswith("warroom_session="))
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
     # the database holds only a hash of the cookie value
     token = anon.cookies["warroom_session"]
     from warroom.users.models import WebSession
+
     with server.state.sessions() as s:
         assert s.get(WebSession, token) is None and s.query(WebSession).count() == 1
     assert anon.get("/").status_code == 200
@@ -68,8 +74,11 @@ def test_secure_cookie_when_configured(server: Running) -> None:
     pre = next(h for h in page.headers.get_list("set-cookie") if h.startswith("warroom_login_csrf="))
     assert "Secure" in pre and "HttpOnly" in pre
     token = csrf_of(page.text)  # a Secure cookie is not sent back over http: send it as a browser on https would
-    r = anon.post("/login", data={"handle": "alice", "password": PASSWORD, "csrf": token},
-                  headers={"Cookie": f"warroom_login_csrf={token}"})
+    r = anon.post(
+        "/login",
+        data={"handle": "alice", "password": PASSWORD, "csrf": token},
+        headers={"Cookie": f"warroom_login_csrf={token}"},
+    )
     cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith("warroom_session="))
     assert "Secure" in cookie and "HttpOnly" in cookie
 
@@ -148,15 +157,25 @@ def test_dead_notification_retry(server: Running) -> None:
     ref = _declare(server)
     now = server.state.now()
     with unit_of_work(server.state.sessions) as s:
-        row = Notification(idempotency_key="dead-1", incident_id=incidents.parse_ref(ref), event="update",
-                           channel="support", text="hello", payload={}, state="dead", attempts=8,
-                           next_attempt_at=now, last_error="HTTP 500 from slack", created_at=now)
+        row = Notification(
+            idempotency_key="dead-1",
+            incident_id=incidents.parse_ref(ref),
+            event="update",
+            channel="support",
+            text="hello",
+            payload={},
+            state="dead",
+            attempts=8,
+            next_attempt_at=now,
+            last_error="HTTP 500 from slack",
+            created_at=now,
+        )
         s.add(row)
         s.flush()
         nid = row.id
     alice, token = login(server, "alice")
     page = alice.get("/notifications/dead")
-    assert "HTTP 500 from slack" in page.text and f'/notifications/{nid}/retry' in page.text
+    assert "HTTP 500 from slack" in page.text and f"/notifications/{nid}/retry" in page.text
     assert alice.post(f"/notifications/{nid}/retry", data={}).status_code == 403
     assert alice.post(f"/notifications/{nid}/retry", data={"csrf": token}).status_code == 303
     with server.state.sessions() as s:
@@ -183,19 +202,37 @@ def test_alerts_on_dashboard_incident_page_and_list(server: Running) -> None:
     now = server.state.now()
 
     def alert(key: str, title: str, status: str, incident_id: int | None) -> Alert:
-        return Alert(source="datadog", dedup_key=key, open_key=key if status == "firing" else None, service="usip",
-                     mapped=True, environment="production", tier=1, title=title, status=status, priority="P1",
-                     priority_rule="unknown-impact-t1", priority_reason="firing 15m in production", labels={},
-                     first_seen_at=now - timedelta(minutes=20), last_seen_at=now, incident_id=incident_id,
-                     event_count=1)
+        return Alert(
+            source="datadog",
+            dedup_key=key,
+            open_key=key if status == "firing" else None,
+            service="usip",
+            mapped=True,
+            environment="production",
+            tier=1,
+            title=title,
+            status=status,
+            priority="P1",
+            priority_rule="unknown-impact-t1",
+            priority_reason="firing 15m in production",
+            labels={},
+            first_seen_at=now - timedelta(minutes=20),
+            last_seen_at=now,
+            incident_id=incident_id,
+            event_count=1,
+        )
 
     with unit_of_work(server.state.sessions) as s:
-        s.add_all([alert("a1", "usip 5xx <b>high</b>", "firing", None),
-                   alert("a2", "usip latency", "resolved", incidents.parse_ref(ref)),
-                   alert("a3", "usip errors linked", "firing", incidents.parse_ref(ref))])
+        s.add_all(
+            [
+                alert("a1", "usip 5xx <b>high</b>", "firing", None),
+                alert("a2", "usip latency", "resolved", incidents.parse_ref(ref)),
+                alert("a3", "usip errors linked", "firing", incidents.parse_ref(ref)),
+            ]
+        )
     alice, _ = login(server, "alice")
     home = alice.get("/").text
-    assert "Firing alerts not in an incident <span class=\"count\">1</span>" in home
+    assert 'Firing alerts not in an incident <span class="count">1</span>' in home
     assert "usip 5xx &lt;b&gt;high&lt;/b&gt;" in home and "usip errors linked" not in home
     assert "/incidents/new?service=usip&amp;tier=1" in home
     room = alice.get(f"/incidents/{ref}").text
@@ -212,8 +249,9 @@ def test_alerts_on_dashboard_incident_page_and_list(server: Running) -> None:
 def test_cli_passwd_sets_the_web_password_and_signs_out_browsers(server: Running, db_url: str) -> None:
     make_web_user(server, "alice")
     alice, _ = login(server, "alice")
-    done = cli.warroom("user", "passwd", "alice", "--password", "a brand new password",
-                       env={"WARROOM_DATABASE_URL": db_url})
+    done = cli.warroom(
+        "user", "passwd", "alice", "--password", "a brand new password", env={"WARROOM_DATABASE_URL": db_url}
+    )
     assert done.returncode == 0, done.stderr
     assert alice.get("/").status_code == 303  # the old session is gone
     login(server, "alice", "a brand new password")

@@ -17,19 +17,31 @@ from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import IncidentCreate
 
-FULL = {"prs": "https://github.com/example/identity/pull/7\nhttps://github.com/example/identity/pull/8",
-        "platform_severity": "critical", "active_daily_users": "120,000", "fix_confirmed_in_staging": "no",
-        "not_confirmed_reason": "staging has no SAML IdP", "description": "Revert the SAML change",
-        "reason": "nobody can sign in", "validation_steps": "sign in with a test account",
-        "validated_by": "bob", "confirm_after_cutoff": "1", "confirm_cannot_wait": "1", "confirm_postmortem": "1"}
+FULL = {
+    "prs": "https://github.com/example/identity/pull/7\nhttps://github.com/example/identity/pull/8",
+    "platform_severity": "critical",
+    "active_daily_users": "120,000",
+    "fix_confirmed_in_staging": "no",
+    "not_confirmed_reason": "staging has no SAML IdP",
+    "description": "Revert the SAML change",
+    "reason": "nobody can sign in",
+    "validation_steps": "sign in with a test account",
+    "validated_by": "bob",
+    "confirm_after_cutoff": "1",
+    "confirm_cannot_wait": "1",
+    "confirm_postmortem": "1",
+}
 
 
-def _declare(server: Running, title: str = "Sign-in down", when: datetime | None = None,
-             priority: str = "P1") -> str:
+def _declare(server: Running, title: str = "Sign-in down", when: datetime | None = None, priority: str = "P1") -> str:
     with unit_of_work(server.state.sessions) as s:
-        return incidents.declare(s, policy=server.state.policy, now=when or server.state.now(), actor="alice",
-                                 data=IncidentCreate(title=title, services=["usip"], priority=priority,
-                                                     severity="SEV-1", commander="alice")).ref
+        return incidents.declare(
+            s,
+            policy=server.state.policy,
+            now=when or server.state.now(),
+            actor="alice",
+            data=IncidentCreate(title=title, services=["usip"], priority=priority, severity="SEV-1", commander="alice"),
+        ).ref
 
 
 def _rows(server: Running) -> list[OobRequest]:
@@ -50,14 +62,27 @@ def test_open_request_from_incident_422_names_missing_and_keeps_typed(server: Ru
     assert f'action="/incidents/{ref}/oob"' in room and 'name="confirm_cannot_wait"' in room
 
     # Sending an incomplete form: 422 in the page, what is missing by name, the draft and the typing kept.
-    typed = {"csrf": token, "action": "request", "description": "Revert <b>SAML</b> change",
-             "platform_severity": "high", "active_daily_users": "5000"}
+    typed = {
+        "csrf": token,
+        "action": "request",
+        "description": "Revert <b>SAML</b> change",
+        "platform_severity": "high",
+        "active_daily_users": "5000",
+    }
     r = alice.post(f"/incidents/{ref}/oob", data=typed)
     assert r.status_code == 422
     assert 'id="oob-error"' in r.text and "the form is incomplete" in r.text
     missing = re.findall(r'<li data-field="([a-z_]+)">', r.text)
-    assert missing == ["prs", "fix_confirmed_in_staging", "reason", "validation_steps", "validated_by",
-                       "confirm_after_cutoff", "confirm_cannot_wait", "confirm_postmortem"]
+    assert missing == [
+        "prs",
+        "fix_confirmed_in_staging",
+        "reason",
+        "validation_steps",
+        "validated_by",
+        "confirm_after_cutoff",
+        "confirm_cannot_wait",
+        "confirm_postmortem",
+    ]
     assert "Related PR URLs" in r.text and "Who validated the fix" in r.text
     assert ">Revert &lt;b&gt;SAML&lt;/b&gt; change</textarea>" in r.text and 'value="5000"' in r.text
     assert "<option selected>high</option>" in r.text and 'aria-invalid="true"' in r.text
@@ -70,8 +95,10 @@ def test_open_request_from_incident_422_names_missing_and_keeps_typed(server: Ru
     assert r.status_code == 422 and "Related PR URLs (line 1)" in r.text and "Nothing was saved" in r.text
     assert ">not a url</textarea>" in r.text and ">staging has no SAML IdP</textarea>" in r.text
     assert 'id="oob-staging-no" name="fix_confirmed_in_staging" value="no" checked' in r.text
-    assert alice.post(f"/incidents/{ref}/oob", data={**FULL, "csrf": token, "active_daily_users": "lots"}
-                      ).status_code == 422
+    assert (
+        alice.post(f"/incidents/{ref}/oob", data={**FULL, "csrf": token, "active_daily_users": "lots"}).status_code
+        == 422
+    )
     assert len(_rows(server)) == 1
 
     # Complete the draft from its page and send it.
@@ -117,10 +144,15 @@ def test_only_legal_moves_checklist_who_and_when_and_refusals(server: Running) -
     assert _moves(alice.get(url).text) == ["deployed", "cancelled"]
     r = alice.post(f"{url}/transition", data={"csrf": token, "to": "deployed"})
     assert r.status_code == 409 and "Still to do" in r.text
-    assert re.findall(r'<li data-field="([a-z_]+)">', r.text) == ["paging_incident", "leadership_ack",
-                                                                  "channels_notified"]
-    r = bob.post(f"{url}/checklist", data={"csrf": btoken, "done": ["paging_incident", "leadership_ack"],
-                                           "note_leadership_ack": "VP on the bridge"})
+    assert re.findall(r'<li data-field="([a-z_]+)">', r.text) == [
+        "paging_incident",
+        "leadership_ack",
+        "channels_notified",
+    ]
+    r = bob.post(
+        f"{url}/checklist",
+        data={"csrf": btoken, "done": ["paging_incident", "leadership_ack"], "note_leadership_ack": "VP on the bridge"},
+    )
     assert r.status_code == 303
     page = alice.get(url).text
     assert "ticked by bob, 2026-10-05 09:00 UTC: VP on the bridge" in page
@@ -134,8 +166,9 @@ def test_only_legal_moves_checklist_who_and_when_and_refusals(server: Running) -
     assert row.checklist["channels_notified"]["by"] == "alice"
     assert row.checklist["channels_notified"]["at"].startswith("2026-10-05T09:03")
     assert alice.post(f"{url}/checklist", data={"csrf": token, "done": "bogus"}).status_code == 422
-    alice.post(f"{url}/checklist", data={"csrf": token,
-                                         "done": ["paging_incident", "channels_notified", "leadership_ack"]})
+    alice.post(
+        f"{url}/checklist", data={"csrf": token, "done": ["paging_incident", "channels_notified", "leadership_ack"]}
+    )
     for to in ("deployed", "verified"):
         assert alice.post(f"{url}/transition", data={"csrf": token, "to": to}).status_code == 303
     page = alice.get(url).text
@@ -161,8 +194,15 @@ def test_viewer_sees_but_cannot_change_and_csrf_is_checked(server: Running) -> N
     with unit_of_work(server.state.sessions) as s:
         inc = incidents.get(s, ref, for_update=True)
         from warroom.deploys.schemas import OobForm
-        row = oob.create(s, policy=server.state.policy, now=server.state.now(), actor="alice", incident=inc,
-                         form=OobForm(description="a draft"))
+
+        row = oob.create(
+            s,
+            policy=server.state.policy,
+            now=server.state.now(),
+            actor="alice",
+            incident=inc,
+            form=OobForm(description="a draft"),
+        )
         number = row.id
     url = f"/incidents/{ref}/oob/OOB-{number}"
     victor, vtoken = login(server, "victor")
@@ -170,10 +210,17 @@ def test_viewer_sees_but_cannot_change_and_csrf_is_checked(server: Running) -> N
     assert f'href="{url}"' in room and f'action="/incidents/{ref}/oob"' not in room
     page = victor.get(url)
     assert page.status_code == 200 and "a draft" in page.text
-    assert "<form method=\"post\" action=\"/incidents" not in page.text and "<button" not in page.text.split(
-        "</header>", 1)[1]
-    posts = {f"/incidents/{ref}/oob": {**FULL}, f"{url}/edit": {**FULL}, f"{url}/transition": {"to": "cancelled"},
-             f"{url}/checklist": {"done": "paging_incident"}, f"{url}/postmortem": {}}
+    assert (
+        '<form method="post" action="/incidents' not in page.text
+        and "<button" not in page.text.split("</header>", 1)[1]
+    )
+    posts = {
+        f"/incidents/{ref}/oob": {**FULL},
+        f"{url}/edit": {**FULL},
+        f"{url}/transition": {"to": "cancelled"},
+        f"{url}/checklist": {"done": "paging_incident"},
+        f"{url}/postmortem": {},
+    }
     for path, data in posts.items():
         r = victor.post(path, data={**data, "csrf": vtoken})
         assert r.status_code == 403 and "responder role" in r.text, path
@@ -194,8 +241,9 @@ def test_reports_page_figures_charts_and_downloads(server: Running) -> None:
     _declare(server, title="October one")  # outside the default period (last full month: September)
     with unit_of_work(server.state.sessions) as s:
         inc = incidents.get(s, p1, for_update=True)
-        incidents.transition(s, policy=server.state.policy, now=sept + timedelta(minutes=45), actor="alice",
-                             incident=inc, to="resolved")
+        incidents.transition(
+            s, policy=server.state.policy, now=sept + timedelta(minutes=45), actor="alice", incident=inc, to="resolved"
+        )
     victor, _ = login(server, "victor")
     assert 'href="/reports"' in victor.get("/").text
     page = victor.get("/reports")
@@ -204,7 +252,7 @@ def test_reports_page_figures_charts_and_downloads(server: Running) -> None:
     assert 'id="r-from" name="from" type="date" value="2026-09-01"' in text
     assert 'id="r-to" name="to" type="date" value="2026-09-30"' in text
     table = text.split('id="report-table"', 1)[1].split("</table>", 1)[0]
-    assert "<th scope=\"col\">MTTA</th>" in table and "<th scope=\"col\">OOB deploys</th>" in table
+    assert '<th scope="col">MTTA</th>' in table and '<th scope="col">OOB deploys</th>' in table
     assert re.search(r'<th scope="row">P1</th><td>1</td>', table)
     assert re.search(r'<tr class="total"><th scope="row">total</th><td>2</td>', table)
     assert "45m" in table
@@ -216,8 +264,10 @@ def test_reports_page_figures_charts_and_downloads(server: Running) -> None:
     assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
     assert got.headers["content-disposition"].startswith("attachment")
     with server.admin() as c:
-        api = c.get("/api/v1/reports", params={"from": "2026-09-01", "to": "2026-10-01", "group_by": "priority",
-                                               "format": "csv"})
+        api = c.get(
+            "/api/v1/reports",
+            params={"from": "2026-09-01", "to": "2026-10-01", "group_by": "priority", "format": "csv"},
+        )
         api_md = c.get("/api/v1/reports/monthly", params={"month": "2026-09"}).text
     assert got.text == api.text
     rows = list(csv.DictReader(io.StringIO(got.text)))
@@ -231,8 +281,13 @@ def test_reports_page_figures_charts_and_downloads(server: Running) -> None:
     assert '<th scope="row">2026-09</th><td>2</td>' in by_month and '<th scope="row">2026-10</th><td>1</td>' in by_month
     empty = victor.get("/reports?from=2025-01-01&to=2025-01-31").text
     assert "No incidents were declared in this period" in empty and "<svg " not in empty
-    for bad in ("/reports?from=2026-13-01", "/reports?from=2026-09-10&to=2026-09-01", "/reports?group_by=colour",
-                "/reports.csv?to=yesterday", "/reports/monthly.md?month=2026-13"):
+    for bad in (
+        "/reports?from=2026-13-01",
+        "/reports?from=2026-09-10&to=2026-09-01",
+        "/reports?group_by=colour",
+        "/reports.csv?to=yesterday",
+        "/reports/monthly.md?month=2026-13",
+    ):
         r = victor.get(bad)
         assert r.status_code == 422, bad
     assert 'id="report-error"' in victor.get("/reports?group_by=colour").text

@@ -56,8 +56,9 @@ def _rows(conn: sa.Connection, table: sa.Table) -> Iterator[dict[str, Any]]:
 def export(engine: Engine, out: IO[str], *, schema: list[str], progress: Progress | None = None) -> dict[str, int]:
     """Stream every table as JSON; returns the row count per table."""
     counts: dict[str, int] = {}
-    out.write(json.dumps({"format": FORMAT, "version": VERSION, "schema": schema,
-                          "exported_at": utcnow().isoformat()})[:-1])
+    out.write(
+        json.dumps({"format": FORMAT, "version": VERSION, "schema": schema, "exported_at": utcnow().isoformat()})[:-1]
+    )
     out.write(', "tables": {')
     with engine.connect() as conn:
         for i, table in enumerate(_tables()):
@@ -100,8 +101,9 @@ def restore(engine: Engine, data: dict[str, Any], *, progress: Progress | None =
             rows = tables.get(table.name, [])
             cols = {c.name: c for c in table.columns}
             for start in range(0, len(rows), BATCH):
-                batch = [{k: _decode(cols[k], v) for k, v in r.items() if k in cols}
-                         for r in rows[start:start + BATCH]]
+                batch = [
+                    {k: _decode(cols[k], v) for k, v in r.items() if k in cols} for r in rows[start : start + BATCH]
+                ]
                 conn.execute(table.insert(), batch)
                 if progress:
                     progress(table.name, start + len(batch))
@@ -116,6 +118,9 @@ def _reset_sequences(conn: sa.Connection) -> None:
     for table in _tables():
         pk = list(table.primary_key.columns)
         if len(pk) == 1 and isinstance(pk[0].type, sa.Integer) and pk[0].autoincrement in (True, "auto"):
-            conn.execute(sa.text(
-                f"SELECT setval(pg_get_serial_sequence('{table.name}', '{pk[0].name}'), "
-                f"COALESCE((SELECT MAX({pk[0].name}) FROM {table.name}), 0) + 1, false)"))
+            conn.execute(
+                sa.text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', '{pk[0].name}'), "
+                    f"COALESCE((SELECT MAX({pk[0].name}) FROM {table.name}), 0) + 1, false)"
+                )
+            )

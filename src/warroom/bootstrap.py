@@ -52,5 +52,3 @@ def first_run_message(run: FirstRun, base_url: str) -> str:
         "Change the password with: warroom user passwd admin\n"
         "===========================\n"
     )
-
-

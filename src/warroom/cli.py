@@ -23,8 +23,11 @@ from warroom.errors import WarroomError
 from warroom.policy import Policy, PolicyError, load_policy
 from warroom.settings import Settings, get_settings, writer_process_wanted
 
-app = typer.Typer(help="warroom: incident response for small SRE and platform teams.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="warroom: incident response for small SRE and platform teams.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 policy_app = typer.Typer(help="The policy file.", no_args_is_help=True)
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
@@ -141,19 +144,23 @@ def serve(
         first = bootstrap.ensure_admin(session, now=SystemClock().now())
     if first:
         typer.echo(bootstrap.first_run_message(first, base))
-    application = create_app(settings, policy=policy, run_worker=not no_worker,
-                             ingest_process=writer_process_wanted(settings))
-    typer.echo(f"warroom serving on {base} (policy: {settings.policy or 'bundled reference'}, "
-               f"database: {settings.database_url.split('@')[-1]})")
+    application = create_app(
+        settings, policy=policy, run_worker=not no_worker, ingest_process=writer_process_wanted(settings)
+    )
+    typer.echo(
+        f"warroom serving on {base} (policy: {settings.policy or 'bundled reference'}, "
+        f"database: {settings.database_url.split('@')[-1]})"
+    )
     runtime.tune_gc()
-    uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower(),
-                access_log=False)
+    uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
 
 
 @app.command()
 def worker(
-    metrics_port: Annotated[int | None, typer.Option(
-        "--metrics-port", help="Serve this worker's Prometheus metrics (delivery latency) on this port")] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option("--metrics-port", help="Serve this worker's Prometheus metrics (delivery latency) on this port"),
+    ] = None,
     metrics_host: Annotated[str, typer.Option("--metrics-host", help="Bind address for --metrics-port")] = "127.0.0.1",
 ) -> None:
     """Run the background worker: notifications, reminders, escalations (many may run)."""
@@ -235,8 +242,10 @@ def policy_check(
         policy = load_policy(file if file else get_settings().policy)
     except PolicyError as exc:
         raise fail(str(exc), 2) from None
-    typer.echo(f"ok: policy for team '{policy.team}': {len(policy.services)} services, "
-               f"{len(policy.severities)} severities, {len(policy.channels)} channels")
+    typer.echo(
+        f"ok: policy for team '{policy.team}': {len(policy.services)} services, "
+        f"{len(policy.severities)} severities, {len(policy.channels)} channels"
+    )
 
 
 @policy_app.command("show")
@@ -264,10 +273,10 @@ def user_add(
     from warroom.users import service as users
 
     with session_scope() as (session, _):
-        user = users.create_user(session, now=SystemClock().now(), handle=handle, role=role,
-                                 name=name, email=email, slack_id=slack_id)
-        emit({"handle": user.handle, "role": user.role}, as_json,
-             f"added {user.handle} ({user.role})")
+        user = users.create_user(
+            session, now=SystemClock().now(), handle=handle, role=role, name=name, email=email, slack_id=slack_id
+        )
+        emit({"handle": user.handle, "role": user.role}, as_json, f"added {user.handle} ({user.role})")
 
 
 @user_app.command("list")
@@ -277,10 +286,8 @@ def user_list(as_json: JsonOpt = False) -> None:
 
     with session_scope() as (session, _):
         rows = session.query(User).order_by(User.handle).all()
-        data = [{"handle": u.handle, "role": u.role, "name": u.name, "active": u.active}
-                for u in rows]
-        emit(data, as_json, "\n".join(f"{u['handle']:<24} {u['role']:<10} {u['name']}"
-                                      for u in data) or "no users")
+        data = [{"handle": u.handle, "role": u.role, "name": u.name, "active": u.active} for u in rows]
+        emit(data, as_json, "\n".join(f"{u['handle']:<24} {u['role']:<10} {u['name']}" for u in data) or "no users")
 
 
 @user_app.command("passwd")
@@ -320,13 +327,12 @@ def token_create(
     with session_scope() as (session, _):
         now = SystemClock().now()
         if user:
-            row, plain = users.create_token(session, now=now, user=users.require(session, user),
-                                            kind="user", name=f"cli:{user}")
+            row, plain = users.create_token(
+                session, now=now, user=users.require(session, user), kind="user", name=f"cli:{user}"
+            )
         else:
-            row, plain = users.create_token(session, now=now, user=None, kind="ingest",
-                                            name=ingest or "")
-        typer.echo(f"token {row.id} ({row.kind}) created; store it now, it is not shown again:",
-                   err=True)
+            row, plain = users.create_token(session, now=now, user=None, kind="ingest", name=ingest or "")
+        typer.echo(f"token {row.id} ({row.kind}) created; store it now, it is not shown again:", err=True)
     typer.echo(plain)
 
 
@@ -336,11 +342,19 @@ def token_list(as_json: JsonOpt = False) -> None:
     from warroom.users import service as users
 
     with session_scope() as (session, _):
-        data = [{"id": t.id, "kind": t.kind, "name": t.name, "prefix": t.prefix,
-                 "revoked": t.revoked_at is not None} for t in users.list_tokens(session)]
-        emit(data, as_json, "\n".join(
-            f"{t['id']:>4} {t['kind']:<7} {t['prefix']}… {t['name']}"
-            f"{' (revoked)' if t['revoked'] else ''}" for t in data) or "no tokens")
+        data = [
+            {"id": t.id, "kind": t.kind, "name": t.name, "prefix": t.prefix, "revoked": t.revoked_at is not None}
+            for t in users.list_tokens(session)
+        ]
+        emit(
+            data,
+            as_json,
+            "\n".join(
+                f"{t['id']:>4} {t['kind']:<7} {t['prefix']}… {t['name']}{' (revoked)' if t['revoked'] else ''}"
+                for t in data
+            )
+            or "no tokens",
+        )
 
 
 @token_app.command("revoke")
@@ -368,5 +382,3 @@ def main() -> None:
     except ValidationError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-
-

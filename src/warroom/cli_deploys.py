@@ -52,8 +52,9 @@ def create(
     validated_by: Annotated[str | None, typer.Option(help="Who validated the fix")] = None,
     after_cutoff: Annotated[bool, typer.Option("--confirm-after-cutoff")] = False,
     cannot_wait: Annotated[bool, typer.Option("--confirm-cannot-wait")] = False,
-    postmortem: Annotated[bool, typer.Option(
-        "--confirm-postmortem", help="I will write a postmortem within two business days")] = False,
+    postmortem: Annotated[
+        bool, typer.Option("--confirm-postmortem", help="I will write a postmortem within two business days")
+    ] = False,
     proxies: Annotated[bool, typer.Option("--proxies", help="The change touches proxies")] = False,
     security: Annotated[bool, typer.Option("--security", help="The change is security-related")] = False,
     request: Annotated[bool, typer.Option("--request", help="Send it to the platform team now")] = False,
@@ -61,19 +62,28 @@ def create(
     as_json: JsonOpt = False,
 ) -> None:
     """Open an OOB deploy request (a draft unless --request and the form is complete)."""
-    form = _form(prs=pr, platform_severity=severity, active_daily_users=users,
-                 fix_confirmed_in_staging=staging, not_confirmed_reason=not_confirmed_reason,
-                 description=description, reason=reason, validation_steps=validation_steps,
-                 validated_by=validated_by, confirm_after_cutoff=after_cutoff or None,
-                 confirm_cannot_wait=cannot_wait or None, confirm_postmortem=postmortem or None,
-                 proxies_changed=proxies or None, security_related=security or None)
+    form = _form(
+        prs=pr,
+        platform_severity=severity,
+        active_daily_users=users,
+        fix_confirmed_in_staging=staging,
+        not_confirmed_reason=not_confirmed_reason,
+        description=description,
+        reason=reason,
+        validation_steps=validation_steps,
+        validated_by=validated_by,
+        confirm_after_cutoff=after_cutoff or None,
+        confirm_cannot_wait=cannot_wait or None,
+        confirm_postmortem=postmortem or None,
+        proxies_changed=proxies or None,
+        security_related=security or None,
+    )
     with session_scope() as (session, settings):
         policy, now, who = _policy(settings), SystemClock().now(), _actor(session, actor)
         inc = incidents.get(session, incident, for_update=True)
         row = oob.create(session, policy=policy, now=now, actor=who, incident=inc, form=form)
         if request:
-            oob.transition(session, policy=policy, now=now, actor=who, incident=inc, row=row,
-                           to="requested")
+            oob.transition(session, policy=policy, now=now, actor=who, incident=inc, row=row, to="requested")
         _show(row, inc.ref, as_json)
 
 
@@ -83,8 +93,7 @@ def list_(incident: str, as_json: JsonOpt = False) -> None:
     with session_scope() as (session, _):
         inc = incidents.get(session, incident)
         outs = [oob.view(r, incident_ref=inc.ref) for r in oob.list_for_incident(session, incident_id=inc.id)]
-        emit([o.model_dump(mode="json") for o in outs], as_json,
-             "\n".join(_line(o) for o in outs) or "no OOB requests")
+        emit([o.model_dump(mode="json") for o in outs], as_json, "\n".join(_line(o) for o in outs) or "no OOB requests")
 
 
 @oob_app.command("show")
@@ -93,9 +102,12 @@ def show(ref: str, as_json: JsonOpt = False) -> None:
     with session_scope() as (session, _):
         row = oob.get(session, incident=None, ref=ref)
         out = oob.view(row, incident_ref=incidents.get(session, row.incident_id).ref)
-        lines = [_line(out)] + [f"  [{'x' if c.done else ' '}] {c.label}"
-                                + (f" ({c.by}, {c.at:%Y-%m-%d %H:%M})" if c.done and c.at else "")
-                                + ("" if c.required else " (not required)") for c in out.checklist]
+        lines = [_line(out)] + [
+            f"  [{'x' if c.done else ' '}] {c.label}"
+            + (f" ({c.by}, {c.at:%Y-%m-%d %H:%M})" if c.done and c.at else "")
+            + ("" if c.required else " (not required)")
+            for c in out.checklist
+        ]
         emit(out.model_dump(mode="json"), as_json, "\n".join(lines))
 
 
@@ -104,39 +116,65 @@ _ITEMS_HELP = "paging_incident | leadership_ack | channels_notified | infrastruc
 
 
 @oob_app.command("move")
-def move(ref: str, to: Annotated[str, typer.Argument(help=_STATES_HELP)],
-         reason: Annotated[str | None, typer.Option()] = None, actor: ActorOpt = None,
-         as_json: JsonOpt = False) -> None:
+def move(
+    ref: str,
+    to: Annotated[str, typer.Argument(help=_STATES_HELP)],
+    reason: Annotated[str | None, typer.Option()] = None,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Move a request along draft -> requested -> approved -> deployed -> verified."""
     with session_scope() as (session, settings):
         row = oob.get(session, incident=None, ref=ref, for_update=True)
         inc = incidents.get(session, row.incident_id, for_update=True)
-        oob.transition(session, policy=_policy(settings), now=SystemClock().now(),
-                       actor=_actor(session, actor), incident=inc, row=row, to=to, reason=reason)
+        oob.transition(
+            session,
+            policy=_policy(settings),
+            now=SystemClock().now(),
+            actor=_actor(session, actor),
+            incident=inc,
+            row=row,
+            to=to,
+            reason=reason,
+        )
         _show(row, inc.ref, as_json)
 
 
 @oob_app.command("check")
-def check(ref: str, item: Annotated[str, typer.Argument(help=_ITEMS_HELP)],
-          undo: Annotated[bool, typer.Option("--undo")] = False,
-          note: Annotated[str | None, typer.Option()] = None, actor: ActorOpt = None,
-          as_json: JsonOpt = False) -> None:
+def check(
+    ref: str,
+    item: Annotated[str, typer.Argument(help=_ITEMS_HELP)],
+    undo: Annotated[bool, typer.Option("--undo")] = False,
+    note: Annotated[str | None, typer.Option()] = None,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Tick (or --undo) a platform checklist item; who and when are recorded."""
     with session_scope() as (session, _):
         row = oob.get(session, incident=None, ref=ref, for_update=True)
         inc = incidents.get(session, row.incident_id, for_update=True)
-        oob.tick(session, now=SystemClock().now(), actor=_actor(session, actor), incident=inc,
-                 row=row, item=item, done=not undo, note=note)
+        oob.tick(
+            session,
+            now=SystemClock().now(),
+            actor=_actor(session, actor),
+            incident=inc,
+            row=row,
+            item=item,
+            done=not undo,
+            note=note,
+        )
         _show(row, inc.ref, as_json)
 
 
 @oob_app.command("postmortem-done")
-def postmortem_done(ref: str, url: Annotated[str | None, typer.Option()] = None,
-                    actor: ActorOpt = None, as_json: JsonOpt = False) -> None:
+def postmortem_done(
+    ref: str, url: Annotated[str | None, typer.Option()] = None, actor: ActorOpt = None, as_json: JsonOpt = False
+) -> None:
     """Record that the OOB postmortem is written (stops the reminder)."""
     with session_scope() as (session, _):
         row = oob.get(session, incident=None, ref=ref, for_update=True)
         inc = incidents.get(session, row.incident_id, for_update=True)
-        oob.postmortem_done(session, now=SystemClock().now(), actor=_actor(session, actor),
-                            incident=inc, row=row, url=url)
+        oob.postmortem_done(
+            session, now=SystemClock().now(), actor=_actor(session, actor), incident=inc, row=row, url=url
+        )
         _show(row, inc.ref, as_json)

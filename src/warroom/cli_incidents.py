@@ -21,8 +21,7 @@ ActorOpt = Annotated[str | None, typer.Option("--as", help="Act as this user han
 
 def _line(i: incidents.Incident) -> str:
     due = i.next_update_due_at.strftime("%H:%M") if i.next_update_due_at else "-"
-    return (f"{i.ref:<8} {i.state:<9} {i.priority} {i.severity:<6} {i.commander:<16} "
-            f"due {due:<5} {i.title}")
+    return f"{i.ref:<8} {i.state:<9} {i.priority} {i.severity:<6} {i.commander:<16} due {due:<5} {i.title}"
 
 
 @incident_app.command("declare")
@@ -37,14 +36,18 @@ def declare(
 ) -> None:
     """Declare an incident."""
     try:
-        data = IncidentCreate(title=title, services=service, priority=priority,  # type: ignore[arg-type]
-                              severity=severity, commander=commander)
+        data = IncidentCreate(
+            title=title,
+            services=service,
+            priority=priority,  # type: ignore[arg-type]
+            severity=severity,
+            commander=commander,
+        )
     except ValidationError as exc:
         raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2) from None
     with session_scope() as (session, settings):
         who = _actor(session, actor)
-        inc = incidents.declare(session, policy=_policy(settings), now=SystemClock().now(),
-                                actor=who, data=data)
+        inc = incidents.declare(session, policy=_policy(settings), now=SystemClock().now(), actor=who, data=data)
         emit(incident_out(inc).model_dump(mode="json"), as_json, _line(inc))
 
 
@@ -59,10 +62,14 @@ def list_(
 ) -> None:
     """List incidents, newest first."""
     with session_scope() as (session, _):
-        rows, total = incident_queries.list_incidents(session, state=state, priority=priority,
-                                               service=service, page=page, per_page=per_page)
-        emit({"items": [incident_out(i).model_dump(mode="json") for i in rows], "total": total},
-             as_json, "\n".join(_line(i) for i in rows) or "no incidents")
+        rows, total = incident_queries.list_incidents(
+            session, state=state, priority=priority, service=service, page=page, per_page=per_page
+        )
+        emit(
+            {"items": [incident_out(i).model_dump(mode="json") for i in rows], "total": total},
+            as_json,
+            "\n".join(_line(i) for i in rows) or "no incidents",
+        )
 
 
 @incident_app.command("show")
@@ -73,69 +80,109 @@ def show(ref: str, as_json: JsonOpt = False) -> None:
         out = incident_full(session, policy=_policy(settings), incident=inc)
         tl = [timeline_out(e) for e in incident_queries.timeline(session, incident_id=inc.id)]
         data = {**out.model_dump(mode="json"), "timeline": [t.model_dump(mode="json") for t in tl]}
-        text = [_line(inc), f"services: {', '.join(out.services)}",
-                f"allowed transitions: {', '.join(out.allowed_transitions) or 'none'}", "timeline:"]
+        text = [
+            _line(inc),
+            f"services: {', '.join(out.services)}",
+            f"allowed transitions: {', '.join(out.allowed_transitions) or 'none'}",
+            "timeline:",
+        ]
         text += [f"  {t.occurred_at:%Y-%m-%d %H:%M:%S} {t.actor}: {t.text}" for t in tl]
         emit(data, as_json, "\n".join(text))
 
 
 @incident_app.command("update")
-def update(ref: str, message: Annotated[str, typer.Option("--message", "-m")],
-           actor: ActorOpt = None, as_json: JsonOpt = False) -> None:
+def update(
+    ref: str, message: Annotated[str, typer.Option("--message", "-m")], actor: ActorOpt = None, as_json: JsonOpt = False
+) -> None:
     """Post a status update (restarts the cadence clock)."""
     with session_scope() as (session, settings):
         inc = incidents.get(session, ref, for_update=True)
-        upd = incidents.post_update(session, policy=_policy(settings), now=SystemClock().now(),
-                                    actor=_actor(session, actor), incident=inc, message=message)
-        emit(update_out(upd).model_dump(mode="json"), as_json,
-             f"update posted; next due {inc.next_update_due_at}")
+        upd = incidents.post_update(
+            session,
+            policy=_policy(settings),
+            now=SystemClock().now(),
+            actor=_actor(session, actor),
+            incident=inc,
+            message=message,
+        )
+        emit(update_out(upd).model_dump(mode="json"), as_json, f"update posted; next due {inc.next_update_due_at}")
 
 
 @incident_app.command("note")
-def note(ref: str, text: Annotated[str, typer.Option("--text", "-t")],
-         at: Annotated[datetime | None, typer.Option("--at", help="When it happened (ISO 8601, UTC)")] = None,
-         actor: ActorOpt = None, as_json: JsonOpt = False) -> None:
+def note(
+    ref: str,
+    text: Annotated[str, typer.Option("--text", "-t")],
+    at: Annotated[datetime | None, typer.Option("--at", help="When it happened (ISO 8601, UTC)")] = None,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Add a timeline note, optionally back-dated."""
     from warroom.clock import as_utc
 
     with session_scope() as (session, _):
         inc = incidents.get(session, ref, for_update=True)
-        entry = incidents.add_note(session, now=SystemClock().now(), actor=_actor(session, actor),
-                                   incident=inc, text=text, occurred_at=as_utc(at) if at else None)
+        entry = incidents.add_note(
+            session,
+            now=SystemClock().now(),
+            actor=_actor(session, actor),
+            incident=inc,
+            text=text,
+            occurred_at=as_utc(at) if at else None,
+        )
         emit(timeline_out(entry).model_dump(mode="json"), as_json, f"note {entry.id} added")
 
 
 @incident_app.command("transition")
-def transition(ref: str, to: str, reason: Annotated[str | None, typer.Option()] = None,
-               actor: ActorOpt = None, as_json: JsonOpt = False) -> None:
+def transition(
+    ref: str,
+    to: str,
+    reason: Annotated[str | None, typer.Option()] = None,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Move an incident to active, stable, resolved or completed."""
     with session_scope() as (session, settings):
         inc = incidents.get(session, ref, for_update=True)
-        incidents.transition(session, policy=_policy(settings), now=SystemClock().now(),
-                             actor=_actor(session, actor), incident=inc, to=to, reason=reason)
+        incidents.transition(
+            session,
+            policy=_policy(settings),
+            now=SystemClock().now(),
+            actor=_actor(session, actor),
+            incident=inc,
+            to=to,
+            reason=reason,
+        )
         emit(incident_out(inc).model_dump(mode="json"), as_json, _line(inc))
 
 
 @incident_app.command("edit")
-def edit(ref: str,
-         set_: Annotated[list[str], typer.Option("--set", help="field=value (repeatable)")],
-         actor: ActorOpt = None, as_json: JsonOpt = False) -> None:
+def edit(
+    ref: str,
+    set_: Annotated[list[str], typer.Option("--set", help="field=value (repeatable)")],
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Edit fields, e.g. --set severity=SEV-2 --set users_impacted=1200."""
     values: dict[str, object] = {}
     for item in set_:
         key, sep, value = item.partition("=")
         if not sep:
             raise fail(f"--set needs field=value, got {item!r}", 2)
-        values[key.strip()] = [v for v in value.split(",") if v] if key in (
-            "services", "monitors", "teams") else value
+        values[key.strip()] = [v for v in value.split(",") if v] if key in ("services", "monitors", "teams") else value
     try:
         data = IncidentPatch.model_validate(values)
     except ValidationError as exc:
         raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2) from None
     with session_scope() as (session, settings):
         inc = incidents.get(session, ref, for_update=True)
-        incidents.patch(session, policy=_policy(settings), now=SystemClock().now(),
-                        actor=_actor(session, actor), incident=inc, data=data)
+        incidents.patch(
+            session,
+            policy=_policy(settings),
+            now=SystemClock().now(),
+            actor=_actor(session, actor),
+            incident=inc,
+            data=data,
+        )
         emit(incident_out(inc).model_dump(mode="json"), as_json, _line(inc))
 
 
@@ -151,8 +198,14 @@ def postmortem(
     with session_scope() as (session, settings):
         inc = incidents.get(session, ref, for_update=generate)
         if generate:
-            postmortems.generate(session, policy=_policy(settings), now=SystemClock().now(),
-                                 actor=_actor(session, actor), incident=inc, force=force)
+            postmortems.generate(
+                session,
+                policy=_policy(settings),
+                now=SystemClock().now(),
+                actor=_actor(session, actor),
+                incident=inc,
+                force=force,
+            )
         row = postmortems.require_current(session, incident=inc)
         if output:
             with open(output, "w", encoding="utf-8") as fh:

@@ -32,15 +32,16 @@ def simulate(
     except ValueError as exc:
         raise fail(f"cannot read this {source} payload: {exc}", 2) from None
     with session_scope() as (session, settings):
-        results = ingest.simulate(session, policy=_policy(settings), now=SystemClock().now(),
-                                  items=items)
+        results = ingest.simulate(session, policy=_policy(settings), now=SystemClock().now(), items=items)
         session.rollback()
-    lines = [f"{r['source']} {r['dedup_key']} {r['status']} ({r['transition']}): "
-             f"service {r['service']}{'' if r['mapped'] else ' (unmapped)'}, "
-             f"env {r['environment'] or '-'}, Tier {r['tier']}, {r['priority']} "
-             f"[{r['priority_rule']}], {r['severity']}\n  -> {r['action']}\n  rules: "
-             f"{', '.join(r['rules'])}" for r in results]
+    lines = [
+        f"{r['source']} {r['dedup_key']} {r['status']} ({r['transition']}): "
+        f"service {r['service']}{'' if r['mapped'] else ' (unmapped)'}, "
+        f"env {r['environment'] or '-'}, Tier {r['tier']}, {r['priority']} "
+        f"[{r['priority_rule']}], {r['severity']}\n  -> {r['action']}\n  rules: "
+        f"{', '.join(r['rules'])}"
+        for r in results
+    ]
     if truncated:
         lines.append(f"(the sender dropped {truncated} alert(s) from this batch)")
-    emit({"stored": False, "truncated_alerts": truncated, "results": results}, as_json,
-         "\n".join(lines))
+    emit({"stored": False, "truncated_alerts": truncated, "results": results}, as_json, "\n".join(lines))

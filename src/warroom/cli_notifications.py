@@ -24,18 +24,26 @@ def list_cmd(
 ) -> None:
     """List notifications, dead ones by default, newest first."""
     with session_scope() as (session, _):
-        rows, total = outbox.list_notifications(session, state=state, limit=limit,
-                                                incident_id=parse_ref(incident) if incident else None)
+        rows, total = outbox.list_notifications(
+            session, state=state, limit=limit, incident_id=parse_ref(incident) if incident else None
+        )
         data = [outbox.out(r) for r in rows]
-    lines = [f"{d['id']:>6} {d['state']:<7} {d['event']:<16} {d['channel']:<14} {d['incident'] or '-':<8} "
-             f"attempts={d['attempts']} {d['last_error'] or ''}" for d in data]
-    emit({"items": data, "total": total}, as_json,
-         "\n".join(lines + [f"{total} {state} notification(s)"]) if data else f"no {state} notifications")
+    lines = [
+        f"{d['id']:>6} {d['state']:<7} {d['event']:<16} {d['channel']:<14} {d['incident'] or '-':<8} "
+        f"attempts={d['attempts']} {d['last_error'] or ''}"
+        for d in data
+    ]
+    emit(
+        {"items": data, "total": total},
+        as_json,
+        "\n".join(lines + [f"{total} {state} notification(s)"]) if data else f"no {state} notifications",
+    )
 
 
 @notifications_app.command("retry")
-def retry_cmd(notification_id: Annotated[int, typer.Argument(help="Notification id")],
-              as_json: JsonOpt = False) -> None:
+def retry_cmd(
+    notification_id: Annotated[int, typer.Argument(help="Notification id")], as_json: JsonOpt = False
+) -> None:
     """Queue a dead notification again with a fresh attempt budget."""
     with session_scope() as (session, _):
         row = outbox.retry(session, notification_id=notification_id, now=SystemClock().now())

@@ -49,11 +49,9 @@ def report(
     with session_scope() as (session, settings):
         policy, now = _policy(settings), SystemClock().now()
         if fmt == "markdown":
-            typer.echo(reports.monthly_markdown(session, policy=policy, now=now, month=month or ""),
-                       nl=False)
+            typer.echo(reports.monthly_markdown(session, policy=policy, now=now, month=month or ""), nl=False)
             return
-        built = reports.build(session, policy=policy, now=now, start=start, end=end,
-                              group_by=group_by)
+        built = reports.build(session, policy=policy, now=now, start=start, end=end, group_by=group_by)
     if svg is not None:
         try:
             svg.write_text(charts.report_chart(built, metric=metric), encoding="utf-8")

@@ -62,8 +62,15 @@ def is_sqlite(engine_or_url: Engine | str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, ping_idle: float | None = 1.0,
-                wal_autocheckpoint: int = 1000, **kw: Any) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    ping_idle: float | None = 1.0,
+    wal_autocheckpoint: int = 1000,
+    **kw: Any,
+) -> Engine:
     """SQLite gets WAL and BEGIN IMMEDIATE (no upgrade deadlocks); Postgres gets a real pool.
     `wal_autocheckpoint`: WAL pages after which a committing SQLite connection checkpoints itself
     (SQLite's default; `serve` raises it and checkpoints on a side thread, see walcheckpoint).

@@ -29,8 +29,13 @@ def _rows(cursor: Any, sql: str) -> list[Any]:
         make = _ROW_TYPES[sql]
     except KeyError:
         names = None if cursor.description is None else tuple(column[0] for column in cursor.description)
-        make = _ROW_TYPES[sql] = None if names is None else namedtuple(  # type: ignore[misc]  # noqa: PYI024
-            "DriverRow", names, rename=True)
+        make = _ROW_TYPES[sql] = (
+            None
+            if names is None
+            else namedtuple(  # type: ignore[misc]  # noqa: PYI024
+                "DriverRow", names, rename=True
+            )
+        )
     if make is None:
         return []
     return [make(*row) for row in cursor.fetchall()]
@@ -57,9 +62,14 @@ def _as_sqlalchemy_errors(conn: Connection, step: Step | None, cursor: Any = Non
         lost = conn.dialect.is_disconnect(err, dbapi_conn, cursor)
         if lost:
             conn.invalidate(err)
-        raise sa_exc.DBAPIError.instance(step.sql if step else "(pipeline)", step.args if step else None, err,
-                                         conn.dialect.loaded_dbapi.Error, connection_invalidated=lost,
-                                         dialect=conn.dialect) from err
+        raise sa_exc.DBAPIError.instance(
+            step.sql if step else "(pipeline)",
+            step.args if step else None,
+            err,
+            conn.dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=conn.dialect,
+        ) from err
 
 
 def _execute(conn: Connection, cursor: Any, step: Step) -> None:
@@ -115,8 +125,12 @@ class DriverSQL:
         if "POSTCOMPILE" in compiled.string:
             raise ValueError("expanding IN cannot be compiled once; bind a list as one value")
         constants = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
-        return cls(compiled.string, tuple(compiled.positiontup or ()) if compiled.positional else None,
-                   constants, compiled.string.lstrip().upper().startswith("SELECT"))
+        return cls(
+            compiled.string,
+            tuple(compiled.positiontup or ()) if compiled.positional else None,
+            constants,
+            compiled.string.lstrip().upper().startswith("SELECT"),
+        )
 
     def _args(self, params: dict[str, Any]) -> Any:
         if self.constants:

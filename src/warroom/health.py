@@ -17,8 +17,7 @@ def _worker(state: Any, body: dict[str, Any]) -> int:
     now = state.clock.now()
     with state.read_sessions() as session:
         seen = session.scalar(select(func.count()).select_from(WorkerHeartbeat)) or 0
-        newest = session.scalar(select(func.max(WorkerHeartbeat.beat_at))
-                                .where(WorkerHeartbeat.stopped_at.is_(None)))
+        newest = session.scalar(select(func.max(WorkerHeartbeat.beat_at)).where(WorkerHeartbeat.stopped_at.is_(None)))
     if not seen and "worker" not in state.extras:
         body["checks"]["worker"] = "none has run yet (start `warroom worker` or `warroom serve`)"
         body.setdefault("warnings", []).append("no worker has ever run: notifications will not be sent")
@@ -46,7 +45,8 @@ def _dead(state: Any, body: dict[str, Any]) -> None:
     body["checks"]["notifications_dead"] = dead
     if dead:
         body.setdefault("warnings", []).append(
-            f"{dead} dead notification(s): GET /api/v1/notifications?state=dead, then retry them")
+            f"{dead} dead notification(s): GET /api/v1/notifications?state=dead, then retry them"
+        )
 
 
 def check(state: Any) -> tuple[dict[str, Any], int]:

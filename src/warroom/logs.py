@@ -12,17 +12,16 @@ from typing import Any
 from warroom.settings import Settings
 
 _SECRET = re.compile(
-    r"(xox[abposr]-[A-Za-z0-9-]+"            # Slack tokens
-    r"|wr[ui]_[A-Za-z0-9_-]{8,}"              # warroom API and ingest tokens
+    r"(xox[abposr]-[A-Za-z0-9-]+"  # Slack tokens
+    r"|wr[ui]_[A-Za-z0-9_-]{8,}"  # warroom API and ingest tokens
     r"|(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]+"  # Authorization header values
-    r"|hooks\.slack\.com/services/\S+)"        # Slack webhook URLs carry their secret
+    r"|hooks\.slack\.com/services/\S+)"  # Slack webhook URLs carry their secret
 )
 _SECRET_PARAM = re.compile(r"(?i)\b(token|password|passwd|secret|api_key|apikey|key)=([^&\s\"']+)")
 
 # The current request's id; the request middleware sets it, every log record carries it.
 request_id_var: ContextVar[str | None] = ContextVar("warroom_request_id", default=None)
-_EXTRA_KEYS = ("request_id", "incident", "notification", "method", "path", "status",
-               "duration_ms", "client", "worker")
+_EXTRA_KEYS = ("request_id", "incident", "notification", "method", "path", "status", "duration_ms", "client", "worker")
 
 
 def redact(text: str) -> str:
@@ -40,8 +39,12 @@ class RequestIdFilter(logging.Filter):
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {"ts": self.formatTime(record), "level": record.levelname,
-                                "logger": record.name, "msg": redact(record.getMessage())}
+        data: dict[str, Any] = {
+            "ts": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": redact(record.getMessage()),
+        }
         for key in _EXTRA_KEYS:
             value = getattr(record, key, None)
             if value is not None:
@@ -60,8 +63,9 @@ class RedactingFormatter(logging.Formatter):
 
 def make_handler(settings: Settings, stream: Any = None) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if settings.log_json else
-                         RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonFormatter() if settings.log_json else RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     handler.addFilter(RequestIdFilter())
     return handler
 

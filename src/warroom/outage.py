@@ -29,8 +29,7 @@ def is_outage(error: BaseException) -> bool:
     if isinstance(error, sa_exc.TimeoutError):  # pool checkout timed out
         return True
     if isinstance(error, sa_exc.DBAPIError):
-        return error.connection_invalidated or isinstance(
-            error, sa_exc.OperationalError | sa_exc.InterfaceError)
+        return error.connection_invalidated or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
     return False
 
 

@@ -33,8 +33,10 @@ class Settings(BaseSettings):
     db_max_overflow: int = 10
     secure_cookies: bool = False
     ingest_writer: Literal["auto", "process", "thread"] = Field(
-        default="auto", description="Where `serve` stores alerts: a writer process of its own, or a "
-        "thread of the web server; auto = process on PostgreSQL, thread on SQLite")
+        default="auto",
+        description="Where `serve` stores alerts: a writer process of its own, or a "
+        "thread of the web server; auto = process on PostgreSQL, thread on SQLite",
+    )
     ingest_rate_per_s: float = 500.0
     ingest_burst: int = 1000
     login_rate_per_min: float = 10.0

@@ -58,8 +58,9 @@ class WalCheckpointer:
         with self._lock:
             conn = self._conns.get(who)
             if conn is None:
-                conn = self._conns[who] = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                                          check_same_thread=False)
+                conn = self._conns[who] = sqlite3.connect(
+                    self.path, timeout=30, isolation_level=None, check_same_thread=False
+                )
             return conn
 
     def checkpoint(self, mode: str = "PASSIVE", who: str = "thread") -> Pass:

@@ -39,8 +39,16 @@ def new_worker_id() -> str:
 class Worker:
     """One loop: claim due jobs, claim and deliver notifications, beat; sleeps only when idle."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock,
-                 worker_id: str | None = None, stop: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        settings: Settings,
+        policy: Policy,
+        clock: Clock,
+        worker_id: str | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.sessions, self.settings, self.policy, self.clock = sessions, settings, policy, clock
         self.worker_id = worker_id or new_worker_id()
         self.stop = stop or threading.Event()
@@ -54,8 +62,14 @@ class Worker:
         with self.sessions.begin() as session:
             row = session.get(WorkerHeartbeat, self.worker_id)
             if row is None:
-                row = WorkerHeartbeat(worker_id=self.worker_id, host=socket.gethostname()[:255], pid=os.getpid(),
-                                      started_at=self.started_at, beat_at=now, processed=0)
+                row = WorkerHeartbeat(
+                    worker_id=self.worker_id,
+                    host=socket.gethostname()[:255],
+                    pid=os.getpid(),
+                    started_at=self.started_at,
+                    beat_at=now,
+                    processed=0,
+                )
                 session.add(row)
                 session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.beat_at < now - FORGET_AFTER))
             row.beat_at, row.processed = now, self.processed
@@ -63,10 +77,22 @@ class Worker:
 
     def run_once(self) -> int:
         """One pass; returns how much work it did (0 = idle)."""
-        jobs = runner.run_due_jobs(self.sessions, policy=self.policy, clock=self.clock, worker_id=self.worker_id,
-                                   limit=self.policy.worker.job_batch, held=self.held_jobs)
-        sent = delivery.run_batch(self.sessions, settings=self.settings, policy=self.policy, clock=self.clock,
-                                  worker_id=self.worker_id, stop=self.stop)
+        jobs = runner.run_due_jobs(
+            self.sessions,
+            policy=self.policy,
+            clock=self.clock,
+            worker_id=self.worker_id,
+            limit=self.policy.worker.job_batch,
+            held=self.held_jobs,
+        )
+        sent = delivery.run_batch(
+            self.sessions,
+            settings=self.settings,
+            policy=self.policy,
+            clock=self.clock,
+            worker_id=self.worker_id,
+            stop=self.stop,
+        )
         self.processed += jobs + sent
         return jobs + sent
 
@@ -96,8 +122,7 @@ class Worker:
                 self._failed(exc)
                 continue
             if self.failures:
-                log.warning("worker %s: database reachable again after %d failed passes", self.worker_id,
-                            self.failures)
+                log.warning("worker %s: database reachable again after %d failed passes", self.worker_id, self.failures)
                 self.failures = 0
                 last_beat = -1e9  # show we are alive at once
                 continue
@@ -112,10 +137,11 @@ class Worker:
     def _failed(self, exc: Exception) -> None:
         """One log line per failed pass (a traceback only for what is not an outage), then back off."""
         self.failures += 1
-        wait = min(MAX_BACKOFF_S, self.policy.worker.poll_interval.total_seconds() * 2 ** self.failures)
+        wait = min(MAX_BACKOFF_S, self.policy.worker.poll_interval.total_seconds() * 2**self.failures)
         if outage.is_outage(exc):
-            log.warning("worker pass failed (%d in a row, next try in %.1fs): %s", self.failures, wait,
-                        outage.one_line(exc))
+            log.warning(
+                "worker pass failed (%d in a row, next try in %.1fs): %s", self.failures, wait, outage.one_line(exc)
+            )
         else:
             log.exception("worker pass failed (%d in a row, next try in %.1fs)", self.failures, wait)
         self.stop.wait(wait)
@@ -144,8 +170,9 @@ def run_forever(settings: Settings, policy: Policy) -> None:
     # No ping on checkout, even after idling (a round trip per transaction, and the worker runs
     # many small ones): after a PostgreSQL restart the first failure invalidates the whole pool
     # and the pass is retried.
-    engine = make_engine(settings.database_url, pool_size=policy.notifications.concurrency + 2, max_overflow=2,
-                         ping_idle=None)
+    engine = make_engine(
+        settings.database_url, pool_size=policy.notifications.concurrency + 2, max_overflow=2, ping_idle=None
+    )
     worker = Worker(session_factory(engine), settings=settings, policy=policy, clock=SystemClock())
 
     def on_signal(signum: int, frame: Any) -> None:

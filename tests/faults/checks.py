@@ -28,9 +28,11 @@ def load_answered(run: Run) -> None:
 def events_stored_once(run: Run) -> None:
     """Each distinct event answered 202 is stored exactly once; duplicates and retries add nothing."""
     with run.sessions() as s:
-        rows = s.execute(select(Alert.source, Alert.dedup_key, AlertEvent.status, func.count())
-                         .join(Alert, Alert.id == AlertEvent.alert_id)
-                         .group_by(Alert.source, Alert.dedup_key, AlertEvent.status)).all()
+        rows = s.execute(
+            select(Alert.source, Alert.dedup_key, AlertEvent.status, func.count())
+            .join(Alert, Alert.id == AlertEvent.alert_id)
+            .group_by(Alert.source, Alert.dedup_key, AlertEvent.status)
+        ).all()
     stored = {(src, key, status): n for src, key, status, n in rows}
     sent = {k: len(v) for k, v in run.out.kept.items()}
     missing = {k: (n, stored.get(k, 0)) for k, n in sent.items() if stored.get(k, 0) != n}
@@ -58,8 +60,9 @@ def notifications_once(run: Run) -> None:
     """Every outbox row was sent, and the Slack server got each exactly once (a row in flight in a
     worker killed with SIGKILL may arrive twice: its outcome died with the process)."""
     with run.sessions() as s:
-        rows = s.execute(select(Notification.idempotency_key, Notification.state)
-                         .where(Notification.created_at < run.ended)).all()  # later: workers were stopping
+        rows = s.execute(
+            select(Notification.idempotency_key, Notification.state).where(Notification.created_at < run.ended)
+        ).all()  # later: workers were stopping
     states = Counter(state for _, state in rows)
     assert set(states) == {"sent"}, f"outbox not drained: {states}"
     posted = Counter(p["metadata"]["event_payload"]["idempotency_key"] for p in run.slack.posts())
@@ -70,8 +73,7 @@ def notifications_once(run: Run) -> None:
     assert not unknown, f"delivered but not in the outbox: {list(unknown)[:5]}"
     twice = {k: n for k, n in posted.items() if n > 1}
     assert all(k in run.ambiguous and n == 2 for k, n in twice.items()), f"delivered twice: {twice}"
-    run.notes.update(notifications=len(rows), slack_calls=len(run.slack.calls),
-                     duplicates_after_sigkill=len(twice))
+    run.notes.update(notifications=len(rows), slack_calls=len(run.slack.calls), duplicates_after_sigkill=len(twice))
 
 
 def _explain(run: Run, keys: set[str]) -> list[str]:
@@ -79,11 +81,16 @@ def _explain(run: Run, keys: set[str]) -> list[str]:
     out = []
     with run.sessions() as s:
         for row in s.scalars(select(Notification).where(Notification.idempotency_key.in_(sorted(keys)[:5]))):
-            calls = [(f"{c.at:.3f}", c.path.rsplit("/", 1)[-1], c.response_status, c.fault, c.response)
-                     for c in run.slack.calls if row.idempotency_key.encode() in c.body]
-            out.append(f"{row.idempotency_key} {row.event} {row.channel} attempts={row.attempts} "
-                       f"claimed_by={row.claimed_by} sent_at={row.sent_at} external_id={row.external_id} "
-                       f"last_error={row.last_error} calls={calls}")
+            calls = [
+                (f"{c.at:.3f}", c.path.rsplit("/", 1)[-1], c.response_status, c.fault, c.response)
+                for c in run.slack.calls
+                if row.idempotency_key.encode() in c.body
+            ]
+            out.append(
+                f"{row.idempotency_key} {row.event} {row.channel} attempts={row.attempts} "
+                f"claimed_by={row.claimed_by} sent_at={row.sent_at} external_id={row.external_id} "
+                f"last_error={row.last_error} calls={calls}"
+            )
     return out
 
 
@@ -113,14 +120,21 @@ def cadence_kept(run: Run) -> None:
     with run.sessions() as s:
         incidents = list(s.scalars(select(Incident)))
         for inc in incidents:
-            ups = list(s.scalars(select(StatusUpdate).where(StatusUpdate.incident_id == inc.id)
-                                 .order_by(StatusUpdate.created_at)))
-            notes = list(s.scalars(select(Notification).where(Notification.incident_id == inc.id,
-                                                              Notification.event == "reminder")))
+            ups = list(
+                s.scalars(
+                    select(StatusUpdate).where(StatusUpdate.incident_id == inc.id).order_by(StatusUpdate.created_at)
+                )
+            )
+            notes = list(
+                s.scalars(
+                    select(Notification).where(Notification.incident_id == inc.id, Notification.event == "reminder")
+                )
+            )
             auto = [u for u in ups if u.automatic]
             assert len({u.due_at for u in auto}) == len(auto), f"{inc.ref}: a due time updated twice"
-            before_due = Counter(datetime.fromisoformat(n.payload["due"]) for n in notes
-                                 if n.payload.get("kind") == "before_due")
+            before_due = Counter(
+                datetime.fromisoformat(n.payload["due"]) for n in notes if n.payload.get("kind") == "before_due"
+            )
             assert not [d for d, n in before_due.items() if n > 1], f"{inc.ref}: reminder doubled"
             missed = sum(n.payload.get("kind") == "missed" for n in notes)
             assert missed == len(auto), f"{inc.ref}: {missed} missed-update pings for {len(auto)} auto updates"
@@ -129,14 +143,16 @@ def cadence_kept(run: Run) -> None:
                 due = start + cadence
                 nxt = starts[i + 1] if i + 1 < len(starts) else None
                 horizon = nxt or run.ended
-                assert horizon <= _tolerance(run, due), \
+                assert horizon <= _tolerance(run, due), (
                     f"{inc.ref}: update due {due:%T.%f} missed (next {nxt}, run ended {run.ended:%T})"
+                )
                 remind_at = due - before
                 if horizon > _tolerance(run, remind_at):
                     assert due in before_due, f"{inc.ref}: no reminder for the update due {due:%T.%f}"
                 elif nxt is not None and nxt < remind_at - timedelta(seconds=1):
                     assert due not in before_due, f"{inc.ref}: reminder for a due time already met: " + _story(
-                        inc, ups, notes)
+                        inc, ups, notes
+                    )
             autos += len(auto)
             reminders += sum(before_due.values())
     assert autos > 0 and reminders > 0, "the run was too short to exercise the cadence"
@@ -170,14 +186,15 @@ def no_secrets(run: Run) -> None:
 def _story(inc: Incident, ups: list[StatusUpdate], notes: list[Notification]) -> str:
     lines = [f"declared {inc.declared_at:%T.%f}"]
     lines += [f"update {u.created_at:%T.%f} auto={u.automatic} due_at={u.due_at:%T.%f}" for u in ups]
-    lines += [f"reminder created {n.created_at:%T.%f} {n.payload.get('kind')} due={n.payload.get('due')}"
-              for n in notes]
+    lines += [
+        f"reminder created {n.created_at:%T.%f} {n.payload.get('kind')} due={n.payload.get('due')}" for n in notes
+    ]
     return "\n".join(sorted(lines, key=lambda x: x.split()[1]))
 
 
 def _around(text: str, needle: str, width: int = 1500) -> str:
     i = text.find(needle)
-    return text[max(0, i - 200): i + width] if i >= 0 else ""
+    return text[max(0, i - 200) : i + width] if i >= 0 else ""
 
 
 def all_hold(run: Run, *, allow_db_warnings: bool = False) -> None:

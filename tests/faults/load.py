@@ -60,19 +60,27 @@ class Outcome:
 
 def _datadog(key: int, service: str, users: str, transition: str) -> dict[str, Any]:
     tags = f"env:prod,service:{service},team:identity,users_per_hour:{users}"
-    return dd(transition, alert_id=f"9{key:06d}", cycle=f"c{key}", tags=tags,
-              event_id=f"{key}-{transition}")
+    return dd(transition, alert_id=f"9{key:06d}", cycle=f"c{key}", tags=tags, event_id=f"{key}-{transition}")
 
 
 def _alertmanager(key: int, service: str, users: str, status: str) -> dict[str, Any]:
     body = payload("alertmanager_firing")
     alert = body["alerts"][1]
     labels = {"alertname": f"Fault{key}", "service": service, "env": "production", "team": "identity"}
-    alert.update(status=status, fingerprint=f"f{key:08x}", labels=labels,
-                 annotations={"summary": f"{service} errors ({key})", "users_per_hour": users},
-                 endsAt="2026-10-05T09:30:00Z" if status == "resolved" else "0001-01-01T00:00:00Z")
-    body.update(status=status, alerts=[alert], groupKey=f"{{}}:{{alertname=\"Fault{key}\"}}",
-                commonLabels=labels, groupLabels={"alertname": f"Fault{key}"})
+    alert.update(
+        status=status,
+        fingerprint=f"f{key:08x}",
+        labels=labels,
+        annotations={"summary": f"{service} errors ({key})", "users_per_hour": users},
+        endsAt="2026-10-05T09:30:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
+    )
+    body.update(
+        status=status,
+        alerts=[alert],
+        groupKey=f'{{}}:{{alertname="Fault{key}"}}',
+        commonLabels=labels,
+        groupLabels={"alertname": f"Fault{key}"},
+    )
     return body
 
 
@@ -97,8 +105,7 @@ def scripts(events: int, seed: int = 7) -> list[list[Event]]:
         else:
             steps.append(Event("alertmanager", _alertmanager(key, service, users, "firing"), service, p1))
             if rng.random() < 0.6:
-                steps.append(Event("alertmanager", _alertmanager(key, service, users, "resolved"), service, p1,
-                                   False))
+                steps.append(Event("alertmanager", _alertmanager(key, service, users, "resolved"), service, p1, False))
         steps = steps[: events - total]
         total += len(steps)
         script: list[Event] = []
@@ -172,8 +179,14 @@ def request(urls: list[str], method: str, path: str, *, out: Outcome, i: int, **
     return None
 
 
-def send_alerts(urls: list[str], tokens: dict[str, str], all_scripts: list[list[Event]], seconds: float,
-                out: Outcome, threads: int = 16) -> None:
+def send_alerts(
+    urls: list[str],
+    tokens: dict[str, str],
+    all_scripts: list[list[Event]],
+    seconds: float,
+    out: Outcome,
+    threads: int = 16,
+) -> None:
     """Send every script, in order within a script, scripts in parallel, paced over `seconds`."""
     pacer = Pacer(sum(len(s) for s in all_scripts), seconds)
     todo = list(enumerate(all_scripts))
@@ -190,8 +203,10 @@ def send_alerts(urls: list[str], tokens: dict[str, str], all_scripts: list[list[
                 token = tokens[ev.source]
                 # senders authenticate in all three ways warroom accepts (none may reach a log)
                 how = (i + n) % 3
-                kw: dict[str, Any] = {"content": json.dumps(ev.body).encode(),
-                                      "headers": {"content-type": "application/json"}}
+                kw: dict[str, Any] = {
+                    "content": json.dumps(ev.body).encode(),
+                    "headers": {"content-type": "application/json"},
+                }
                 if how == 0:
                     kw["headers"]["authorization"] = f"Bearer {token}"
                 elif how == 1:
@@ -222,8 +237,9 @@ def _record_alert(r: httpx.Response | None, ev: Event, out: Outcome) -> None:
             out.kept.setdefault((ev.source, a["dedup_key"], a["status"]), set()).add(ev.digest)
 
 
-def post_updates(urls: list[str], token: str, count: int, seconds: float, out: Outcome,
-                 incidents: Callable[[], list[str]]) -> None:
+def post_updates(
+    urls: list[str], token: str, count: int, seconds: float, out: Outcome, incidents: Callable[[], list[str]]
+) -> None:
     """`count` status updates over `seconds`, to every other incident (the rest run on cadence alone)."""
     pacer = Pacer(count, seconds)
     run = uuid.uuid4().hex[:6]
@@ -244,8 +260,15 @@ def post_updates(urls: list[str], token: str, count: int, seconds: float, out: O
         message = f"fault-load {run} update {i} for {ref}"
         with out.lock:
             out.updates_attempts[message] += 1
-        r = request(urls, "POST", f"/api/v1/incidents/{ref}/updates", out=out, i=i,
-                    json={"message": message}, headers={"authorization": f"Bearer {token}"})
+        r = request(
+            urls,
+            "POST",
+            f"/api/v1/incidents/{ref}/updates",
+            out=out,
+            i=i,
+            json={"message": message},
+            headers={"authorization": f"Bearer {token}"},
+        )
         with out.lock:
             if r is not None and r.status_code == 201:
                 out.updates_ok.append(message)
@@ -254,8 +277,7 @@ def post_updates(urls: list[str], token: str, count: int, seconds: float, out: O
             else:
                 out.bad.append(f"{r.status_code} {r.text[:300]}")
 
-    pool = [threading.Thread(target=lambda k=k: [one(i) for i in range(k, count, 4)], daemon=True)
-            for k in range(4)]
+    pool = [threading.Thread(target=lambda k=k: [one(i) for i in range(k, count, 4)], daemon=True) for k in range(4)]
     for t in pool:
         t.start()
     for t in pool:

@@ -45,22 +45,45 @@ def load_seconds(events: int) -> float:
 def policy_yaml() -> dict[str, Any]:
     cadence = f"{CADENCE_S}s"
     raw = policy_raw(
-        channels={"support": {"type": "slack", "channel": "#support"},
-                  "leadership": {"type": "slack", "channel": "#leaders"}},
-        routes={"declared": ["support"], "update": ["support"], "state_changed": ["support"],
-                "severity_changed": ["support"], "priority_changed": ["support"], "resolved": ["support"],
-                "completed": ["leadership"], "reminder": ["support"], "escalation": ["leadership"],
-                "declare_prompt": ["support"], "oob": ["support"]},
-        cadence={"default": cadence, "per_priority": {p: cadence for p in ("P1", "P2", "P3", "P4")},
-                 "remind_before": f"{REMIND_BEFORE_S}s", "auto_update": True},
-        notifications={"lease": f"{LEASE_S}s", "timeout": "2s", "backoff_base": "500ms", "backoff_max": "3s",
-                       "max_attempts": 100, "jitter": 0.2, "slack_pace": "0s"},
+        channels={
+            "support": {"type": "slack", "channel": "#support"},
+            "leadership": {"type": "slack", "channel": "#leaders"},
+        },
+        routes={
+            "declared": ["support"],
+            "update": ["support"],
+            "state_changed": ["support"],
+            "severity_changed": ["support"],
+            "priority_changed": ["support"],
+            "resolved": ["support"],
+            "completed": ["leadership"],
+            "reminder": ["support"],
+            "escalation": ["leadership"],
+            "declare_prompt": ["support"],
+            "oob": ["support"],
+        },
+        cadence={
+            "default": cadence,
+            "per_priority": {p: cadence for p in ("P1", "P2", "P3", "P4")},
+            "remind_before": f"{REMIND_BEFORE_S}s",
+            "auto_update": True,
+        },
+        notifications={
+            "lease": f"{LEASE_S}s",
+            "timeout": "2s",
+            "backoff_base": "500ms",
+            "backoff_max": "3s",
+            "max_attempts": 100,
+            "jitter": 0.2,
+            "slack_pace": "0s",
+        },
         worker={"poll_interval": "100ms", "heartbeat_every": "1s", "stale_after": "15s"},
         triage={"stability_window": "30m", "grouping_window": "4h"},
     )
     raw["services"] = raw["services"] + [
         {"key": s, "name": f"Service {s}", "oncall": "identity-oncall", "match": [{"tags": {"service": s}}]}
-        for s in load.SERVICES]
+        for s in load.SERVICES
+    ]
     return raw
 
 
@@ -86,16 +109,31 @@ class Run:
             assert first is not None
             responder = users.create_user(s, now=now, handle="fault-responder", role="responder")
             _, self.responder_token = users.create_token(s, now=now, user=responder, name="load")
-            self.ingest_tokens = {src: users.create_token(s, now=now, user=None, kind="ingest", name=src)[1]
-                                  for src in ("datadog", "alertmanager")}
-        self.secrets = [first.token, first.password, self.responder_token, *self.ingest_tokens.values(),
-                        SLACK_TOKEN, self.cluster.url.split(":")[2].split("@")[0]]
+            self.ingest_tokens = {
+                src: users.create_token(s, now=now, user=None, kind="ingest", name=src)[1]
+                for src in ("datadog", "alertmanager")
+            }
+        self.secrets = [
+            first.token,
+            first.password,
+            self.responder_token,
+            *self.ingest_tokens.values(),
+            SLACK_TOKEN,
+            self.cluster.url.split(":")[2].split("@")[0],
+        ]
         policy_path = self.dir / "policy.yaml"
         policy_path.write_text(yaml.safe_dump(policy_yaml()))
-        self.env = env_for(self.cluster.url, WARROOM_POLICY=str(policy_path), WARROOM_SLACK_TOKEN=SLACK_TOKEN,
-                           WARROOM_SLACK_API_URL=self.slack.url, WARROOM_LOG_LEVEL="INFO",
-                           WARROOM_INGEST_RATE_PER_S="100000", WARROOM_INGEST_BURST="100000",
-                           WARROOM_DB_POOL_SIZE="8", WARROOM_DB_MAX_OVERFLOW="8")
+        self.env = env_for(
+            self.cluster.url,
+            WARROOM_POLICY=str(policy_path),
+            WARROOM_SLACK_TOKEN=SLACK_TOKEN,
+            WARROOM_SLACK_API_URL=self.slack.url,
+            WARROOM_LOG_LEVEL="INFO",
+            WARROOM_INGEST_RATE_PER_S="100000",
+            WARROOM_INGEST_BURST="100000",
+            WARROOM_DB_POOL_SIZE="8",
+            WARROOM_DB_MAX_OVERFLOW="8",
+        )
         self.apis = [ApiProc(self.env, self.dir / f"api{i}.log") for i in (1, 2)]
         self.workers = [worker_proc(self.env, self.dir / f"worker{i}.log") for i in (1, 2)]
         for w in self.workers:
@@ -124,16 +162,23 @@ class Run:
         """The load over `seconds`; `fault(run)` starts at `at` of the way through (in a thread)."""
         scripts = load.scripts(self.events)
         updates = max(20, self.events // 25)
-        self.notes.update(events=self.events, requests=sum(len(s) for s in scripts), updates=updates,
-                          seconds=self.seconds)
+        self.notes.update(
+            events=self.events, requests=sum(len(s) for s in scripts), updates=updates, seconds=self.seconds
+        )
         threads = [
-            threading.Thread(target=load.send_alerts, daemon=True,
-                             args=(self.urls, self.ingest_tokens, scripts, self.seconds, self.out)),
-            threading.Thread(target=load.post_updates, daemon=True,
-                             args=(self.urls, self.responder_token, updates, self.seconds, self.out,
-                                   self.incident_refs)),
+            threading.Thread(
+                target=load.send_alerts,
+                daemon=True,
+                args=(self.urls, self.ingest_tokens, scripts, self.seconds, self.out),
+            ),
+            threading.Thread(
+                target=load.post_updates,
+                daemon=True,
+                args=(self.urls, self.responder_token, updates, self.seconds, self.out, self.incident_refs),
+            ),
         ]
         if fault is not None:
+
             def later() -> None:
                 time.sleep(self.seconds * at)
                 fault(self)
@@ -158,10 +203,17 @@ class Run:
         while time.monotonic() - t0 < timeout:
             now = self.ended = utcnow()  # rows created after this may stay pending: workers stop next
             with self.sessions() as s:
-                pending = s.scalar(select(func.count()).select_from(Notification)
-                                   .where(Notification.state == "pending")) or 0
-                overdue = s.scalar(select(func.count()).select_from(DueJob).where(
-                    DueJob.done.is_(False), DueJob.due_at < now - timedelta(seconds=2))) or 0
+                pending = (
+                    s.scalar(select(func.count()).select_from(Notification).where(Notification.state == "pending")) or 0
+                )
+                overdue = (
+                    s.scalar(
+                        select(func.count())
+                        .select_from(DueJob)
+                        .where(DueJob.done.is_(False), DueJob.due_at < now - timedelta(seconds=2))
+                    )
+                    or 0
+                )
             if not pending and not overdue and time.monotonic() - t0 >= min_tail:
                 break
             time.sleep(0.5)

@@ -48,8 +48,13 @@ def test_baseline(run: Run) -> None:
 def test_worker_sigkilled_and_restarted(run: Run) -> None:
     def held(r: Run, wid: str | None) -> set[str]:
         with r.sessions() as s:  # rows the worker has claimed and not yet recorded
-            return set(s.scalars(select(Notification.idempotency_key).where(
-                Notification.state == "pending", Notification.claimed_by == wid)))
+            return set(
+                s.scalars(
+                    select(Notification.idempotency_key).where(
+                        Notification.state == "pending", Notification.claimed_by == wid
+                    )
+                )
+            )
 
     def kill(r: Run) -> None:
         victim = r.workers[0]
@@ -85,9 +90,13 @@ def test_slack_rate_limits_errors_and_timeouts(run: Run) -> None:
             time.sleep(r.seconds * 0.12)
             # On a saturated box the workers may not call Slack in that window: keep the fault on
             # until a call has met it (retries of earlier failures come back within the backoff).
-            r.slack.wait_for(lambda calls, fault=fault, seen=seen: any(
-                c.fault is not None and (c.fault.status, c.fault.delay) == (fault.status, fault.delay)
-                for c in calls[seen:]), timeout=max(0.0, 60 - (time.monotonic() - start)))
+            r.slack.wait_for(
+                lambda calls, fault=fault, seen=seen: any(
+                    c.fault is not None and (c.fault.status, c.fault.delay) == (fault.status, fault.delay)
+                    for c in calls[seen:]
+                ),
+                timeout=max(0.0, 60 - (time.monotonic() - start)),
+            )
         r.slack.clear()
 
     run.drive(slack_trouble, at=0.3)
@@ -112,8 +121,9 @@ def test_postgres_restarted(run: Run) -> None:
     assert "database reachable again" in run.workers[0].log() + run.workers[1].log()
     for name, text in run.logs().items():
         if name.startswith("worker"):  # (a worker busy recording an outcome retries that instead)
-            assert text.count("worker pass failed") + text.count("cannot record the outcome") <= 30, \
+            assert text.count("worker pass failed") + text.count("cannot record the outcome") <= 30, (
                 f"{name}: too many outage lines"
+            )
         elif name.startswith("api"):
             assert text.count("database unavailable") <= 20, f"{name}: too many outage lines"
     run.notes["http_statuses"] = dict(run.out.statuses)

@@ -28,12 +28,21 @@ def ingest_token(server: Running, name: str = "tests") -> str:
         return token
 
 
-def send(server: Running, token: str | None, source: str, body: Any, *,
-         method: str = "POST", raw: bytes | None = None, **kw: Any) -> httpx.Response:
+def send(
+    server: Running,
+    token: str | None,
+    source: str,
+    body: Any,
+    *,
+    method: str = "POST",
+    raw: bytes | None = None,
+    **kw: Any,
+) -> httpx.Response:
     with server.client(token) as c:
         content = raw if raw is not None else json.dumps(body).encode()
-        return c.request(method, f"/api/v1/ingest/{source}", content=content,
-                         headers={"content-type": "application/json"}, **kw)
+        return c.request(
+            method, f"/api/v1/ingest/{source}", content=content, headers={"content-type": "application/json"}, **kw
+        )
 
 
 def accepted(server: Running, token: str, source: str, body: Any, **kw: Any) -> dict[str, Any]:
@@ -71,18 +80,28 @@ def timeline(server: Running, ref: str) -> list[dict[str, Any]]:
 
 def run_jobs(server: Running) -> int:
     state = server.state
-    return runner.run_due_jobs(state.sessions, policy=state.policy, clock=state.clock,
-                               worker_id="t")
+    return runner.run_due_jobs(state.sessions, policy=state.policy, clock=state.clock, worker_id="t")
 
 
-def dd(transition: str = "Triggered", *, alert_id: str = "48213771", cycle: str = "6922405214862131415",
-       tags: str = "env:eks-prod,service:sis,team:identity", event_id: str | None = None,
-       ) -> dict[str, Any]:
+def dd(
+    transition: str = "Triggered",
+    *,
+    alert_id: str = "48213771",
+    cycle: str = "6922405214862131415",
+    tags: str = "env:eks-prod,service:sis,team:identity",
+    event_id: str | None = None,
+) -> dict[str, Any]:
     """The recommended Datadog body for one transition of one monitor cycle."""
     body = payload("datadog_rich_triggered")
     scope = ",".join(t for t in tags.split(",") if t.startswith(("env:", "service:")))
-    body.update(scope=scope, alert_id=alert_id, cycle_key=cycle, transition=transition, tags=tags,
-                alert_type="success" if transition == "Recovered" else "error",
-                title=f"[P2] [{transition} on {{{scope}}}] SiS sign-in error rate high",
-                id=event_id or f"{alert_id}-{cycle}-{transition}")
+    body.update(
+        scope=scope,
+        alert_id=alert_id,
+        cycle_key=cycle,
+        transition=transition,
+        tags=tags,
+        alert_type="success" if transition == "Recovered" else "error",
+        title=f"[P2] [{transition} on {{{scope}}}] SiS sign-in error rate high",
+        id=event_id or f"{alert_id}-{cycle}-{transition}",
+    )
     return body

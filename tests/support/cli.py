@@ -29,8 +29,7 @@ class Ran:
 def warroom(*args: str, env: Mapping[str, str | None], input: str | None = None) -> Ran:
     """Run `warroom ARGS` with `env` laid over this process's WARROOM_* variables (cleared)."""
     cli.register_commands()
-    settings_env: dict[str, str | None] = {k: None for k in os.environ
-                                           if k.startswith("WARROOM_") and k not in KEEP}
+    settings_env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("WARROOM_") and k not in KEEP}
     settings_env.update(env)
     get_settings.cache_clear()
     try:

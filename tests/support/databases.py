@@ -24,8 +24,9 @@ def pg_admin_url() -> str:
 def postgres_available() -> str | None:
     """None when reachable, else the reason (CI turns that reason into a failure)."""
     try:
-        engine = sa.create_engine(normalize_url(pg_admin_url()), isolation_level="AUTOCOMMIT",
-                                  connect_args={"connect_timeout": 3})
+        engine = sa.create_engine(
+            normalize_url(pg_admin_url()), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
         engine.dispose()
@@ -41,8 +42,7 @@ def create_pg_database() -> str:
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return make_url(normalize_url(pg_admin_url())).set(database=name).render_as_string(
-        hide_password=False)
+    return make_url(normalize_url(pg_admin_url())).set(database=name).render_as_string(hide_password=False)
 
 
 def drop_pg_database(url: str) -> None:
@@ -70,8 +70,7 @@ def truncate_all(engine: Engine) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
-                                 + " RESTART IDENTITY CASCADE"))
+            conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
         else:
             for t in tables:
                 conn.execute(sa.text(f'DELETE FROM "{t}"'))
@@ -79,8 +78,7 @@ def truncate_all(engine: Engine) -> None:
 
 
 def _has_seq(conn: sa.Connection) -> bool:
-    return bool(conn.execute(sa.text(
-        "SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first())
+    return bool(conn.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first())
 
 
 def engine_for(url: str) -> Engine:

@@ -162,8 +162,13 @@ class RecordingServer:
     def _serve(self, req: BaseHTTPRequestHandler) -> None:
         length = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(length) if length else b""
-        call = Call(method=req.command, path=req.path, headers={k.lower(): v for k, v in req.headers.items()},
-                    body=body, at=time.time())
+        call = Call(
+            method=req.command,
+            path=req.path,
+            headers={k.lower(): v for k, v in req.headers.items()},
+            body=body,
+            at=time.time(),
+        )
         with self.lock:
             fault = self._faults.popleft() if self._faults else self._always
             call.fault = None if fault is not None and fault.late else fault
@@ -182,8 +187,11 @@ class RecordingServer:
             call.response_status = status
             self.ok_count += call.ok
             self.lock.notify_all()
-        data = payload if isinstance(payload, bytes) else (
-            json.dumps(payload).encode() if not isinstance(payload, str) else payload.encode())
+        data = (
+            payload
+            if isinstance(payload, bytes)
+            else (json.dumps(payload).encode() if not isinstance(payload, str) else payload.encode())
+        )
         try:
             req.send_response(status)
             for key, value in headers.items():
@@ -197,8 +205,9 @@ class RecordingServer:
     def fault_response(self, call: Call, fault: Fault) -> tuple[int, dict[str, str], Any]:
         headers = {"Content-Type": "text/plain"}
         if fault.retry_after is not None:
-            headers["Retry-After"] = str(int(fault.retry_after)) if float(fault.retry_after).is_integer() \
-                else str(fault.retry_after)
+            headers["Retry-After"] = (
+                str(int(fault.retry_after)) if float(fault.retry_after).is_integer() else str(fault.retry_after)
+            )
         return fault.status, headers, fault.body or "error"
 
     def handle(self, call: Call) -> tuple[int, dict[str, str], Any]:
@@ -278,13 +287,15 @@ class SlackApiServer(RecordingServer):
         for c in self.ok_calls():
             posted = c.path.endswith("chat.postMessage") and isinstance(c.response, dict) and c.response.get("ok")
             if posted and (channel is None or c.data.get("channel") == channel):
-                out.append({**c.data, "ts": c.response["ts"], "channel_id": c.response["channel"],
-                            "at": c.at})
+                out.append({**c.data, "ts": c.response["ts"], "channel_id": c.response["channel"], "at": c.at})
         return out
 
     def updates(self) -> list[dict[str, Any]]:
-        return [c.data for c in self.ok_calls()
-                if c.path.endswith("chat.update") and isinstance(c.response, dict) and c.response.get("ok")]
+        return [
+            c.data
+            for c in self.ok_calls()
+            if c.path.endswith("chat.update") and isinstance(c.response, dict) and c.response.get("ok")
+        ]
 
 
 class SlackWebhookServer(RecordingServer):
@@ -312,8 +323,7 @@ class SlackWebhookServer(RecordingServer):
 class WebhookReceiver(RecordingServer):
     """A generic JSON webhook endpoint that checks warroom's signature with `secret`."""
 
-    def __init__(self, secret: str | None = None, tolerance: float = 300,
-                 now: Callable[[], float] = time.time) -> None:
+    def __init__(self, secret: str | None = None, tolerance: float = 300, now: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.secret = secret
         self.tolerance = tolerance

@@ -15,8 +15,15 @@ from warroom.settings import Settings
 from warroom.worker import Worker
 
 SLACK_TOKEN = "xoxb-test"
-FAST = {"slack_pace": "0s", "backoff_base": "1s", "backoff_max": "30s", "jitter": 0, "timeout": "1s",
-        "lease": "2s", "max_attempts": 5}
+FAST = {
+    "slack_pace": "0s",
+    "backoff_base": "1s",
+    "backoff_max": "30s",
+    "jitter": 0,
+    "timeout": "1s",
+    "lease": "2s",
+    "max_attempts": 5,
+}
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +61,14 @@ def settings_for(db_url: str, slack: Any = None, smtp: Any = None) -> Settings:
     return Settings(**kw)
 
 
-def worker(sessions: sessionmaker[Session], policy: Policy, clock: Clock, db_url: str, *, slack: Any = None,
-           smtp: Any = None, worker_id: str = "test-worker") -> Worker:
-    return Worker(sessions, settings=settings_for(db_url, slack, smtp), policy=policy, clock=clock,
-                  worker_id=worker_id)
+def worker(
+    sessions: sessionmaker[Session],
+    policy: Policy,
+    clock: Clock,
+    db_url: str,
+    *,
+    slack: Any = None,
+    smtp: Any = None,
+    worker_id: str = "test-worker",
+) -> Worker:
+    return Worker(sessions, settings=settings_for(db_url, slack, smtp), policy=policy, clock=clock, worker_id=worker_id)

@@ -56,8 +56,7 @@ class PgCluster:
         cmd = [str(self.bin / args[0]), *args[1:]]
         if self.user:
             cmd = ["runuser", "-u", self.user, "--", *cmd]
-        return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=timeout,
-                              cwd=self.dir)
+        return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=timeout, cwd=self.dir)
 
     def init(self) -> PgCluster:
         pwfile = self.dir / "pw"
@@ -65,13 +64,25 @@ class PgCluster:
         if self.user:
             pw = pwd.getpwnam(self.user)
             os.chown(pwfile, pw.pw_uid, pw.pw_gid)
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=scram-sha-256",
-                  f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=scram-sha-256",
+            f"--pwfile={pwfile}",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         pwfile.unlink()
         with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
-                       "max_connections = 200\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-                       "shared_buffers = 64MB\nlog_min_messages = warning\n")
+            conf.write(
+                f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
+                "max_connections = 200\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                "shared_buffers = 64MB\nlog_min_messages = warning\n"
+            )
         self.start()
         admin = sa.create_engine(normalize_url(self.admin_url), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:

@@ -25,9 +25,13 @@ class Proc:
 
     def start(self) -> Proc:
         log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
-        self.popen = subprocess.Popen([sys.executable, "-m", "warroom", *self.args], env=self.env,
-                                      stdout=log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "warroom", *self.args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         return self
 

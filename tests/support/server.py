@@ -35,8 +35,9 @@ class ThreadedServer:
 
     def __init__(self, app: Any, port: int | None = None) -> None:
         self.port = port or free_port()
-        self.config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                     access_log=False, lifespan="on")
+        self.config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False, lifespan="on"
+        )
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

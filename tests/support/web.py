@@ -32,8 +32,7 @@ def login(server: Running, handle: str, password: str = PASSWORD) -> tuple[httpx
     client = http_client(base_url=server.url, timeout=30)
     page = client.get("/login")
     assert page.status_code == 200
-    r = client.post("/login", data={"handle": handle, "password": password, "csrf": csrf_of(page.text),
-                                    "next": "/"})
+    r = client.post("/login", data={"handle": handle, "password": password, "csrf": csrf_of(page.text), "next": "/"})
     assert r.status_code == 303, r.text
     home = client.get("/")
     assert home.status_code == 200, home.text

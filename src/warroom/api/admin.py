@@ -85,14 +85,28 @@ class WhoAmI(BaseModel):
 
 
 def _user_out(u: User) -> UserOut:
-    return UserOut(handle=u.handle, name=u.name, email=u.email, slack_id=u.slack_id, role=u.role,
-                   active=u.active, has_password=u.password_hash is not None)
+    return UserOut(
+        handle=u.handle,
+        name=u.name,
+        email=u.email,
+        slack_id=u.slack_id,
+        role=u.role,
+        active=u.active,
+        has_password=u.password_hash is not None,
+    )
 
 
 def _token_out(t: ApiToken, db: Any) -> dict[str, Any]:
     owner = db.get(User, t.user_id) if t.user_id else None
-    return {"id": t.id, "kind": t.kind, "name": t.name, "user": owner.handle if owner else None,
-            "prefix": t.prefix, "created_at": t.created_at, "revoked_at": t.revoked_at}
+    return {
+        "id": t.id,
+        "kind": t.kind,
+        "name": t.name,
+        "user": owner.handle if owner else None,
+        "prefix": t.prefix,
+        "created_at": t.created_at,
+        "revoked_at": t.revoked_at,
+    }
 
 
 @router.get("/me", response_model=WhoAmI)
@@ -107,8 +121,15 @@ def list_users(db: ReadDB, who: Viewer) -> list[UserOut]:
 
 @router.post("/users", status_code=201, response_model=UserOut)
 def add_user(body: UserIn, state: State, db: DB, who: Admin) -> UserOut:
-    user = users.create_user(db, now=state.now(), handle=body.handle, role=body.role,
-                             name=body.name, email=body.email, slack_id=body.slack_id)
+    user = users.create_user(
+        db,
+        now=state.now(),
+        handle=body.handle,
+        role=body.role,
+        name=body.name,
+        email=body.email,
+        slack_id=body.slack_id,
+    )
     return _user_out(user)
 
 
@@ -130,8 +151,9 @@ def create_token(body: TokenIn, state: State, db: DB, who: Admin) -> dict[str, A
     owner = users.require(db, body.user) if body.user else None
     if body.kind == "user" and owner is None:
         owner = users.require(db, who.handle)
-    row, plain = users.create_token(db, now=state.now(), user=owner if body.kind == "user" else None,
-                                    kind=body.kind, name=body.name)
+    row, plain = users.create_token(
+        db, now=state.now(), user=owner if body.kind == "user" else None, kind=body.kind, name=body.name
+    )
     return {**_token_out(row, db), "token": plain}
 
 
@@ -161,9 +183,13 @@ class AuditPage(BaseModel):
 
 
 @router.get("/audit", response_model=AuditPage)
-def audit_log(db: ReadDB, who: Admin, actor: str | None = None, since: datetime | None = None,
-              page: int = Query(1, ge=1, le=100_000),
-              per_page: int = Query(100, ge=1, le=1000)) -> AuditPage:
+def audit_log(
+    db: ReadDB,
+    who: Admin,
+    actor: str | None = None,
+    since: datetime | None = None,
+    page: int = Query(1, ge=1, le=100_000),
+    per_page: int = Query(100, ge=1, le=1000),
+) -> AuditPage:
     rows, total = audit.list_entries(db, actor=actor, since=since, page=page, per_page=per_page)
-    return AuditPage(items=[AuditOut.model_validate(r, from_attributes=True) for r in rows],
-                     total=total)
+    return AuditPage(items=[AuditOut.model_validate(r, from_attributes=True) for r in rows], total=total)

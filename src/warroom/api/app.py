@@ -50,11 +50,13 @@ def create_app(
     settings = settings or get_settings()
     policy = policy or load_policy(settings.policy)
     # SQLite: a side thread checkpoints the WAL (walcheckpoint); commits only as a safety net.
-    engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size,
-                                   max_overflow=settings.db_max_overflow,
-                                   wal_autocheckpoint=SAFETY_AUTOCHECKPOINT)
-    state = AppState(settings=settings, policy=policy, engine=engine,
-                     clock=clock or SystemClock())
+    engine = engine or make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        wal_autocheckpoint=SAFETY_AUTOCHECKPOINT,
+    )
+    state = AppState(settings=settings, policy=policy, engine=engine, clock=clock or SystemClock())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,10 +82,14 @@ def create_app(
                 checkpointer.stop()
 
     # FastAPI's OpenTelemetry hooks cost ~10% of a small request even when unconfigured.
-    app = WarroomApp(title="warroom", version=__version__, lifespan=lifespan,
-                  telemetry={"tracing": False, "metrics": False, "logs": False},
-                  description="Incident response: alerts in, incidents, status updates on "
-                              "cadence, postmortems. Authenticate with `Authorization: Bearer`.")
+    app = WarroomApp(
+        title="warroom",
+        version=__version__,
+        lifespan=lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+        description="Incident response: alerts in, incidents, status updates on "
+        "cadence, postmortems. Authenticate with `Authorization: Bearer`.",
+    )
     app.state.warroom = state
     errors.install(app)
     app.include_router(incidents.router)

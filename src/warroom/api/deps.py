@@ -61,10 +61,15 @@ def _audit(request: Request, session: Session) -> None:
     route = request.scope.get("route")
     template = getattr(route, "path", request.url.path)
     target = next(iter(request.path_params.values()), None) if request.path_params else None
-    audit.record(session, now=get_state(request).now(), actor=principal.handle,
-                 via=principal.kind if principal.kind != "user" else "api",
-                 action=f"{request.method} {template}", target=str(target) if target else None,
-                 details={"path": request.url.path})
+    audit.record(
+        session,
+        now=get_state(request).now(),
+        actor=principal.handle,
+        via=principal.kind if principal.kind != "user" else "api",
+        action=f"{request.method} {template}",
+        target=str(target) if target else None,
+        details={"path": request.url.path},
+    )
 
 
 def _uow(factory_name: str) -> Callable[[Request], Iterator[Session]]:

@@ -18,10 +18,19 @@ log = logging.getLogger(__name__)
 _outages = outage.Throttled(log)
 
 STATUS = {NotFound: 404, Conflict: 409, Invalid: 422, Forbidden: 403}
-HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-              415: "unsupported_media_type", 422: "invalid", 429: "rate_limited",
-              503: "unavailable"}
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+    503: "unavailable",
+}
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -42,8 +51,9 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 def unavailable_body(exc: BaseException) -> dict[str, Any]:
     what = "conflict" if outage.is_conflict(exc) else "database"
-    return error_body("unavailable", f"temporarily unavailable ({what}); retry later",
-                      {"retry_after": outage.RETRY_AFTER_S})
+    return error_body(
+        "unavailable", f"temporarily unavailable ({what}); retry later", {"retry_after": outage.RETRY_AFTER_S}
+    )
 
 
 def unavailable(exc: BaseException) -> JSONResponse:
@@ -81,17 +91,17 @@ def install(app: FastAPI) -> None:
         for err in exc.errors():
             if err.get("type") == "json_invalid":
                 return JSONResponse(
-                    error_body("bad_request", "the body is not valid JSON",
-                               {"position": err.get("ctx", {}).get("error")}), 400)
-            problems.append({"field": _field(tuple(err["loc"])),
-                             "message": err["msg"], "type": err["type"]})
+                    error_body(
+                        "bad_request", "the body is not valid JSON", {"position": err.get("ctx", {}).get("error")}
+                    ),
+                    400,
+                )
+            problems.append({"field": _field(tuple(err["loc"])), "message": err["msg"], "type": err["type"]})
         first = problems[0] if problems else {"field": "body", "message": "invalid"}
-        return JSONResponse(
-            error_body("invalid", f"{first['field']}: {first['message']}", problems), 422)
+        return JSONResponse(error_body("invalid", f"{first['field']}: {first['message']}", problems), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else code
-        return JSONResponse(error_body(code, detail), exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(error_body(code, detail), exc.status_code, headers=getattr(exc, "headers", None))

@@ -61,10 +61,17 @@ def _settle_async(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None
 class GroupCommitter:
     """Batches up to `max_batch` waiting units per transaction; the thread stops when idle."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, max_batch: int = 64,
-                 idle_exit: float = 5.0, name: str = "warroom-writer",
-                 prelock: Prelock | None = None, run_batch: RunBatch | None = None,
-                 on_commit: Callable[[int, float], None] | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        max_batch: int = 64,
+        idle_exit: float = 5.0,
+        name: str = "warroom-writer",
+        prelock: Prelock | None = None,
+        run_batch: RunBatch | None = None,
+        on_commit: Callable[[int, float], None] | None = None,
+    ) -> None:
         self.sessions = sessions
         self.on_commit = on_commit  # (units, seconds) of each committed batch, for metrics
         self.prelock = prelock
@@ -144,8 +151,9 @@ class GroupCommitter:
                     self.prelock(session, sorted(set().union(*(keys for _, _, keys in batch))))
                 try:
                     results = self.run_batch(session, [work for work, _, _ in batch])
-                    outcomes: list[Outcome] = [(done, True, value) for (_, done, _), value
-                                               in zip(batch, results, strict=True)]
+                    outcomes: list[Outcome] = [
+                        (done, True, value) for (_, done, _), value in zip(batch, results, strict=True)
+                    ]
                 except Exception as exc:  # noqa: BLE001
                     if len(batch) > 1 or outage.is_outage(exc):
                         raise  # the shared transaction holds its partial work: replay alone
@@ -157,8 +165,7 @@ class GroupCommitter:
             if not committing and not retried and _stale(exc):
                 # the connection died since its last use (the database restarted): the batch never
                 # reached its commit, so it runs once more on a fresh connection
-                log.info("batch of %d lost its connection (%s); running it again", len(batch),
-                         outage.one_line(exc))
+                log.info("batch of %d lost its connection (%s); running it again", len(batch), outage.one_line(exc))
                 self._commit(batch, retried=True)
                 return
             if len(batch) == 1 or (outage.is_outage(exc) and not outage.is_conflict(exc)):

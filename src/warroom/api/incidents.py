@@ -54,8 +54,7 @@ class PostmortemVersionOut(BaseModel):
 
 @router.post("", status_code=201, response_model=IncidentOut)
 def declare(body: IncidentCreate, state: State, db: DB, who: Responder) -> IncidentOut:
-    incident = incidents.declare(db, policy=state.policy, now=state.now(), actor=who.handle,
-                                 data=body)
+    incident = incidents.declare(db, policy=state.policy, now=state.now(), actor=who.handle, data=body)
     return incident_out(incident)
 
 
@@ -72,10 +71,16 @@ def list_incidents(
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> IncidentPage:
     rows, total = incident_queries.list_incidents(
-        db, state=state, priority=priority, service=service, declared_from=declared_from,
-        declared_to=declared_to, page=page, per_page=per_page)
-    return IncidentPage(items=[incident_out(i) for i in rows], total=total, page=page,
-                        per_page=per_page)
+        db,
+        state=state,
+        priority=priority,
+        service=service,
+        declared_from=declared_from,
+        declared_to=declared_to,
+        page=page,
+        per_page=per_page,
+    )
+    return IncidentPage(items=[incident_out(i) for i in rows], total=total, page=page, per_page=per_page)
 
 
 @router.get("/{ref}", response_model=IncidentOut)
@@ -86,32 +91,32 @@ def show(ref: str, state: State, db: ReadDB, who: Viewer) -> IncidentOut:
 @router.patch("/{ref}", response_model=IncidentOut)
 def edit(ref: str, body: IncidentPatch, state: State, db: DB, who: Responder) -> IncidentOut:
     incident = incidents.get(db, ref, for_update=True)
-    incidents.patch(db, policy=state.policy, now=state.now(), actor=who.handle,
-                    incident=incident, data=body)
+    incidents.patch(db, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, data=body)
     return incident_full(db, policy=state.policy, incident=incident)
 
 
 @router.post("/{ref}/transitions", response_model=IncidentOut)
 def transition(ref: str, body: TransitionIn, state: State, db: DB, who: Responder) -> IncidentOut:
     incident = incidents.get(db, ref, for_update=True)
-    incidents.transition(db, policy=state.policy, now=state.now(), actor=who.handle,
-                         incident=incident, to=body.to, reason=body.reason)
+    incidents.transition(
+        db, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, to=body.to, reason=body.reason
+    )
     return incident_full(db, policy=state.policy, incident=incident)
 
 
 @router.post("/{ref}/acknowledge", response_model=IncidentOut)
 def acknowledge(ref: str, state: State, db: DB, who: Responder) -> IncidentOut:
     incident = incidents.get(db, ref, for_update=True)
-    incidents.acknowledge(db, policy=state.policy, now=state.now(), actor=who.handle,
-                          incident=incident)
+    incidents.acknowledge(db, policy=state.policy, now=state.now(), actor=who.handle, incident=incident)
     return incident_out(incident)
 
 
 @router.post("/{ref}/updates", status_code=201, response_model=UpdateOut)
 def post_update(ref: str, body: UpdateIn, state: State, db: DB, who: Responder) -> UpdateOut:
     incident = incidents.get(db, ref, for_update=True)
-    update = incidents.post_update(db, policy=state.policy, now=state.now(), actor=who.handle,
-                                   incident=incident, message=body.message)
+    update = incidents.post_update(
+        db, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, message=body.message
+    )
     return update_out(update)
 
 
@@ -130,51 +135,62 @@ def get_timeline(ref: str, db: ReadDB, who: Viewer) -> list[TimelineOut]:
 @router.post("/{ref}/timeline", status_code=201, response_model=TimelineOut)
 def add_note(ref: str, body: NoteIn, state: State, db: DB, who: Responder) -> TimelineOut:
     incident = incidents.get(db, ref, for_update=True)
-    entry = incidents.add_note(db, now=state.now(), actor=who.handle, incident=incident,
-                               text=body.text, occurred_at=body.occurred_at)
+    entry = incidents.add_note(
+        db, now=state.now(), actor=who.handle, incident=incident, text=body.text, occurred_at=body.occurred_at
+    )
     return timeline_out(entry)
 
 
 def _pm_out(incident_ref: str, row: postmortems.PostmortemVersion) -> PostmortemOut:
-    return PostmortemOut(incident=incident_ref, version=row.version, source=row.source,
-                         author=row.author, created_at=row.created_at, markdown=row.markdown)
+    return PostmortemOut(
+        incident=incident_ref,
+        version=row.version,
+        source=row.source,
+        author=row.author,
+        created_at=row.created_at,
+        markdown=row.markdown,
+    )
 
 
-@router.get("/{ref}/postmortem", response_model=PostmortemOut,
-            responses={200: {"content": {"text/markdown": {}}}})
-def get_postmortem(ref: str, db: ReadDB, who: Viewer,
-                   accept: Annotated[str | None, Header()] = None,
-                   version: Annotated[int | None, Query(ge=1)] = None) -> PostmortemOut | Response:
+@router.get("/{ref}/postmortem", response_model=PostmortemOut, responses={200: {"content": {"text/markdown": {}}}})
+def get_postmortem(
+    ref: str,
+    db: ReadDB,
+    who: Viewer,
+    accept: Annotated[str | None, Header()] = None,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> PostmortemOut | Response:
     incident = incidents.get(db, ref)
     if version is not None:
-        row = next((v for v in postmortems.versions(db, incident_id=incident.id)
-                    if v.version == version), None)
+        row = next((v for v in postmortems.versions(db, incident_id=incident.id) if v.version == version), None)
         if row is None:
             raise NotFound(f"{incident.ref} has no postmortem version {version}")
     else:
         row = postmortems.require_current(db, incident=incident)
     if accept and "text/markdown" in accept:
-        return PlainTextResponse(row.markdown, media_type="text/markdown; charset=utf-8",
-                                 headers={"Content-Disposition":
-                                          f'inline; filename="{incident.ref}-postmortem.md"'})
+        return PlainTextResponse(
+            row.markdown,
+            media_type="text/markdown; charset=utf-8",
+            headers={"Content-Disposition": f'inline; filename="{incident.ref}-postmortem.md"'},
+        )
     return _pm_out(incident.ref, row)
 
 
 @router.put("/{ref}/postmortem", response_model=PostmortemOut)
-def save_postmortem(ref: str, body: PostmortemIn, state: State, db: DB,
-                    who: Responder) -> PostmortemOut:
+def save_postmortem(ref: str, body: PostmortemIn, state: State, db: DB, who: Responder) -> PostmortemOut:
     incident = incidents.get(db, ref, for_update=True)
-    row = postmortems.save_edit(db, now=state.now(), actor=who.handle, incident=incident,
-                                markdown=body.markdown, base_version=body.base_version)
+    row = postmortems.save_edit(
+        db, now=state.now(), actor=who.handle, incident=incident, markdown=body.markdown, base_version=body.base_version
+    )
     return _pm_out(incident.ref, row)
 
 
 @router.post("/{ref}/postmortem/generate", response_model=PostmortemOut)
-def generate_postmortem(ref: str, state: State, db: DB, who: Responder,
-                        force: bool = False) -> PostmortemOut:
+def generate_postmortem(ref: str, state: State, db: DB, who: Responder, force: bool = False) -> PostmortemOut:
     incident = incidents.get(db, ref, for_update=True)
-    row = postmortems.generate(db, policy=state.policy, now=state.now(), actor=who.handle,
-                               incident=incident, force=force)
+    row = postmortems.generate(
+        db, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, force=force
+    )
     assert row is not None
     return _pm_out(incident.ref, row)
 
@@ -182,9 +198,7 @@ def generate_postmortem(ref: str, state: State, db: DB, who: Responder,
 @router.get("/{ref}/postmortem/versions", response_model=list[PostmortemVersionOut])
 def postmortem_versions(ref: str, db: ReadDB, who: Viewer) -> list[PostmortemVersionOut]:
     incident = incidents.get(db, ref)
-    return [PostmortemVersionOut(version=v.version, source=v.source, author=v.author,
-                                 created_at=v.created_at)
-            for v in postmortems.versions(db, incident_id=incident.id)]
-
-
-
+    return [
+        PostmortemVersionOut(version=v.version, source=v.source, author=v.author, created_at=v.created_at)
+        for v in postmortems.versions(db, incident_id=incident.id)
+    ]

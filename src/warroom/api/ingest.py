@@ -24,20 +24,28 @@ async def _receive(request: Request, source: str) -> JSONResponse:
     """These routes document the webhooks in OpenAPI; `IngestGate` answers them before routing."""
     client = request.client.host if request.client else "?"
     try:
-        reply = await gate.receive(get_state(request), source, await request.body(),
-                                   authorization=request.headers.get("authorization", ""),
-                                   query_string=request.scope.get("query_string", b""), client=client)
+        reply = await gate.receive(
+            get_state(request),
+            source,
+            await request.body(),
+            authorization=request.headers.get("authorization", ""),
+            query_string=request.scope.get("query_string", b""),
+            client=client,
+        )
     except Exception as exc:  # noqa: BLE001 - every sender gets an answer
         reply = gate.failure(exc, f"{request.method} {request.url.path}")
     gate.count(source, reply)
-    return JSONResponse(reply.body, reply.status,
-                        headers={k.decode(): v.decode() for k, v in reply.headers})
+    return JSONResponse(reply.body, reply.status, headers={k.decode(): v.decode() for k, v in reply.headers})
 
 
-_DOC = {202: {"description": "Stored (answered after commit)"}, 400: {"description": "Bad body"},
-        401: {"description": "Missing or wrong token"}, 413: {"description": "Body too large"},
-        429: {"description": "Too many alerts from this token (Retry-After)"},
-        503: {"description": "Database unavailable; nothing stored (Retry-After)"}}
+_DOC = {
+    202: {"description": "Stored (answered after commit)"},
+    400: {"description": "Bad body"},
+    401: {"description": "Missing or wrong token"},
+    413: {"description": "Body too large"},
+    429: {"description": "Too many alerts from this token (Retry-After)"},
+    503: {"description": "Database unavailable; nothing stored (Retry-After)"},
+}
 
 
 @router.post("/api/v1/ingest/datadog", status_code=202, responses=_DOC)  # type: ignore[arg-type]
@@ -52,15 +60,23 @@ async def alertmanager(request: Request) -> JSONResponse:
     return await _receive(request, "alertmanager")
 
 
-@router.post("/api/v1/ingest/grafana", status_code=202, responses=_DOC,  # type: ignore[arg-type]
-             operation_id="ingest_grafana_post")
+@router.post(
+    "/api/v1/ingest/grafana",
+    status_code=202,
+    responses=_DOC,  # type: ignore[arg-type]
+    operation_id="ingest_grafana_post",
+)
 async def grafana(request: Request) -> JSONResponse:
     """Grafana unified alerting webhook contact point (POST or PUT)."""
     return await _receive(request, "grafana")
 
 
-@router.put("/api/v1/ingest/grafana", status_code=202, responses=_DOC,  # type: ignore[arg-type]
-            operation_id="ingest_grafana_put")
+@router.put(
+    "/api/v1/ingest/grafana",
+    status_code=202,
+    responses=_DOC,  # type: ignore[arg-type]
+    operation_id="ingest_grafana_put",
+)
 async def grafana_put(request: Request) -> JSONResponse:
     """Grafana may be configured to PUT; same handling as POST."""
     return await _receive(request, "grafana")
@@ -85,11 +101,16 @@ def list_alerts(
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AlertPage:
     rows, total = ingest.list_alerts(
-        db, status=status, service=service, source=source,
-        incident_id=parse_ref(incident) if incident else None, unlinked=unlinked, page=page,
-        per_page=per_page)
-    return AlertPage(items=[alert_out(a) for a in rows], total=total, page=page,
-                     per_page=per_page)
+        db,
+        status=status,
+        service=service,
+        source=source,
+        incident_id=parse_ref(incident) if incident else None,
+        unlinked=unlinked,
+        page=page,
+        per_page=per_page,
+    )
+    return AlertPage(items=[alert_out(a) for a in rows], total=total, page=page, per_page=per_page)
 
 
 @router.get("/api/v1/alerts/{alert_id}", response_model=AlertDetail)
@@ -98,8 +119,12 @@ def show_alert(
     db: ReadDB,
     who: Viewer,
     events_limit: Annotated[int, Query(ge=1, le=500, description="Events per page, newest first")] = 50,
-    events_before: Annotated[int | None, Query(ge=1, le=2**31 - 1, description=(
-        "Only events with a smaller id: `events_next_before` of the previous page"))] = None,
+    events_before: Annotated[
+        int | None,
+        Query(
+            ge=1, le=2**31 - 1, description=("Only events with a smaller id: `events_next_before` of the previous page")
+        ),
+    ] = None,
 ) -> AlertDetail:
     """The alert and one page of its events with their raw bodies (`events_total` counts them all)."""
     alert = ingest.get_alert(db, alert_id)
@@ -128,5 +153,4 @@ async def simulate(
             return ingest.simulate(session, policy=state.policy, now=state.now(), items=items)
 
     results = await run_in_threadpool(run)
-    return JSONResponse({"source": source, "stored": False, "truncated_alerts": truncated,
-                         "results": results})
+    return JSONResponse({"source": source, "stored": False, "truncated_alerts": truncated, "results": results})

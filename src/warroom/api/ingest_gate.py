@@ -38,10 +38,16 @@ from warroom.logs import request_id_var
 from warroom.users import service as users
 
 PREFIX = "/api/v1/ingest/"
-METHODS = {"datadog": ("POST",), "alertmanager": ("POST",), "grafana": ("POST", "PUT"),
-           "events": ("POST",)}
-REFUSED = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 413: "payload_too_large",
-           429: "rate_limited", 500: "error", 503: "unavailable"}
+METHODS = {"datadog": ("POST",), "alertmanager": ("POST",), "grafana": ("POST", "PUT"), "events": ("POST",)}
+REFUSED = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    413: "payload_too_large",
+    429: "rate_limited",
+    500: "error",
+    503: "unavailable",
+}
 _RESTRICTED = set(parsers.SOURCES)  # an ingest token named after a source takes only that source
 _IDS = itertools.count(1)
 _ID_PREFIX = os.urandom(8).hex()  # per process: ids are unique without a urandom call per request
@@ -72,16 +78,16 @@ class Delivery:
     problem: Reply | None
 
 
-def _error(status: int, code: str, text: str, details: Any = None,
-           extra: dict[str, Any] | None = None) -> Reply:
+def _error(status: int, code: str, text: str, details: Any = None, extra: dict[str, Any] | None = None) -> Reply:
     headers = ((b"www-authenticate", b"Bearer"),) if status == 401 else ()
     return Reply(status, {**(extra or {}), **error_body(code, text, details)}, headers)
 
 
 def bad(source: str, message: str, errors: list[str]) -> Reply:
     if source == "events":  # PagerDuty's answer shape, plus ours
-        return _error(400, "bad_request", message, errors,
-                      {"status": "invalid event", "message": message, "errors": errors})
+        return _error(
+            400, "bad_request", message, errors, {"status": "invalid event", "message": message, "errors": errors}
+        )
     return _error(400, "bad_request", message, errors)
 
 
@@ -101,7 +107,8 @@ def make_writer(state: AppState, observe: Callable[[int, float], None]) -> Group
     return GroupCommitter(
         state.sessions,  # no prelock: run_deliveries sends the locks with its first reads
         run_batch=lambda session, deliveries: run_deliveries(session, state, deliveries),
-        on_commit=on_commit)
+        on_commit=on_commit,
+    )
 
 
 def _observe(deliveries: int, seconds: float) -> None:
@@ -117,8 +124,9 @@ def _writer(state: AppState) -> Any:
     return writer
 
 
-async def receive(state: AppState, source: str, body: bytes, *, authorization: str,
-                  query_string: bytes, client: str) -> Reply:
+async def receive(
+    state: AppState, source: str, body: bytes, *, authorization: str, query_string: bytes, client: str
+) -> Reply:
     """Everything but HTTP framing: auth, rate limit, parse, triage, store (after its commit)."""
     items: list[Incoming] = []
     truncated, data, problem = 0, None, None
@@ -130,14 +138,16 @@ async def receive(state: AppState, source: str, body: bytes, *, authorization: s
     except ValueError as exc:  # a problem is answered only after auth
         problem = bad(source, f"the body is not valid JSON: {exc}", [str(exc)])
     plain = token_of(authorization, query_string)
-    if not plain and source == "events" and isinstance(data, dict) \
-            and isinstance(data.get("routing_key"), str):
+    if not plain and source == "events" and isinstance(data, dict) and isinstance(data.get("routing_key"), str):
         plain = data["routing_key"]
     digest = _digest(plain) if plain else None
     wait = limiter(state, "ingest").hit(digest or f"ip:{client}")
     if wait:
-        return Reply(429, error_body("rate_limited", "too many alerts from this token; retry later"),
-                     ((b"retry-after", retry_after_header(wait)["Retry-After"].encode()),))
+        return Reply(
+            429,
+            error_body("rate_limited", "too many alerts from this token; retry later"),
+            ((b"retry-after", retry_after_header(wait)["Retry-After"].encode()),),
+        )
     memo = state.extras.get("triage_memo") or state.extras.setdefault("triage_memo", TriageMemo(state.policy))
     triaged = [memo(item) for item in items] if problem is None else []
     services = frozenset(t.service for t in triaged)  # run_deliveries locks them for the batch
@@ -157,14 +167,19 @@ def _digest(token: str) -> str:
 
 def _refusal(d: Delivery, token: tuple[str, str] | None) -> Reply | None:
     if d.digest is None:
-        return _error(401, "unauthorized", "missing ingest token: send 'Authorization: Bearer "
-                      "<token>', basic auth with the token as password, or ?token=")
+        return _error(
+            401,
+            "unauthorized",
+            "missing ingest token: send 'Authorization: Bearer "
+            "<token>', basic auth with the token as password, or ?token=",
+        )
     if token is None:
         return _error(401, "unauthorized", "invalid or revoked ingest token")
     kind, name = token
     if kind != "ingest":
-        return _error(403, "forbidden", "this is a user token; alerts need an ingest token "
-                      "(warroom token create --ingest NAME)")
+        return _error(
+            403, "forbidden", "this is a user token; alerts need an ingest token (warroom token create --ingest NAME)"
+        )
     if name in _RESTRICTED and name != d.source:
         return _error(403, "forbidden", f"this ingest token is for {name}, not {d.source}")
     return d.problem
@@ -176,19 +191,30 @@ def run_deliveries(session: Session, state: AppState, deliveries: list[Delivery]
     now = state.now()
     services = sorted(frozenset().union(*(d.services for d in deliveries)))
     digests = sorted({d.digest for d in deliveries if d.digest})
-    lookahead = store.Lookahead(session, policy=state.policy, now=now,
-                                items=[item for d in deliveries for item in d.items],
-                                triaged=[t for d in deliveries for t in d.triaged])
+    lookahead = store.Lookahead(
+        session,
+        policy=state.policy,
+        now=now,
+        items=[item for d in deliveries for item in d.items],
+        triaged=[t for d in deliveries for t in d.triaged],
+    )
     locks, lookups = grouping.lock_steps(session, services), users.token_steps(session, digests)
     results = driver_pipeline(session.connection(), locks + lookups + lookahead.steps)
-    tokens = users.token_kinds_from(digests, results[len(locks):len(locks) + len(lookups)])
-    lookahead.take(results[len(locks) + len(lookups):])
+    tokens = users.token_kinds_from(digests, results[len(locks) : len(locks) + len(lookups)])
+    lookahead.take(results[len(locks) + len(lookups) :])
     replies: list[Reply | None] = [_refusal(d, tokens.get(d.digest or "")) for d in deliveries]
     accepted = [d for d, r in zip(deliveries, replies, strict=True) if r is None]
-    outcomes = iter(store.ingest(
-        session, policy=state.policy, now=now, items=[item for d in accepted for item in d.items],
-        triaged=[t for d in accepted for t in d.triaged], prelocked=frozenset(services),
-        lookahead=lookahead))
+    outcomes = iter(
+        store.ingest(
+            session,
+            policy=state.policy,
+            now=now,
+            items=[item for d in accepted for item in d.items],
+            triaged=[t for d in accepted for t in d.triaged],
+            prelocked=frozenset(services),
+            lookahead=lookahead,
+        )
+    )
     for n, d in enumerate(deliveries):
         if replies[n] is None:
             replies[n] = _accepted(d, [next(outcomes) for _ in d.items])
@@ -198,14 +224,28 @@ def run_deliveries(session: Session, state: AppState, deliveries: list[Delivery]
 def _accepted(d: Delivery, outcomes: list[store.Outcome]) -> Reply:
     counted = tuple(_outcome(o) for o in outcomes)
     if d.source == "events":
-        return Reply(202, {"status": "success", "message": "Event processed",
-                           "dedup_key": d.items[0].dedup_key}, (), counted)
-    return Reply(202, {
-        "status": "accepted", "truncated_alerts": d.truncated,
-        "alerts": [{"id": o.alert_id, "dedup_key": o.dedup_key, "status": o.status,
+        return Reply(
+            202, {"status": "success", "message": "Event processed", "dedup_key": d.items[0].dedup_key}, (), counted
+        )
+    return Reply(
+        202,
+        {
+            "status": "accepted",
+            "truncated_alerts": d.truncated,
+            "alerts": [
+                {
+                    "id": o.alert_id,
+                    "dedup_key": o.dedup_key,
+                    "status": o.status,
                     "duplicate": o.duplicate,
-                    "incident": f"INC-{o.incident_id}" if o.incident_id else None}
-                   for o in outcomes]}, (), counted)
+                    "incident": f"INC-{o.incident_id}" if o.incident_id else None,
+                }
+                for o in outcomes
+            ],
+        },
+        (),
+        counted,
+    )
 
 
 def _outcome(o: store.Outcome) -> str:
@@ -222,8 +262,7 @@ def failure(exc: BaseException, what: str) -> Reply:
         _outages.warn(f"{what} answered 503", exc)
         return Reply(503, unavailable_body(exc), ((b"retry-after", str(outage.RETRY_AFTER_S).encode()),))
     log.error("%s failed", what, exc_info=exc)
-    return Reply(500, error_body("internal_error", "the alert could not be stored (nothing was kept); "
-                                 "retry later"))
+    return Reply(500, error_body("internal_error", "the alert could not be stored (nothing was kept); retry later"))
 
 
 def count(source: str, reply: Reply) -> None:
@@ -241,9 +280,12 @@ class IngestGate:
         self.max_bytes = state.settings.max_body_bytes
 
     async def __call__(self, scope: Scope, receive_: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX) \
-                and scope["method"] in METHODS.get(scope["path"][len(PREFIX):], ()):
-            await self._serve(scope, receive_, send, scope["path"][len(PREFIX):])
+        if (
+            scope["type"] == "http"
+            and scope["path"].startswith(PREFIX)
+            and scope["method"] in METHODS.get(scope["path"][len(PREFIX) :], ())
+        ):
+            await self._serve(scope, receive_, send, scope["path"][len(PREFIX) :])
             return
         await self.app(scope, receive_, send)
 
@@ -272,8 +314,9 @@ class IngestGate:
             log_access(scope["method"], scope["path"], status, rid, started)
             request_id_var.reset(context)
 
-    async def _reply(self, scope: Scope, receive_: Receive, source: str, authorization: str,
-                     length: bytes) -> Reply | None:
+    async def _reply(
+        self, scope: Scope, receive_: Receive, source: str, authorization: str, length: bytes
+    ) -> Reply | None:
         if length.isdigit() and int(length) > self.max_bytes:
             return _too_large(self.max_bytes)
         chunks: list[bytes] = []
@@ -290,15 +333,30 @@ class IngestGate:
             if not message.get("more_body"):
                 break
         client = scope.get("client")
-        return await receive(self.state, source, b"".join(chunks), authorization=authorization,
-                             query_string=scope.get("query_string", b""),
-                             client=client[0] if client else "?")
+        return await receive(
+            self.state,
+            source,
+            b"".join(chunks),
+            authorization=authorization,
+            query_string=scope.get("query_string", b""),
+            client=client[0] if client else "?",
+        )
 
     @staticmethod
     async def _send(send: Send, reply: Reply, rid: str) -> None:
         body = _JSON.encode(reply.body).encode()
-        await send({"type": "http.response.start", "status": reply.status, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"x-request-id", rid.encode()), (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"same-origin"), *reply.headers]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-request-id", rid.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin"),
+                    *reply.headers,
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

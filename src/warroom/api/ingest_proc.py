@@ -52,8 +52,7 @@ def _frame(obj: Any) -> bytes:
 
 def _gone() -> Reply:
     """The child died with this delivery in hand: maybe stored, maybe not; the retry tells."""
-    return Reply(503, unavailable_body(RuntimeError("the ingest writer process restarted")),
-                 ((b"retry-after", b"1"),))
+    return Reply(503, unavailable_body(RuntimeError("the ingest writer process restarted")), ((b"retry-after", b"1"),))
 
 
 class ProcessWriter:
@@ -77,7 +76,9 @@ class ProcessWriter:
         with theirs:
             self.child = subprocess.Popen(
                 [sys.executable, "-m", "warroom.api.ingest_proc", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
         reader, stream = await asyncio.open_connection(sock=ours)
         stream.write(_frame((self.settings, self.policy)))
         try:
@@ -89,8 +90,9 @@ class ProcessWriter:
             stream.close()
             self.child.kill()
             code = self.child.wait()
-            raise RuntimeError(f"the ingest writer process did not start (exit code {code}; its "
-                               "error is in the log above)") from exc
+            raise RuntimeError(
+                f"the ingest writer process did not start (exit code {code}; its error is in the log above)"
+            ) from exc
         self._stream = stream
         self._reader_task = asyncio.get_running_loop().create_task(self._read(reader, stream))
         return self
@@ -135,8 +137,10 @@ class ProcessWriter:
             stream.close()
             self._answer_all(ids=list(self._pending))
             if not self._closing:
-                log.error("the ingest writer process exited (%s); starting a new one",
-                          self.child.poll() if self.child else "?")
+                log.error(
+                    "the ingest writer process exited (%s); starting a new one",
+                    self.child.poll() if self.child else "?",
+                )
                 asyncio.get_running_loop().call_later(RESTART_DELAY_S, self._restart)
 
     def _answer_all(self, *, ids: list[int]) -> None:
@@ -268,8 +272,8 @@ class _Frames:
             size = _HEAD.unpack_from(self.buffer)[0]
             if len(self.buffer) < _HEAD.size + size:
                 break
-            self.ready.append(pickle.loads(self.buffer[_HEAD.size:_HEAD.size + size]))  # noqa: S301
-            del self.buffer[:_HEAD.size + size]
+            self.ready.append(pickle.loads(self.buffer[_HEAD.size : _HEAD.size + size]))  # noqa: S301
+            del self.buffer[: _HEAD.size + size]
 
 
 class _Outbox:

@@ -13,5 +13,6 @@ router = APIRouter(tags=["health"])
 
 @router.get("/metrics", include_in_schema=False)
 def scrape(state: State, db: ReadDB) -> Response:
-    return Response(metrics.exposition(db, now=state.now()), media_type=CONTENT_TYPE_LATEST,
-                    headers={"Cache-Control": "no-store"})
+    return Response(
+        metrics.exposition(db, now=state.now()), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"}
+    )

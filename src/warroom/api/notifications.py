@@ -43,9 +43,12 @@ class DraftOut(BaseModel):
     incident: str
     since: datetime
     text: str
-    changes: list[dict[str, Any]] = Field(description=(
-        "What changed since the last update, in order: the newest timeline entries and the newest alerts that "
-        "fired or recovered (a few of each; `changes_omitted` counts the rest)"))
+    changes: list[dict[str, Any]] = Field(
+        description=(
+            "What changed since the last update, in order: the newest timeline entries and the newest alerts that "
+            "fired or recovered (a few of each; `changes_omitted` counts the rest)"
+        )
+    )
     firing: list[dict[str, Any]] = Field(description="The longest-firing alerts (a few; `firing_count` counts all)")
     last_human_update: dict[str, Any] | None
     next_update_due_at: datetime | None
@@ -53,9 +56,13 @@ class DraftOut(BaseModel):
     fired_count: int = Field(0, description="Alerts that fired since the last update")
     recovered_count: int = Field(0, description="Alerts that recovered since the last update")
     alerts_total: int = Field(0, description="Alerts of the incident, firing or not")
-    changes_omitted: int = Field(0, description=(
-        "Changes since the last update not listed in `changes` (counted in the text); all alerts: "
-        "GET /api/v1/alerts?incident=INC-n, the whole timeline: GET /api/v1/incidents/{ref}/timeline"))
+    changes_omitted: int = Field(
+        0,
+        description=(
+            "Changes since the last update not listed in `changes` (counted in the text); all alerts: "
+            "GET /api/v1/alerts?incident=INC-n, the whole timeline: GET /api/v1/incidents/{ref}/timeline"
+        ),
+    )
 
 
 class CadenceOut(BaseModel):

@@ -14,10 +14,24 @@ from warroom.reports import service as reports
 from warroom.reports.schemas import GroupBy, Report
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
-Metric = Literal["incidents", "acknowledged", "mitigated", "resolved", "mtta_seconds",
-                 "time_to_mitigate_seconds", "time_to_resolve_seconds", "updates",
-                 "updates_on_time", "late_updates", "update_compliance", "missed_updates",
-                 "alerts", "alerts_per_incident", "oob_requests", "oob_deploys"]
+Metric = Literal[
+    "incidents",
+    "acknowledged",
+    "mitigated",
+    "resolved",
+    "mtta_seconds",
+    "time_to_mitigate_seconds",
+    "time_to_resolve_seconds",
+    "updates",
+    "updates_on_time",
+    "late_updates",
+    "update_compliance",
+    "missed_updates",
+    "alerts",
+    "alerts_per_incident",
+    "oob_requests",
+    "oob_deploys",
+]
 FromQ = Annotated[datetime, Query(alias="from", description="Start (inclusive), ISO 8601; naive = UTC")]
 ToQ = Annotated[datetime, Query(alias="to", description="End (exclusive), ISO 8601; naive = UTC")]
 
@@ -27,30 +41,41 @@ def _utc(value: datetime) -> datetime:
 
 
 @router.get("", response_model=Report)
-def report(state: State, db: ReadDB, who: Viewer, start: FromQ, end: ToQ,
-           group_by: GroupBy = "priority",
-           format: Literal["json", "csv"] = "json") -> Report | Response:  # noqa: A002
+def report(
+    state: State,
+    db: ReadDB,
+    who: Viewer,
+    start: FromQ,
+    end: ToQ,
+    group_by: GroupBy = "priority",
+    format: Literal["json", "csv"] = "json",
+) -> Report | Response:  # noqa: A002
     """Incidents declared in [from, to), grouped; `format=csv` for a spreadsheet."""
-    body = reports.build(db, policy=state.policy, now=state.now(), start=_utc(start),
-                         end=_utc(end), group_by=group_by)
+    body = reports.build(db, policy=state.policy, now=state.now(), start=_utc(start), end=_utc(end), group_by=group_by)
     if format == "csv":
         return PlainTextResponse(formats.to_csv(body), media_type="text/csv")
     return body
 
 
 @router.get("/monthly", response_class=PlainTextResponse)
-def monthly(state: State, db: ReadDB, who: Viewer,
-            month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")]) -> PlainTextResponse:
+def monthly(
+    state: State, db: ReadDB, who: Viewer, month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")]
+) -> PlainTextResponse:
     """The monthly Markdown report for leadership."""
     text = reports.monthly_markdown(db, policy=state.policy, now=state.now(), month=month)
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
 
 
 @router.get("/chart.svg")
-def chart(state: State, db: ReadDB, who: Viewer, start: FromQ, end: ToQ,
-          group_by: GroupBy = "priority", metric: Metric = "mtta_seconds") -> Response:
+def chart(
+    state: State,
+    db: ReadDB,
+    who: Viewer,
+    start: FromQ,
+    end: ToQ,
+    group_by: GroupBy = "priority",
+    metric: Metric = "mtta_seconds",
+) -> Response:
     """One column as a server-rendered SVG bar chart (embed with <img>)."""
-    body = reports.build(db, policy=state.policy, now=state.now(), start=_utc(start),
-                         end=_utc(end), group_by=group_by)
+    body = reports.build(db, policy=state.policy, now=state.now(), start=_utc(start), end=_utc(end), group_by=group_by)
     return Response(charts.report_chart(body, metric=metric), media_type="image/svg+xml")
-

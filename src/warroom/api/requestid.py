@@ -56,6 +56,17 @@ def log_access(method: str, path: str, status: int, rid: str, started: float) ->
     an alert storm's log (and ~10% of an alert's CPU), so those are DEBUG; refused ones INFO."""
     level = logging.DEBUG if status < 400 and path.startswith(QUIET_PREFIX) else logging.INFO
     if log.isEnabledFor(level):
-        log.log(level, "%s %s %s", method, path, status,
-                extra={"request_id": rid, "method": method, "path": path, "status": status,
-                       "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+        log.log(
+            level,
+            "%s %s %s",
+            method,
+            path,
+            status,
+            extra={
+                "request_id": rid,
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )

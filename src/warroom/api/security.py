@@ -9,13 +9,17 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'; "
-       "object-src 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'; "
+    "object-src 'none'"
+)
 # Swagger UI at /docs loads its bundle from a CDN and boots with an inline script.
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
-            "https://fastapi.tiangolo.com; frame-ancestors 'none'")
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
+    "https://fastapi.tiangolo.com; frame-ancestors 'none'"
+)
 
 
 class SecurityHeaders:
@@ -35,12 +39,10 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
                 ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-                add = [(b"x-content-type-options", b"nosniff"),
-                       (b"referrer-policy", b"same-origin")]
+                add = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
                 if ctype.startswith(b"text/html"):
                     csp = DOCS_CSP if path.startswith(("/docs", "/redoc")) else CSP
-                    add += [(b"x-frame-options", b"DENY"),
-                            (b"content-security-policy", csp.encode())]
+                    add += [(b"x-frame-options", b"DENY"), (b"content-security-policy", csp.encode())]
                 headers += [(k, v) for k, v in add if k not in names]
                 message = {**message, "headers": headers}
             await send(message)

@@ -14,8 +14,11 @@ router = APIRouter(tags=["status"])
 
 def _headers(state: State) -> dict[str, str]:
     age = int(state.policy.status_page.cache_max_age.total_seconds())
-    return {"Cache-Control": f"public, max-age={age}", "Access-Control-Allow-Origin": "*",
-            "X-Content-Type-Options": "nosniff"}
+    return {
+        "Cache-Control": f"public, max-age={age}",
+        "Access-Control-Allow-Origin": "*",
+        "X-Content-Type-Options": "nosniff",
+    }
 
 
 @router.get("/api/v1/status", response_model=status.StatusOut)
@@ -34,9 +37,15 @@ def one_service(service: str, state: State, db: ReadDB) -> JSONResponse:
 @router.options("/api/v1/status")
 @router.options("/api/v1/status/{service}")
 def preflight(state: State) -> Response:
-    return Response(status_code=204, headers={
-        **_headers(state), "Access-Control-Allow-Methods": "GET, OPTIONS",
-        "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "86400"})
+    return Response(
+        status_code=204,
+        headers={
+            **_headers(state),
+            "Access-Control-Allow-Methods": "GET, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Max-Age": "86400",
+        },
+    )
 
 
 @router.get("/status", response_class=HTMLResponse, include_in_schema=False)

@@ -15,8 +15,10 @@ class OobRequest(Base):
     """The platform team's form, the request's state, and its checklist (item -> who/when)."""
 
     __tablename__ = "oob_requests"
-    __table_args__ = (Index("ix_oob_requests_incident", "incident_id", "id"),
-                      Index("ix_oob_requests_deployed_at", "deployed_at"))
+    __table_args__ = (
+        Index("ix_oob_requests_incident", "incident_id", "id"),
+        Index("ix_oob_requests_deployed_at", "deployed_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))

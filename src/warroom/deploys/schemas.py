@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 PlatformSeverity = Literal["critical", "high", "moderate", "low"]
 OobState = Literal["draft", "requested", "approved", "deployed", "verified", "rejected", "cancelled"]
-ChecklistItem = Literal["paging_incident", "leadership_ack", "channels_notified",
-                        "infrastructure_ack", "security_review"]
+ChecklistItem = Literal[
+    "paging_incident", "leadership_ack", "channels_notified", "infrastructure_ack", "security_review"
+]
 
 
 class OobForm(BaseModel):

@@ -35,8 +35,7 @@ def parse_ref(ref: str | int) -> int:
     return int(match.group(1))
 
 
-def get(session: Session, *, incident: Incident | None, ref: str | int,
-        for_update: bool = False) -> OobRequest:
+def get(session: Session, *, incident: Incident | None, ref: str | int, for_update: bool = False) -> OobRequest:
     """The request `ref`; when `incident` is given it must belong to it."""
     stmt = select(OobRequest).where(OobRequest.id == parse_ref(ref))
     if incident is not None:
@@ -51,8 +50,9 @@ def get(session: Session, *, incident: Incident | None, ref: str | int,
 
 
 def list_for_incident(session: Session, *, incident_id: int) -> list[OobRequest]:
-    return list(session.scalars(select(OobRequest).where(OobRequest.incident_id == incident_id)
-                                .order_by(OobRequest.id)))
+    return list(
+        session.scalars(select(OobRequest).where(OobRequest.incident_id == incident_id).order_by(OobRequest.id))
+    )
 
 
 def form_of(row: OobRequest) -> dict[str, Any]:
@@ -64,8 +64,13 @@ def _apply_form(row: OobRequest, form: OobForm) -> list[str]:
     for name, value in form_dict(form).items():
         if name == "prs":
             value = [str(v) for v in value or []]
-        if value is None and name in ("confirm_after_cutoff", "confirm_cannot_wait",
-                                      "confirm_postmortem", "proxies_changed", "security_related"):
+        if value is None and name in (
+            "confirm_after_cutoff",
+            "confirm_cannot_wait",
+            "confirm_postmortem",
+            "proxies_changed",
+            "security_related",
+        ):
             value = False
         if getattr(row, name) != value:
             setattr(row, name, value)
@@ -73,72 +78,120 @@ def _apply_form(row: OobRequest, form: OobForm) -> list[str]:
     return changed
 
 
-def _notify(session: Session, policy: Policy, incident: Incident, row: OobRequest, now: datetime,
-            text: str, **payload: Any) -> None:
-    outbox.enqueue(session, policy=policy, now=now, event="oob", text=text, incident_id=incident.id,
-                   payload={"incident": incident.ref, "oob": row.ref, "state": row.state,
-                            "link": incidents.link(policy, incident), **payload})
+def _notify(
+    session: Session, policy: Policy, incident: Incident, row: OobRequest, now: datetime, text: str, **payload: Any
+) -> None:
+    outbox.enqueue(
+        session,
+        policy=policy,
+        now=now,
+        event="oob",
+        text=text,
+        incident_id=incident.id,
+        payload={
+            "incident": incident.ref,
+            "oob": row.ref,
+            "state": row.state,
+            "link": incidents.link(policy, incident),
+            **payload,
+        },
+    )
 
 
-def create(session: Session, *, policy: Policy, now: datetime, actor: str, incident: Incident,
-           form: OobForm) -> OobRequest:
+def create(
+    session: Session, *, policy: Policy, now: datetime, actor: str, incident: Incident, form: OobForm
+) -> OobRequest:
     """A draft request; it is sent to the platform team by moving it to `requested`."""
     if incident.state == "completed":
         raise Conflict(f"{incident.ref} is completed; open no more OOB requests on it")
-    row = OobRequest(incident_id=incident.id, state="draft", created_by=actor, created_at=now,
-                     updated_at=now, prs=[], checklist={}, confirm_after_cutoff=False,
-                     confirm_cannot_wait=False, confirm_postmortem=False, proxies_changed=False,
-                     security_related=False)
+    row = OobRequest(
+        incident_id=incident.id,
+        state="draft",
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+        prs=[],
+        checklist={},
+        confirm_after_cutoff=False,
+        confirm_cannot_wait=False,
+        confirm_postmortem=False,
+        proxies_changed=False,
+        security_related=False,
+    )
     _apply_form(row, form)
     session.add(row)
     session.flush()
-    incidents.add_timeline(session, incident, now=now, actor=actor, kind="oob",
-                           text=f"{row.ref} out-of-band deploy request drafted",
-                           data={"oob": row.ref, "state": "draft"})
+    incidents.add_timeline(
+        session,
+        incident,
+        now=now,
+        actor=actor,
+        kind="oob",
+        text=f"{row.ref} out-of-band deploy request drafted",
+        data={"oob": row.ref, "state": "draft"},
+    )
     return row
 
 
-def edit(session: Session, *, now: datetime, actor: str, incident: Incident, row: OobRequest,
-         form: OobForm) -> OobRequest:
+def edit(
+    session: Session, *, now: datetime, actor: str, incident: Incident, row: OobRequest, form: OobForm
+) -> OobRequest:
     if row.state not in states.EDITABLE_STATES:
-        raise Conflict(f"{row.ref} is {row.state}; only a draft's form can change",
-                       {"state": row.state})
+        raise Conflict(f"{row.ref} is {row.state}; only a draft's form can change", {"state": row.state})
     changed = _apply_form(row, form)
     if changed:
         row.updated_at = now
-        incidents.add_timeline(session, incident, now=now, actor=actor, kind="oob",
-                               text=f"{row.ref} form edited: {', '.join(changed)}",
-                               data={"oob": row.ref, "fields": changed})
+        incidents.add_timeline(
+            session,
+            incident,
+            now=now,
+            actor=actor,
+            kind="oob",
+            text=f"{row.ref} form edited: {', '.join(changed)}",
+            data={"oob": row.ref, "fields": changed},
+        )
     return row
 
 
 _MESSAGES = {
     "requested": "{ref} out-of-band deploy requested by {actor} for {inc}: {description}",
     "approved": "{ref} out-of-band deploy approved by {actor} for {inc}",
-    "deployed": "{ref} out-of-band deploy deployed for {inc} (recorded by {actor}); "
-                "postmortem due {due}",
+    "deployed": "{ref} out-of-band deploy deployed for {inc} (recorded by {actor}); postmortem due {due}",
     "verified": "{ref} out-of-band deploy verified in production by {actor} for {inc}",
     "rejected": "{ref} out-of-band deploy rejected by {actor} for {inc}",
     "cancelled": "{ref} out-of-band deploy cancelled by {actor} for {inc}",
 }
 
 
-def transition(session: Session, *, policy: Policy, now: datetime, actor: str, incident: Incident,
-               row: OobRequest, to: str, reason: str | None = None) -> OobRequest:
+def transition(
+    session: Session,
+    *,
+    policy: Policy,
+    now: datetime,
+    actor: str,
+    incident: Incident,
+    row: OobRequest,
+    to: str,
+    reason: str | None = None,
+) -> OobRequest:
     """Move along the table; `requested` needs a complete form, `deployed` the checklist."""
     old = row.state
     states.check_transition(old, to)
     if to == "requested":
         missing = states.missing_fields(form_of(row))
         if missing:
-            raise Invalid(f"the OOB form is incomplete: {', '.join(missing)}",
-                          {"field": missing[0], "missing": missing})
+            raise Invalid(
+                f"the OOB form is incomplete: {', '.join(missing)}", {"field": missing[0], "missing": missing}
+            )
     if to == "deployed":
-        missing = states.checklist_missing(row.checklist or {}, proxies_changed=row.proxies_changed,
-                                           security_related=row.security_related)
+        missing = states.checklist_missing(
+            row.checklist or {}, proxies_changed=row.proxies_changed, security_related=row.security_related
+        )
         if missing:
-            raise Conflict(f"{row.ref} cannot be deployed before the platform checklist is done: "
-                           f"{', '.join(missing)}", {"missing": missing})
+            raise Conflict(
+                f"{row.ref} cannot be deployed before the platform checklist is done: {', '.join(missing)}",
+                {"missing": missing},
+            )
     if to == "rejected" and not (reason or "").strip():
         raise Invalid("say why the request is rejected", {"field": "reason"})
     row.state = to
@@ -150,32 +203,56 @@ def transition(session: Session, *, policy: Policy, now: datetime, actor: str, i
         row.closed_reason = reason
     if to == "deployed":
         row.postmortem_due_at = states.add_business_days(
-            now, policy.oob.postmortem_due_business_days, tz=policy.oob.timezone)
+            now, policy.oob.postmortem_due_business_days, tz=policy.oob.timezone
+        )
         if row.postmortem_done_at is None:
-            reminders.schedule(session, kind=POSTMORTEM_DUE, subject=f"oob:{row.id}",
-                               due_at=row.postmortem_due_at, now=now,
-                               payload={"oob": row.id, "incident": incident.id})
+            reminders.schedule(
+                session,
+                kind=POSTMORTEM_DUE,
+                subject=f"oob:{row.id}",
+                due_at=row.postmortem_due_at,
+                now=now,
+                payload={"oob": row.id, "incident": incident.id},
+            )
     due = row.postmortem_due_at.strftime("%a %Y-%m-%d %H:%M UTC") if row.postmortem_due_at else "n/a"
-    text = _MESSAGES[to].format(ref=row.ref, actor=actor, inc=incident.ref, due=due,
-                                description=(row.description or "").strip()[:300])
+    text = _MESSAGES[to].format(
+        ref=row.ref, actor=actor, inc=incident.ref, due=due, description=(row.description or "").strip()[:300]
+    )
     if reason:
         text += f". Reason: {reason}"
-    incidents.add_timeline(session, incident, now=now, actor=actor, kind="oob", text=text,
-                           data={"oob": row.ref, "from": old, "to": to, "reason": reason})
+    incidents.add_timeline(
+        session,
+        incident,
+        now=now,
+        actor=actor,
+        kind="oob",
+        text=text,
+        data={"oob": row.ref, "from": old, "to": to, "reason": reason},
+    )
     _notify(session, policy, incident, row, now, text, previous=old, actor=actor)
     log.info("%s %s -> %s by %s", row.ref, old, to, actor, extra={"incident": incident.ref})
     return row
 
 
-def tick(session: Session, *, now: datetime, actor: str, incident: Incident, row: OobRequest,
-         item: str, done: bool = True, note: str | None = None) -> OobRequest:
+def tick(
+    session: Session,
+    *,
+    now: datetime,
+    actor: str,
+    incident: Incident,
+    row: OobRequest,
+    item: str,
+    done: bool = True,
+    note: str | None = None,
+) -> OobRequest:
     """Record (or undo) one platform checklist item with who and when."""
     if item not in states.CHECKLIST:
-        raise Invalid(f"unknown checklist item '{item}'",
-                      {"field": "item", "allowed": list(states.CHECKLIST)})
+        raise Invalid(f"unknown checklist item '{item}'", {"field": "item", "allowed": list(states.CHECKLIST)})
     if row.state not in states.CHECKLIST_STATES:
-        raise Conflict(f"{row.ref} is {row.state}; the checklist is kept while it is requested, "
-                       "approved or deployed", {"state": row.state})
+        raise Conflict(
+            f"{row.ref} is {row.state}; the checklist is kept while it is requested, approved or deployed",
+            {"state": row.state},
+        )
     checklist = dict(row.checklist or {})
     if done:
         checklist[item] = {"done": True, "by": actor, "at": now.isoformat(), "note": note}
@@ -184,15 +261,21 @@ def tick(session: Session, *, now: datetime, actor: str, incident: Incident, row
     row.checklist = checklist  # reassign so the JSON column is flagged dirty
     row.updated_at = now
     verb = "ticked" if done else "unticked"
-    incidents.add_timeline(session, incident, now=now, actor=actor, kind="oob",
-                           text=f"{row.ref} checklist: {states.CHECKLIST[item]} {verb}"
-                                + (f" ({note})" if note else ""),
-                           data={"oob": row.ref, "item": item, "done": done})
+    incidents.add_timeline(
+        session,
+        incident,
+        now=now,
+        actor=actor,
+        kind="oob",
+        text=f"{row.ref} checklist: {states.CHECKLIST[item]} {verb}" + (f" ({note})" if note else ""),
+        data={"oob": row.ref, "item": item, "done": done},
+    )
     return row
 
 
-def postmortem_done(session: Session, *, now: datetime, actor: str, incident: Incident,
-                    row: OobRequest, url: str | None = None) -> OobRequest:
+def postmortem_done(
+    session: Session, *, now: datetime, actor: str, incident: Incident, row: OobRequest, url: str | None = None
+) -> OobRequest:
     """The requester's promised postmortem is written; the reminder is withdrawn."""
     if row.state in ("draft", "rejected", "cancelled"):
         raise Conflict(f"{row.ref} is {row.state}; only deployed requests owe a postmortem")
@@ -200,9 +283,15 @@ def postmortem_done(session: Session, *, now: datetime, actor: str, incident: In
     row.postmortem_url = url
     row.updated_at = now
     reminders.cancel(session, kind=POSTMORTEM_DUE, subject=f"oob:{row.id}")
-    incidents.add_timeline(session, incident, now=now, actor=actor, kind="oob",
-                           text=f"{row.ref} postmortem done" + (f": {url}" if url else ""),
-                           data={"oob": row.ref, "url": url})
+    incidents.add_timeline(
+        session,
+        incident,
+        now=now,
+        actor=actor,
+        kind="oob",
+        text=f"{row.ref} postmortem done" + (f": {url}" if url else ""),
+        data={"oob": row.ref, "url": url},
+    )
     return row
 
 
@@ -216,39 +305,70 @@ def _postmortem_due(session: Session, ctx: runner.JobContext, job: Any) -> None:
     if incident is None:
         return
     days = ctx.policy.oob.postmortem_due_business_days
-    text = (f":memo: {row.ref} ({incident.ref}) was deployed out of band "
-            f"{row.deployed_at:%Y-%m-%d %H:%M UTC} and its postmortem is not done after "
-            f"{days} business days; requester: {row.requested_by or row.created_by}")
-    incidents.add_timeline(session, incident, now=ctx.now, actor=incidents.SYSTEM, kind="oob",
-                           text=text, data={"oob": row.ref, "reminder": "postmortem_due"})
+    text = (
+        f":memo: {row.ref} ({incident.ref}) was deployed out of band "
+        f"{row.deployed_at:%Y-%m-%d %H:%M UTC} and its postmortem is not done after "
+        f"{days} business days; requester: {row.requested_by or row.created_by}"
+    )
+    incidents.add_timeline(
+        session,
+        incident,
+        now=ctx.now,
+        actor=incidents.SYSTEM,
+        kind="oob",
+        text=text,
+        data={"oob": row.ref, "reminder": "postmortem_due"},
+    )
     _notify(session, ctx.policy, incident, row, ctx.now, text, reminder="postmortem_due")
 
 
 def view(row: OobRequest, *, incident_ref: str) -> OobOut:
     checklist = row.checklist or {}
-    required = states.required_checklist(proxies_changed=row.proxies_changed,
-                                         security_related=row.security_related)
+    required = states.required_checklist(proxies_changed=row.proxies_changed, security_related=row.security_related)
     entries = []
     for item, label in states.CHECKLIST.items():
         got = checklist.get(item) or {}
-        entries.append(ChecklistEntryOut(item=item, label=label, required=item in required,
-                                         done=bool(got.get("done")), by=got.get("by"),
-                                         at=got.get("at"), note=got.get("note")))
+        entries.append(
+            ChecklistEntryOut(
+                item=item,
+                label=label,
+                required=item in required,
+                done=bool(got.get("done")),
+                by=got.get("by"),
+                at=got.get("at"),
+                note=got.get("note"),
+            )
+        )
     return OobOut(
-        id=row.ref, number=row.id, incident=incident_ref, state=row.state,  # type: ignore[arg-type]
-        created_by=row.created_by, created_at=row.created_at, updated_at=row.updated_at,
+        id=row.ref,
+        number=row.id,
+        incident=incident_ref,
+        state=row.state,  # type: ignore[arg-type]
+        created_by=row.created_by,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
         **{name: getattr(row, name) for name in _FORM_FIELDS if name != "prs"},
-        prs=list(row.prs or []), checklist=entries,
-        checklist_missing=states.checklist_missing(checklist, proxies_changed=row.proxies_changed,
-                                                   security_related=row.security_related),
+        prs=list(row.prs or []),
+        checklist=entries,
+        checklist_missing=states.checklist_missing(
+            checklist, proxies_changed=row.proxies_changed, security_related=row.security_related
+        ),
         form_missing=states.missing_fields(form_of(row)) if row.state == "draft" else [],
-        requested_at=row.requested_at, requested_by=row.requested_by,
-        approved_at=row.approved_at, approved_by=row.approved_by,
-        deployed_at=row.deployed_at, deployed_by=row.deployed_by,
-        verified_at=row.verified_at, verified_by=row.verified_by,
-        closed_at=row.closed_at, closed_by=row.closed_by, closed_reason=row.closed_reason,
-        postmortem_due_at=row.postmortem_due_at, postmortem_done_at=row.postmortem_done_at,
-        postmortem_url=row.postmortem_url, allowed_transitions=states.allowed(row.state),
+        requested_at=row.requested_at,
+        requested_by=row.requested_by,
+        approved_at=row.approved_at,
+        approved_by=row.approved_by,
+        deployed_at=row.deployed_at,
+        deployed_by=row.deployed_by,
+        verified_at=row.verified_at,
+        verified_by=row.verified_by,
+        closed_at=row.closed_at,
+        closed_by=row.closed_by,
+        closed_reason=row.closed_reason,
+        postmortem_due_at=row.postmortem_due_at,
+        postmortem_done_at=row.postmortem_done_at,
+        postmortem_url=row.postmortem_url,
+        allowed_transitions=states.allowed(row.state),
     )
 
 
@@ -276,8 +396,10 @@ def postmortem_section(session: Session, incident: Incident) -> str | None:
             lines.append(f"  - Closed ({r.state}) {when(r.closed_at, r.closed_by)}: {r.closed_reason or ''}")
         if r.deployed_at:
             done = f"done {r.postmortem_done_at:%Y-%m-%d}" if r.postmortem_done_at else "not done"
-            lines.append(f"  - OOB postmortem due {r.postmortem_due_at:%Y-%m-%d %H:%M} UTC: {done}"
-                         + (f" ({r.postmortem_url})" if r.postmortem_url else ""))
+            lines.append(
+                f"  - OOB postmortem due {r.postmortem_due_at:%Y-%m-%d %H:%M} UTC: {done}"
+                + (f" ({r.postmortem_url})" if r.postmortem_url else "")
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -22,8 +22,14 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
 }
 
 # Timestamp / actor columns stamped when a request enters each state.
-STAMPS: Final = {"requested": "requested", "approved": "approved", "deployed": "deployed",
-                 "verified": "verified", "rejected": "closed", "cancelled": "closed"}
+STAMPS: Final = {
+    "requested": "requested",
+    "approved": "approved",
+    "deployed": "deployed",
+    "verified": "verified",
+    "rejected": "closed",
+    "cancelled": "closed",
+}
 
 PLATFORM_SEVERITIES: Final = ("critical", "high", "moderate", "low")
 
@@ -46,13 +52,13 @@ def allowed(state: str) -> list[str]:
 def check_transition(current: str, target: str) -> None:
     """Raise IllegalTransition unless `current -> target` is in the table."""
     if target not in STATES:
-        raise IllegalTransition(f"unknown OOB state '{target}'",
-                                {"allowed": allowed(current), "states": list(STATES)})
+        raise IllegalTransition(f"unknown OOB state '{target}'", {"allowed": allowed(current), "states": list(STATES)})
     if target not in TRANSITIONS[current]:
-        reason = (f"a {current} request is final" if current in FINAL
-                  else f"{current} -> {target} is not a legal move")
-        raise IllegalTransition(f"cannot move OOB request from {current} to {target}: {reason}",
-                                {"from": current, "to": target, "allowed": allowed(current)})
+        reason = f"a {current} request is final" if current in FINAL else f"{current} -> {target} is not a legal move"
+        raise IllegalTransition(
+            f"cannot move OOB request from {current} to {target}: {reason}",
+            {"from": current, "to": target, "allowed": allowed(current)},
+        )
 
 
 def missing_fields(form: dict[str, Any]) -> list[str]:
@@ -90,15 +96,17 @@ def required_checklist(*, proxies_changed: bool, security_related: bool) -> list
     return items
 
 
-def checklist_missing(checklist: dict[str, Any], *, proxies_changed: bool,
-                      security_related: bool) -> list[str]:
-    return [item for item in required_checklist(proxies_changed=proxies_changed,
-                                                security_related=security_related)
-            if not (checklist.get(item) or {}).get("done")]
+def checklist_missing(checklist: dict[str, Any], *, proxies_changed: bool, security_related: bool) -> list[str]:
+    return [
+        item
+        for item in required_checklist(proxies_changed=proxies_changed, security_related=security_related)
+        if not (checklist.get(item) or {}).get("done")
+    ]
 
 
-def add_business_days(start: datetime, days: int, *, tz: str = "UTC",
-                      holidays: frozenset[date] = frozenset()) -> datetime:
+def add_business_days(
+    start: datetime, days: int, *, tz: str = "UTC", holidays: frozenset[date] = frozenset()
+) -> datetime:
     """`days` working days after `start`, same local time of day; Saturdays, Sundays and
     holidays are skipped (in the team's time zone)."""
     zone = ZoneInfo(tz)

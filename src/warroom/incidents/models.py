@@ -51,7 +51,9 @@ class Incident(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     service_links: Mapped[list[IncidentService]] = relationship(
-        back_populates="incident", cascade="all, delete-orphan", lazy="selectin",
+        back_populates="incident",
+        cascade="all, delete-orphan",
+        lazy="selectin",
         order_by="IncidentService.position",
     )
 
@@ -70,9 +72,7 @@ class IncidentService(Base):
     __tablename__ = "incident_services"
     __table_args__ = (Index("ix_incident_services_service", "service", "incident_id"),)
 
-    incident_id: Mapped[int] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
-    )
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
     service: Mapped[str] = mapped_column(String(64), primary_key=True)
     position: Mapped[int] = mapped_column(default=0)
     incident: Mapped[Incident] = relationship(back_populates="service_links")

@@ -30,39 +30,49 @@ def list_incidents(
     if priority:
         stmt = stmt.where(Incident.priority.in_(priority.split(",")))
     if service:
-        stmt = stmt.where(Incident.id.in_(
-            select(IncidentService.incident_id).where(IncidentService.service == service)))
+        stmt = stmt.where(
+            Incident.id.in_(select(IncidentService.incident_id).where(IncidentService.service == service))
+        )
     if declared_from:
         stmt = stmt.where(Incident.declared_at >= declared_from)
     if declared_to:
         stmt = stmt.where(Incident.declared_at < declared_to)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(
-        stmt.order_by(Incident.id.desc()).offset((page - 1) * per_page).limit(per_page)
-    ).all()
+    rows = session.scalars(stmt.order_by(Incident.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
     return list(rows), total
 
 
 def timeline(session: Session, *, incident_id: int) -> list[TimelineEntry]:
     """True order: by when it happened, then by when we recorded it."""
-    return list(session.scalars(
-        select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
-        .order_by(TimelineEntry.occurred_at, TimelineEntry.id)
-    ))
+    return list(
+        session.scalars(
+            select(TimelineEntry)
+            .where(TimelineEntry.incident_id == incident_id)
+            .order_by(TimelineEntry.occurred_at, TimelineEntry.id)
+        )
+    )
 
 
 def updates(session: Session, *, incident_id: int) -> list[StatusUpdate]:
-    return list(session.scalars(
-        select(StatusUpdate).where(StatusUpdate.incident_id == incident_id)
-        .order_by(StatusUpdate.created_at, StatusUpdate.id)
-    ))
+    return list(
+        session.scalars(
+            select(StatusUpdate)
+            .where(StatusUpdate.incident_id == incident_id)
+            .order_by(StatusUpdate.created_at, StatusUpdate.id)
+        )
+    )
 
 
 def open_incidents(session: Session, *, limit: int = 200) -> list[Incident]:
     """Open incidents, most urgent first (P1 before P2), then the oldest."""
-    return list(session.scalars(
-        select(Incident).where(Incident.state.in_(states.OPEN_STATES))
-        .order_by(Incident.priority, Incident.declared_at, Incident.id).limit(limit)))
+    return list(
+        session.scalars(
+            select(Incident)
+            .where(Incident.state.in_(states.OPEN_STATES))
+            .order_by(Incident.priority, Incident.declared_at, Incident.id)
+            .limit(limit)
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -84,9 +94,15 @@ def room_timeline(session: Session, *, incident_id: int, alerts: int = 50, other
     all_people, all_alerts = len(people), len(machine)
     if all_people == others or all_alerts == alerts:  # maybe more: count them (only then)
         all_alerts, total = session.execute(
-            select(func.count(case((TimelineEntry.kind == "alert", 1))), func.count())
-            .where(TimelineEntry.incident_id == incident_id)).one()
+            select(func.count(case((TimelineEntry.kind == "alert", 1))), func.count()).where(
+                TimelineEntry.incident_id == incident_id
+            )
+        ).one()
         all_people = total - all_alerts
     entries = sorted(people + machine, key=lambda e: (e.occurred_at, e.id))
-    return RoomTimeline(entries=entries, alert_entries=all_alerts, alerts_omitted=all_alerts - len(machine),
-                        others_omitted=all_people - len(people))
+    return RoomTimeline(
+        entries=entries,
+        alert_entries=all_alerts,
+        alerts_omitted=all_alerts - len(machine),
+        others_omitted=all_people - len(people),
+    )

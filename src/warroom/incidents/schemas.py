@@ -134,14 +134,17 @@ class IncidentOut(BaseModel):
     allowed_transitions: list[str]
     completion_missing: list[str]
     alerts: list[dict[str, Any]] | None = Field(
-        default=None, description=(
+        default=None,
+        description=(
             "The incident's alerts, at most 100: the firing ones first (longest firing first), then the most "
             "recent others; `alerts_total` counts them all and GET /api/v1/alerts?incident=INC-n pages "
-            "through every one (detail views only; null in lists)"))
+            "through every one (detail views only; null in lists)"
+        ),
+    )
     alerts_total: int | None = Field(
-        default=None, description="How many alerts the incident has, listed or not (detail views only)")
-    alerts_firing: int | None = Field(
-        default=None, description="How many of them are firing now (detail views only)")
+        default=None, description="How many alerts the incident has, listed or not (detail views only)"
+    )
+    alerts_firing: int | None = Field(default=None, description="How many of them are firing now (detail views only)")
 
 
 class IncidentPage(BaseModel):

@@ -106,27 +106,42 @@ def add_timeline(
     return entry
 
 
-def _set_cadence(session: Session, policy: Policy, incident: Incident, now: datetime,
-                 start: datetime) -> None:
+def _set_cadence(session: Session, policy: Policy, incident: Incident, now: datetime, start: datetime) -> None:
     """Next update is due one cadence after `start`; only open incidents have a cadence."""
     if incident.state in states.OPEN_STATES:
         incident.next_update_due_at = start + policy.cadence_for(incident.priority)
         reminders.schedule_cadence(
-            session, remind_before=policy.cadence.remind_before, incident_id=incident.id,
-            next_due=incident.next_update_due_at, now=now,
+            session,
+            remind_before=policy.cadence.remind_before,
+            incident_id=incident.id,
+            next_due=incident.next_update_due_at,
+            now=now,
         )
     else:
         incident.next_update_due_at = None
         reminders.cancel_cadence(session, incident_id=incident.id)
 
 
-def _notify(session: Session, policy: Policy, incident: Incident, now: datetime, event: str,
-            text: str, **payload: Any) -> None:
+def _notify(
+    session: Session, policy: Policy, incident: Incident, now: datetime, event: str, text: str, **payload: Any
+) -> None:
     outbox.enqueue(
-        session, policy=policy, now=now, event=event, text=text, incident_id=incident.id,
-        payload={"incident": incident.ref, "title": incident.title, "state": incident.state,
-                 "priority": incident.priority, "severity": incident.severity,
-                 "commander": incident.commander, "link": link(policy, incident), **payload},
+        session,
+        policy=policy,
+        now=now,
+        event=event,
+        text=text,
+        incident_id=incident.id,
+        payload={
+            "incident": incident.ref,
+            "title": incident.title,
+            "state": incident.state,
+            "priority": incident.priority,
+            "severity": incident.severity,
+            "commander": incident.commander,
+            "link": link(policy, incident),
+            **payload,
+        },
     )
 
 
@@ -168,43 +183,71 @@ def declare(
         missed_updates=0,
         updated_at=now,
     )
-    incident.service_links = [
-        IncidentService(service=s, position=i) for i, s in enumerate(services)
-    ]
+    incident.service_links = [IncidentService(service=s, position=i) for i, s in enumerate(services)]
     session.add(incident)
     session.flush()
     how = "automatically" if automatic else f"by {actor}"
     text = f"Incident declared {how}: {incident.priority} {incident.severity}, commander {incident.commander}"
     if reason:
         text += f". Reason: {reason}"
-    add_timeline(session, incident, now=now, actor=actor, kind="declared", text=text,
-                 data={"priority": incident.priority, "severity": incident.severity})
+    add_timeline(
+        session,
+        incident,
+        now=now,
+        actor=actor,
+        kind="declared",
+        text=text,
+        data={"priority": incident.priority, "severity": incident.severity},
+    )
     _set_cadence(session, policy, incident, now, now)
-    _notify(session, policy, incident, now, "declared", messages.declared(
-        incident.ref, incident.title, state=incident.state, priority=incident.priority,
-        severity=incident.severity, commander=incident.commander, services=services,
-        next_due=incident.next_update_due_at, link=link(policy, incident)))
+    _notify(
+        session,
+        policy,
+        incident,
+        now,
+        "declared",
+        messages.declared(
+            incident.ref,
+            incident.title,
+            state=incident.state,
+            priority=incident.priority,
+            severity=incident.severity,
+            commander=incident.commander,
+            services=services,
+            next_due=incident.next_update_due_at,
+            link=link(policy, incident),
+        ),
+    )
     return incident
 
 
-def acknowledge(session: Session, *, policy: Policy, now: datetime, actor: str,
-                incident: Incident) -> bool:
+def acknowledge(session: Session, *, policy: Policy, now: datetime, actor: str, incident: Incident) -> bool:
     """First human acknowledgement wins; later calls change nothing."""
     if incident.acknowledged_at is not None:
         return False
     incident.acknowledged_at = now
     incident.updated_at = now
-    add_timeline(session, incident, now=now, actor=actor, kind="acknowledged",
-                 text=f"Acknowledged by {actor}")
+    add_timeline(session, incident, now=now, actor=actor, kind="acknowledged", text=f"Acknowledged by {actor}")
     return True
 
 
-_PLAIN_FIELDS = ("title", "controller", "acknowledged_by_team", "tracking_issue", "sub_services",
-                 "users_impacted", "impacts", "detection_method", "monitors", "teams")
+_PLAIN_FIELDS = (
+    "title",
+    "controller",
+    "acknowledged_by_team",
+    "tracking_issue",
+    "sub_services",
+    "users_impacted",
+    "impacts",
+    "detection_method",
+    "monitors",
+    "teams",
+)
 
 
-def patch(session: Session, *, policy: Policy, now: datetime, actor: str, incident: Incident,
-          data: IncidentPatch) -> Incident:
+def patch(
+    session: Session, *, policy: Policy, now: datetime, actor: str, incident: Incident, data: IncidentPatch
+) -> Incident:
     if incident.state == "completed":
         raise Conflict(f"{incident.ref} is completed; it can no longer be edited")
     given = data.model_dump(exclude_unset=True)
@@ -216,9 +259,7 @@ def patch(session: Session, *, policy: Policy, now: datetime, actor: str, incide
     if "services" in given and given["services"] is not None:
         services = _check_services(policy, given["services"])
         if services != incident.services:
-            incident.service_links = [
-                IncidentService(service=s, position=i) for i, s in enumerate(services)
-            ]
+            incident.service_links = [IncidentService(service=s, position=i) for i, s in enumerate(services)]
             changes.append("services")
     if "roles" in given and given["roles"] is not None:
         roles = _check_roles(policy, given["roles"])
@@ -230,40 +271,80 @@ def patch(session: Session, *, policy: Policy, now: datetime, actor: str, incide
         changes.append("pending_tasks")
     if given.get("commander") and given["commander"].strip() != incident.commander:
         old, incident.commander = incident.commander, given["commander"].strip()
-        add_timeline(session, incident, now=now, actor=actor, kind="role_changed",
-                     text=f"Commander changed from {old} to {incident.commander}",
-                     data={"role": "commander", "from": old, "to": incident.commander})
+        add_timeline(
+            session,
+            incident,
+            now=now,
+            actor=actor,
+            kind="role_changed",
+            text=f"Commander changed from {old} to {incident.commander}",
+            data={"role": "commander", "from": old, "to": incident.commander},
+        )
     if given.get("severity") and given["severity"] != incident.severity:
         old, incident.severity = incident.severity, _check_severity(policy, given["severity"])
-        add_timeline(session, incident, now=now, actor=actor, kind="severity_changed",
-                     text=f"Severity changed from {old} to {incident.severity}",
-                     data={"from": old, "to": incident.severity})
-        _notify(session, policy, incident, now, "severity_changed", messages.changed(
-            incident.ref, incident.title, what="severity", old=old, new=incident.severity,
-            actor=actor))
+        add_timeline(
+            session,
+            incident,
+            now=now,
+            actor=actor,
+            kind="severity_changed",
+            text=f"Severity changed from {old} to {incident.severity}",
+            data={"from": old, "to": incident.severity},
+        )
+        _notify(
+            session,
+            policy,
+            incident,
+            now,
+            "severity_changed",
+            messages.changed(
+                incident.ref, incident.title, what="severity", old=old, new=incident.severity, actor=actor
+            ),
+        )
     if given.get("priority") and given["priority"] != incident.priority:
-        set_priority(session, policy=policy, now=now, actor=actor, incident=incident,
-                     priority=given["priority"], reason="changed by hand")
+        set_priority(
+            session,
+            policy=policy,
+            now=now,
+            actor=actor,
+            incident=incident,
+            priority=given["priority"],
+            reason="changed by hand",
+        )
     if changes:
-        add_timeline(session, incident, now=now, actor=actor, kind="edited",
-                     text=f"Edited {', '.join(changes)}", data={"fields": changes})
+        add_timeline(
+            session,
+            incident,
+            now=now,
+            actor=actor,
+            kind="edited",
+            text=f"Edited {', '.join(changes)}",
+            data={"fields": changes},
+        )
     if given.get("acknowledged_by_team") and actor != SYSTEM:
         acknowledge(session, policy=policy, now=now, actor=actor, incident=incident)
     incident.updated_at = now
     return incident
 
 
-def set_priority(session: Session, *, policy: Policy, now: datetime, actor: str,
-                 incident: Incident, priority: str, reason: str) -> None:
+def set_priority(
+    session: Session, *, policy: Policy, now: datetime, actor: str, incident: Incident, priority: str, reason: str
+) -> None:
     """Change priority; the cadence follows the new priority from the last update."""
     old = incident.priority
     if old == priority:
         return
     incident.priority = priority
     incident.updated_at = now
-    add_timeline(session, incident, now=now, actor=actor, kind="priority_changed",
-                 text=f"Priority changed from {old} to {priority}: {reason}",
-                 data={"from": old, "to": priority, "reason": reason})
+    add_timeline(
+        session,
+        incident,
+        now=now,
+        actor=actor,
+        kind="priority_changed",
+        text=f"Priority changed from {old} to {priority}: {reason}",
+        data={"from": old, "to": priority, "reason": reason},
+    )
     start = incident.last_update_at or incident.declared_at
     cadence, current = policy.cadence_for(priority), incident.next_update_due_at
     if start + cadence <= now and current is not None and current > now:
@@ -271,8 +352,14 @@ def set_priority(session: Session, *, policy: Policy, now: datetime, actor: str,
         # cadence can only bring the next one closer.
         start = min(current, now + cadence) - cadence
     _set_cadence(session, policy, incident, now, start)
-    _notify(session, policy, incident, now, "priority_changed", messages.changed(
-        incident.ref, incident.title, what="priority", old=old, new=priority, actor=actor))
+    _notify(
+        session,
+        policy,
+        incident,
+        now,
+        "priority_changed",
+        messages.changed(incident.ref, incident.title, what="priority", old=old, new=priority, actor=actor),
+    )
 
 
 def completion_missing(session: Session, *, policy: Policy, incident: Incident) -> list[str]:
@@ -288,8 +375,16 @@ def completion_missing(session: Session, *, policy: Policy, incident: Incident) 
     )
 
 
-def transition(session: Session, *, policy: Policy, now: datetime, actor: str,
-               incident: Incident, to: str, reason: str | None = None) -> Incident:
+def transition(
+    session: Session,
+    *,
+    policy: Policy,
+    now: datetime,
+    actor: str,
+    incident: Incident,
+    to: str,
+    reason: str | None = None,
+) -> Incident:
     """Move along the transition table; `completed` only by the commander with the work done."""
     from warroom.postmortems import service as postmortems
 
@@ -312,38 +407,86 @@ def transition(session: Session, *, policy: Policy, now: datetime, actor: str,
     if actor != SYSTEM:
         acknowledge(session, policy=policy, now=now, actor=actor, incident=incident)
     text = f"State changed from {old} to {to}" + (f": {reason}" if reason else "")
-    add_timeline(session, incident, now=now, actor=actor, kind="state_changed", text=text,
-                 data={"from": old, "to": to, "reason": reason})
+    add_timeline(
+        session,
+        incident,
+        now=now,
+        actor=actor,
+        kind="state_changed",
+        text=text,
+        data={"from": old, "to": to, "reason": reason},
+    )
     if (to in states.OPEN_STATES) != (old in states.OPEN_STATES):
         _set_cadence(session, policy, incident, now, now)  # reopened: clock restarts; closed: stops
     if to == "resolved":
-        postmortems.generate(session, policy=policy, now=now, actor=SYSTEM, incident=incident,
-                             automatic=True)
-        _notify(session, policy, incident, now, "resolved", messages.resolved(
-            incident.ref, incident.title, actor=actor,
-            duration=format_duration(now - incident.declared_at),
-            postmortem_link=link(policy, incident) + "/postmortem"))
+        postmortems.generate(session, policy=policy, now=now, actor=SYSTEM, incident=incident, automatic=True)
+        _notify(
+            session,
+            policy,
+            incident,
+            now,
+            "resolved",
+            messages.resolved(
+                incident.ref,
+                incident.title,
+                actor=actor,
+                duration=format_duration(now - incident.declared_at),
+                postmortem_link=link(policy, incident) + "/postmortem",
+            ),
+        )
     elif to == "completed":
-        _notify(session, policy, incident, now, "completed", messages.completed(
-            incident.ref, incident.title, actor=actor, link=link(policy, incident),
-            duration=format_duration(now - incident.declared_at)))
+        _notify(
+            session,
+            policy,
+            incident,
+            now,
+            "completed",
+            messages.completed(
+                incident.ref,
+                incident.title,
+                actor=actor,
+                link=link(policy, incident),
+                duration=format_duration(now - incident.declared_at),
+            ),
+        )
     else:
-        _notify(session, policy, incident, now, "state_changed", messages.changed(
-            incident.ref, incident.title, what="state", old=old, new=to, actor=actor))
+        _notify(
+            session,
+            policy,
+            incident,
+            now,
+            "state_changed",
+            messages.changed(incident.ref, incident.title, what="state", old=old, new=to, actor=actor),
+        )
     return incident
 
 
-def post_update(session: Session, *, policy: Policy, now: datetime, actor: str,
-                incident: Incident, message: str, automatic: bool = False, flush: bool = True) -> StatusUpdate:
+def post_update(
+    session: Session,
+    *,
+    policy: Policy,
+    now: datetime,
+    actor: str,
+    incident: Incident,
+    message: str,
+    automatic: bool = False,
+    flush: bool = True,
+) -> StatusUpdate:
     """Record a status update and restart the cadence clock from now (`flush=False`: the caller
     flushes later, e.g. a batch of automatic updates written together)."""
     if incident.state == "completed":
         raise Conflict(f"{incident.ref} is completed; no more status updates")
     due = incident.next_update_due_at
     update = StatusUpdate(
-        incident_id=incident.id, message=message, state=incident.state,
-        priority=incident.priority, severity=incident.severity, actor=actor,
-        automatic=automatic, created_at=now, due_at=due,
+        incident_id=incident.id,
+        message=message,
+        state=incident.state,
+        priority=incident.priority,
+        severity=incident.severity,
+        actor=actor,
+        automatic=automatic,
+        created_at=now,
+        due_at=due,
         on_time=due is None or now <= due,
     )
     session.add(update)
@@ -352,28 +495,57 @@ def post_update(session: Session, *, policy: Policy, now: datetime, actor: str,
     if not automatic:
         incident.missed_updates = 0
         acknowledge(session, policy=policy, now=now, actor=actor, incident=incident)
-    add_timeline(session, incident, now=now, actor=actor,
-                 kind="auto_update" if automatic else "status_update", text=message,
-                 data={"automatic": automatic, "on_time": update.on_time})
+    add_timeline(
+        session,
+        incident,
+        now=now,
+        actor=actor,
+        kind="auto_update" if automatic else "status_update",
+        text=message,
+        data={"automatic": automatic, "on_time": update.on_time},
+    )
     _set_cadence(session, policy, incident, now, now)
-    _notify(session, policy, incident, now, "update", messages.update(
-        incident.ref, incident.title, state=incident.state, priority=incident.priority,
-        severity=incident.severity, actor=actor, message=message,
-        next_due=incident.next_update_due_at, automatic=automatic), automatic=automatic)
+    _notify(
+        session,
+        policy,
+        incident,
+        now,
+        "update",
+        messages.update(
+            incident.ref,
+            incident.title,
+            state=incident.state,
+            priority=incident.priority,
+            severity=incident.severity,
+            actor=actor,
+            message=message,
+            next_due=incident.next_update_due_at,
+            automatic=automatic,
+        ),
+        automatic=automatic,
+    )
     if flush:
         session.flush()
     return update
 
 
-def add_note(session: Session, *, now: datetime, actor: str, incident: Incident, text: str,
-             occurred_at: datetime | None = None) -> TimelineEntry:
+def add_note(
+    session: Session, *, now: datetime, actor: str, incident: Incident, text: str, occurred_at: datetime | None = None
+) -> TimelineEntry:
     if occurred_at is not None:
         if occurred_at.tzinfo is None:
-            raise Invalid("occurred_at needs a timezone (use ISO 8601 with Z or an offset)",
-                          {"field": "occurred_at"})
+            raise Invalid("occurred_at needs a timezone (use ISO 8601 with Z or an offset)", {"field": "occurred_at"})
         if occurred_at > now + _FUTURE_SKEW:
             raise Invalid("occurred_at cannot be in the future", {"field": "occurred_at"})
-    entry = add_timeline(session, incident, now=now, actor=actor, kind="note", text=text,
-                         occurred_at=occurred_at, data={"backdated": occurred_at is not None})
+    entry = add_timeline(
+        session,
+        incident,
+        now=now,
+        actor=actor,
+        kind="note",
+        text=text,
+        occurred_at=occurred_at,
+        data={"backdated": occurred_at is not None},
+    )
     session.flush()
     return entry

@@ -27,9 +27,7 @@ def allowed(state: str) -> list[str]:
 def check_transition(current: str, target: str) -> None:
     """Raise IllegalTransition unless `current -> target` is in the table."""
     if target not in STATES:
-        raise IllegalTransition(
-            f"unknown state '{target}'", {"allowed": allowed(current), "states": list(STATES)}
-        )
+        raise IllegalTransition(f"unknown state '{target}'", {"allowed": allowed(current), "states": list(STATES)})
     if target not in TRANSITIONS[current]:
         if current == "completed":
             reason = "a completed incident is final"

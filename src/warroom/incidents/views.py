@@ -53,8 +53,9 @@ def incident_out(incident: Incident, *, missing: list[str] | None = None) -> Inc
 def incident_full(session: Session, *, policy: Policy, incident: Incident) -> IncidentOut:
     from warroom.incidents import service
 
-    missing = (service.completion_missing(session, policy=policy, incident=incident)
-               if incident.state == "resolved" else [])
+    missing = (
+        service.completion_missing(session, policy=policy, incident=incident) if incident.state == "resolved" else []
+    )
     from warroom.ingest import queries as alerts
     from warroom.ingest.views import alert_brief
 
@@ -66,12 +67,27 @@ def incident_full(session: Session, *, policy: Policy, incident: Incident) -> In
 
 
 def timeline_out(entry: TimelineEntry) -> TimelineOut:
-    return TimelineOut(id=entry.id, occurred_at=entry.occurred_at, recorded_at=entry.recorded_at,
-                       kind=entry.kind, actor=entry.actor, text=entry.text, data=entry.data or {})
+    return TimelineOut(
+        id=entry.id,
+        occurred_at=entry.occurred_at,
+        recorded_at=entry.recorded_at,
+        kind=entry.kind,
+        actor=entry.actor,
+        text=entry.text,
+        data=entry.data or {},
+    )
 
 
 def update_out(update: StatusUpdate) -> UpdateOut:
-    return UpdateOut(id=update.id, message=update.message, state=update.state,
-                     priority=update.priority, severity=update.severity, actor=update.actor,
-                     automatic=update.automatic, created_at=update.created_at,
-                     due_at=update.due_at, on_time=update.on_time)
+    return UpdateOut(
+        id=update.id,
+        message=update.message,
+        state=update.state,
+        priority=update.priority,
+        severity=update.severity,
+        actor=update.actor,
+        automatic=update.automatic,
+        created_at=update.created_at,
+        due_at=update.due_at,
+        on_time=update.on_time,
+    )

@@ -46,15 +46,18 @@ class Bulk:
     def pg_sql(self) -> str:
         # every value arrives as JSON text (JSON columns too: JSON text is their driver form)
         picked = ", ".join(f"(e->>{n})::{pg_type}" for n, (_, pg_type) in enumerate(self.columns))
-        return (f"INSERT INTO {self.table} ({', '.join(self.names)}) SELECT {picked} "
-                f"FROM jsonb_array_elements(%s::jsonb) AS e{self._tail()}")
+        return (
+            f"INSERT INTO {self.table} ({', '.join(self.names)}) SELECT {picked} "
+            f"FROM jsonb_array_elements(%s::jsonb) AS e{self._tail()}"
+        )
 
     def sqlite_sql(self, rows: int) -> str:
         sql = self._sqlite.get(rows)
         if sql is None:
             one = "(" + ", ".join("?" * len(self.columns)) + ")"
-            sql = self._sqlite[rows] = (f"INSERT INTO {self.table} ({', '.join(self.names)}) VALUES "
-                                        + ", ".join([one] * rows) + self._tail())
+            sql = self._sqlite[rows] = (
+                f"INSERT INTO {self.table} ({', '.join(self.names)}) VALUES " + ", ".join([one] * rows) + self._tail()
+            )
         return sql
 
     def row(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -71,8 +74,10 @@ class Bulk:
             return []
         if conn.dialect.name == "postgresql":
             return [Step(self.pg_sql, (_JSON.encode(rows),))]
-        return [Step(self.sqlite_sql(len(chunk)), tuple(v for row in chunk for v in row))
-                for chunk in (rows[start:start + SQLITE_ROWS] for start in range(0, len(rows), SQLITE_ROWS))]
+        return [
+            Step(self.sqlite_sql(len(chunk)), tuple(v for row in chunk for v in row))
+            for chunk in (rows[start : start + SQLITE_ROWS] for start in range(0, len(rows), SQLITE_ROWS))
+        ]
 
     def run(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> list[Any]:
         """Insert `rows`; the RETURNING rows of those inserted."""
@@ -82,27 +87,57 @@ class Bulk:
 _JSON = json.JSONEncoder(separators=(",", ":"))
 
 _ALERT_COLUMNS = (
-    ("source", "text"), ("dedup_key", "text"), ("open_key", "text"), ("service", "text"),
-    ("mapped", "boolean"), ("environment", "text"), ("tier", "integer"), ("title", "text"),
-    ("status", "text"), ("transition", "text"), ("priority", "text"), ("priority_rule", "text"),
-    ("priority_reason", "text"), ("priority_hint", "text"), ("users_hint", "integer"),
-    ("labels", "jsonb"), ("link", "text"), ("first_seen_at", "timestamptz"),
-    ("last_seen_at", "timestamptz"), ("resolved_at", "timestamptz"), ("event_count", "integer"))
-ALERTS = Bulk("alerts", _ALERT_COLUMNS, "ON CONFLICT (dedup_key, source, open_key) DO NOTHING",
-              ("id", "dedup_key"))
+    ("source", "text"),
+    ("dedup_key", "text"),
+    ("open_key", "text"),
+    ("service", "text"),
+    ("mapped", "boolean"),
+    ("environment", "text"),
+    ("tier", "integer"),
+    ("title", "text"),
+    ("status", "text"),
+    ("transition", "text"),
+    ("priority", "text"),
+    ("priority_rule", "text"),
+    ("priority_reason", "text"),
+    ("priority_hint", "text"),
+    ("users_hint", "integer"),
+    ("labels", "jsonb"),
+    ("link", "text"),
+    ("first_seen_at", "timestamptz"),
+    ("last_seen_at", "timestamptz"),
+    ("resolved_at", "timestamptz"),
+    ("event_count", "integer"),
+)
+ALERTS = Bulk("alerts", _ALERT_COLUMNS, "ON CONFLICT (dedup_key, source, open_key) DO NOTHING", ("id", "dedup_key"))
 
 _EVENT_COLUMNS = (
-    ("alert_id", "integer"), ("event_key", "text"), ("source", "text"), ("status", "text"),
-    ("transition", "text"), ("received_at", "timestamptz"), ("occurred_at", "timestamptz"),
-    ("raw", "text"))
+    ("alert_id", "integer"),
+    ("event_key", "text"),
+    ("source", "text"),
+    ("status", "text"),
+    ("transition", "text"),
+    ("received_at", "timestamptz"),
+    ("occurred_at", "timestamptz"),
+    ("raw", "text"),
+)
 # Events of known alerts may be re-deliveries: RETURNING tells which were stored. A new alert's
 # events cannot have been stored before, so a batch of only those needs no answer per row.
 EVENTS = Bulk("alert_events", _EVENT_COLUMNS, "ON CONFLICT (event_key) DO NOTHING", ("event_key",))
 NEW_EVENTS = Bulk("alert_events", _EVENT_COLUMNS, "ON CONFLICT (event_key) DO NOTHING")
 
 # A new alert's escalation row; an upsert so a leftover row for a reused alert id is moved.
-DUE = Bulk("due_jobs", (("kind", "text"), ("subject", "text"), ("due_at", "timestamptz"),
-                        ("payload", "jsonb"), ("done", "boolean"), ("attempts", "integer"),
-                        ("created_at", "timestamptz")),
-           "ON CONFLICT (kind, subject) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload, "
-           "done = false, lease_until = NULL, claimed_by = NULL")
+DUE = Bulk(
+    "due_jobs",
+    (
+        ("kind", "text"),
+        ("subject", "text"),
+        ("due_at", "timestamptz"),
+        ("payload", "jsonb"),
+        ("done", "boolean"),
+        ("attempts", "integer"),
+        ("created_at", "timestamptz"),
+    ),
+    "ON CONFLICT (kind, subject) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload, "
+    "done = false, lease_until = NULL, claimed_by = NULL",
+)

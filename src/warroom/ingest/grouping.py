@@ -66,27 +66,43 @@ def _label(a: Any) -> str:
     return f"alert {a['id']} ({a['source']}: {a['title']})"
 
 
-def alert_timeline(session: Session, incident: Incident, *, now: datetime, a: Any, what: str,
-                   text_: str | None = None) -> None:
+def alert_timeline(
+    session: Session, incident: Incident, *, now: datetime, a: Any, what: str, text_: str | None = None
+) -> None:
     """A timeline entry an update draft can list: which alert, what happened to it."""
     incidents.add_timeline(
-        session, incident, now=now, actor=SYSTEM, kind="alert",
-        text=text_ or f"Alert {a['id']} {what}: {a['title']} [{a['source']}, {a['service']}, "
-                      f"{a['priority']}]",
-        data={"alert_id": a["id"], "event": what, "source": a["source"],
-              "dedup_key": a["dedup_key"], "status": a["status"], "priority": a["priority"],
-              "service": a["service"], "transition": a["transition"]})
+        session,
+        incident,
+        now=now,
+        actor=SYSTEM,
+        kind="alert",
+        text=text_ or f"Alert {a['id']} {what}: {a['title']} [{a['source']}, {a['service']}, {a['priority']}]",
+        data={
+            "alert_id": a["id"],
+            "event": what,
+            "source": a["source"],
+            "dedup_key": a["dedup_key"],
+            "status": a["status"],
+            "priority": a["priority"],
+            "service": a["service"],
+            "transition": a["transition"],
+        },
+    )
 
 
 def _set_by_hand(session: Session, incident: Incident, kind: str) -> bool:
     """True once a person changed this field: automation then never overrides them."""
-    return session.scalar(select(func.count(TimelineEntry.id)).where(
-        TimelineEntry.incident_id == incident.id, TimelineEntry.kind == kind,
-        TimelineEntry.actor != SYSTEM)) != 0
+    return (
+        session.scalar(
+            select(func.count(TimelineEntry.id)).where(
+                TimelineEntry.incident_id == incident.id, TimelineEntry.kind == kind, TimelineEntry.actor != SYSTEM
+            )
+        )
+        != 0
+    )
 
 
-def raise_priority(session: Session, *, policy: Policy, now: datetime, incident: Incident,
-                   a: Any) -> None:
+def raise_priority(session: Session, *, policy: Policy, now: datetime, incident: Incident, a: Any) -> None:
     """Priority only rises automatically, and never over a person's choice."""
     wanted = a["priority"]
     if rules.higher(incident.priority, wanted) == incident.priority:
@@ -94,18 +110,27 @@ def raise_priority(session: Session, *, policy: Policy, now: datetime, incident:
     reason = f"{_label(a)}: {a['priority_reason']} [rule {a['priority_rule']}]"
     if _set_by_hand(session, incident, "priority_changed"):
         incidents.add_timeline(
-            session, incident, now=now, actor=SYSTEM, kind="priority_suggested",
-            text=f"Alerts suggest {wanted}; priority was set by hand to {incident.priority} "
-                 f"and stays. {reason}",
-            data={"suggested": wanted, "alert_id": a["id"], "rule": a["priority_rule"]})
+            session,
+            incident,
+            now=now,
+            actor=SYSTEM,
+            kind="priority_suggested",
+            text=f"Alerts suggest {wanted}; priority was set by hand to {incident.priority} and stays. {reason}",
+            data={"suggested": wanted, "alert_id": a["id"], "rule": a["priority_rule"]},
+        )
         return
-    incidents.set_priority(session, policy=policy, now=now, actor=SYSTEM, incident=incident,
-                           priority=wanted, reason=reason)
+    incidents.set_priority(
+        session, policy=policy, now=now, actor=SYSTEM, incident=incident, priority=wanted, reason=reason
+    )
 
 
 def _any_firing(session: Session, incident_id: int) -> bool:
-    return session.connection().execute(select(A.c.id).where(
-        A.c.incident_id == incident_id, A.c.status == "firing").limit(1)).first() is not None
+    return (
+        session.connection()
+        .execute(select(A.c.id).where(A.c.incident_id == incident_id, A.c.status == "firing").limit(1))
+        .first()
+        is not None
+    )
 
 
 def _severity_inputs(session: Session, policy: Policy, incident_id: int) -> list[tuple[dict[str, str], int]]:
@@ -113,14 +138,18 @@ def _severity_inputs(session: Session, policy: Policy, incident_id: int) -> list
     out: list[tuple[dict[str, str], int]] = []
     for tag in rules.severity_tags(policy):
         value = A.c.labels[tag].as_string()
-        for raw, tier in session.connection().execute(select(value, A.c.tier).distinct().where(
-                A.c.incident_id == incident_id, A.c.status == "firing", value.is_not(None))):
+        for raw, tier in session.connection().execute(
+            select(value, A.c.tier)
+            .distinct()
+            .where(A.c.incident_id == incident_id, A.c.status == "firing", value.is_not(None))
+        ):
             out.append(({tag: str(raw)}, tier))  # comma-separated values are split by severity_for
     return out
 
 
-def suggest_severity(session: Session, *, policy: Policy, now: datetime,
-                     incident: Incident, a: Any | None = None) -> None:
+def suggest_severity(
+    session: Session, *, policy: Policy, now: datetime, incident: Incident, a: Any | None = None
+) -> None:
     """Apply a more severe suggestion to an automatic incident, else note it; skip what `a` (joining) cannot change."""
     if a is not None and not rules.adds_severity_values(policy, dict(a["labels"] or {}), a["tier"]):
         return
@@ -132,33 +161,51 @@ def suggest_severity(session: Session, *, policy: Policy, now: datetime,
     if incident.declared_automatically and not _set_by_hand(session, incident, "severity_changed"):
         old, incident.severity = incident.severity, decision.value
         incidents.add_timeline(
-            session, incident, now=now, actor=SYSTEM, kind="severity_changed",
-            text=f"Severity changed from {old} to {decision.value}: {decision.reason} "
-                 f"[rule {decision.rule}]",
-            data={"from": old, "to": decision.value, "rule": decision.rule})
+            session,
+            incident,
+            now=now,
+            actor=SYSTEM,
+            kind="severity_changed",
+            text=f"Severity changed from {old} to {decision.value}: {decision.reason} [rule {decision.rule}]",
+            data={"from": old, "to": decision.value, "rule": decision.rule},
+        )
         return
     incidents.add_timeline(
-        session, incident, now=now, actor=SYSTEM, kind="severity_suggested",
+        session,
+        incident,
+        now=now,
+        actor=SYSTEM,
+        kind="severity_suggested",
         text=f"Suggested severity {decision.value}: {decision.reason} [rule {decision.rule}]",
-        data={"suggested": decision.value, "rule": decision.rule})
+        data={"suggested": decision.value, "rule": decision.rule},
+    )
 
 
-def _target(session: Session, *, policy: Policy, now: datetime, service: str,
-            ) -> Incident | None:
+def _target(
+    session: Session,
+    *,
+    policy: Policy,
+    now: datetime,
+    service: str,
+) -> Incident | None:
     """The service's open incident (active within the grouping window), else one resolved
     within the reopen window; locked for update and re-checked after the lock."""
     st = statements.for_session(session)
-    found = st.target.scalar(session.connection(), {
-        "service": service, "open_since": st.wire.time(now - policy.triage.grouping_window),
-        "resolved_since": st.wire.time(now - policy.triage.reopen_window)})
+    found = st.target.scalar(
+        session.connection(),
+        {
+            "service": service,
+            "open_since": st.wire.time(now - policy.triage.grouping_window),
+            "resolved_since": st.wire.time(now - policy.triage.reopen_window),
+        },
+    )
     if found is None:
         return None
     incident = incidents.get(session, found, for_update=True)
     return incident if incident.state in ("active", "stable", "resolved") else None
 
 
-def _link(session: Session, *, policy: Policy, now: datetime, incident: Incident, a: Any,
-          what: str) -> None:
+def _link(session: Session, *, policy: Policy, now: datetime, incident: Incident, a: Any, what: str) -> None:
     session.connection().execute(update(A).where(A.c.id == a["id"]).values(incident_id=incident.id))
     a = {**a, "incident_id": incident.id}
     alert_timeline(session, incident, now=now, a=a, what=what)
@@ -166,8 +213,15 @@ def _link(session: Session, *, policy: Policy, now: datetime, incident: Incident
     incident.updated_at = now
 
 
-def place(session: Session, *, policy: Policy, now: datetime, alert_id: int,
-          row: dict[str, Any] | None = None, quiet: set[str] | None = None) -> int | None:
+def place(
+    session: Session,
+    *,
+    policy: Policy,
+    now: datetime,
+    alert_id: int,
+    row: dict[str, Any] | None = None,
+    quiet: set[str] | None = None,
+) -> int | None:
     """Put a firing alert where it belongs; returns its incident id (None: triage record).
     `row` is the just-inserted alert, which saves reading it back; `quiet` holds the services
     this transaction already found without an incident to join (kept up to date here)."""
@@ -192,9 +246,15 @@ def place(session: Session, *, policy: Policy, now: datetime, alert_id: int,
         _link(session, policy=policy, now=now, incident=incident, a=a, what="joined")
     elif incident is not None:
         window = format_duration(policy.triage.reopen_window)
-        incidents.transition(session, policy=policy, now=now, actor=SYSTEM, incident=incident,
-                             to="active", reason=f"{_label(a)} fired again within the reopen "
-                                                 f"window ({window})")
+        incidents.transition(
+            session,
+            policy=policy,
+            now=now,
+            actor=SYSTEM,
+            incident=incident,
+            to="active",
+            reason=f"{_label(a)} fired again within the reopen window ({window})",
+        )
         _link(session, policy=policy, now=now, incident=incident, a=a, what="reopened")
     if incident is not None:
         raise_priority(session, policy=policy, now=now, incident=incident, a=a)
@@ -209,36 +269,70 @@ def place(session: Session, *, policy: Policy, now: datetime, alert_id: int,
 
 
 def _prompt(session: Session, *, policy: Policy, now: datetime, a: Any) -> None:
-    text_ = (f"Declare an incident? {_label(a)} is {a['priority']} on {a['service']} "
-             f"(Tier {a['tier']}): {a['priority_reason']} [rule {a['priority_rule']}]. "
-             f"Policy has auto_declare off: a person must declare it.")
-    outbox.enqueue(session, policy=policy, now=now, event="declare_prompt", text=text_,
-                   payload={"alert_id": a["id"], "service": a["service"],
-                            "priority": a["priority"], "rule": a["priority_rule"],
-                            "title": a["title"], "link": a["link"]})
+    text_ = (
+        f"Declare an incident? {_label(a)} is {a['priority']} on {a['service']} "
+        f"(Tier {a['tier']}): {a['priority_reason']} [rule {a['priority_rule']}]. "
+        f"Policy has auto_declare off: a person must declare it."
+    )
+    outbox.enqueue(
+        session,
+        policy=policy,
+        now=now,
+        event="declare_prompt",
+        text=text_,
+        payload={
+            "alert_id": a["id"],
+            "service": a["service"],
+            "priority": a["priority"],
+            "rule": a["priority_rule"],
+            "title": a["title"],
+            "link": a["link"],
+        },
+    )
 
 
 def declare(session: Session, *, policy: Policy, now: datetime, a: Any) -> Incident:
     """Auto-declare for the alert's service with its on-call as commander; link its alerts."""
-    pending = list(session.connection().execute(select(A).where(
-        A.c.service == a["service"], A.c.status == "firing", A.c.incident_id.is_(None))
-        .order_by(A.c.id)).mappings())
+    pending = list(
+        session.connection()
+        .execute(
+            select(A)
+            .where(A.c.service == a["service"], A.c.status == "firing", A.c.incident_id.is_(None))
+            .order_by(A.c.id)
+        )
+        .mappings()
+    )
     if not any(p["id"] == a["id"] for p in pending):
         pending.append(a)
     sev = rules.severity_for(policy, [(dict(p["labels"] or {}), p["tier"]) for p in pending])
     svc = policy.service(a["service"])
     monitors = list(dict.fromkeys(p["title"][:200] for p in pending))[:20]
-    data = IncidentCreate(services=[a["service"]], priority=a["priority"], severity=sev.value,
-                          commander=svc.oncall if svc and svc.oncall else None, monitors=monitors,
-                          detection_method=f"alert ({a['source']})")
-    reason = (f"{_label(a)}: {a['priority_reason']} [rule {a['priority_rule']}]; "
-              f"severity {sev.value}: {sev.reason} [rule {sev.rule}]")
-    incident = incidents.declare(session, policy=policy, now=now, actor=SYSTEM, data=data,
-                                 automatic=True, first_alert_at=min(p["first_seen_at"] for p in pending),
-                                 reason=reason)
+    data = IncidentCreate(
+        services=[a["service"]],
+        priority=a["priority"],
+        severity=sev.value,
+        commander=svc.oncall if svc and svc.oncall else None,
+        monitors=monitors,
+        detection_method=f"alert ({a['source']})",
+    )
+    reason = (
+        f"{_label(a)}: {a['priority_reason']} [rule {a['priority_rule']}]; "
+        f"severity {sev.value}: {sev.reason} [rule {sev.rule}]"
+    )
+    incident = incidents.declare(
+        session,
+        policy=policy,
+        now=now,
+        actor=SYSTEM,
+        data=data,
+        automatic=True,
+        first_alert_at=min(p["first_seen_at"] for p in pending),
+        reason=reason,
+    )
     for p in pending:
-        _link(session, policy=policy, now=now, incident=incident, a=p,
-              what="declared" if p["id"] == a["id"] else "joined")
+        _link(
+            session, policy=policy, now=now, incident=incident, a=p, what="declared" if p["id"] == a["id"] else "joined"
+        )
     return incident
 
 
@@ -251,7 +345,11 @@ def after_resolve(session: Session, *, policy: Policy, now: datetime, alert_id: 
     incident = incidents.get(session, a["incident_id"], for_update=True)
     alert_timeline(session, incident, now=now, a=a, what="recovered")
     if incident.state in states.OPEN_STATES and not _any_firing(session, incident.id):
-        reminders.schedule(session, kind=AUTORESOLVE,
-                           subject=reminders.incident_subject(incident.id),
-                           due_at=now + policy.triage.stability_window, now=now,
-                           payload={"alert_id": alert_id})
+        reminders.schedule(
+            session,
+            kind=AUTORESOLVE,
+            subject=reminders.incident_subject(incident.id),
+            due_at=now + policy.triage.stability_window,
+            now=now,
+            payload={"alert_id": alert_id},
+        )

@@ -26,16 +26,17 @@ def escalate(session: Session, ctx: JobContext, job: DueJob) -> None:
     if service is None:
         return
     grouping.lock_service(session, service)
-    a = session.execute(select(A).where(A.c.id == alert_id).with_for_update(key_share=True)
-                        ).mappings().one()
+    a = session.execute(select(A).where(A.c.id == alert_id).with_for_update(key_share=True)).mappings().one()
     if a["status"] != "firing" or a["users_hint"] is not None:
         return
     decision = rules.escalated(ctx.policy, tier=a["tier"], priority=a["priority"])
     if decision.value == a["priority"]:
         return
-    session.execute(update(A).where(A.c.id == alert_id).values(
-        priority=decision.value, priority_rule=decision.rule,
-        priority_reason=decision.reason[:500]))
+    session.execute(
+        update(A)
+        .where(A.c.id == alert_id)
+        .values(priority=decision.value, priority_rule=decision.rule, priority_reason=decision.reason[:500])
+    )
     grouping.place(session, policy=ctx.policy, now=ctx.now, alert_id=alert_id)
 
 
@@ -44,14 +45,12 @@ def autoresolve(session: Session, ctx: JobContext, job: DueJob) -> None:
     """Every alert recovered and quiet for the stability window: resolve (or stable first)."""
     policy, now = ctx.policy, ctx.now
     incident_id = int(job.subject.split(":", 1)[1])
-    for service in sorted(set(session.scalars(select(A.c.service).where(
-            A.c.incident_id == incident_id)))):
+    for service in sorted(set(session.scalars(select(A.c.service).where(A.c.incident_id == incident_id)))):
         grouping.lock_service(session, service)
     incident = incidents.get(session, incident_id, for_update=True)
     if incident.state not in states.OPEN_STATES:
         return
-    firing = session.scalar(select(func.count()).where(
-        A.c.incident_id == incident_id, A.c.status == "firing"))
+    firing = session.scalar(select(func.count()).where(A.c.incident_id == incident_id, A.c.status == "firing"))
     if firing:
         return
     last = session.scalar(select(func.max(A.c.resolved_at)).where(A.c.incident_id == incident_id))
@@ -59,17 +58,22 @@ def autoresolve(session: Session, ctx: JobContext, job: DueJob) -> None:
     if last is None:
         return
     if last + window > now:
-        reminders.schedule(session, kind=grouping.AUTORESOLVE, subject=job.subject,
-                           due_at=last + window, now=now, payload=job.payload)
+        reminders.schedule(
+            session, kind=grouping.AUTORESOLVE, subject=job.subject, due_at=last + window, now=now, payload=job.payload
+        )
         return
     alert_id = job.payload.get("alert_id")
-    why = (f"every alert recovered and stayed quiet for {format_duration(window)}"
-           + (f" (last: alert {alert_id})" if alert_id else ""))
+    why = f"every alert recovered and stayed quiet for {format_duration(window)}" + (
+        f" (last: alert {alert_id})" if alert_id else ""
+    )
     if policy.triage.resolve_via_stable and incident.state == "active":
-        incidents.transition(session, policy=policy, now=now, actor=incidents.SYSTEM,
-                             incident=incident, to="stable", reason=why)
-        reminders.schedule(session, kind=grouping.AUTORESOLVE, subject=job.subject,
-                           due_at=now + window, now=now, payload=job.payload)
+        incidents.transition(
+            session, policy=policy, now=now, actor=incidents.SYSTEM, incident=incident, to="stable", reason=why
+        )
+        reminders.schedule(
+            session, kind=grouping.AUTORESOLVE, subject=job.subject, due_at=now + window, now=now, payload=job.payload
+        )
         return
-    incidents.transition(session, policy=policy, now=now, actor=incidents.SYSTEM,
-                         incident=incident, to="resolved", reason=why)
+    incidents.transition(
+        session, policy=policy, now=now, actor=incidents.SYSTEM, incident=incident, to="resolved", reason=why
+    )

@@ -13,8 +13,7 @@ from typing import Any
 SOURCES = ("datadog", "alertmanager", "grafana", "events")
 RAW_LIMIT = 65_536
 MAX_DEPTH = 64  # real webhook bodies nest 4-6 levels; deeper is refused before anything recurses on it
-FIRING_TRANSITIONS = ("Triggered", "Re-Triggered", "Warn", "Re-Warn", "No Data", "Re-No Data",
-                      "Renotify")
+FIRING_TRANSITIONS = ("Triggered", "Re-Triggered", "Warn", "Re-Warn", "No Data", "Re-No Data", "Renotify")
 RESOLVED_TRANSITIONS = ("Recovered",)
 _TRANSITIONS = {t.lower(): t for t in FIRING_TRANSITIONS + RESOLVED_TRANSITIONS}
 _TITLE_PREFIX = re.compile(r"^\s*\[([^\]]*)\]\s*")
@@ -47,8 +46,7 @@ class Incoming:
     raw: str = ""
 
     def content_hash(self) -> str:
-        return hashlib.sha256(f"{self.source}\n{self.dedup_key}\n{self.status}\n{self.raw}".encode()
-                              ).hexdigest()
+        return hashlib.sha256(f"{self.source}\n{self.dedup_key}\n{self.status}\n{self.raw}".encode()).hexdigest()
 
 
 def loads(body: bytes) -> Any:
@@ -77,8 +75,7 @@ def _s(value: Any) -> str | None:
     """A template value as text; an unfilled `$VARIABLE` or blank counts as missing."""
     if value is None:
         return None
-    text = value if isinstance(value, str) else json.dumps(value) if isinstance(value, dict | list) \
-        else str(value)
+    text = value if isinstance(value, str) else json.dumps(value) if isinstance(value, dict | list) else str(value)
     text = text.strip()
     if not text or (text[0] == "$" and _TEMPLATE_VAR.match(text)):
         return None
@@ -162,7 +159,7 @@ def _split_title(title: str) -> tuple[str | None, str | None, str | None, str]:
             priority = inner.upper()
         else:
             break
-        rest = rest[match.end():]
+        rest = rest[match.end() :]
     return transition, scope, priority, rest.strip()
 
 
@@ -179,8 +176,10 @@ def parse_datadog(body: Any) -> list[Incoming]:
     if transition is None and alert_type:
         transition = "Recovered" if alert_type == "success" else "Triggered"
     if transition is None:
-        raise BadPayload("cannot tell the transition: send 'transition' ($ALERT_TRANSITION) or "
-                         "keep Datadog's '[Triggered]'/'[Recovered]' title prefix")
+        raise BadPayload(
+            "cannot tell the transition: send 'transition' ($ALERT_TRANSITION) or "
+            "keep Datadog's '[Triggered]'/'[Recovered]' title prefix"
+        )
     status = "resolved" if transition in RESOLVED_TRANSITIONS else "firing"
     labels = tags_to_labels(body.get("tags"))
     scope = _s(body.get("scope")) or scope
@@ -198,12 +197,21 @@ def parse_datadog(body: Any) -> list[Incoming]:
         dedup = "title:" + hashlib.sha256(f"{scope or ''}|{rest}".encode()).hexdigest()[:32]
     title = _s(body.get("alert_title")) or rest or event_title or f"Datadog monitor {monitor_id}"
     priority = _s(body.get("priority")) or t_priority or _s(labels.get("priority"))
-    return [Incoming(
-        source="datadog", dedup_key=_key(dedup), status=status, title=title[:1024],
-        transition=transition, labels=labels, link=_s(body.get("link")),
-        priority_hint=(priority or "").upper()[:8] or None, monitor_id=monitor_id,
-        occurred_at=parse_time(body.get("date")) or parse_time(body.get("last_updated")),
-        raw=_raw(body))]
+    return [
+        Incoming(
+            source="datadog",
+            dedup_key=_key(dedup),
+            status=status,
+            title=title[:1024],
+            transition=transition,
+            labels=labels,
+            link=_s(body.get("link")),
+            priority_hint=(priority or "").upper()[:8] or None,
+            monitor_id=monitor_id,
+            occurred_at=parse_time(body.get("date")) or parse_time(body.get("last_updated")),
+            raw=_raw(body),
+        )
+    ]
 
 
 def parse_alertmanager(body: Any, source: str = "alertmanager") -> tuple[list[Incoming], int]:
@@ -222,21 +230,35 @@ def parse_alertmanager(body: Any, source: str = "alertmanager") -> tuple[list[In
         status = (_s(alert.get("status")) or group_status).lower()
         if status not in ("firing", "resolved"):
             raise BadPayload(f"alerts[{i}].status must be firing or resolved, not '{status}'")
-        fingerprint = _s(alert.get("fingerprint")) or hashlib.sha256(
-            json.dumps(alert.get("labels") or {}, sort_keys=True).encode()).hexdigest()[:16]
-        title = (labels.get("summary") or labels.get("alertname") or _s(body.get("title"))
-                 or fingerprint)
-        link = (_s(alert.get("panelURL")) or _s(alert.get("dashboardURL"))
-                or _s(alert.get("generatorURL")) or _s(body.get("externalURL")))
+        fingerprint = (
+            _s(alert.get("fingerprint"))
+            or hashlib.sha256(json.dumps(alert.get("labels") or {}, sort_keys=True).encode()).hexdigest()[:16]
+        )
+        title = labels.get("summary") or labels.get("alertname") or _s(body.get("title")) or fingerprint
+        link = (
+            _s(alert.get("panelURL"))
+            or _s(alert.get("dashboardURL"))
+            or _s(alert.get("generatorURL"))
+            or _s(body.get("externalURL"))
+        )
         when = alert.get("startsAt") if status == "firing" else alert.get("endsAt")
-        out.append(Incoming(
-            source=source, dedup_key=_key(fingerprint), status=status, title=title[:1024],
-            transition=status, labels=labels, link=link,
-            priority_hint=(labels.get("priority") or "").upper()[:8] or None,
-            monitor_id=labels.get("alertname"), occurred_at=parse_time(when), raw=_raw(alert)))
+        out.append(
+            Incoming(
+                source=source,
+                dedup_key=_key(fingerprint),
+                status=status,
+                title=title[:1024],
+                transition=status,
+                labels=labels,
+                link=link,
+                priority_hint=(labels.get("priority") or "").upper()[:8] or None,
+                monitor_id=labels.get("alertname"),
+                occurred_at=parse_time(when),
+                raw=_raw(alert),
+            )
+        )
     truncated = body.get("truncatedAlerts") or 0
-    return out, int(truncated) if isinstance(truncated, int | float | str) and str(
-        truncated).isdigit() else 0
+    return out, int(truncated) if isinstance(truncated, int | float | str) and str(truncated).isdigit() else 0
 
 
 _PD_ACTIONS = {"trigger": "firing", "resolve": "resolved", "acknowledge": "acknowledged"}
@@ -268,19 +290,29 @@ def parse_event(body: Any) -> Incoming:
     if errors:
         raise BadPayload("Event object is invalid", errors)
     details = payload.get("custom_details")
-    labels = ({str(k): v if isinstance(v, str) else json.dumps(v) for k, v in details.items()}
-              if isinstance(details, dict) else {})
+    labels = (
+        {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in details.items()}
+        if isinstance(details, dict)
+        else {}
+    )
     for name in ("source", "component", "group", "class", "severity"):
         if _s(payload.get(name)):
             labels.setdefault(name if name != "source" else "origin", str(payload[name]))
     links = body["links"] if isinstance(body.get("links"), list) else []
     link = next((str(x.get("href")) for x in links if isinstance(x, dict) and x.get("href")), None)
     return Incoming(
-        source="events", dedup_key=dedup or uuid.uuid4().hex, status=_PD_ACTIONS[action],
-        title=(_s(payload.get("summary")) or dedup or "event")[:1024], transition=action,
-        labels=labels, link=link, priority_hint=(labels.get("priority") or "").upper()[:8] or None,
-        monitor_id=labels.get("class"), occurred_at=parse_time(payload.get("timestamp")),
-        raw=_raw({k: v for k, v in body.items() if k != "routing_key"}))
+        source="events",
+        dedup_key=dedup or uuid.uuid4().hex,
+        status=_PD_ACTIONS[action],
+        title=(_s(payload.get("summary")) or dedup or "event")[:1024],
+        transition=action,
+        labels=labels,
+        link=link,
+        priority_hint=(labels.get("priority") or "").upper()[:8] or None,
+        monitor_id=labels.get("class"),
+        occurred_at=parse_time(payload.get("timestamp")),
+        raw=_raw({k: v for k, v in body.items() if k != "routing_key"}),
+    )
 
 
 def parse(source: str, body: Any) -> tuple[list[Incoming], int]:

@@ -12,9 +12,14 @@ from warroom.ingest.models import Alert
 
 def firing_unlinked(session: Session, *, limit: int = 50) -> list[Alert]:
     """Firing alerts no incident has claimed yet, oldest first (the longest burning on top)."""
-    return list(session.scalars(
-        select(Alert).where(Alert.status == "firing", Alert.incident_id.is_(None))
-        .order_by(Alert.first_seen_at, Alert.id).limit(limit)))
+    return list(
+        session.scalars(
+            select(Alert)
+            .where(Alert.status == "firing", Alert.incident_id.is_(None))
+            .order_by(Alert.first_seen_at, Alert.id)
+            .limit(limit)
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -35,18 +40,27 @@ def for_incident(session: Session, *, incident_id: int, limit: int) -> IncidentA
     # Two counts rather than one with a CASE on status: each is then read from an index alone.
     total = session.scalar(select(func.count()).where(Alert.incident_id == incident_id)) or 0
     firing = session.scalar(select(func.count()).where(Alert.status == "firing", Alert.incident_id == incident_id)) or 0
-    shown = list(session.scalars(
-        select(Alert).where(Alert.incident_id == incident_id, Alert.status == "firing")
-        .order_by(Alert.first_seen_at, Alert.id).limit(limit)))
+    shown = list(
+        session.scalars(
+            select(Alert)
+            .where(Alert.incident_id == incident_id, Alert.status == "firing")
+            .order_by(Alert.first_seen_at, Alert.id)
+            .limit(limit)
+        )
+    )
     if len(shown) < limit and total > firing:
         shown += session.scalars(
-            select(Alert).where(Alert.incident_id == incident_id, Alert.status != "firing")
-            .order_by(Alert.first_seen_at.desc(), Alert.id.desc()).limit(limit - len(shown)))
+            select(Alert)
+            .where(Alert.incident_id == incident_id, Alert.status != "firing")
+            .order_by(Alert.first_seen_at.desc(), Alert.id.desc())
+            .limit(limit - len(shown))
+        )
     return IncidentAlerts(shown=shown, total=total, firing=firing)
 
 
-def list_alerts(session: Session, *, status: str | None = None, incident_id: int | None = None, page: int = 1,
-                per_page: int = 50) -> tuple[list[Alert], int]:
+def list_alerts(
+    session: Session, *, status: str | None = None, incident_id: int | None = None, page: int = 1, per_page: int = 50
+) -> tuple[list[Alert], int]:
     """Newest first."""
     stmt = select(Alert)
     if status:

@@ -43,11 +43,13 @@ class AlertEventOut(BaseModel):
 
 
 class AlertDetail(AlertOut):
-    events: list[AlertEventOut] = Field(description=(
-        "The newest `events_limit` events (50 unless asked) older than `events_before`, oldest first"))
+    events: list[AlertEventOut] = Field(
+        description=("The newest `events_limit` events (50 unless asked) older than `events_before`, oldest first")
+    )
     events_total: int = Field(description="Every event stored for this alert")
-    events_next_before: int | None = Field(description=(
-        "Pass as `events_before` for the next older page; null when this page holds the oldest event"))
+    events_next_before: int | None = Field(
+        description=("Pass as `events_before` for the next older page; null when this page holds the oldest event")
+    )
 
 
 class AlertPage(BaseModel):

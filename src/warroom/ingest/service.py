@@ -39,18 +39,23 @@ class Triaged:
 
 def triage(policy: Policy, item: Incoming) -> Triaged:
     service, mapped, svc_decision = rules.map_service(
-        policy, source=item.source, labels=item.labels, monitor_id=item.monitor_id,
-        title=item.title)
+        policy, source=item.source, labels=item.labels, monitor_id=item.monitor_id, title=item.title
+    )
     environment = rules.environment_from(policy, item.labels)
     tier_decision = rules.tier_for(policy, environment)
     tier = int(tier_decision.value)
     users = rules.users_from(policy, item.labels)
     priority = rules.alert_priority(policy, tier=tier, users=users)
-    return Triaged(service=service, mapped=mapped, environment=environment, tier=tier,
-                   users=users, priority=priority,
-                   decisions=[svc_decision, tier_decision, priority],
-                   escalates=rules.escalates(policy, tier=tier, users=users,
-                                             priority=priority.value))
+    return Triaged(
+        service=service,
+        mapped=mapped,
+        environment=environment,
+        tier=tier,
+        users=users,
+        priority=priority,
+        decisions=[svc_decision, tier_decision, priority],
+        escalates=rules.escalates(policy, tier=tier, users=users, priority=priority.value),
+    )
 
 
 class TriageMemo:
@@ -62,16 +67,21 @@ class TriageMemo:
         self.policy, self.size = policy, size
         rules_ = [rule for service in policy.services for rule in service.match]
         t = policy.triage
-        self.keys = tuple(dict.fromkeys([*(k for r in rules_ for k in r.tags), *t.service_keys,
-                                         *t.environment_keys, *t.users_keys]))
+        self.keys = tuple(
+            dict.fromkeys([*(k for r in rules_ for k in r.tags), *t.service_keys, *t.environment_keys, *t.users_keys])
+        )
         self.by_monitor = any(r.monitor_ids for r in rules_)
         self.by_title = any(r.title_contains for r in rules_)
         self._memo: dict[tuple[Any, ...], Triaged] = {}
 
     def __call__(self, item: Incoming) -> Triaged:
         get = item.labels.get
-        key = (item.source, item.monitor_id if self.by_monitor else None,
-               item.title.lower() if self.by_title else None, *[get(k) for k in self.keys])
+        key = (
+            item.source,
+            item.monitor_id if self.by_monitor else None,
+            item.title.lower() if self.by_title else None,
+            *[get(k) for k in self.keys],
+        )
         found = self._memo.get(key)
         if found is None:
             if len(self._memo) >= self.size:
@@ -82,16 +92,24 @@ class TriageMemo:
 
 def _open_alert(session: Session, item: Incoming) -> Any:
     return statements.for_session(session).open_alert.first(
-        session.connection(), {"source": item.source, "key": item.dedup_key})
+        session.connection(), {"source": item.source, "key": item.dedup_key}
+    )
 
 
 # ---- reads -------------------------------------------------------------------------------
 
 
-def list_alerts(session: Session, *, status: str | None = None, service: str | None = None,
-                source: str | None = None, incident_id: int | None = None,
-                unlinked: bool | None = None, page: int = 1, per_page: int = 50,
-                ) -> tuple[list[Alert], int]:
+def list_alerts(
+    session: Session,
+    *,
+    status: str | None = None,
+    service: str | None = None,
+    source: str | None = None,
+    incident_id: int | None = None,
+    unlinked: bool | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[Alert], int]:
     """Newest first; `unlinked=True` is "firing alerts not yet in an incident" with status=firing."""
     stmt = select(Alert)
     if status:
@@ -107,8 +125,9 @@ def list_alerts(session: Session, *, status: str | None = None, service: str | N
     elif unlinked is False:
         stmt = stmt.where(Alert.incident_id.is_not(None))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(Alert.first_seen_at.desc(), Alert.id.desc())
-                           .offset((page - 1) * per_page).limit(per_page)).all()
+    rows = session.scalars(
+        stmt.order_by(Alert.first_seen_at.desc(), Alert.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
     return list(rows), total
 
 
@@ -139,18 +158,29 @@ def events(session: Session, *, alert_id: int, limit: int = 50, before: int | No
     return EventPage(events=rows[:limit][::-1], total=total, older=older)
 
 
-def simulate(session: Session, *, policy: Policy, now: datetime, items: list[Incoming],
-             ) -> list[dict[str, Any]]:
+def simulate(
+    session: Session,
+    *,
+    policy: Policy,
+    now: datetime,
+    items: list[Incoming],
+) -> list[dict[str, Any]]:
     """What each event would do; reads only, stores nothing."""
     out = []
     for item in items:
         t = triage(policy, item)
         row = _open_alert(session, item)
         svc = select(IncidentService.incident_id).where(IncidentService.service == t.service)
-        open_incident = session.scalar(select(Incident).where(
-            Incident.id.in_(svc), Incident.state.in_(OPEN_STATES),
-            Incident.updated_at >= now - policy.triage.grouping_window
-        ).order_by(Incident.id.desc()).limit(1))
+        open_incident = session.scalar(
+            select(Incident)
+            .where(
+                Incident.id.in_(svc),
+                Incident.state.in_(OPEN_STATES),
+                Incident.updated_at >= now - policy.triage.grouping_window,
+            )
+            .order_by(Incident.id.desc())
+            .limit(1)
+        )
         must = rules.must_declare(policy, t.priority.value)
         if item.status != "firing":
             action = "recover the open alert" if row else "record a recovery (no open alert)"
@@ -161,8 +191,10 @@ def simulate(session: Session, *, policy: Policy, now: datetime, items: list[Inc
         elif must:
             action = "declare an incident" if policy.triage.auto_declare else "queue a declare prompt"
         elif t.escalates:
-            action = ("open a triage record; declare if still firing after "
-                      f"{format_duration(policy.unknown_impact.escalation_window)}")
+            action = (
+                "open a triage record; declare if still firing after "
+                f"{format_duration(policy.unknown_impact.escalation_window)}"
+            )
         else:
             action = "open a triage record"
         decisions = list(t.decisions)
@@ -170,14 +202,26 @@ def simulate(session: Session, *, policy: Policy, now: datetime, items: list[Inc
             decisions.append(rules.escalated(policy, tier=t.tier, priority=t.priority.value))
         severity = rules.severity_for(policy, [(item.labels, t.tier)])
         decisions.append(severity)
-        out.append({
-            "source": item.source, "dedup_key": item.dedup_key, "status": item.status,
-            "transition": item.transition, "title": item.title, "service": t.service,
-            "mapped": t.mapped, "environment": t.environment, "tier": t.tier,
-            "users_per_hour": t.users, "priority": t.priority.value,
-            "priority_rule": t.priority.rule, "escalates": t.escalates,
-            "severity": severity.value, "declare": must and item.status == "firing",
-            "action": action, "rules": [d.rule for d in decisions],
-            "decisions": [asdict(d) for d in decisions],
-        })
+        out.append(
+            {
+                "source": item.source,
+                "dedup_key": item.dedup_key,
+                "status": item.status,
+                "transition": item.transition,
+                "title": item.title,
+                "service": t.service,
+                "mapped": t.mapped,
+                "environment": t.environment,
+                "tier": t.tier,
+                "users_per_hour": t.users,
+                "priority": t.priority.value,
+                "priority_rule": t.priority.rule,
+                "escalates": t.escalates,
+                "severity": severity.value,
+                "declare": must and item.status == "firing",
+                "action": action,
+                "rules": [d.rule for d in decisions],
+                "decisions": [asdict(d) for d in decisions],
+            }
+        )
     return out

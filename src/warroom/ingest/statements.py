@@ -58,8 +58,7 @@ class Wire:
     json: Callable[[Any], str] = json.dumps
 
 
-_ROW = (A.c.id, A.c.incident_id, A.c.transition, A.c.users_hint, A.c.tier, A.c.priority,
-        A.c.service, A.c.dedup_key)
+_ROW = (A.c.id, A.c.incident_id, A.c.transition, A.c.users_hint, A.c.tier, A.c.priority, A.c.service, A.c.dedup_key)
 
 
 @dataclass(frozen=True)
@@ -93,31 +92,69 @@ def _build(dialect: Dialect) -> Statements:
     return Statements(
         # Both through the unique (dedup_key, source, open_key) index; open_key is the dedup key
         # while the alert fires.
-        open_alert=sql(select(*_ROW).where(A.c.dedup_key == bindparam("key"), A.c.source == bindparam("source"),
-                                           A.c.open_key == bindparam("key"))),
-        open_alerts=sql(select(*_ROW).where(_keys_in(A.c.dedup_key, pg), A.c.source == bindparam("source"),
-                                            A.c.open_key.is_not(None))),
-        last_alert=sql(select(*_ROW).where(A.c.dedup_key == bindparam("key"), A.c.source == bindparam("source"))
-                       .order_by(A.c.id.desc()).limit(1)),
+        open_alert=sql(
+            select(*_ROW).where(
+                A.c.dedup_key == bindparam("key"), A.c.source == bindparam("source"), A.c.open_key == bindparam("key")
+            )
+        ),
+        open_alerts=sql(
+            select(*_ROW).where(
+                _keys_in(A.c.dedup_key, pg), A.c.source == bindparam("source"), A.c.open_key.is_not(None)
+            )
+        ),
+        last_alert=sql(
+            select(*_ROW)
+            .where(A.c.dedup_key == bindparam("key"), A.c.source == bindparam("source"))
+            .order_by(A.c.id.desc())
+            .limit(1)
+        ),
         # A known alert seen again (executemany); an acknowledgement passes no transition.
-        update_seen=sql(update(WA).where(WA.c.id == bindparam("alert_id")).values(
-            last_seen_at=bindparam("now"), event_count=WA.c.event_count + 1,
-            transition=func.coalesce(bindparam("transition"), WA.c.transition))),
-        update_resolved=sql(update(WA).where(WA.c.id == bindparam("alert_id")).values(
-            last_seen_at=bindparam("now"), event_count=WA.c.event_count + 1,
-            transition=bindparam("transition"), status="resolved", open_key=None,
-            resolved_at=bindparam("now"))),
+        update_seen=sql(
+            update(WA)
+            .where(WA.c.id == bindparam("alert_id"))
+            .values(
+                last_seen_at=bindparam("now"),
+                event_count=WA.c.event_count + 1,
+                transition=func.coalesce(bindparam("transition"), WA.c.transition),
+            )
+        ),
+        update_resolved=sql(
+            update(WA)
+            .where(WA.c.id == bindparam("alert_id"))
+            .values(
+                last_seen_at=bindparam("now"),
+                event_count=WA.c.event_count + 1,
+                transition=bindparam("transition"),
+                status="resolved",
+                open_key=None,
+                resolved_at=bindparam("now"),
+            )
+        ),
         # The service's open incident (active within the grouping window), else one resolved
         # within the reopen window.
-        target=sql(select(Incident.id).where(Incident.id.in_(svc), or_(
-            and_(or_(*(Incident.state == s for s in states.OPEN_STATES)),
-                 Incident.updated_at >= bindparam("open_since")),
-            and_(Incident.state == "resolved", Incident.resolved_at >= bindparam("resolved_since"))))
-            .order_by(case((Incident.state == "resolved", 1), else_=0), Incident.id.desc()).limit(1)),
+        target=sql(
+            select(Incident.id)
+            .where(
+                Incident.id.in_(svc),
+                or_(
+                    and_(
+                        or_(*(Incident.state == s for s in states.OPEN_STATES)),
+                        Incident.updated_at >= bindparam("open_since"),
+                    ),
+                    and_(Incident.state == "resolved", Incident.resolved_at >= bindparam("resolved_since")),
+                ),
+            )
+            .order_by(case((Incident.state == "resolved", 1), else_=0), Incident.id.desc())
+            .limit(1)
+        ),
         lock=sql(text("SELECT pg_advisory_xact_lock(:k)")),
         # Several keys in one round trip, taken in the order given (WITH ORDINALITY keeps it).
-        locks=sql(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) "
-                       "WITH ORDINALITY AS t(k, n) ORDER BY n")),
+        locks=sql(
+            text(
+                "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) "
+                "WITH ORDINALITY AS t(k, n) ORDER BY n"
+            )
+        ),
         wire=Wire(time=_pg_time if pg else _sqlite_time, keys=list if pg else json.dumps),
     )
 

@@ -74,33 +74,50 @@ class Lookahead:
     """The reads a batch starts with, for the caller to send with its own (locks, tokens) in one
     round trip on PostgreSQL: each key's open alert, and each service's incident to join."""
 
-    def __init__(self, session: Session, *, policy: Policy, now: datetime, items: list[Incoming],
-                 triaged: list[Triaged]) -> None:
+    def __init__(
+        self, session: Session, *, policy: Policy, now: datetime, items: list[Incoming], triaged: list[Triaged]
+    ) -> None:
         st = statements.for_session(session)
         self.keys: dict[str, set[str]] = {}
         for item in items:
             self.keys.setdefault(item.source, set()).add(item.dedup_key)
         self.services = sorted({t.service for t in triaged})
-        self.steps = [st.open_alerts.step({"source": source, "keys": st.wire.keys(sorted(keys))})
-                      for source, keys in self.keys.items()]
-        self.steps += [st.target.step({
-            "service": service, "open_since": st.wire.time(now - policy.triage.grouping_window),
-            "resolved_since": st.wire.time(now - policy.triage.reopen_window)}) for service in self.services]
+        self.steps = [
+            st.open_alerts.step({"source": source, "keys": st.wire.keys(sorted(keys))})
+            for source, keys in self.keys.items()
+        ]
+        self.steps += [
+            st.target.step(
+                {
+                    "service": service,
+                    "open_since": st.wire.time(now - policy.triage.grouping_window),
+                    "resolved_since": st.wire.time(now - policy.triage.reopen_window),
+                }
+            )
+            for service in self.services
+        ]
         self.open: dict[tuple[str, str], Any] = {}
         self.quiet: set[str] = set()  # services with no incident to join
 
     def take(self, results: list[list[Any]]) -> None:
         """The rows of `steps`, in order."""
-        for source, rows in zip(self.keys, results[:len(self.keys)], strict=True):
+        for source, rows in zip(self.keys, results[: len(self.keys)], strict=True):
             self.open.update(((source, row.dedup_key), row) for row in rows)
-        for service, rows in zip(self.services, results[len(self.keys):], strict=True):
+        for service, rows in zip(self.services, results[len(self.keys) :], strict=True):
             if not rows:
                 self.quiet.add(service)
 
 
-def ingest(session: Session, *, policy: Policy, now: datetime, items: list[Incoming],
-           triaged: list[Triaged] | None = None, prelocked: frozenset[str] = frozenset(),
-           lookahead: Lookahead | None = None) -> list[Outcome]:
+def ingest(
+    session: Session,
+    *,
+    policy: Policy,
+    now: datetime,
+    items: list[Incoming],
+    triaged: list[Triaged] | None = None,
+    prelocked: frozenset[str] = frozenset(),
+    lookahead: Lookahead | None = None,
+) -> list[Outcome]:
     """Apply events in (service, key) order so concurrent batches lock in one order;
     `triaged` passes decisions the caller already made, `prelocked` the services whose lock
     this transaction already holds (the API takes a batch's locks up front), `lookahead` the
@@ -118,20 +135,28 @@ def ingest(session: Session, *, policy: Policy, now: datetime, items: list[Incom
         if n == len(rounds):
             rounds.append([])
         rounds[n].append(i)
-    batch = _Batch(policy=policy, now=now, conn=session.connection(),
-                   st=statements.for_session(session), locked=set(prelocked))
+    batch = _Batch(
+        policy=policy, now=now, conn=session.connection(), st=statements.for_session(session), locked=set(prelocked)
+    )
     if lookahead is not None:
         batch.quiet.update(lookahead.quiet)
     outcomes: dict[int, Outcome] = {}
     for n, members in enumerate(rounds):
-        events = [_Event(item=items[i], t=triaged[i], out=Outcome(
-            alert_id=None, dedup_key=items[i].dedup_key, status=items[i].status)) for i in members]
+        events = [
+            _Event(
+                item=items[i],
+                t=triaged[i],
+                out=Outcome(alert_id=None, dedup_key=items[i].dedup_key, status=items[i].status),
+            )
+            for i in members
+        ]
         _round(session, batch, events, lookahead if n == 0 else None)  # later rounds see earlier ones
         outcomes.update(zip(members, (e.out for e in events), strict=True))
     for i, j in copies.items():
         o = outcomes[j]
-        outcomes[i] = Outcome(alert_id=o.alert_id, dedup_key=o.dedup_key, status=o.status, duplicate=True,
-                              incident_id=o.incident_id)
+        outcomes[i] = Outcome(
+            alert_id=o.alert_id, dedup_key=o.dedup_key, status=o.status, duplicate=True, incident_id=o.incident_id
+        )
     return [outcomes[i] for i in range(len(items))]
 
 
@@ -173,8 +198,9 @@ def _find(b: _Batch, events: list[_Event], lookahead: Lookahead | None) -> None:
         else:
             by_source.setdefault(e.item.source, []).append(e)
     for source, group in by_source.items():
-        rows = b.st.open_alerts.rows(b.conn, {"source": source,
-                                             "keys": b.st.wire.keys([e.item.dedup_key for e in group])})
+        rows = b.st.open_alerts.rows(
+            b.conn, {"source": source, "keys": b.st.wire.keys([e.item.dedup_key for e in group])}
+        )
         found = {row.dedup_key: row for row in rows}
         for e in group:
             e.row = found.get(e.item.dedup_key)
@@ -194,9 +220,24 @@ def _insert_alerts(b: _Batch, new: list[_Event]) -> None:
         return
     rows = [_alert_row(e.item, e.t, b.now) for e in new]
     json_, now_w = b.st.wire.json, b.now_w
-    ids = {r.dedup_key: r.id for r in bulk.ALERTS.run(b.conn, [bulk.ALERTS.row({
-        **r, "labels": json_(r["labels"]), "first_seen_at": now_w, "last_seen_at": now_w,
-        "resolved_at": r["resolved_at"] and now_w}) for r in rows])}
+    ids = {
+        r.dedup_key: r.id
+        for r in bulk.ALERTS.run(
+            b.conn,
+            [
+                bulk.ALERTS.row(
+                    {
+                        **r,
+                        "labels": json_(r["labels"]),
+                        "first_seen_at": now_w,
+                        "last_seen_at": now_w,
+                        "resolved_at": r["resolved_at"] and now_w,
+                    }
+                )
+                for r in rows
+            ],
+        )
+    }
     for e, row in zip(new, rows, strict=True):
         row["id"] = ids.get(e.item.dedup_key)
         if row["id"] is not None:
@@ -210,14 +251,28 @@ def _insert_alerts(b: _Batch, new: list[_Event]) -> None:
 def _alert_row(item: Incoming, t: Triaged, now: datetime) -> dict[str, Any]:
     firing = item.status == "firing"
     return dict(
-        source=item.source, dedup_key=item.dedup_key, open_key=item.dedup_key if firing else None,
-        service=t.service, mapped=t.mapped, environment=t.environment, tier=t.tier,
-        title=item.title, status="firing" if firing else "resolved", transition=item.transition,
-        priority=t.priority.value, priority_rule=t.priority.rule,
-        priority_reason=t.priority.reason[:500], priority_hint=item.priority_hint,
-        users_hint=t.users, labels=item.labels, link=(item.link or None) and item.link[:2000],
-        first_seen_at=now, last_seen_at=now, resolved_at=None if firing else now,
-        incident_id=None, event_count=1,
+        source=item.source,
+        dedup_key=item.dedup_key,
+        open_key=item.dedup_key if firing else None,
+        service=t.service,
+        mapped=t.mapped,
+        environment=t.environment,
+        tier=t.tier,
+        title=item.title,
+        status="firing" if firing else "resolved",
+        transition=item.transition,
+        priority=t.priority.value,
+        priority_rule=t.priority.rule,
+        priority_reason=t.priority.reason[:500],
+        priority_hint=item.priority_hint,
+        users_hint=t.users,
+        labels=item.labels,
+        link=(item.link or None) and item.link[:2000],
+        first_seen_at=now,
+        last_seen_at=now,
+        resolved_at=None if firing else now,
+        incident_id=None,
+        event_count=1,
     )
 
 
@@ -233,16 +288,40 @@ def _record_events(b: _Batch, events: list[_Event]) -> list[_Event]:
         return []
     keys = [event_key(e.out.alert_id, e.item) for e in events]  # type: ignore[arg-type]
     time_ = b.st.wire.time
-    rows = [(e.out.alert_id, key, e.item.source, e.item.status, e.item.transition, b.now_w,
-             time_(e.item.occurred_at), e.item.raw) for e, key in zip(events, keys, strict=True)]
+    rows = [
+        (
+            e.out.alert_id,
+            key,
+            e.item.source,
+            e.item.status,
+            e.item.transition,
+            b.now_w,
+            time_(e.item.occurred_at),
+            e.item.raw,
+        )
+        for e, key in zip(events, keys, strict=True)
+    ]
     only_new = all(e.out.created for e in events)  # a new alert's first event: nothing to collide with
     steps = (bulk.NEW_EVENTS if only_new else bulk.EVENTS).steps(b.conn, rows)
     inserts = len(steps)
     due = [e for e in events if e.out.created and e.item.status == "firing" and e.t.escalates]
     if due:  # new alerts' events are never duplicates: their escalation rows go in the same trip
         due_at = time_(b.now + b.policy.unknown_impact.escalation_window)
-        steps += bulk.DUE.steps(b.conn, [(grouping.ESCALATE, grouping.alert_subject(e.out.alert_id or 0), due_at,
-                                          _due_payload(e.item.dedup_key), False, 0, b.now_w) for e in due])
+        steps += bulk.DUE.steps(
+            b.conn,
+            [
+                (
+                    grouping.ESCALATE,
+                    grouping.alert_subject(e.out.alert_id or 0),
+                    due_at,
+                    _due_payload(e.item.dedup_key),
+                    False,
+                    0,
+                    b.now_w,
+                )
+                for e in due
+            ],
+        )
     results = driver_pipeline(b.conn, steps)
     if only_new:
         return events
@@ -271,11 +350,13 @@ def _update_seen(b: _Batch, events: list[_Event]) -> None:
             e.values["users_hint"] = e.t.users
             rising = rules.higher(e.row.priority, e.t.priority.value)
             if rising != e.row.priority:
-                e.values.update(priority=rising, priority_rule=e.t.priority.rule,
-                                priority_reason=e.t.priority.reason[:500])
+                e.values.update(
+                    priority=rising, priority_rule=e.t.priority.rule, priority_reason=e.t.priority.reason[:500]
+                )
             b.conn.execute(update(A).where(A.c.id == e.out.alert_id).values(**e.values))
-    steps = ([b.st.update_seen.step_many(seen)] if seen else []) + \
-        ([b.st.update_resolved.step_many(resolved)] if resolved else [])
+    steps = ([b.st.update_seen.step_many(seen)] if seen else []) + (
+        [b.st.update_resolved.step_many(resolved)] if resolved else []
+    )
     if steps:
         driver_pipeline(b.conn, steps)  # one round trip for both shapes on PostgreSQL
 
@@ -285,9 +366,9 @@ def _group(session: Session, b: _Batch, e: _Event) -> None:
     assert e.out.alert_id is not None
     if e.item.status == "firing":
         if e.out.created or "priority" in e.values:
-            e.out.incident_id = grouping.place(session, policy=b.policy, now=b.now,
-                                               alert_id=e.out.alert_id, row=e.inserted,
-                                               quiet=b.quiet)
+            e.out.incident_id = grouping.place(
+                session, policy=b.policy, now=b.now, alert_id=e.out.alert_id, row=e.inserted, quiet=b.quiet
+            )
         elif e.row is not None and e.row.incident_id and e.row.transition != e.item.transition:
             _note_transition(session, policy=b.policy, now=b.now, alert_id=e.out.alert_id)
     elif e.item.status == "resolved" and e.was_open:
@@ -298,5 +379,4 @@ def _note_transition(session: Session, *, policy: Policy, now: datetime, alert_i
     a = session.connection().execute(select(A).where(A.c.id == alert_id)).mappings().one()
     incident = incidents.get(session, a["incident_id"])
     if incident.state in OPEN_STATES:
-        grouping.alert_timeline(session, incident, now=now, a=a,
-                                what=f"changed to {a['transition']}")
+        grouping.alert_timeline(session, incident, now=now, a=a, what=f"changed to {a['transition']}")

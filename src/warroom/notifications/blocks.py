@@ -10,8 +10,14 @@ TEXT_LIMIT = 40000
 _MENTION = re.compile(r"<@([A-Z0-9]+)>")
 _EMOJI = re.compile(r"(?<![\w:]):[a-z][a-z0-9_+-]*:(?![\w:])\s?")
 
-EMOJI = {"declared": ":rotating_light:", "resolved": ":white_check_mark:", "completed": ":checkered_flag:",
-         "reminder": ":alarm_clock:", "escalation": ":sos:", "update": ":memo:"}
+EMOJI = {
+    "declared": ":rotating_light:",
+    "resolved": ":white_check_mark:",
+    "completed": ":checkered_flag:",
+    "reminder": ":alarm_clock:",
+    "escalation": ":sos:",
+    "update": ":memo:",
+}
 
 
 def cut(text: str, limit: int) -> str:
@@ -22,8 +28,10 @@ def header_line(payload: dict[str, Any]) -> str:
     """`*INC-7* P1 · SEV-2 · active — title`, from the incident fields the outbox row carries."""
     if not payload.get("incident"):
         return ""
-    return (f"*{payload['incident']}* {payload.get('priority', '')} · {payload.get('severity', '')} · "
-            f"{payload.get('state', '')} — {payload.get('title', '')}")
+    return (
+        f"*{payload['incident']}* {payload.get('priority', '')} · {payload.get('severity', '')} · "
+        f"{payload.get('state', '')} — {payload.get('title', '')}"
+    )
 
 
 def message_blocks(event: str, text: str, payload: dict[str, Any]) -> list[dict[str, Any]]:

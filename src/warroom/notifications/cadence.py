@@ -56,13 +56,34 @@ def _live(session: Session, job: DueJob) -> tuple[Incident, datetime] | None:
     return incident, incident.next_update_due_at
 
 
-def _notify(session: Session, ctx: runner.JobContext, incident: Incident, event: str, text: str,
-            mentions: dict[str, str], **extra: Any) -> None:
-    outbox.enqueue(session, policy=ctx.policy, now=ctx.now, event=event, text=text, incident_id=incident.id,
-                   payload={"incident": incident.ref, "title": incident.title, "state": incident.state,
-                            "priority": incident.priority, "severity": incident.severity,
-                            "commander": incident.commander, "link": incidents.link(ctx.policy, incident),
-                            "mentions": mentions, **extra})
+def _notify(
+    session: Session,
+    ctx: runner.JobContext,
+    incident: Incident,
+    event: str,
+    text: str,
+    mentions: dict[str, str],
+    **extra: Any,
+) -> None:
+    outbox.enqueue(
+        session,
+        policy=ctx.policy,
+        now=ctx.now,
+        event=event,
+        text=text,
+        incident_id=incident.id,
+        payload={
+            "incident": incident.ref,
+            "title": incident.title,
+            "state": incident.state,
+            "priority": incident.priority,
+            "severity": incident.severity,
+            "commander": incident.commander,
+            "link": incidents.link(ctx.policy, incident),
+            "mentions": mentions,
+            **extra,
+        },
+    )
 
 
 def _draft_inputs(session: Session, ctx: runner.JobContext, incident: Incident) -> drafts.Inputs:
@@ -70,8 +91,11 @@ def _draft_inputs(session: Session, ctx: runner.JobContext, incident: Incident) 
     gathered: dict[int, drafts.Inputs] | None = session.info.get("draft_inputs")
     if gathered is None or incident.id not in gathered:
         locked = session.info.get("locked_incidents", {})
-        batch = [locked[i] for i in {int(j.subject.split(":")[1]) for j in ctx.batch if j.kind == reminders.CADENCE_DUE}
-                 if i in locked and i != incident.id]
+        batch = [
+            locked[i]
+            for i in {int(j.subject.split(":")[1]) for j in ctx.batch if j.kind == reminders.CADENCE_DUE}
+            if i in locked and i != incident.id
+        ]
         gathered = session.info["draft_inputs"] = drafts.gather(session, [incident, *batch])
     return gathered.pop(incident.id)
 
@@ -84,12 +108,20 @@ def remind(session: Session, ctx: runner.JobContext, job: DueJob) -> None:
     incident, due = live
     who, names = mention(session, incident.commander)
     left = format_duration(max(due - ctx.now, timedelta(0)))
-    text = (f":alarm_clock: {who} the next status update for {incident.ref} is due at "
-            f"{due.strftime('%H:%M UTC')} (in {left}). A draft is ready: "
-            f"{incidents.link(ctx.policy, incident)}")
+    text = (
+        f":alarm_clock: {who} the next status update for {incident.ref} is due at "
+        f"{due.strftime('%H:%M UTC')} (in {left}). A draft is ready: "
+        f"{incidents.link(ctx.policy, incident)}"
+    )
     _notify(session, ctx, incident, "reminder", text, names, kind="before_due", due=due.isoformat())
-    incidents.add_timeline(session, incident, now=ctx.now, actor=incidents.SYSTEM, kind="reminder",
-                           text=f"Reminded {incident.commander}: update due {due.strftime('%H:%M UTC')}")
+    incidents.add_timeline(
+        session,
+        incident,
+        now=ctx.now,
+        actor=incidents.SYSTEM,
+        kind="reminder",
+        text=f"Reminded {incident.commander}: update due {due.strftime('%H:%M UTC')}",
+    )
 
 
 @runner.handler(reminders.CADENCE_DUE, batch_lock=lock_incidents)
@@ -101,33 +133,78 @@ def due(session: Session, ctx: runner.JobContext, job: DueJob) -> None:
     incident, due_at = live
     incident.missed_updates += 1
     missed = incident.missed_updates
-    incidents.add_timeline(session, incident, now=ctx.now, actor=incidents.SYSTEM, kind="missed_update",
-                           text=f"No status update by {due_at.strftime('%H:%M UTC')} ({missed} missed in a row)",
-                           data={"due": due_at.isoformat(), "missed": missed})
+    incidents.add_timeline(
+        session,
+        incident,
+        now=ctx.now,
+        actor=incidents.SYSTEM,
+        kind="missed_update",
+        text=f"No status update by {due_at.strftime('%H:%M UTC')} ({missed} missed in a row)",
+        data={"due": due_at.isoformat(), "missed": missed},
+    )
     who, names = mention(session, incident.commander)
     if ctx.policy.cadence.auto_update:
         draft = drafts.build(session, incident=incident, now=ctx.now, inputs=_draft_inputs(session, ctx, incident))
-        incidents.post_update(session, policy=ctx.policy, now=ctx.now, actor=incidents.SYSTEM,
-                              incident=incident, message=draft["text"], automatic=True, flush=False)
+        incidents.post_update(
+            session,
+            policy=ctx.policy,
+            now=ctx.now,
+            actor=incidents.SYSTEM,
+            incident=incident,
+            message=draft["text"],
+            automatic=True,
+            flush=False,
+        )
         what = "warroom posted an automatic status update"
     else:
         incident.next_update_due_at = due_at + ctx.policy.cadence_for(incident.priority)
-        reminders.schedule_cadence(session, remind_before=ctx.policy.cadence.remind_before,
-                                   incident_id=incident.id, next_due=incident.next_update_due_at, now=ctx.now)
+        reminders.schedule_cadence(
+            session,
+            remind_before=ctx.policy.cadence.remind_before,
+            incident_id=incident.id,
+            next_due=incident.next_update_due_at,
+            now=ctx.now,
+        )
         what = "no automatic update is configured"
-    _notify(session, ctx, incident, "reminder", (
-        f":warning: {who} the status update for {incident.ref} was due at {due_at.strftime('%H:%M UTC')}; "
-        f"{what}. Missed in a row: {missed}. Please post an update."), names, kind="missed", missed=missed)
+    _notify(
+        session,
+        ctx,
+        incident,
+        "reminder",
+        (
+            f":warning: {who} the status update for {incident.ref} was due at {due_at.strftime('%H:%M UTC')}; "
+            f"{what}. Missed in a row: {missed}. Please post an update."
+        ),
+        names,
+        kind="missed",
+        missed=missed,
+    )
     backup = ctx.policy.cadence.backup_contact
     if backup and missed >= ctx.policy.cadence.escalate_after_missed:
         backup_who, backup_names = mention(session, backup)
-        _notify(session, ctx, incident, "escalation", (
-            f":sos: {backup_who} {incident.ref} ({incident.priority} {incident.severity}, {incident.state}) has "
-            f"missed {missed} status updates in a row; commander {incident.commander} is not responding. "
-            f"Please take over or find a commander."), {**names, **backup_names}, missed=missed, backup=backup)
-        incidents.add_timeline(session, incident, now=ctx.now, actor=incidents.SYSTEM, kind="escalated",
-                               text=f"Escalated to {backup} after {missed} missed updates",
-                               data={"to": backup, "missed": missed})
+        _notify(
+            session,
+            ctx,
+            incident,
+            "escalation",
+            (
+                f":sos: {backup_who} {incident.ref} ({incident.priority} {incident.severity}, {incident.state}) has "
+                f"missed {missed} status updates in a row; commander {incident.commander} is not responding. "
+                f"Please take over or find a commander."
+            ),
+            {**names, **backup_names},
+            missed=missed,
+            backup=backup,
+        )
+        incidents.add_timeline(
+            session,
+            incident,
+            now=ctx.now,
+            actor=incidents.SYSTEM,
+            kind="escalated",
+            text=f"Escalated to {backup} after {missed} missed updates",
+            data={"to": backup, "missed": missed},
+        )
 
 
 if compliance.postmortem_section not in SECTION_PROVIDERS:

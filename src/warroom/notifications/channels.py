@@ -22,17 +22,44 @@ from warroom.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SLACK_PERMANENT = frozenset({
-    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
-    "token_revoked", "account_inactive", "missing_scope", "no_permission", "msg_too_long",
-    "invalid_arguments", "invalid_blocks", "no_text", "restricted_action", "team_access_not_granted",
-    "ekm_access_denied", "token_expired", "cannot_reply_to_message", "org_login_required",
-})
-HOOK_PERMANENT = frozenset({
-    "invalid_payload", "channel_not_found", "channel_is_archived", "action_prohibited", "no_service",
-    "no_active_hooks", "invalid_token", "no_team", "team_disabled", "user_not_found",
-    "posting_to_general_channel_denied",
-})
+SLACK_PERMANENT = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "account_inactive",
+        "missing_scope",
+        "no_permission",
+        "msg_too_long",
+        "invalid_arguments",
+        "invalid_blocks",
+        "no_text",
+        "restricted_action",
+        "team_access_not_granted",
+        "ekm_access_denied",
+        "token_expired",
+        "cannot_reply_to_message",
+        "org_login_required",
+    }
+)
+HOOK_PERMANENT = frozenset(
+    {
+        "invalid_payload",
+        "channel_not_found",
+        "channel_is_archived",
+        "action_prohibited",
+        "no_service",
+        "no_active_hooks",
+        "invalid_token",
+        "no_team",
+        "team_disabled",
+        "user_not_found",
+        "posting_to_general_channel_denied",
+    }
+)
 
 
 class DeliveryError(Exception):
@@ -117,11 +144,16 @@ def _slack_error(exc: SlackApiError) -> DeliveryError:
 
 def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float) -> Result:
     client = _slack_client(settings, timeout)
-    kwargs: dict[str, Any] = {"channel": chan.channel, "text": blocks.cut(out.text, blocks.TEXT_LIMIT),
-                              "blocks": blocks.message_blocks(out.event, out.text, out.payload),
-                              "unfurl_links": False,
-                              "metadata": {"event_type": "warroom_notification",
-                                           "event_payload": {"idempotency_key": out.key, "event": out.event}}}
+    kwargs: dict[str, Any] = {
+        "channel": chan.channel,
+        "text": blocks.cut(out.text, blocks.TEXT_LIMIT),
+        "blocks": blocks.message_blocks(out.event, out.text, out.payload),
+        "unfurl_links": False,
+        "metadata": {
+            "event_type": "warroom_notification",
+            "event_payload": {"idempotency_key": out.key, "event": out.event},
+        },
+    }
     if out.thread_ts:
         kwargs["thread_ts"] = out.thread_ts
     try:
@@ -136,8 +168,7 @@ def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
     return result
 
 
-ROOT_EVENTS = frozenset({"state_changed", "severity_changed", "priority_changed", "resolved",
-                         "completed"})
+ROOT_EVENTS = frozenset({"state_changed", "severity_changed", "priority_changed", "resolved", "completed"})
 
 
 def update_root(client: WebClient, out: Outgoing) -> str:
@@ -145,8 +176,9 @@ def update_root(client: WebClient, out: Outgoing) -> str:
     assert out.root is not None
     channel, ts = out.root
     try:
-        client.chat_update(channel=channel, ts=ts, text=blocks.header_line(out.payload),
-                           blocks=blocks.root_blocks(out.payload))
+        client.chat_update(
+            channel=channel, ts=ts, text=blocks.header_line(out.payload), blocks=blocks.root_blocks(out.payload)
+        )
         return "root updated"
     except Exception as exc:  # noqa: BLE001 - best effort; the threaded reply already went out
         log.warning("chat.update of %s/%s failed: %s", channel, ts, exc)
@@ -181,8 +213,12 @@ def _post(url: str, content: bytes, headers: dict[str, str], timeout: float) -> 
 
 
 def send_slack_webhook(chan: Channel, out: Outgoing, timeout: float) -> Result:
-    body = json.dumps({"text": blocks.cut(out.text, blocks.TEXT_LIMIT),
-                       "blocks": blocks.message_blocks(out.event, out.text, out.payload)}).encode()
+    body = json.dumps(
+        {
+            "text": blocks.cut(out.text, blocks.TEXT_LIMIT),
+            "blocks": blocks.message_blocks(out.event, out.text, out.payload),
+        }
+    ).encode()
     response = _post(str(chan.url), body, {"Content-Type": "application/json"}, timeout)
     if response.status_code == 200:
         return Result(external_id=None)
@@ -190,17 +226,30 @@ def send_slack_webhook(chan: Channel, out: Outgoing, timeout: float) -> Result:
 
 
 def webhook_body(out: Outgoing, created_at: str) -> bytes:
-    return json.dumps({"idempotency_key": out.key, "event": out.event, "text": blocks.plain(out.text, out.payload),
-                       "incident": out.payload.get("incident"), "payload": out.payload,
-                       "created_at": created_at}, sort_keys=True, separators=(",", ":")).encode()
+    return json.dumps(
+        {
+            "idempotency_key": out.key,
+            "event": out.event,
+            "text": blocks.plain(out.text, out.payload),
+            "incident": out.payload.get("incident"),
+            "payload": out.payload,
+            "created_at": created_at,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
 
 
 def send_webhook(chan: Channel, out: Outgoing, timeout: float, *, now: float, created_at: str) -> Result:
     body = webhook_body(out, created_at)
     timestamp = int(now)
-    headers = {"Content-Type": "application/json", "User-Agent": f"warroom/{__version__}",
-               signing.IDEMPOTENCY_HEADER: out.key, signing.EVENT_HEADER: out.event,
-               signing.TIMESTAMP_HEADER: str(timestamp)}
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": f"warroom/{__version__}",
+        signing.IDEMPOTENCY_HEADER: out.key,
+        signing.EVENT_HEADER: out.event,
+        signing.TIMESTAMP_HEADER: str(timestamp),
+    }
     if chan.secret:
         headers[signing.SIGNATURE_HEADER] = signing.sign(chan.secret, timestamp, body)
     response = _post(str(chan.url), body, headers, timeout)
@@ -245,8 +294,7 @@ def send_email(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
     return Result(external_id=msg["Message-ID"])
 
 
-def send(settings: Settings, chan: Channel, out: Outgoing, *, timeout: float, now: float,
-         created_at: str) -> Result:
+def send(settings: Settings, chan: Channel, out: Outgoing, *, timeout: float, now: float, created_at: str) -> Result:
     """Dispatch on the channel type."""
     if chan.type == "slack":
         return send_slack(settings, chan, out, timeout)

@@ -17,20 +17,34 @@ def _longest(points: list[datetime]) -> timedelta:
 
 
 def compute(session: Session, *, incident: Incident, now: datetime) -> dict[str, Any]:
-    updates = session.scalars(select(StatusUpdate).where(StatusUpdate.incident_id == incident.id)
-                              .order_by(StatusUpdate.created_at, StatusUpdate.id)).all()
+    updates = session.scalars(
+        select(StatusUpdate)
+        .where(StatusUpdate.incident_id == incident.id)
+        .order_by(StatusUpdate.created_at, StatusUpdate.id)
+    ).all()
     human = [u for u in updates if not u.automatic]
-    missed = session.scalar(select(func.count()).select_from(TimelineEntry).where(
-        TimelineEntry.incident_id == incident.id, TimelineEntry.kind == "missed_update")) or 0
+    missed = (
+        session.scalar(
+            select(func.count())
+            .select_from(TimelineEntry)
+            .where(TimelineEntry.incident_id == incident.id, TimelineEntry.kind == "missed_update")
+        )
+        or 0
+    )
     end = incident.resolved_at or now
     all_points = [incident.declared_at] + [u.created_at for u in updates if u.created_at <= end] + [end]
     human_points = [incident.declared_at] + [u.created_at for u in human if u.created_at <= end] + [end]
     gap, human_gap = _longest(all_points), _longest(human_points)
     return {
-        "updates": len(updates), "human_updates": len(human), "automatic_updates": len(updates) - len(human),
-        "on_time": sum(1 for u in human if u.on_time), "late": sum(1 for u in human if not u.on_time),
-        "missed": missed, "missed_in_a_row": incident.missed_updates,
-        "longest_gap_seconds": int(gap.total_seconds()), "longest_gap": format_duration(gap),
+        "updates": len(updates),
+        "human_updates": len(human),
+        "automatic_updates": len(updates) - len(human),
+        "on_time": sum(1 for u in human if u.on_time),
+        "late": sum(1 for u in human if not u.on_time),
+        "missed": missed,
+        "missed_in_a_row": incident.missed_updates,
+        "longest_gap_seconds": int(gap.total_seconds()),
+        "longest_gap": format_duration(gap),
         "longest_human_gap_seconds": int(human_gap.total_seconds()),
         "longest_human_gap": format_duration(human_gap),
         "next_update_due_at": incident.next_update_due_at,

@@ -33,8 +33,7 @@ _T = TypeVar("_T")
 
 def _gate(session: Session, name: str, gap: timedelta, now: datetime) -> bool:
     """Take the channel's send slot if it is free; a slot held by another claimer counts as busy."""
-    row = session.scalar(select(ChannelPace).where(ChannelPace.channel == name)
-                         .with_for_update(skip_locked=True))
+    row = session.scalar(select(ChannelPace).where(ChannelPace.channel == name).with_for_update(skip_locked=True))
     if row is None:
         if session.scalar(select(func.count()).select_from(ChannelPace).where(ChannelPace.channel == name)):
             return False  # locked by another worker's claim right now
@@ -53,15 +52,23 @@ def _gate(session: Session, name: str, gap: timedelta, now: datetime) -> bool:
 def claim(session: Session, *, policy: Policy, now: datetime, worker_id: str, limit: int) -> list[int]:
     """Lease due rows; only the oldest pending row of each (incident, channel) is eligible."""
     earlier = aliased(Notification)
-    blocked = exists().where(earlier.incident_id == Notification.incident_id,
-                             earlier.channel == Notification.channel,  # literal: the partial index applies
-                             earlier.state == literal_column("'pending'"), earlier.id < Notification.id)
+    blocked = exists().where(
+        earlier.incident_id == Notification.incident_id,
+        earlier.channel == Notification.channel,  # literal: the partial index applies
+        earlier.state == literal_column("'pending'"),
+        earlier.id < Notification.id,
+    )
     # a paced channel whose slot is taken is left out, so its backlog cannot starve other channels
     paused = exists().where(ChannelPace.channel == Notification.channel, ChannelPace.next_at > now)
     rows = session.scalars(
         select(Notification)
-        .where(Notification.state == "pending", Notification.next_attempt_at <= now,
-               or_(Notification.lease_until.is_(None), Notification.lease_until < now), ~blocked, ~paused)
+        .where(
+            Notification.state == "pending",
+            Notification.next_attempt_at <= now,
+            or_(Notification.lease_until.is_(None), Notification.lease_until < now),
+            ~blocked,
+            ~paused,
+        )
         .order_by(Notification.next_attempt_at, Notification.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=Notification)
@@ -90,10 +97,11 @@ def claim(session: Session, *, policy: Policy, now: datetime, worker_id: str, li
 def release(session: Session, *, ids: list[int], worker_id: str) -> None:
     """Give back claimed rows not started (graceful stop): no attempt is charged."""
     if ids:
-        session.execute(update(Notification)
-                        .where(Notification.id.in_(ids), Notification.claimed_by == worker_id,
-                               Notification.state == "pending")
-                        .values(lease_until=None, claimed_by=None, attempts=Notification.attempts - 1))
+        session.execute(
+            update(Notification)
+            .where(Notification.id.in_(ids), Notification.claimed_by == worker_id, Notification.state == "pending")
+            .values(lease_until=None, claimed_by=None, attempts=Notification.attempts - 1)
+        )
 
 
 @dataclass
@@ -108,8 +116,13 @@ class Claimed:
 
 
 def _outgoing(row: Notification, threads: dict[tuple[int, str], tuple[str, str]]) -> Outgoing:
-    out = Outgoing(key=row.idempotency_key, event=row.event, text=row.text, payload=dict(row.payload or {}),
-                   incident_id=row.incident_id)
+    out = Outgoing(
+        key=row.idempotency_key,
+        event=row.event,
+        text=row.text,
+        payload=dict(row.payload or {}),
+        incident_id=row.incident_id,
+    )
     root = threads.get((row.incident_id, row.channel)) if row.incident_id is not None else None
     if root is not None:
         out.thread_ts, out.root = root[1], root
@@ -122,11 +135,22 @@ def load(session: Session, ids: list[int]) -> list[Claimed]:
     incident_ids = {row.incident_id for row in rows if row.incident_id is not None}
     threads: dict[tuple[int, str], tuple[str, str]] = {}
     if incident_ids:
-        for t in session.execute(select(SlackThread.incident_id, SlackThread.channel, SlackThread.slack_channel,
-                                        SlackThread.ts).where(SlackThread.incident_id.in_(incident_ids))):
+        for t in session.execute(
+            select(SlackThread.incident_id, SlackThread.channel, SlackThread.slack_channel, SlackThread.ts).where(
+                SlackThread.incident_id.in_(incident_ids)
+            )
+        ):
             threads[(t.incident_id, t.channel)] = (t.slack_channel, t.ts)
-    return [Claimed(id=row.id, channel=row.channel, attempts=row.attempts, created_at=row.created_at.isoformat(),
-                    out=_outgoing(row, threads)) for row in rows]
+    return [
+        Claimed(
+            id=row.id,
+            channel=row.channel,
+            attempts=row.attempts,
+            created_at=row.created_at.isoformat(),
+            out=_outgoing(row, threads),
+        )
+        for row in rows
+    ]
 
 
 def _failure_values(attempts: int, exc: Exception, policy: Policy, now: datetime) -> dict[str, Any]:
@@ -135,60 +159,112 @@ def _failure_values(attempts: int, exc: Exception, policy: Policy, now: datetime
         return {"state": "dead", "last_error": f"permanent: {reason}", "lease_until": None}
     if rules.gives_up(attempts, policy.notifications):
         return {"state": "dead", "last_error": f"gave up after {attempts} attempts: {reason}", "lease_until": None}
-    wait = rules.backoff(attempts, policy.notifications,
-                         retry_after=exc.retry_after if isinstance(exc, Transient) else None)
-    return {"next_attempt_at": now + wait, "last_error": f"attempt {attempts}: {reason}", "lease_until": None,
-            "claimed_by": None}
+    wait = rules.backoff(
+        attempts, policy.notifications, retry_after=exc.retry_after if isinstance(exc, Transient) else None
+    )
+    return {
+        "next_attempt_at": now + wait,
+        "last_error": f"attempt {attempts}: {reason}",
+        "lease_until": None,
+        "claimed_by": None,
+    }
 
 
-def _record(session: Session, item: Claimed, outcome: Result | Exception, *, policy: Policy, worker_id: str,
-            now: datetime) -> str:
+def _record(
+    session: Session, item: Claimed, outcome: Result | Exception, *, policy: Policy, worker_id: str, now: datetime
+) -> str:
     """One conditional UPDATE: only while we still hold the lease (else another worker owns the row)."""
     if isinstance(outcome, Result):
-        values: dict[str, Any] = {"state": "sent", "sent_at": now, "external_id": outcome.external_id,
-                                  "lease_until": None, "last_error": "; ".join(outcome.notes) or None}
+        values: dict[str, Any] = {
+            "state": "sent",
+            "sent_at": now,
+            "external_id": outcome.external_id,
+            "lease_until": None,
+            "last_error": "; ".join(outcome.notes) or None,
+        }
     else:
         if not isinstance(outcome, channels.DeliveryError):
             log.error("notification %s: unexpected error", item.id, exc_info=outcome)
         values = _failure_values(item.attempts, outcome, policy, now)
-    updated: CursorResult[Any] = session.execute(update(Notification).where(
-        Notification.id == item.id, Notification.claimed_by == worker_id, Notification.state == "pending",
-    ).values(**values).execution_options(synchronize_session=False))  # type: ignore[assignment]
+    updated: CursorResult[Any] = session.execute(
+        update(Notification)
+        .where(
+            Notification.id == item.id,
+            Notification.claimed_by == worker_id,
+            Notification.state == "pending",
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )  # type: ignore[assignment]
     if not updated.rowcount:
         log.warning("notification %s: lease lost before recording the outcome", item.id)
         return "lost"
     if values.get("state") == "dead":
-        log.warning("notification %s to '%s' is dead (%s); once fixed: warroom notifications retry %s",
-                    item.id, item.channel, values["last_error"], item.id)
+        log.warning(
+            "notification %s to '%s' is dead (%s); once fixed: warroom notifications retry %s",
+            item.id,
+            item.channel,
+            values["last_error"],
+            item.id,
+        )
     incident_id = item.out.incident_id
-    if (isinstance(outcome, Result) and outcome.slack_channel and incident_id is not None and outcome.external_id
-            and item.out.thread_ts is None):
+    if (
+        isinstance(outcome, Result)
+        and outcome.slack_channel
+        and incident_id is not None
+        and outcome.external_id
+        and item.out.thread_ts is None
+    ):
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(insert(SlackThread).values(
-            incident_id=incident_id, channel=item.channel, slack_channel=outcome.slack_channel,
-            ts=outcome.external_id, created_at=now).on_conflict_do_nothing())
+        session.execute(
+            insert(SlackThread)
+            .values(
+                incident_id=incident_id,
+                channel=item.channel,
+                slack_channel=outcome.slack_channel,
+                ts=outcome.external_id,
+                created_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
     return str(values.get("state", "pending"))
 
 
-def _record_sent(session: Session, sent: list[tuple[Claimed, Result]], *, worker_id: str,
-                 now: datetime) -> list[int]:
+def _record_sent(session: Session, sent: list[tuple[Claimed, Result]], *, worker_id: str, now: datetime) -> list[int]:
     """Mark rows sent in one UPDATE (only those we still hold) and start their Slack threads."""
     ids = [item.id for item, _ in sent]
     values: dict[str, Any] = {"state": "sent", "sent_at": now, "lease_until": None}
-    for column, per_row in (("external_id", {item.id: r.external_id for item, r in sent}),
-                            ("last_error", {item.id: "; ".join(r.notes) or None for item, r in sent})):
+    for column, per_row in (
+        ("external_id", {item.id: r.external_id for item, r in sent}),
+        ("last_error", {item.id: "; ".join(r.notes) or None for item, r in sent}),
+    ):
         known = {k: v for k, v in per_row.items() if v is not None}
         values[column] = case(known, value=Notification.id, else_=None) if known else None
-    stmt = (update(Notification).where(Notification.id.in_(ids), Notification.claimed_by == worker_id,
-                                       Notification.state == "pending")
-            .values(**values).returning(Notification.id).execution_options(synchronize_session=False))
+    stmt = (
+        update(Notification)
+        .where(Notification.id.in_(ids), Notification.claimed_by == worker_id, Notification.state == "pending")
+        .values(**values)
+        .returning(Notification.id)
+        .execution_options(synchronize_session=False)
+    )
     recorded = set(session.scalars(stmt))
     for row_id in sorted(set(ids) - recorded):
         log.warning("notification %s: lease lost before recording the outcome", row_id)
-    threads = [{"incident_id": item.out.incident_id, "channel": item.channel, "slack_channel": r.slack_channel,
-                "ts": r.external_id, "created_at": now} for item, r in sent
-               if item.id in recorded and r.slack_channel and r.external_id and item.out.incident_id is not None
-               and item.out.thread_ts is None]
+    threads = [
+        {
+            "incident_id": item.out.incident_id,
+            "channel": item.channel,
+            "slack_channel": r.slack_channel,
+            "ts": r.external_id,
+            "created_at": now,
+        }
+        for item, r in sent
+        if item.id in recorded
+        and r.slack_channel
+        and r.external_id
+        and item.out.incident_id is not None
+        and item.out.thread_ts is None
+    ]
     if threads:
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         session.execute(insert(SlackThread).on_conflict_do_nothing(), threads)
@@ -198,14 +274,21 @@ def _record_sent(session: Session, sent: list[tuple[Claimed, Result]], *, worker
 def _send(settings: Settings, policy: Policy, clock: Clock, item: Claimed) -> Result | Exception:
     chan = policy.channels[item.channel]
     try:
-        return channels.send(settings, chan, item.out, timeout=policy.notifications.timeout.total_seconds(),
-                             now=clock.now().timestamp(), created_at=item.created_at)
+        return channels.send(
+            settings,
+            chan,
+            item.out,
+            timeout=policy.notifications.timeout.total_seconds(),
+            now=clock.now().timestamp(),
+            created_at=item.created_at,
+        )
     except Exception as exc:  # noqa: BLE001 - unknown failures are treated as transient
         return exc
 
 
-def send_one(sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock,
-             worker_id: str, item: Claimed) -> str:
+def send_one(
+    sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock, worker_id: str, item: Claimed
+) -> str:
     """Send one claimed row outside any transaction, then record the outcome if we still hold it."""
     outcome = _send(settings, policy, clock, item)
 
@@ -237,14 +320,14 @@ def through_outage(record: Callable[[], _T], *, policy: Policy, what: str) -> _T
         except Exception as exc:
             if not outage.is_outage(exc) or time.monotonic() + wait > deadline:
                 raise
-            log.warning("%s: cannot record the outcome yet (retry in %.1fs): %s", what, wait,
-                        outage.one_line(exc))
+            log.warning("%s: cannot record the outcome yet (retry in %.1fs): %s", what, wait, outage.one_line(exc))
             time.sleep(wait)
             wait = min(wait * 2, 2.0)
 
 
-def deliver(sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock,
-            worker_id: str, row_id: int) -> str:
+def deliver(
+    sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock, worker_id: str, row_id: int
+) -> str:
     """Send one row this worker has claimed (re-read first: it may have been taken over)."""
     with sessions.begin() as session:
         row = session.get(Notification, row_id)
@@ -269,14 +352,20 @@ def _pool(size: int) -> ThreadPoolExecutor:
         return _POOLS[size]
 
 
-def run_batch(sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock,
-              worker_id: str, stop: threading.Event | None = None) -> int:
+def run_batch(
+    sessions: sessionmaker[Session],
+    *,
+    settings: Settings,
+    policy: Policy,
+    clock: Clock,
+    worker_id: str,
+    stop: threading.Event | None = None,
+) -> int:
     """One claim, then the rows in parallel (a claim holds at most one row per incident and channel,
     so order is kept); outcomes are recorded as they arrive, those that arrived together in one
     transaction; on stop, rows not yet started are released."""
     with sessions.begin() as session:
-        ids = claim(session, policy=policy, now=clock.now(), worker_id=worker_id,
-                    limit=policy.notifications.batch)
+        ids = claim(session, policy=policy, now=clock.now(), worker_id=worker_id, limit=policy.notifications.batch)
         items = load(session, ids)
     if not items:
         return 0
@@ -311,6 +400,7 @@ def run_batch(sessions: sessionmaker[Session], *, settings: Settings, policy: Po
         skipped += [item.id for item, outcome in got if outcome is None]
         sent = [(item, outcome) for item, outcome in got if outcome is not None]
         if sent:
+
             def record(sent: list[tuple[Claimed, Result | Exception]] = sent) -> list[Claimed]:
                 with sessions.begin() as session:
                     now = clock.now()

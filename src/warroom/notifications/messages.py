@@ -15,8 +15,18 @@ def header(ref: str, title: str, state: str, priority: str, severity: str) -> st
     return f"{ref} [{priority} {severity} {state}] {title}"
 
 
-def declared(ref: str, title: str, *, state: str, priority: str, severity: str, commander: str,
-             services: list[str], next_due: datetime | None, link: str) -> str:
+def declared(
+    ref: str,
+    title: str,
+    *,
+    state: str,
+    priority: str,
+    severity: str,
+    commander: str,
+    services: list[str],
+    next_due: datetime | None,
+    link: str,
+) -> str:
     return (
         f":rotating_light: Incident declared: {header(ref, title, state, priority, severity)}\n"
         f"Commander: {commander} | Services: {', '.join(services)}\n"
@@ -24,8 +34,18 @@ def declared(ref: str, title: str, *, state: str, priority: str, severity: str, 
     )
 
 
-def update(ref: str, title: str, *, state: str, priority: str, severity: str, actor: str,
-           message: str, next_due: datetime | None, automatic: bool) -> str:
+def update(
+    ref: str,
+    title: str,
+    *,
+    state: str,
+    priority: str,
+    severity: str,
+    actor: str,
+    message: str,
+    next_due: datetime | None,
+    automatic: bool,
+) -> str:
     who = "automatic status update" if automatic else f"status update from {actor}"
     due = f"\nNext update due {_when(next_due)}" if next_due else ""
     return f"{header(ref, title, state, priority, severity)} ({who})\n{message}{due}"
@@ -36,10 +56,7 @@ def changed(ref: str, title: str, *, what: str, old: str, new: str, actor: str) 
 
 
 def resolved(ref: str, title: str, *, actor: str, duration: str, postmortem_link: str) -> str:
-    return (
-        f":white_check_mark: {ref} resolved by {actor} after {duration}: {title}\n"
-        f"Postmortem: {postmortem_link}"
-    )
+    return f":white_check_mark: {ref} resolved by {actor} after {duration}: {title}\nPostmortem: {postmortem_link}"
 
 
 def completed(ref: str, title: str, *, actor: str, link: str, duration: str) -> str:

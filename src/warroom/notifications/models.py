@@ -17,8 +17,14 @@ class Notification(Base):
         Index("ix_notifications_due", "state", "next_attempt_at"),
         Index("ix_notifications_incident_channel", "incident_id", "channel", "id"),
         # the claim's "oldest pending row of its incident and channel" test reads only pending rows
-        Index("ix_notifications_pending_order", "incident_id", "channel", "id",
-              postgresql_where=text("state = 'pending'"), sqlite_where=text("state = 'pending'")),
+        Index(
+            "ix_notifications_pending_order",
+            "incident_id",
+            "channel",
+            "id",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,8 +8,9 @@ from datetime import timedelta
 from warroom.policy.schema import Channel, Notifications, Policy
 
 
-def backoff(attempts: int, cfg: Notifications, *, retry_after: float | None = None,
-            rand: random.Random | None = None) -> timedelta:
+def backoff(
+    attempts: int, cfg: Notifications, *, retry_after: float | None = None, rand: random.Random | None = None
+) -> timedelta:
     """Exponential from `backoff_base`, capped at `backoff_max`, +/- `jitter`; never sooner than Retry-After."""
     rng = rand or random
     base = cfg.backoff_base.total_seconds() * (2 ** max(0, min(attempts - 1, 30)))
@@ -40,6 +41,8 @@ def setup_problems(policy: Policy, *, slack_token: bool) -> list[str]:
     problems = []
     for name, chan in sorted(policy.channels.items()):
         if chan.type == "slack" and not slack_token and name in routed:
-            problems.append(f"channel '{name}' ({chan.channel}) is Slack but WARROOM_SLACK_TOKEN is not "
-                            "set: its notifications go dead until it is (then retry them)")
+            problems.append(
+                f"channel '{name}' ({chan.channel}) is Slack but WARROOM_SLACK_TOKEN is not "
+                "set: its notifications go dead until it is (then retry them)"
+            )
     return problems

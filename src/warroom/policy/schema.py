@@ -48,8 +48,7 @@ class PriorityMatrix(Strict):
         for tier, row in self.tiers.items():
             if len(row) != len(self.thresholds):
                 raise ValueError(
-                    f"tier {tier} has {len(row)} priorities but there are "
-                    f"{len(self.thresholds)} thresholds"
+                    f"tier {tier} has {len(row)} priorities but there are {len(self.thresholds)} thresholds"
                 )
         return self
 
@@ -274,9 +273,7 @@ class Policy(Strict):
         try:
             self.title_template.format(service="x", services="x", title="x", priority="P1")
         except (KeyError, IndexError) as exc:
-            raise ValueError(
-                f"title_template: unknown placeholder {exc}; use {{service}} or {{priority}}"
-            ) from None
+            raise ValueError(f"title_template: unknown placeholder {exc}; use {{service}} or {{priority}}") from None
         return self
 
     # Lookups used everywhere; kept here so callers never walk the raw structure.

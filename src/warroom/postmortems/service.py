@@ -29,8 +29,7 @@ def _template(policy: Policy) -> jinja2.Template:
         text = Path(policy.postmortem_template).read_text(encoding="utf-8")
     else:
         text = resources.files("warroom.postmortems").joinpath("template.md.j2").read_text("utf-8")
-    env = jinja2.Environment(autoescape=False, keep_trailing_newline=True,
-                             undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     return env.from_string(text)
 
 
@@ -55,53 +54,79 @@ def render(session: Session, *, policy: Policy, incident: Incident) -> str:
     start = d["start"]
     fmt = "%Y-%m-%d %H:%M:%S"
     key_times = []
-    for label, when in (("First alert", incident.first_alert_at), ("Declared", incident.declared_at),
-                        ("Acknowledged", incident.acknowledged_at), ("Stable", incident.stable_at),
-                        ("Resolved", incident.resolved_at)):
-        key_times.append((label, when.strftime(fmt) if when else "n/a",
-                          format_duration(when - start) if when else "n/a"))
+    for label, when in (
+        ("First alert", incident.first_alert_at),
+        ("Declared", incident.declared_at),
+        ("Acknowledged", incident.acknowledged_at),
+        ("Stable", incident.stable_at),
+        ("Resolved", incident.resolved_at),
+    ):
+        key_times.append(
+            (label, when.strftime(fmt) if when else "n/a", format_duration(when - start) if when else "n/a")
+        )
     services = []
     for key in incident.services:
         svc = policy.service(key)
-        services.append({"key": key, "name": svc.name if svc else key,
-                         "runbook": svc.runbook if svc else ""})
+        services.append({"key": key, "name": svc.name if svc else key, "runbook": svc.runbook if svc else ""})
     severity = next((s for s in policy.severities if s.key == incident.severity), None)
     extra = [s for s in (p(session, incident) for p in SECTION_PROVIDERS) if s]
     return _template(policy).render(
-        incident=incident, services=services, severity=severity,
-        roles=sorted(incident.roles.items()), key_times=key_times, durations=d,
+        incident=incident,
+        services=services,
+        severity=severity,
+        roles=sorted(incident.roles.items()),
+        key_times=key_times,
+        durations=d,
         updates=incident_queries.updates(session, incident_id=incident.id),
-        timeline=incident_queries.timeline(session, incident_id=incident.id), extra_sections=extra,
+        timeline=incident_queries.timeline(session, incident_id=incident.id),
+        extra_sections=extra,
     )
 
 
 def current(session: Session, *, incident_id: int) -> PostmortemVersion | None:
     return session.scalar(
-        select(PostmortemVersion).where(PostmortemVersion.incident_id == incident_id)
-        .order_by(PostmortemVersion.version.desc()).limit(1)
+        select(PostmortemVersion)
+        .where(PostmortemVersion.incident_id == incident_id)
+        .order_by(PostmortemVersion.version.desc())
+        .limit(1)
     )
 
 
 def versions(session: Session, *, incident_id: int) -> list[PostmortemVersion]:
-    return list(session.scalars(
-        select(PostmortemVersion).where(PostmortemVersion.incident_id == incident_id)
-        .order_by(PostmortemVersion.version)
-    ))
+    return list(
+        session.scalars(
+            select(PostmortemVersion)
+            .where(PostmortemVersion.incident_id == incident_id)
+            .order_by(PostmortemVersion.version)
+        )
+    )
 
 
-def _append(session: Session, *, incident_id: int, now: datetime, actor: str, source: str,
-            markdown: str) -> PostmortemVersion:
-    last = session.scalar(select(func.max(PostmortemVersion.version))
-                          .where(PostmortemVersion.incident_id == incident_id)) or 0
-    row = PostmortemVersion(incident_id=incident_id, version=last + 1, source=source,
-                            author=actor, markdown=markdown, created_at=now)
+def _append(
+    session: Session, *, incident_id: int, now: datetime, actor: str, source: str, markdown: str
+) -> PostmortemVersion:
+    last = (
+        session.scalar(select(func.max(PostmortemVersion.version)).where(PostmortemVersion.incident_id == incident_id))
+        or 0
+    )
+    row = PostmortemVersion(
+        incident_id=incident_id, version=last + 1, source=source, author=actor, markdown=markdown, created_at=now
+    )
     session.add(row)
     session.flush()
     return row
 
 
-def generate(session: Session, *, policy: Policy, now: datetime, actor: str, incident: Incident,
-             automatic: bool = False, force: bool = False) -> PostmortemVersion | None:
+def generate(
+    session: Session,
+    *,
+    policy: Policy,
+    now: datetime,
+    actor: str,
+    incident: Incident,
+    automatic: bool = False,
+    force: bool = False,
+) -> PostmortemVersion | None:
     """A new generated version; never on top of a human edit unless forced (older versions stay)."""
     from warroom.incidents import service as incidents
 
@@ -109,22 +134,36 @@ def generate(session: Session, *, policy: Policy, now: datetime, actor: str, inc
     if latest is not None and latest.source == "edited" and not force:
         if automatic:
             incidents.add_timeline(
-                session, incident, now=now, actor=actor, kind="postmortem",
-                text=f"Postmortem not regenerated: version {latest.version} has human edits")
+                session,
+                incident,
+                now=now,
+                actor=actor,
+                kind="postmortem",
+                text=f"Postmortem not regenerated: version {latest.version} has human edits",
+            )
             return None
         raise Conflict(
             "the current postmortem has human edits; regenerate with force=true "
             "(the edited version is kept as an older version)",
-            {"version": latest.version, "author": latest.author})
-    row = _append(session, incident_id=incident.id, now=now, actor=actor, source="generated",
-                  markdown=render(session, policy=policy, incident=incident))
-    incidents.add_timeline(session, incident, now=now, actor=actor, kind="postmortem",
-                           text=f"Postmortem generated (version {row.version})")
+            {"version": latest.version, "author": latest.author},
+        )
+    row = _append(
+        session,
+        incident_id=incident.id,
+        now=now,
+        actor=actor,
+        source="generated",
+        markdown=render(session, policy=policy, incident=incident),
+    )
+    incidents.add_timeline(
+        session, incident, now=now, actor=actor, kind="postmortem", text=f"Postmortem generated (version {row.version})"
+    )
     return row
 
 
-def save_edit(session: Session, *, now: datetime, actor: str, incident: Incident,
-              markdown: str, base_version: int | None = None) -> PostmortemVersion:
+def save_edit(
+    session: Session, *, now: datetime, actor: str, incident: Incident, markdown: str, base_version: int | None = None
+) -> PostmortemVersion:
     """Store a human edit as a new version; `base_version` guards against lost updates."""
     from warroom.incidents import service as incidents
 
@@ -133,18 +172,20 @@ def save_edit(session: Session, *, now: datetime, actor: str, incident: Incident
     latest = current(session, incident_id=incident.id)
     if base_version is not None and latest is not None and latest.version != base_version:
         raise Conflict(
-            f"the postmortem changed since version {base_version} (now {latest.version}); "
-            "reload and merge your edit", {"current_version": latest.version})
-    row = _append(session, incident_id=incident.id, now=now, actor=actor, source="edited",
-                  markdown=markdown)
-    incidents.add_timeline(session, incident, now=now, actor=actor, kind="postmortem",
-                           text=f"Postmortem edited (version {row.version})")
+            f"the postmortem changed since version {base_version} (now {latest.version}); reload and merge your edit",
+            {"current_version": latest.version},
+        )
+    row = _append(session, incident_id=incident.id, now=now, actor=actor, source="edited", markdown=markdown)
+    incidents.add_timeline(
+        session, incident, now=now, actor=actor, kind="postmortem", text=f"Postmortem edited (version {row.version})"
+    )
     return row
 
 
 def require_current(session: Session, *, incident: Incident) -> PostmortemVersion:
     row = current(session, incident_id=incident.id)
     if row is None:
-        raise NotFound(f"{incident.ref} has no postmortem yet (it is generated on resolution, "
-                       "or POST .../postmortem/generate)")
+        raise NotFound(
+            f"{incident.ref} has no postmortem yet (it is generated on resolution, or POST .../postmortem/generate)"
+        )
     return row

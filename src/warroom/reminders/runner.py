@@ -56,13 +56,15 @@ def handler(kind: str, *, batch_lock: BatchLock | None = None) -> Callable[[JobH
     return register
 
 
-def claim(session: Session, *, now: datetime, worker_id: str, lease: timedelta,
-          limit: int = 100) -> list[tuple[int, datetime]]:
+def claim(
+    session: Session, *, now: datetime, worker_id: str, lease: timedelta, limit: int = 100
+) -> list[tuple[int, datetime]]:
     """Lease up to `limit` due jobs to this worker; returns (id, due_at) pairs."""
     rows = session.scalars(
         select(DueJob)
-        .where(DueJob.done.is_(False), DueJob.due_at <= now,
-               or_(DueJob.lease_until.is_(None), DueJob.lease_until < now))
+        .where(
+            DueJob.done.is_(False), DueJob.due_at <= now, or_(DueJob.lease_until.is_(None), DueJob.lease_until < now)
+        )
         .order_by(DueJob.due_at, DueJob.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -74,8 +76,7 @@ def claim(session: Session, *, now: datetime, worker_id: str, lease: timedelta,
     return [(job.id, job.due_at) for job in rows]
 
 
-def run_one(session: Session, ctx: JobContext, job_id: int, claimed_due: datetime,
-            job: DueJob | None = None) -> bool:
+def run_one(session: Session, ctx: JobContext, job_id: int, claimed_due: datetime, job: DueJob | None = None) -> bool:
     """Run one claimed job inside the caller's transaction; False if the claim went stale.
 
     `job`, when given, is the row already locked by the caller (batches lock them all at once)."""
@@ -96,8 +97,9 @@ def run_one(session: Session, ctx: JobContext, job_id: int, claimed_due: datetim
     return True
 
 
-def _failed(session: Session, job: DueJob | None, exc: Exception, *, worker_id: str, now: datetime,
-            policy: Policy) -> None:
+def _failed(
+    session: Session, job: DueJob | None, exc: Exception, *, worker_id: str, now: datetime, policy: Policy
+) -> None:
     """Keep the claim but retry later, with backoff (the lease doubles as the retry time)."""
     if job is not None and job.claimed_by == worker_id:
         job.last_error = f"{type(exc).__name__}: {exc}"[:1000]
@@ -105,8 +107,14 @@ def _failed(session: Session, job: DueJob | None, exc: Exception, *, worker_id: 
         job.lease_until = now + backoff
 
 
-def _run_alone(sessions: sessionmaker[Session], *, policy: Policy, clock: Clock, worker_id: str,
-               job: tuple[int, str, str, datetime]) -> int:
+def _run_alone(
+    sessions: sessionmaker[Session],
+    *,
+    policy: Policy,
+    clock: Clock,
+    worker_id: str,
+    job: tuple[int, str, str, datetime],
+) -> int:
     """One job in its own transaction (batchable kinds still lock their subject first)."""
     job_id, kind, _, due = job
     ctx = JobContext(policy=policy, now=clock.now(), worker_id=worker_id)
@@ -124,8 +132,9 @@ def _run_alone(sessions: sessionmaker[Session], *, policy: Policy, clock: Clock,
         return 0
 
 
-def _run_batch(session: Session, *, policy: Policy, clock: Clock, worker_id: str,
-               claimed: list[tuple[int, str, str, datetime]]) -> int:
+def _run_batch(
+    session: Session, *, policy: Policy, clock: Clock, worker_id: str, claimed: list[tuple[int, str, str, datetime]]
+) -> int:
     """Batchable jobs in one transaction: lock their subjects (global order), then the due rows, then
     run them; a failure raises (the caller then runs the jobs one by one, each in its own transaction)."""
     by_lock: dict[BatchLock, set[str]] = {}  # kinds sharing a lock function lock their subjects together
@@ -135,20 +144,34 @@ def _run_batch(session: Session, *, policy: Policy, clock: Clock, worker_id: str
         lock(session, sorted(subjects))
     # then every batchable due row of those subjects, by id: handlers reschedule siblings without a query
     all_subjects = sorted({c[2] for c in claimed})
-    rows = session.scalars(select(DueJob).where(DueJob.subject.in_(all_subjects),
-                                                DueJob.kind.in_(sorted(BATCH_LOCKS)))
-                           .order_by(DueJob.id).with_for_update()).all()
+    rows = session.scalars(
+        select(DueJob)
+        .where(DueJob.subject.in_(all_subjects), DueJob.kind.in_(sorted(BATCH_LOCKS)))
+        .order_by(DueJob.id)
+        .with_for_update()
+    ).all()
     reminders.remember_locked(session, all_subjects, rows)
     locked = {job.id: job for job in rows}
-    ctx = JobContext(policy=policy, now=clock.now(), worker_id=worker_id,
-                     batch=tuple(locked[c[0]] for c in claimed if c[0] in locked))
+    ctx = JobContext(
+        policy=policy,
+        now=clock.now(),
+        worker_id=worker_id,
+        batch=tuple(locked[c[0]] for c in claimed if c[0] in locked),
+    )
     with session.no_autoflush:  # one flush at commit, rows of a table inserted together
         return sum(run_one(session, ctx, job_id, due, job=locked.get(job_id)) for job_id, _, _, due in claimed)
 
 
-def run_due_jobs(sessions: sessionmaker[Session], *, policy: Policy, clock: Clock,
-                 worker_id: str, lease: timedelta | None = None, limit: int = 100,
-                 held: list[Any] | None = None) -> int:
+def run_due_jobs(
+    sessions: sessionmaker[Session],
+    *,
+    policy: Policy,
+    clock: Clock,
+    worker_id: str,
+    lease: timedelta | None = None,
+    limit: int = 100,
+    held: list[Any] | None = None,
+) -> int:
     """Claim a batch in one transaction, then run the batchable jobs together in one transaction
     and every other job in its own; a batch that fails as a whole is retried job by job.
 
@@ -164,18 +187,15 @@ def run_due_jobs(sessions: sessionmaker[Session], *, policy: Policy, clock: Cloc
             rows = {job_id: session.get(DueJob, job_id) for job_id, _ in claimed}  # identity map
             kinds = {job_id: job.kind for job_id, job in rows.items() if job is not None}
             subjects = {job_id: job.subject for job_id, job in rows.items() if job is not None}
-        jobs = [(job_id, kinds[job_id], subjects[job_id], due) for job_id, due in claimed
-                if job_id in kinds]
+        jobs = [(job_id, kinds[job_id], subjects[job_id], due) for job_id, due in claimed if job_id in kinds]
         batch = [job for job in jobs if job[1] in BATCH_LOCKS]
         if len(batch) > 1:
             try:
                 with sessions.begin() as session:
-                    done += _run_batch(session, policy=policy, clock=clock, worker_id=worker_id,
-                                       claimed=batch)
+                    done += _run_batch(session, policy=policy, clock=clock, worker_id=worker_id, claimed=batch)
                 jobs = [job for job in jobs if job[1] not in BATCH_LOCKS]
             except Exception as exc:  # noqa: BLE001 - e.g. a deadlock or a lost connection
-                log.warning("batch of %d jobs failed (%s); running them one by one", len(batch),
-                            outage.one_line(exc))
+                log.warning("batch of %d jobs failed (%s); running them one by one", len(batch), outage.one_line(exc))
         held.extend(sorted(jobs, key=lambda job: job[1] not in BATCH_LOCKS))
     while held:
         done += _run_alone(sessions, policy=policy, clock=clock, worker_id=worker_id, job=held[0])

@@ -22,9 +22,7 @@ def schedule(
     payload: dict[str, Any] | None = None,
 ) -> DueJob:
     """Create or move the one pending job for (kind, subject)."""
-    job = session.scalar(
-        select(DueJob).where(DueJob.kind == kind, DueJob.subject == subject).with_for_update()
-    )
+    job = session.scalar(select(DueJob).where(DueJob.kind == kind, DueJob.subject == subject).with_for_update())
     if job is None:
         job = DueJob(kind=kind, subject=subject, created_at=now, attempts=0)
         session.add(job)
@@ -51,9 +49,15 @@ def _locked(session: Session, subject: str, kinds: list[str]) -> dict[str, DueJo
     known = session.info.get("locked_due_jobs", {}).get(subject)
     if known is not None:
         return {kind: job for kind, job in known.items() if kind in kinds}
-    return {job.kind: job for job in session.scalars(
-        select(DueJob).where(DueJob.subject == subject, DueJob.kind.in_(kinds)).order_by(DueJob.id)
-        .with_for_update())}
+    return {
+        job.kind: job
+        for job in session.scalars(
+            select(DueJob)
+            .where(DueJob.subject == subject, DueJob.kind.in_(kinds))
+            .order_by(DueJob.id)
+            .with_for_update()
+        )
+    }
 
 
 def cancel(session: Session, *, kind: str, subject: str) -> None:

@@ -9,8 +9,15 @@ from warroom.reports.formats import human
 from warroom.reports.schemas import Report, ReportRow
 
 
-def bar_chart(*, title: str, labels: Sequence[str], values: Sequence[float | None],
-              metric: str = "", width: int = 640, bar_height: int = 22) -> str:
+def bar_chart(
+    *,
+    title: str,
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    metric: str = "",
+    width: int = 640,
+    bar_height: int = 22,
+) -> str:
     """Horizontal bars, one per label; `None` values are drawn as "n/a" with no bar."""
     if len(labels) != len(values):
         raise ValueError("labels and values must have the same length")
@@ -28,13 +35,14 @@ def bar_chart(*, title: str, labels: Sequence[str], values: Sequence[float | Non
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = top + i * (bar_height + pad)
         mid = y + bar_height * 0.7
-        parts.append(f'<text x="{label_w - pad}" y="{mid:.1f}" text-anchor="end">'
-                     f"{escape(str(label))}</text>")
+        parts.append(f'<text x="{label_w - pad}" y="{mid:.1f}" text-anchor="end">{escape(str(label))}</text>')
         shown = human(metric, value)
         if value is not None and value > 0:
             w = max(plot_w * value / peak, 1.0)
-            parts.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_height}" '
-                         f'fill="#2f6fb0"><title>{escape(str(label))}: {escape(shown)}</title></rect>')
+            parts.append(
+                f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_height}" '
+                f'fill="#2f6fb0"><title>{escape(str(label))}: {escape(shown)}</title></rect>'
+            )
         else:
             w = 0.0
         parts.append(f'<text x="{label_w + w + pad:.1f}" y="{mid:.1f}">{escape(shown)}</text>')
@@ -49,5 +57,4 @@ def report_chart(report: Report, *, metric: str, title: str | None = None) -> st
     rows = report.rows
     labels = [r.key for r in rows]
     values = [getattr(r, metric) for r in rows]
-    return bar_chart(title=title or metric.replace("_", " "), labels=labels, values=values,
-                     metric=metric)
+    return bar_chart(title=title or metric.replace("_", " "), labels=labels, values=values, metric=metric)

@@ -11,10 +11,17 @@ from warroom.reports import rules
 from warroom.reports.schemas import Report, ReportRow
 
 _DURATIONS = ("mtta_seconds", "time_to_mitigate_seconds", "time_to_resolve_seconds")
-_TABLE = (("key", "group"), ("incidents", "incidents"), ("mtta_seconds", "MTTA"),
-          ("time_to_mitigate_seconds", "to mitigate"), ("time_to_resolve_seconds", "to resolve"),
-          ("update_compliance", "updates on time"), ("missed_updates", "missed"),
-          ("alerts_per_incident", "alerts/incident"), ("oob_deploys", "OOB deploys"))
+_TABLE = (
+    ("key", "group"),
+    ("incidents", "incidents"),
+    ("mtta_seconds", "MTTA"),
+    ("time_to_mitigate_seconds", "to mitigate"),
+    ("time_to_resolve_seconds", "to resolve"),
+    ("update_compliance", "updates on time"),
+    ("missed_updates", "missed"),
+    ("alerts_per_incident", "alerts/incident"),
+    ("oob_deploys", "OOB deploys"),
+)
 
 
 def human(name: str, value: object) -> str:
@@ -67,8 +74,7 @@ def md_table(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def monthly_markdown(*, team: str, month: str, by_priority: Report, by_severity: Report,
-                     by_service: Report) -> str:
+def monthly_markdown(*, team: str, month: str, by_priority: Report, by_severity: Report, by_service: Report) -> str:
     """A report ready to paste for leadership: headline figures, then per group tables."""
     t = by_priority.total
     lines = [
@@ -88,9 +94,15 @@ def monthly_markdown(*, team: str, month: str, by_priority: Report, by_severity:
         f"- Alerts per incident: **{human('alerts_per_incident', t.alerts_per_incident)}**",
         f"- Out-of-band deploys: **{t.oob_deploys}** (of {t.oob_requests} requested)",
         "",
-        "## By priority", "", md_table(by_priority),
-        "## By severity", "", md_table(by_severity),
-        "## By service", "", md_table(by_service),
+        "## By priority",
+        "",
+        md_table(by_priority),
+        "## By severity",
+        "",
+        md_table(by_severity),
+        "## By service",
+        "",
+        md_table(by_service),
         "Times are measured from the first alert (or the declaration when there was none). "
         "Mitigated means stable (or resolved, when an incident went straight to resolved). "
         "An incident affecting several services counts once in each service's row.",

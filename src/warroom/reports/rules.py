@@ -54,10 +54,25 @@ class Row:
     _ids: set[int] = field(default_factory=set, repr=False)
 
 
-COLUMNS: Final = ("key", "incidents", "acknowledged", "mitigated", "resolved", "mtta_seconds",
-                  "time_to_mitigate_seconds", "time_to_resolve_seconds", "updates",
-                  "updates_on_time", "late_updates", "update_compliance", "missed_updates",
-                  "alerts", "alerts_per_incident", "oob_requests", "oob_deploys")
+COLUMNS: Final = (
+    "key",
+    "incidents",
+    "acknowledged",
+    "mitigated",
+    "resolved",
+    "mtta_seconds",
+    "time_to_mitigate_seconds",
+    "time_to_resolve_seconds",
+    "updates",
+    "updates_on_time",
+    "late_updates",
+    "update_compliance",
+    "missed_updates",
+    "alerts",
+    "alerts_per_incident",
+    "oob_requests",
+    "oob_deploys",
+)
 
 
 def keys_for(facts: IncidentFacts, group_by: str) -> list[str]:
@@ -99,8 +114,7 @@ def summarize_one(key: str, facts: Iterable[IncidentFacts]) -> Row:
         row.oob_requests += f.oob_requests
         row.oob_deploys += f.oob_deploys
     row.acknowledged, row.mitigated, row.resolved = len(ack), len(mit), len(res)
-    row.mtta_seconds, row.time_to_mitigate_seconds, row.time_to_resolve_seconds = (
-        _mean(ack), _mean(mit), _mean(res))
+    row.mtta_seconds, row.time_to_mitigate_seconds, row.time_to_resolve_seconds = (_mean(ack), _mean(mit), _mean(res))
     row.late_updates = row.updates - row.updates_on_time
     row.update_compliance = round(row.updates_on_time / row.updates, 4) if row.updates else None
     row.alerts_per_incident = round(row.alerts / row.incidents, 3) if row.incidents else None
@@ -116,8 +130,9 @@ def _order(group_by: str, keys: Iterable[str], service_order: Sequence[str]) -> 
     return sorted(keys)
 
 
-def summarize(facts: Sequence[IncidentFacts], group_by: str,
-              service_order: Sequence[str] = ()) -> tuple[list[Row], Row]:
+def summarize(
+    facts: Sequence[IncidentFacts], group_by: str, service_order: Sequence[str] = ()
+) -> tuple[list[Row], Row]:
     """Rows per group (ordered) and the total over all incidents."""
     groups: dict[str, list[IncidentFacts]] = {}
     for f in facts:

@@ -41,51 +41,87 @@ def facts(session: Session, *, start: datetime, end: datetime) -> list[rules.Inc
         raise Invalid("'to' must be after 'from'", {"field": "to"})
     ids = select(Incident.id).where(Incident.declared_at >= start, Incident.declared_at < end)
     incidents = session.execute(
-        select(Incident.id, Incident.declared_at, Incident.priority, Incident.severity,
-               Incident.first_alert_at, Incident.acknowledged_at, Incident.stable_at,
-               Incident.resolved_at, Incident.missed_updates)
-        .where(Incident.declared_at >= start, Incident.declared_at < end).order_by(Incident.id)
+        select(
+            Incident.id,
+            Incident.declared_at,
+            Incident.priority,
+            Incident.severity,
+            Incident.first_alert_at,
+            Incident.acknowledged_at,
+            Incident.stable_at,
+            Incident.resolved_at,
+            Incident.missed_updates,
+        )
+        .where(Incident.declared_at >= start, Incident.declared_at < end)
+        .order_by(Incident.id)
     ).all()
     services: dict[int, list[str]] = {}
     for incident_id, service in session.execute(
-            select(IncidentService.incident_id, IncidentService.service)
-            .where(IncidentService.incident_id.in_(ids)).order_by(IncidentService.position)):
+        select(IncidentService.incident_id, IncidentService.service)
+        .where(IncidentService.incident_id.in_(ids))
+        .order_by(IncidentService.position)
+    ):
         services.setdefault(incident_id, []).append(service)
-    updates = {row[0]: (int(row[1]), int(row[2] or 0)) for row in session.execute(
-        select(StatusUpdate.incident_id, func.count(),
-               func.sum(case((StatusUpdate.on_time.is_(True), 1), else_=0)))
-        .where(StatusUpdate.incident_id.in_(ids)).group_by(StatusUpdate.incident_id))}
-    alerts = _counts(session, select(Alert.incident_id, func.count())
-                     .where(Alert.incident_id.in_(ids)).group_by(Alert.incident_id))
-    oob_all = _counts(session, select(OobRequest.incident_id, func.count())
-                      .where(OobRequest.incident_id.in_(ids), OobRequest.state != "draft")
-                      .group_by(OobRequest.incident_id))
-    oob_deployed = _counts(session, select(OobRequest.incident_id, func.count())
-                           .where(OobRequest.incident_id.in_(ids), OobRequest.deployed_at.is_not(None))
-                           .group_by(OobRequest.incident_id))
+    updates = {
+        row[0]: (int(row[1]), int(row[2] or 0))
+        for row in session.execute(
+            select(StatusUpdate.incident_id, func.count(), func.sum(case((StatusUpdate.on_time.is_(True), 1), else_=0)))
+            .where(StatusUpdate.incident_id.in_(ids))
+            .group_by(StatusUpdate.incident_id)
+        )
+    }
+    alerts = _counts(
+        session, select(Alert.incident_id, func.count()).where(Alert.incident_id.in_(ids)).group_by(Alert.incident_id)
+    )
+    oob_all = _counts(
+        session,
+        select(OobRequest.incident_id, func.count())
+        .where(OobRequest.incident_id.in_(ids), OobRequest.state != "draft")
+        .group_by(OobRequest.incident_id),
+    )
+    oob_deployed = _counts(
+        session,
+        select(OobRequest.incident_id, func.count())
+        .where(OobRequest.incident_id.in_(ids), OobRequest.deployed_at.is_not(None))
+        .group_by(OobRequest.incident_id),
+    )
     out = []
     for inc in incidents:
         n_updates, on_time = updates.get(inc.id, (0, 0))
-        out.append(rules.IncidentFacts(
-            id=inc.id, declared_at=inc.declared_at, priority=inc.priority, severity=inc.severity,
-            services=tuple(services.get(inc.id, [])), start=inc.first_alert_at or inc.declared_at,
-            acknowledged_at=inc.acknowledged_at,
-            mitigated_at=inc.stable_at or inc.resolved_at, resolved_at=inc.resolved_at,
-            updates=n_updates, updates_on_time=on_time, missed_updates=inc.missed_updates or 0,
-            alerts=alerts.get(inc.id, 0), oob_requests=oob_all.get(inc.id, 0),
-            oob_deploys=oob_deployed.get(inc.id, 0)))
+        out.append(
+            rules.IncidentFacts(
+                id=inc.id,
+                declared_at=inc.declared_at,
+                priority=inc.priority,
+                severity=inc.severity,
+                services=tuple(services.get(inc.id, [])),
+                start=inc.first_alert_at or inc.declared_at,
+                acknowledged_at=inc.acknowledged_at,
+                mitigated_at=inc.stable_at or inc.resolved_at,
+                resolved_at=inc.resolved_at,
+                updates=n_updates,
+                updates_on_time=on_time,
+                missed_updates=inc.missed_updates or 0,
+                alerts=alerts.get(inc.id, 0),
+                oob_requests=oob_all.get(inc.id, 0),
+                oob_deploys=oob_deployed.get(inc.id, 0),
+            )
+        )
     return out
 
 
-def build(session: Session, *, policy: Policy, now: datetime, start: datetime, end: datetime,
-          group_by: str) -> Report:
+def build(session: Session, *, policy: Policy, now: datetime, start: datetime, end: datetime, group_by: str) -> Report:
     if group_by not in rules.GROUPS:
         raise Invalid(f"group_by must be one of {', '.join(rules.GROUPS)}", {"field": "group_by"})
-    rows, total = rules.summarize(facts(session, start=start, end=end), group_by,
-                                  [s.key for s in policy.services])
-    return Report(start=start, end=end, group_by=group_by, generated_at=now,  # type: ignore[arg-type]
-                  rows=[ReportRow(**rules.as_dict(r)) for r in rows],  # type: ignore[arg-type]
-                  total=ReportRow(**rules.as_dict(total)))  # type: ignore[arg-type]
+    rows, total = rules.summarize(facts(session, start=start, end=end), group_by, [s.key for s in policy.services])
+    return Report(
+        start=start,
+        end=end,
+        group_by=group_by,
+        generated_at=now,  # type: ignore[arg-type]
+        rows=[ReportRow(**rules.as_dict(r)) for r in rows],  # type: ignore[arg-type]
+        total=ReportRow(**rules.as_dict(total)),
+    )  # type: ignore[arg-type]
 
 
 def monthly_markdown(session: Session, *, policy: Policy, now: datetime, month: str) -> str:
@@ -93,7 +129,14 @@ def monthly_markdown(session: Session, *, policy: Policy, now: datetime, month: 
     from warroom.reports import formats
 
     start, end = month_bounds(month)
-    built = {g: build(session, policy=policy, now=now, start=start, end=end, group_by=g)
-             for g in ("priority", "severity", "service")}
-    return formats.monthly_markdown(team=policy.team, month=month, by_priority=built["priority"],
-                                    by_severity=built["severity"], by_service=built["service"])
+    built = {
+        g: build(session, policy=policy, now=now, start=start, end=end, group_by=g)
+        for g in ("priority", "severity", "service")
+    }
+    return formats.monthly_markdown(
+        team=policy.team,
+        month=month,
+        by_priority=built["priority"],
+        by_severity=built["severity"],
+        by_service=built["service"],
+    )

@@ -13,9 +13,14 @@ def worst(statuses: Iterable[str]) -> str:
     return max(statuses, key=LEVELS.index, default="operational")
 
 
-def service_status(*, open_severities: Iterable[str], firing_alerts_without_incident: int,
-                   severity_status: Mapping[str, str], unmapped_severity: str,
-                   alert_status: str) -> str:
+def service_status(
+    *,
+    open_severities: Iterable[str],
+    firing_alerts_without_incident: int,
+    severity_status: Mapping[str, str],
+    unmapped_severity: str,
+    alert_status: str,
+) -> str:
     """Worst of: each open incident's severity mapped by the policy, and the alert rule."""
     found = [severity_status.get(sev, unmapped_severity) for sev in open_severities]
     if firing_alerts_without_incident > 0:

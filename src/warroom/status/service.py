@@ -34,9 +34,11 @@ def _unhandled_alerts(session: Session, policy: Policy) -> dict[str, datetime]:
     """Firing alerts of the watched tiers with no open incident: service -> first seen."""
     open_ids = select(Incident.id).where(Incident.state.in_(OPEN_STATES))
     rows = session.execute(
-        select(Alert.service, Alert.first_seen_at)
-        .where(Alert.status == "firing", Alert.tier.in_(policy.status_page.alert_tiers),
-               or_(Alert.incident_id.is_(None), Alert.incident_id.not_in(open_ids)))
+        select(Alert.service, Alert.first_seen_at).where(
+            Alert.status == "firing",
+            Alert.tier.in_(policy.status_page.alert_tiers),
+            or_(Alert.incident_id.is_(None), Alert.incident_id.not_in(open_ids)),
+        )
     ).all()
     found: dict[str, datetime] = {}
     for service, first_seen in rows:
@@ -45,32 +47,46 @@ def _unhandled_alerts(session: Session, policy: Policy) -> dict[str, datetime]:
     return found
 
 
-def _one(policy: Policy, key: str, name: str, incidents: list[Incident],
-         alert_since: datetime | None) -> ServiceStatusOut:
+def _one(
+    policy: Policy, key: str, name: str, incidents: list[Incident], alert_since: datetime | None
+) -> ServiceStatusOut:
     page = policy.status_page
     public = []
     for inc in incidents:
-        public.append(PublicIncident(
-            title=inc.title,
-            status=page.severity_status.get(inc.severity, page.unmapped_severity),
-            since=inc.declared_at, last_update_at=inc.last_update_at or inc.declared_at))
+        public.append(
+            PublicIncident(
+                title=inc.title,
+                status=page.severity_status.get(inc.severity, page.unmapped_severity),
+                since=inc.declared_at,
+                last_update_at=inc.last_update_at or inc.declared_at,
+            )
+        )
     status = rules.service_status(
         open_severities=[i.severity for i in incidents],
         firing_alerts_without_incident=1 if alert_since else 0,
-        severity_status=page.severity_status, unmapped_severity=page.unmapped_severity,
-        alert_status=page.firing_alert_without_incident)
+        severity_status=page.severity_status,
+        unmapped_severity=page.unmapped_severity,
+        alert_status=page.firing_alert_without_incident,
+    )
     times = [p.last_update_at for p in public] + ([alert_since] if alert_since else [])
-    return ServiceStatusOut(service=key, name=name, status=status,  # type: ignore[arg-type]
-                            incidents=public, updated_at=max(times) if times else None)
+    return ServiceStatusOut(
+        service=key,
+        name=name,
+        status=status,  # type: ignore[arg-type]
+        incidents=public,
+        updated_at=max(times) if times else None,
+    )
 
 
 def all_services(session: Session, *, policy: Policy, now: datetime) -> StatusOut:
     incidents = _open_incidents(session)
     alerts = _unhandled_alerts(session, policy)
-    services = [_one(policy, s.key, s.name, incidents.get(s.key, []), alerts.get(s.key))
-                for s in policy.services]
-    return StatusOut(status=rules.worst(s.status for s in services),  # type: ignore[arg-type]
-                     generated_at=now, services=services)
+    services = [_one(policy, s.key, s.name, incidents.get(s.key, []), alerts.get(s.key)) for s in policy.services]
+    return StatusOut(
+        status=rules.worst(s.status for s in services),  # type: ignore[arg-type]
+        generated_at=now,
+        services=services,
+    )
 
 
 def one_service(session: Session, *, policy: Policy, key: str) -> ServiceStatusOut:

@@ -28,13 +28,19 @@ def priority_helper(policy: Policy, *, tier: int, users_per_hour: int | None, un
         window = window_words(rule.escalation_window)
         top = policy.priority.thresholds[0]
         if tier in rule.escalate_tiers:
-            return Decision(rule.escalate_to, f"unknown-impact-t{tier}",
-                            f"Tier {tier}, users unknown, firing for {window} or more: likely over {top} "
-                            f"users/hour, so {rule.escalate_to}")
+            return Decision(
+                rule.escalate_to,
+                f"unknown-impact-t{tier}",
+                f"Tier {tier}, users unknown, firing for {window} or more: likely over {top} "
+                f"users/hour, so {rule.escalate_to}",
+            )
         assumed = priority_from_matrix(policy, tier, top + 1)
-        return Decision(assumed.value, f"unknown-impact-t{tier}-matrix",
-                        f"Tier {tier}, users unknown, firing for {window} or more: assumed over {top} "
-                        f"users/hour, so {assumed.value}")
+        return Decision(
+            assumed.value,
+            f"unknown-impact-t{tier}-matrix",
+            f"Tier {tier}, users unknown, firing for {window} or more: assumed over {top} "
+            f"users/hour, so {assumed.value}",
+        )
     if users_per_hour is None or users_per_hour < 0:
         return None
     return priority_from_matrix(policy, tier, users_per_hour)

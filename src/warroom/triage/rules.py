@@ -63,8 +63,9 @@ def _matches(want: str | list[str], have: str | None) -> bool:
     return any(w == "*" or w.lower() in values for w in wanted)
 
 
-def map_service(policy: Policy, *, source: str, labels: dict[str, str], monitor_id: str | None,
-                title: str) -> tuple[str, bool, Decision]:
+def map_service(
+    policy: Policy, *, source: str, labels: dict[str, str], monitor_id: str | None, title: str
+) -> tuple[str, bool, Decision]:
     """Policy match rules first, then a label naming a known service, else the fallback."""
     for service in policy.services:
         for i, rule in enumerate(service.match):
@@ -78,17 +79,24 @@ def map_service(policy: Policy, *, source: str, labels: dict[str, str], monitor_
                 continue
             if not (rule.tags or rule.monitor_ids or rule.sources or rule.title_contains):
                 continue
-            return service.key, True, Decision(
-                service.key, f"service-match-{service.key}-{i}",
-                f"matched rule {i} of service '{service.key}'")
+            return (
+                service.key,
+                True,
+                Decision(
+                    service.key, f"service-match-{service.key}-{i}", f"matched rule {i} of service '{service.key}'"
+                ),
+            )
     known = {s.key for s in policy.services}
     for key in policy.triage.service_keys:
         value = (labels.get(key) or "").strip().lower()
         if value in known:
             return value, True, Decision(value, "service-label", f"label {key}={value} names a service")
     fallback = policy.triage.fallback_service
-    return fallback, False, Decision(
-        fallback, "service-fallback", f"no service rule matched: fallback service '{fallback}'")
+    return (
+        fallback,
+        False,
+        Decision(fallback, "service-fallback", f"no service rule matched: fallback service '{fallback}'"),
+    )
 
 
 def environment_from(policy: Policy, labels: dict[str, str]) -> str | None:
@@ -121,8 +129,9 @@ def cap(policy: Policy, tier: int, decision: Decision) -> Decision:
     limit = policy.triage.non_production_cap
     if is_production(policy, tier) or higher(decision.value, limit) == limit:
         return decision
-    return Decision(limit, "non-production-cap",
-                    f"{decision.reason}; capped at {limit} because Tier {tier} is not production")
+    return Decision(
+        limit, "non-production-cap", f"{decision.reason}; capped at {limit} because Tier {tier} is not production"
+    )
 
 
 def alert_priority(policy: Policy, *, tier: int, users: int | None) -> Decision:
@@ -130,24 +139,27 @@ def alert_priority(policy: Policy, *, tier: int, users: int | None) -> Decision:
     if users is not None:
         return cap(policy, tier, priority_from_matrix(policy, tier, users))
     row = policy.priority.tiers[tier]
-    decision = Decision(row[-1], "unknown-impact-provisional",
-                        f"users affected unknown: provisional {row[-1]} for Tier {tier}")
+    decision = Decision(
+        row[-1], "unknown-impact-provisional", f"users affected unknown: provisional {row[-1]} for Tier {tier}"
+    )
     return cap(policy, tier, decision)
 
 
 def escalates(policy: Policy, *, tier: int, users: int | None, priority: str) -> bool:
     """The 15-minute rule applies: unknown impact, an escalating tier, and room to rise."""
     rule = policy.unknown_impact
-    return (users is None and tier in rule.escalate_tiers
-            and higher(priority, rule.escalate_to) != priority)
+    return users is None and tier in rule.escalate_tiers and higher(priority, rule.escalate_to) != priority
 
 
 def escalated(policy: Policy, *, tier: int, priority: str) -> Decision:
     rule = policy.unknown_impact
     shown = format_duration(rule.escalation_window)
-    decision = Decision(higher(priority, rule.escalate_to), "unknown-impact-window",
-                        f"Tier {tier} alert kept firing for {shown} with users affected unknown: "
-                        f"likely over 1,000 users, {rule.escalate_to}")
+    decision = Decision(
+        higher(priority, rule.escalate_to),
+        "unknown-impact-window",
+        f"Tier {tier} alert kept firing for {shown} with users affected unknown: "
+        f"likely over 1,000 users, {rule.escalate_to}",
+    )
     return cap(policy, tier, decision)
 
 
@@ -164,24 +176,31 @@ def severity_for(policy: Policy, alerts: list[tuple[dict[str, str], int]]) -> De
                 continue
             values |= _tag_values(labels.get(rule.distinct_tag))
         if len(values) >= rule.min_count:
-            return Decision(rule.severity, f"severity-{rule.id}",
-                            f"{len(values)} distinct {rule.distinct_tag} value(s) "
-                            f"({', '.join(sorted(values))}) >= {rule.min_count}: {rule.severity}")
+            return Decision(
+                rule.severity,
+                f"severity-{rule.id}",
+                f"{len(values)} distinct {rule.distinct_tag} value(s) "
+                f"({', '.join(sorted(values))}) >= {rule.min_count}: {rule.severity}",
+            )
     default = policy.triage.default_severity
     return Decision(default, "severity-default", f"no severity rule matched: {default}")
 
 
 def adds_severity_values(policy: Policy, labels: dict[str, str], tier: int) -> bool:
     """Whether one more alert can change `severity_for`: only with a value of some rule's tag, at a tier it counts."""
-    return any(_tag_values(labels.get(rule.distinct_tag))
-               for rule in policy.triage.severity_rules
-               if not (rule.production_only and not is_production(policy, tier)))
+    return any(
+        _tag_values(labels.get(rule.distinct_tag))
+        for rule in policy.triage.severity_rules
+        if not (rule.production_only and not is_production(policy, tier))
+    )
 
 
 def severity_can_rise(policy: Policy, current: str) -> bool:
     """Whether `severity_for` can give anything more severe than `current` (no rule can past SEV-1)."""
-    return any(more_severe(sev, current) for sev in [policy.triage.default_severity,
-                                                     *(r.severity for r in policy.triage.severity_rules)])
+    return any(
+        more_severe(sev, current)
+        for sev in [policy.triage.default_severity, *(r.severity for r in policy.triage.severity_rules)]
+    )
 
 
 def severity_tags(policy: Policy) -> list[str]:

@@ -54,8 +54,7 @@ class WebSession(Base):
     """A browser login; only the SHA-256 of the cookie value is stored, so a DB leak logs no one in."""
 
     __tablename__ = "web_sessions"
-    __table_args__ = (Index("ix_web_sessions_expires", "expires_at"),
-                      Index("ix_web_sessions_user", "user_id"))
+    __table_args__ = (Index("ix_web_sessions_expires", "expires_at"), Index("ix_web_sessions_user", "user_id"))
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256(cookie token)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -63,8 +63,16 @@ def require(session: Session, handle: str) -> User:
     return user
 
 
-def create_user(session: Session, *, now: datetime, handle: str, role: str = "responder",
-                name: str = "", email: str | None = None, slack_id: str | None = None) -> User:
+def create_user(
+    session: Session,
+    *,
+    now: datetime,
+    handle: str,
+    role: str = "responder",
+    name: str = "",
+    email: str | None = None,
+    slack_id: str | None = None,
+) -> User:
     handle = handle.strip().lower()
     if not HANDLE_RE.match(handle):
         raise Invalid("a handle is 1-64 of a-z, 0-9, '.', '_' or '-'", {"field": "handle"})
@@ -72,8 +80,9 @@ def create_user(session: Session, *, now: datetime, handle: str, role: str = "re
         raise Invalid(f"role must be one of {', '.join(ROLES)}", {"field": "role"})
     if by_handle(session, handle):
         raise Conflict(f"user '{handle}' already exists")
-    user = User(handle=handle, role=role, name=name or handle, email=email, slack_id=slack_id,
-                active=True, created_at=now)
+    user = User(
+        handle=handle, role=role, name=name or handle, email=email, slack_id=slack_id, active=True, created_at=now
+    )
     session.add(user)
     session.flush()
     return user
@@ -94,17 +103,23 @@ def check_password(user: User | None, password: str) -> bool:
         return False
 
 
-
-def create_token(session: Session, *, now: datetime, user: User | None, kind: str = "user",
-                 name: str = "") -> tuple[ApiToken, str]:
+def create_token(
+    session: Session, *, now: datetime, user: User | None, kind: str = "user", name: str = ""
+) -> tuple[ApiToken, str]:
     """Returns the row and the plain token, which is never stored or shown again."""
     if kind not in ("user", "ingest"):
         raise Invalid("token kind is user or ingest", {"field": "kind"})
     if kind == "user" and user is None:
         raise Invalid("a user token needs a user", {"field": "user"})
     plain = new_token(kind)
-    row = ApiToken(kind=kind, name=name, user_id=user.id if user else None,
-                   token_hash=hash_token(plain), prefix=plain[:8], created_at=now)
+    row = ApiToken(
+        kind=kind,
+        name=name,
+        user_id=user.id if user else None,
+        token_hash=hash_token(plain),
+        prefix=plain[:8],
+        created_at=now,
+    )
     session.add(row)
     session.flush()
     return row, plain
@@ -120,7 +135,8 @@ def resolve_token(session: Session, plain: str) -> ApiToken | None:
 
 
 _TOKEN_KIND = select(ApiToken.kind, ApiToken.name, ApiToken.token_hash, ApiToken.revoked_at).where(
-    ApiToken.token_hash == bindparam("digest"))
+    ApiToken.token_hash == bindparam("digest")
+)
 _TOKEN_BY_DIGEST: dict[str, DriverSQL] = {}
 
 

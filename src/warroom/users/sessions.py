@@ -17,8 +17,13 @@ def start(session: Session, *, user: User, now: datetime, lifetime: timedelta) -
     """A new session (fresh token on every login, so no fixation); returns the row and the cookie value."""
     session.execute(delete(WebSession).where(WebSession.expires_at < now))
     token = secrets.token_urlsafe(32)
-    row = WebSession(id=hash_token(token), user_id=user.id, csrf_token=secrets.token_urlsafe(32),
-                     created_at=now, expires_at=now + lifetime)
+    row = WebSession(
+        id=hash_token(token),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        expires_at=now + lifetime,
+    )
     session.add(row)
     session.flush()
     return row, token

@@ -114,13 +114,20 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
-def _login_page(request: Request, *, error: str | None = None, status: int = 200,
-                handle: str = "") -> Response:
+def _login_page(request: Request, *, error: str | None = None, status: int = 200, handle: str = "") -> Response:
     token = secrets.token_urlsafe(32)
-    response = page(request, "login.html", status=status, csrf=token, error=error, handle=handle,
-                    next=_safe_next(request.query_params.get("next")))
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure(request),
-                        path="/login", max_age=3600)
+    response = page(
+        request,
+        "login.html",
+        status=status,
+        csrf=token,
+        error=error,
+        handle=handle,
+        next=_safe_next(request.query_params.get("next")),
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure(request), path="/login", max_age=3600
+    )
     return response
 
 
@@ -144,8 +151,9 @@ def login(request: Request, form: Form) -> Response:
     lim = limiter(state, "login")
     wait = max(lim.hit(f"h:{handle}"), lim.hit(f"a:{addr}"))
     if wait:  # slows password guessing per account and per address
-        return _login_page(request, error=f"Too many sign-in attempts; wait {int(wait) + 1} s.", status=429,
-                           handle=handle)
+        return _login_page(
+            request, error=f"Too many sign-in attempts; wait {int(wait) + 1} s.", status=429, handle=handle
+        )
     with state.read_sessions() as s:
         user = users.by_handle(s, handle) if handle else None
     if not users.check_password(user, password) or user is None:
@@ -154,8 +162,15 @@ def login(request: Request, form: Form) -> Response:
     with unit_of_work(state.sessions) as s:
         _, token = sessions.start(s, user=user, now=state.now(), lifetime=lifetime)
     response = redirect(_safe_next(str(form.get("next") or "")))
-    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=secure(request), path="/",
-                        max_age=int(lifetime.total_seconds()))
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=secure(request),
+        path="/",
+        max_age=int(lifetime.total_seconds()),
+    )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 

@@ -41,15 +41,26 @@ def _refusal(exc: Exception) -> dict[str, Any]:
     details = exc.details if isinstance(exc.details, dict) else {}
     missing = [str(m) for m in details.get("missing") or []]
     if missing and exc.message.startswith("the OOB form is incomplete"):
-        return {"error": "The request cannot be sent to the platform team yet: the form is incomplete. "
-                         "Fill in:", "missing": missing, "bad_field": missing[0]}
+        return {
+            "error": "The request cannot be sent to the platform team yet: the form is incomplete. Fill in:",
+            "missing": missing,
+            "bad_field": missing[0],
+        }
     if missing:
         return {"error": exc.message.split(":")[0] + ". Still to do:", "missing": missing, "bad_field": ""}
     return {"error": exc.message, "missing": [], "bad_field": str(details.get("field") or "")}
 
 
-def _oob_page(request: Request, who: WebUser, ref: str, oob_id: str, *, status: int = 200,
-              values: dict[str, Any] | None = None, refusal: dict[str, Any] | None = None) -> Response:
+def _oob_page(
+    request: Request,
+    who: WebUser,
+    ref: str,
+    oob_id: str,
+    *,
+    status: int = 200,
+    values: dict[str, Any] | None = None,
+    refusal: dict[str, Any] | None = None,
+) -> Response:
     with get_state(request).read_sessions() as s:
         try:
             incident = incidents.get(s, ref)
@@ -58,10 +69,21 @@ def _oob_page(request: Request, who: WebUser, ref: str, oob_id: str, *, status: 
             return page(request, "not_found.html", status=404, who=who, message=exc.message)
         view = oob.view(row, incident_ref=incident.ref)
     moves = [(to, oob_forms.MOVE_LABELS[to]) for to in states.allowed(row.state)]
-    return page(request, "oob.html", status=status, who=who, inc=incident, oob=view, moves=moves,
-                form=values or oob_forms.saved(row), names=NAMES,
-                severities=states.PLATFORM_SEVERITIES, keeps_checklist=row.state in states.CHECKLIST_STATES,
-                editable_form=row.state in states.EDITABLE_STATES, **(refusal or _no_refusal()))
+    return page(
+        request,
+        "oob.html",
+        status=status,
+        who=who,
+        inc=incident,
+        oob=view,
+        moves=moves,
+        form=values or oob_forms.saved(row),
+        names=NAMES,
+        severities=states.PLATFORM_SEVERITIES,
+        keeps_checklist=row.state in states.CHECKLIST_STATES,
+        editable_form=row.state in states.EDITABLE_STATES,
+        **(refusal or _no_refusal()),
+    )
 
 
 def _no_refusal() -> dict[str, Any]:
@@ -83,13 +105,19 @@ def create(request: Request, ref: str, who: Editor, form: Form) -> Response:
         parsed = oob_forms.parse(values)
         with unit_of_work(state.sessions) as s:
             incident = incidents.get(s, ref, for_update=True)
-            row = oob.create(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident,
-                             form=parsed)
+            row = oob.create(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, form=parsed)
             number = row.id
             if form.get("action") == "request":
                 try:
-                    oob.transition(s, policy=state.policy, now=state.now(), actor=who.handle,
-                                   incident=incident, row=row, to="requested")
+                    oob.transition(
+                        s,
+                        policy=state.policy,
+                        now=state.now(),
+                        actor=who.handle,
+                        incident=incident,
+                        row=row,
+                        to="requested",
+                    )
                 except Invalid as exc:  # checked before anything changed: the draft is kept
                     refused = exc
     except NotFound as exc:
@@ -97,13 +125,24 @@ def create(request: Request, ref: str, who: Editor, form: Form) -> Response:
     except (WarroomError, ValidationError) as exc:
         with state.read_sessions() as s:
             incident = incidents.get(s, ref)
-        return page(request, "oob_new.html", status=_status(exc), who=who, inc=incident, form=values,
-                    names=NAMES, severities=states.PLATFORM_SEVERITIES, **_refusal(exc))
+        return page(
+            request,
+            "oob_new.html",
+            status=_status(exc),
+            who=who,
+            inc=incident,
+            form=values,
+            names=NAMES,
+            severities=states.PLATFORM_SEVERITIES,
+            **_refusal(exc),
+        )
     if refused is not None:
         return _oob_page(request, who, ref, str(number), status=422, refusal=_refusal(refused))
     sent = form.get("action") == "request"
-    return redirect(f"/incidents/{ref}/oob/OOB-{number}",
-                    flash=("ok", f"OOB-{number} {'sent to the platform team' if sent else 'saved as a draft'}."))
+    return redirect(
+        f"/incidents/{ref}/oob/OOB-{number}",
+        flash=("ok", f"OOB-{number} {'sent to the platform team' if sent else 'saved as a draft'}."),
+    )
 
 
 @router.get("/incidents/{ref}/oob/{oob_id}")
@@ -124,8 +163,15 @@ def edit(request: Request, ref: str, oob_id: str, who: Editor, form: Form) -> Re
             oob.edit(s, now=state.now(), actor=who.handle, incident=incident, row=row, form=parsed)
             if form.get("action") == "request":
                 try:
-                    oob.transition(s, policy=state.policy, now=state.now(), actor=who.handle,
-                                   incident=incident, row=row, to="requested")
+                    oob.transition(
+                        s,
+                        policy=state.policy,
+                        now=state.now(),
+                        actor=who.handle,
+                        incident=incident,
+                        row=row,
+                        to="requested",
+                    )
                 except Invalid as exc:
                     refused = exc
     except (WarroomError, ValidationError) as exc:
@@ -133,8 +179,9 @@ def edit(request: Request, ref: str, oob_id: str, who: Editor, form: Form) -> Re
     if refused is not None:
         return _oob_page(request, who, ref, oob_id, status=422, values=values, refusal=_refusal(refused))
     sent = form.get("action") == "request"
-    return redirect(f"/incidents/{ref}/oob/{oob_id}",
-                    flash=("ok", "Sent to the platform team." if sent else "Draft saved."))
+    return redirect(
+        f"/incidents/{ref}/oob/{oob_id}", flash=("ok", "Sent to the platform team." if sent else "Draft saved.")
+    )
 
 
 @router.post("/incidents/{ref}/oob/{oob_id}/transition")
@@ -144,8 +191,16 @@ def transition(request: Request, ref: str, oob_id: str, who: Editor, form: Form)
     try:
         with unit_of_work(state.sessions) as s:
             incident, row = _locked(s, ref, oob_id)
-            oob.transition(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, row=row,
-                           to=to, reason=str(form.get("reason") or "").strip()[:5000] or None)
+            oob.transition(
+                s,
+                policy=state.policy,
+                now=state.now(),
+                actor=who.handle,
+                incident=incident,
+                row=row,
+                to=to,
+                reason=str(form.get("reason") or "").strip()[:5000] or None,
+            )
             done = f"{row.ref} is now {row.state}."
     except WarroomError as exc:
         return _oob_page(request, who, ref, oob_id, status=_status(exc), refusal=_refusal(exc))
@@ -168,8 +223,16 @@ def checklist(request: Request, ref: str, oob_id: str, who: Editor, form: Form) 
             for item in states.CHECKLIST:
                 if (item in wanted) != (item in current):
                     note = str(form.get(f"note_{item}") or "").strip()[:2000] or None
-                    oob.tick(s, now=state.now(), actor=who.handle, incident=incident, row=row, item=item,
-                             done=item in wanted, note=note)
+                    oob.tick(
+                        s,
+                        now=state.now(),
+                        actor=who.handle,
+                        incident=incident,
+                        row=row,
+                        item=item,
+                        done=item in wanted,
+                        note=note,
+                    )
                     changed.append(states.CHECKLIST[item])
     except WarroomError as exc:
         return _oob_page(request, who, ref, oob_id, status=_status(exc), refusal=_refusal(exc))

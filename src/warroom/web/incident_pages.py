@@ -86,19 +86,31 @@ def _helper(request: Request, tier: str | None, users: str | None, unknown: bool
 @router.get("/incidents/new")
 def declare_form(request: Request, who: PageUser) -> Response:
     policy = get_state(request).policy
-    return page(request, "declare.html", who=who, priorities=PRIORITIES, tiers=sorted(policy.priority.tiers),
-                window=window_words(policy.unknown_impact.escalation_window), decision=None, chosen="P3")
+    return page(
+        request,
+        "declare.html",
+        who=who,
+        priorities=PRIORITIES,
+        tiers=sorted(policy.priority.tiers),
+        window=window_words(policy.unknown_impact.escalation_window),
+        decision=None,
+        chosen="P3",
+    )
 
 
 @router.get("/incidents/priority-helper")
-def priority_fragment(request: Request, who: PageUser, tier: str | None = None,
-                      users_per_hour: Annotated[str | None, Query(max_length=20)] = None,
-                      unknown: str | None = None, priority: str | None = None) -> Response:
+def priority_fragment(
+    request: Request,
+    who: PageUser,
+    tier: str | None = None,
+    users_per_hour: Annotated[str | None, Query(max_length=20)] = None,
+    unknown: str | None = None,
+    priority: str | None = None,
+) -> Response:
     """htmx: the priority the matrix gives, with its rule; swaps the priority select out of band."""
     decision = _helper(request, tier, users_per_hour, bool(unknown))
     chosen = decision.value if decision else (priority if priority in PRIORITIES else "P3")
-    return page(request, "_priority.html", who=who, decision=decision, priorities=PRIORITIES, chosen=chosen,
-                oob=True)
+    return page(request, "_priority.html", who=who, decision=decision, priorities=PRIORITIES, chosen=chosen, oob=True)
 
 
 @router.post("/incidents/new")
@@ -109,14 +121,18 @@ def declare(request: Request, who: Editor, form: Form) -> Response:
 
     def work(s: Session) -> str:
         data = IncidentCreate(
-            title=_text(form, "title", 500) or None, services=[str(v) for v in form.getlist("services")],
-            priority=_text(form, "priority", 4), severity=_text(form, "severity", 8),  # type: ignore[arg-type]
-            commander=_text(form, "commander", 64) or who.handle)
+            title=_text(form, "title", 500) or None,
+            services=[str(v) for v in form.getlist("services")],
+            priority=_text(form, "priority", 4),
+            severity=_text(form, "severity", 8),  # type: ignore[arg-type]
+            commander=_text(form, "commander", 64) or who.handle,
+        )
         reason = None
         if decision and decision.value == data.priority:
             reason = f"priority {decision.value} by rule {decision.rule} ({decision.reason})"
-        incident = incidents.declare(s, policy=state.policy, now=state.now(), actor=who.handle, data=data,
-                                     reason=reason)
+        incident = incidents.declare(
+            s, policy=state.policy, now=state.now(), actor=who.handle, data=data, reason=reason
+        )
         created["ref"] = incident.ref
         return f"{incident.ref} declared."
 
@@ -140,16 +156,29 @@ def incident_page(request: Request, ref: str, who: PageUser) -> Response:
             "updates": incident_queries.updates(s, incident_id=incident.id),
             "alerts": alert_queries.for_incident(s, incident_id=incident.id, limit=ROOM_ALERTS),
             "postmortem": postmortems.current(s, incident_id=incident.id),
-            "missing": (incidents.completion_missing(s, policy=state.policy, incident=incident)
-                        if incident.state == "resolved" else []),
-            "draft": (drafts.build(s, incident=incident, now=state.now())["text"]
-                      if incident.state != "completed" else ""),
+            "missing": (
+                incidents.completion_missing(s, policy=state.policy, incident=incident)
+                if incident.state == "resolved"
+                else []
+            ),
+            "draft": (
+                drafts.build(s, incident=incident, now=state.now())["text"] if incident.state != "completed" else ""
+            ),
             "oobs": oob.list_for_incident(s, incident_id=incident.id),
         }
     moves = states.allowed(incident.state)
-    return page(request, "incident.html", who=who, moves=[(m, LABELS[m]) for m in moves],
-                priorities=PRIORITIES, overview=OVERVIEW, oob_form=oob_forms.blank(), names=oob_forms.LABELS,
-                severities=oob_states.PLATFORM_SEVERITIES, **ctx)
+    return page(
+        request,
+        "incident.html",
+        who=who,
+        moves=[(m, LABELS[m]) for m in moves],
+        priorities=PRIORITIES,
+        overview=OVERVIEW,
+        oob_form=oob_forms.blank(),
+        names=oob_forms.LABELS,
+        severities=oob_states.PLATFORM_SEVERITIES,
+        **ctx,
+    )
 
 
 @router.post("/incidents/{ref}/edit")
@@ -171,8 +200,9 @@ def edit(request: Request, ref: str, who: Editor, form: Form) -> Response:
         }
         for name in OVERVIEW[1:]:
             given[name] = _text(form, name) or None
-        incidents.patch(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident,
-                        data=IncidentPatch(**given))
+        incidents.patch(
+            s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, data=IncidentPatch(**given)
+        )
         return "Saved."
 
     return _act(request, back, work)
@@ -209,8 +239,9 @@ def post_update(request: Request, ref: str, who: Editor, form: Form) -> Response
         if not message:
             raise Invalid("a status update needs a message", {"field": "message"})
         incident = incidents.get(s, ref, for_update=True)
-        incidents.post_update(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident,
-                              message=message)
+        incidents.post_update(
+            s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, message=message
+        )
         return "Status update posted."
 
     return _act(request, f"/incidents/{ref}", work)
@@ -223,8 +254,15 @@ def transition(request: Request, ref: str, who: Editor, form: Form) -> Response:
     def work(s: Session) -> str:
         to = _text(form, "to", 16)
         incident = incidents.get(s, ref, for_update=True)
-        incidents.transition(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident,
-                             to=to, reason=_text(form, "reason", 2000) or None)
+        incidents.transition(
+            s,
+            policy=state.policy,
+            now=state.now(),
+            actor=who.handle,
+            incident=incident,
+            to=to,
+            reason=_text(form, "reason", 2000) or None,
+        )
         return f"{incident.ref} is now {to}."
 
     return _act(request, f"/incidents/{ref}", work)
@@ -244,8 +282,11 @@ def postmortem_download(request: Request, ref: str, who: PageUser) -> Response:
     with get_state(request).read_sessions() as s:
         incident = incidents.get(s, ref)
         row = postmortems.require_current(s, incident=incident)
-    return PlainTextResponse(row.markdown, media_type="text/markdown; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{incident.ref}-postmortem.md"'})
+    return PlainTextResponse(
+        row.markdown,
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{incident.ref}-postmortem.md"'},
+    )
 
 
 @router.post("/incidents/{ref}/postmortem")
@@ -258,8 +299,9 @@ def postmortem_save(request: Request, ref: str, who: Editor, form: Form) -> Resp
             raise Invalid("the postmortem cannot be empty", {"field": "markdown"})
         base = _int(form, "base_version")
         incident = incidents.get(s, ref, for_update=True)
-        row = postmortems.save_edit(s, now=state.now(), actor=who.handle, incident=incident, markdown=markdown,
-                                    base_version=base)
+        row = postmortems.save_edit(
+            s, now=state.now(), actor=who.handle, incident=incident, markdown=markdown, base_version=base
+        )
         return f"Postmortem saved as version {row.version}."
 
     return _act(request, f"/incidents/{ref}/postmortem", work)
@@ -271,8 +313,9 @@ def postmortem_generate(request: Request, ref: str, who: Editor, form: Form) -> 
 
     def work(s: Session) -> str:
         incident = incidents.get(s, ref, for_update=True)
-        row = postmortems.generate(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident,
-                                   force=bool(form.get("force")))
+        row = postmortems.generate(
+            s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, force=bool(form.get("force"))
+        )
         return f"Postmortem generated (version {row.version if row else '?'})."
 
     return _act(request, f"/incidents/{ref}/postmortem", work)

@@ -30,39 +30,63 @@ LABELS: Final = {
     "security_related": "The change is security-related",
 }
 TEXTS: Final = ("not_confirmed_reason", "description", "reason", "validation_steps", "validated_by")
-FLAGS: Final = ("confirm_after_cutoff", "confirm_cannot_wait", "confirm_postmortem", "proxies_changed",
-                "security_related")
-MOVE_LABELS: Final = {"requested": "Send request to the platform team", "approved": "Approve",
-                      "deployed": "Mark deployed", "verified": "Mark verified in production",
-                      "rejected": "Reject", "cancelled": "Cancel request"}
+FLAGS: Final = (
+    "confirm_after_cutoff",
+    "confirm_cannot_wait",
+    "confirm_postmortem",
+    "proxies_changed",
+    "security_related",
+)
+MOVE_LABELS: Final = {
+    "requested": "Send request to the platform team",
+    "approved": "Approve",
+    "deployed": "Mark deployed",
+    "verified": "Mark verified in production",
+    "rejected": "Reject",
+    "cancelled": "Cancel request",
+}
 _LIMITS: Final = {"not_confirmed_reason": 5000, "validated_by": 200}
 
 
 def blank() -> dict[str, Any]:
     """An empty form as the template shows it."""
-    return {"prs": "", "platform_severity": "", "active_daily_users": "", "fix_confirmed_in_staging": "",
-            **{name: "" for name in TEXTS}, **{name: False for name in FLAGS}}
+    return {
+        "prs": "",
+        "platform_severity": "",
+        "active_daily_users": "",
+        "fix_confirmed_in_staging": "",
+        **{name: "" for name in TEXTS},
+        **{name: False for name in FLAGS},
+    }
 
 
 def saved(row: OobRequest) -> dict[str, Any]:
     """A stored request's form as the template shows it."""
     staged = row.fix_confirmed_in_staging
-    return {"prs": "\n".join(row.prs or []), "platform_severity": row.platform_severity or "",
-            "active_daily_users": "" if row.active_daily_users is None else str(row.active_daily_users),
-            "fix_confirmed_in_staging": "" if staged is None else ("yes" if staged else "no"),
-            **{name: getattr(row, name) or "" for name in TEXTS},
-            **{name: bool(getattr(row, name)) for name in FLAGS}}
+    return {
+        "prs": "\n".join(row.prs or []),
+        "platform_severity": row.platform_severity or "",
+        "active_daily_users": "" if row.active_daily_users is None else str(row.active_daily_users),
+        "fix_confirmed_in_staging": "" if staged is None else ("yes" if staged else "no"),
+        **{name: getattr(row, name) or "" for name in TEXTS},
+        **{name: bool(getattr(row, name)) for name in FLAGS},
+    }
 
 
 def typed(form: FormData) -> dict[str, Any]:
     """What the user sent, kept as typed so a refused form comes back unchanged."""
+
     def text(name: str, limit: int = 20000) -> str:
         return str(form.get(name) or "")[:limit]
 
-    return {"prs": text("prs"), "platform_severity": text("platform_severity", 16),
-            "active_daily_users": text("active_daily_users", 30),
-            "fix_confirmed_in_staging": text("fix_confirmed_in_staging", 3),
-            **{name: text(name) for name in TEXTS}, **{name: bool(form.get(name)) for name in FLAGS}}
+    return {
+        "prs": text("prs"),
+        "platform_severity": text("platform_severity", 16),
+        "active_daily_users": text("active_daily_users", 30),
+        "fix_confirmed_in_staging": text("fix_confirmed_in_staging", 3),
+        **{name: text(name) for name in TEXTS},
+        **{name: bool(form.get(name)) for name in FLAGS},
+    }
 
 
 def parse(values: dict[str, Any]) -> OobForm:
@@ -71,14 +95,16 @@ def parse(values: dict[str, Any]) -> OobForm:
     try:
         users = int(users_text) if users_text else None
     except ValueError:
-        raise Invalid(f"{LABELS['active_daily_users']} must be a whole number",
-                      {"field": "active_daily_users"}) from None
+        raise Invalid(
+            f"{LABELS['active_daily_users']} must be a whole number", {"field": "active_daily_users"}
+        ) from None
     staged = {"yes": True, "no": False}.get(values["fix_confirmed_in_staging"])
     data: dict[str, Any] = {
         "prs": [p for p in re.split(r"\s+", values["prs"]) if p] or None,
         "platform_severity": values["platform_severity"] or None,
-        "active_daily_users": users, "fix_confirmed_in_staging": staged,
-        **{name: values[name].strip()[:_LIMITS.get(name, 20000)] or None for name in TEXTS},
+        "active_daily_users": users,
+        "fix_confirmed_in_staging": staged,
+        **{name: values[name].strip()[: _LIMITS.get(name, 20000)] or None for name in TEXTS},
         **{name: bool(values[name]) for name in FLAGS},
     }
     if staged is not False:

@@ -33,8 +33,11 @@ def static(name: str) -> Response:
     if name not in STATIC:
         raise HTTPException(404, "no such file")
     body = resources.files("warroom.web").joinpath("static", name).read_bytes()
-    return Response(body, media_type=STATIC[name], headers={"Cache-Control": "public, max-age=3600",
-                                                             "X-Content-Type-Options": "nosniff"})
+    return Response(
+        body,
+        media_type=STATIC[name],
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 def _dashboard_ctx(request: Request) -> dict[str, Any]:
@@ -80,47 +83,90 @@ def incident_list(
     app = get_state(request)
     with app.read_sessions() as s:
         rows, total = incident_queries.list_incidents(
-            s, state="active,stable" if state == "open" else (state or None), priority=priority or None,
-            service=service or None, declared_from=start, declared_to=end + timedelta(days=1) if end else None,
-            page=page_no, per_page=PER_PAGE)
-    filters = {"state": state or "", "priority": priority or "", "service": service or "",
-               "from": date_from or "", "to": date_to or ""}
+            s,
+            state="active,stable" if state == "open" else (state or None),
+            priority=priority or None,
+            service=service or None,
+            declared_from=start,
+            declared_to=end + timedelta(days=1) if end else None,
+            page=page_no,
+            per_page=PER_PAGE,
+        )
+    filters = {
+        "state": state or "",
+        "priority": priority or "",
+        "service": service or "",
+        "from": date_from or "",
+        "to": date_to or "",
+    }
     kept = {k: v for k, v in filters.items() if v}
     pages = max(1, -(-total // PER_PAGE))
-    return page(request, "incidents.html", who=who, rows=rows, total=total, page_no=page_no, pages=pages,
-                filters=filters, states=STATES, priorities=PRIORITIES,
-                prev_url=f"/incidents?{urlencode({**kept, 'page': page_no - 1})}" if page_no > 1 else None,
-                next_url=f"/incidents?{urlencode({**kept, 'page': page_no + 1})}" if page_no < pages else None)
+    return page(
+        request,
+        "incidents.html",
+        who=who,
+        rows=rows,
+        total=total,
+        page_no=page_no,
+        pages=pages,
+        filters=filters,
+        states=STATES,
+        priorities=PRIORITIES,
+        prev_url=f"/incidents?{urlencode({**kept, 'page': page_no - 1})}" if page_no > 1 else None,
+        next_url=f"/incidents?{urlencode({**kept, 'page': page_no + 1})}" if page_no < pages else None,
+    )
 
 
 @router.get("/alerts")
-def alert_list(request: Request, who: PageUser,
-               status: Annotated[str | None, Query(pattern=r"^(|firing|resolved)$")] = None,
-               incident: Annotated[str | None, Query(pattern=r"^(|(INC-|inc-)?[0-9]{1,9})$")] = None,
-               page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1) -> Response:
+def alert_list(
+    request: Request,
+    who: PageUser,
+    status: Annotated[str | None, Query(pattern=r"^(|firing|resolved)$")] = None,
+    incident: Annotated[str | None, Query(pattern=r"^(|(INC-|inc-)?[0-9]{1,9})$")] = None,
+    page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> Response:
     """Every alert, newest first; `?incident=INC-n` is the room's "all alerts of this incident" link."""
     incident_id = incidents.parse_ref(incident) if incident else None
     with get_state(request).read_sessions() as s:
-        rows, total = alert_queries.list_alerts(s, status=status or None, incident_id=incident_id, page=page_no,
-                                                per_page=PER_PAGE)
+        rows, total = alert_queries.list_alerts(
+            s, status=status or None, incident_id=incident_id, page=page_no, per_page=PER_PAGE
+        )
     pages = max(1, -(-total // PER_PAGE))
     ref = f"INC-{incident_id}" if incident_id is not None else ""
     kept = {k: v for k, v in (("status", status), ("incident", ref)) if v}
-    return page(request, "alerts.html", who=who, rows=rows, total=total, alert_status=status or "",
-                alert_incident=ref, page_no=page_no, pages=pages,
-                prev_url=f"/alerts?{urlencode({**kept, 'page': page_no - 1})}" if page_no > 1 else None,
-                next_url=f"/alerts?{urlencode({**kept, 'page': page_no + 1})}" if page_no < pages else None)
+    return page(
+        request,
+        "alerts.html",
+        who=who,
+        rows=rows,
+        total=total,
+        alert_status=status or "",
+        alert_incident=ref,
+        page_no=page_no,
+        pages=pages,
+        prev_url=f"/alerts?{urlencode({**kept, 'page': page_no - 1})}" if page_no > 1 else None,
+        next_url=f"/alerts?{urlencode({**kept, 'page': page_no + 1})}" if page_no < pages else None,
+    )
 
 
 @router.get("/notifications/dead")
-def dead_list(request: Request, who: PageUser,
-              page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1) -> Response:
+def dead_list(
+    request: Request, who: PageUser, page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1
+) -> Response:
     with get_state(request).read_sessions() as s:
         rows, total = dead_letters.dead(s, page=page_no, per_page=PER_PAGE)
     pages = max(1, -(-total // PER_PAGE))
-    return page(request, "dead.html", who=who, rows=rows, total=total, page_no=page_no, pages=pages,
-                prev_url=f"/notifications/dead?page={page_no - 1}" if page_no > 1 else None,
-                next_url=f"/notifications/dead?page={page_no + 1}" if page_no < pages else None)
+    return page(
+        request,
+        "dead.html",
+        who=who,
+        rows=rows,
+        total=total,
+        page_no=page_no,
+        pages=pages,
+        prev_url=f"/notifications/dead?page={page_no - 1}" if page_no > 1 else None,
+        next_url=f"/notifications/dead?page={page_no + 1}" if page_no < pages else None,
+    )
 
 
 @router.post("/notifications/{notification_id}/retry")

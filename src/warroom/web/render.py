@@ -18,8 +18,10 @@ from warroom.policy.durations import format_duration
 
 FLASH_COOKIE = "warroom_flash"
 # Everything is served from this origin: no inline script or style, no framing.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+)
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
@@ -56,10 +58,14 @@ def due_text(due: datetime | None, now: datetime) -> str:
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("warroom.web", "templates"),
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    env.filters.update(dt=fmt_dt, md=markdown, dur=format_duration, iso=lambda v: v.isoformat() if v else "",
-                       num=lambda v: f"{v:,}")
+    env.filters.update(
+        dt=fmt_dt, md=markdown, dur=format_duration, iso=lambda v: v.isoformat() if v else "", num=lambda v: f"{v:,}"
+    )
     env.globals.update(age=fmt_age, due_class=due_class, due_text=due_text)
     return env
 
@@ -89,10 +95,20 @@ def page(request: Request, template: str, status: int = 200, **ctx: Any) -> HTML
     state = get_state(request)
     flash = read_flash(request)
     who = ctx.pop("who", None)
-    body = environment().get_template(template).render(
-        request=request, who=who, policy=state.policy, now=state.now(), flash=flash,
-        poll_seconds=state.settings.web_poll_seconds,
-        remind_seconds=int(state.policy.cadence.remind_before.total_seconds()), **ctx)
+    body = (
+        environment()
+        .get_template(template)
+        .render(
+            request=request,
+            who=who,
+            policy=state.policy,
+            now=state.now(),
+            flash=flash,
+            poll_seconds=state.settings.web_poll_seconds,
+            remind_seconds=int(state.policy.cadence.remind_before.total_seconds()),
+            **ctx,
+        )
+    )
     response = HTMLResponse(body, status)
     if flash and not request.headers.get("hx-request"):
         response.delete_cookie(FLASH_COOKIE, path="/")
@@ -104,6 +120,7 @@ def redirect(url: str, *, flash: tuple[str, str] | None = None) -> RedirectRespo
     response = RedirectResponse(url, 303)
     if flash:
         kind, text = flash
-        response.set_cookie(FLASH_COOKIE, quote(f"{kind}:{text[:1500]}"), max_age=120, httponly=True,
-                            samesite="lax", path="/")
+        response.set_cookie(
+            FLASH_COOKIE, quote(f"{kind}:{text[:1500]}"), max_age=120, httponly=True, samesite="lax", path="/"
+        )
     return security_headers(response)

@@ -33,9 +33,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("subject", sa.String(length=120), nullable=False),
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "payload", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
-        ),
+        sa.Column("payload", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
         sa.Column("done", sa.Boolean(), nullable=False),
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("claimed_by", sa.String(length=80), nullable=True),
@@ -57,15 +55,9 @@ def upgrade() -> None:
         sa.Column("severity", sa.String(length=8), nullable=False),
         sa.Column("commander", sa.String(length=64), nullable=False),
         sa.Column("declared_by", sa.String(length=64), nullable=False),
-        sa.Column(
-            "roles", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
-        ),
-        sa.Column(
-            "monitors", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
-        ),
-        sa.Column(
-            "teams", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
-        ),
+        sa.Column("roles", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
+        sa.Column("monitors", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
+        sa.Column("teams", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
         sa.Column("controller", sa.String(length=500), nullable=True),
         sa.Column("acknowledged_by_team", sa.Boolean(), nullable=False),
         sa.Column("tracking_issue", sa.String(length=1000), nullable=True),
@@ -93,9 +85,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.create_index("ix_incidents_declared_at", ["declared_at"], unique=False)
-        batch_op.create_index(
-            "ix_incidents_next_update_due_at", ["next_update_due_at"], unique=False
-        )
+        batch_op.create_index("ix_incidents_next_update_due_at", ["next_update_due_at"], unique=False)
         batch_op.create_index("ix_incidents_state_priority", ["state", "priority"], unique=False)
 
     op.create_table(
@@ -146,9 +136,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("incident_id", "service", name=op.f("pk_incident_services")),
     )
     with op.batch_alter_table("incident_services", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_incident_services_service", ["service", "incident_id"], unique=False
-        )
+        batch_op.create_index("ix_incident_services_service", ["service", "incident_id"], unique=False)
 
     op.create_table(
         "notifications",
@@ -158,9 +146,7 @@ def upgrade() -> None:
         sa.Column("event", sa.String(length=32), nullable=False),
         sa.Column("channel", sa.String(length=64), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
-        sa.Column(
-            "payload", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
-        ),
+        sa.Column("payload", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
@@ -181,9 +167,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.create_index("ix_notifications_due", ["state", "next_attempt_at"], unique=False)
-        batch_op.create_index(
-            "ix_notifications_incident_channel", ["incident_id", "channel", "id"], unique=False
-        )
+        batch_op.create_index("ix_notifications_incident_channel", ["incident_id", "channel", "id"], unique=False)
 
     op.create_table(
         "postmortem_versions",
@@ -201,9 +185,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_postmortem_versions")),
-        sa.UniqueConstraint(
-            "incident_id", "version", name=op.f("uq_postmortem_versions_incident_id_version")
-        ),
+        sa.UniqueConstraint("incident_id", "version", name=op.f("uq_postmortem_versions_incident_id_version")),
     )
     op.create_table(
         "status_updates",
@@ -227,9 +209,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_status_updates")),
     )
     with op.batch_alter_table("status_updates", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_status_updates_incident", ["incident_id", "created_at"], unique=False
-        )
+        batch_op.create_index("ix_status_updates_incident", ["incident_id", "created_at"], unique=False)
 
     op.create_table(
         "timeline_entries",
@@ -250,9 +230,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_timeline_entries")),
     )
     with op.batch_alter_table("timeline_entries", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_timeline_incident_occurred", ["incident_id", "occurred_at", "id"], unique=False
-        )
+        batch_op.create_index("ix_timeline_incident_occurred", ["incident_id", "occurred_at", "id"], unique=False)
 
 
 def downgrade() -> None:

@@ -10,14 +10,15 @@ Revision ID: 0010_ingest_keys
 Revises: 0009_alert_order
 Create Date: 2026-12-04 16:00:00
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0010_ingest_keys'
-down_revision: str | Sequence[str] | None = '0009_alert_order'
+revision: str = "0010_ingest_keys"
+down_revision: str | Sequence[str] | None = "0009_alert_order"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -29,19 +30,19 @@ def upgrade() -> None:
         op.execute("UPDATE alert_events SET event_key = lpad(to_hex(alert_id), 12, '0') || left(event_key, 52)")
     else:
         op.execute("UPDATE alert_events SET event_key = printf('%012x', alert_id) || substr(event_key, 1, 52)")
-    with op.batch_alter_table('alerts', schema=None) as batch_op:
-        batch_op.drop_constraint('uq_alerts_source_open_key', type_='unique')
-        batch_op.drop_index('ix_alerts_source_dedup')
-        batch_op.drop_index('ix_alerts_last_seen')
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_alerts_source_open_key", type_="unique")
+        batch_op.drop_index("ix_alerts_source_dedup")
+        batch_op.drop_index("ix_alerts_last_seen")
         # dedup_key first: a batch's `dedup_key = ANY(...)` look-up uses the index on any planner
         # statistics (with stale ones PostgreSQL scanned every alert of the source instead).
-        batch_op.create_unique_constraint('uq_alerts_dedup_key_source_open_key', ['dedup_key', 'source', 'open_key'])
+        batch_op.create_unique_constraint("uq_alerts_dedup_key_source_open_key", ["dedup_key", "source", "open_key"])
 
 
 def downgrade() -> None:
     # Event keys keep the new form: still unique, and the old hash cannot be recovered from them.
-    with op.batch_alter_table('alerts', schema=None) as batch_op:
-        batch_op.drop_constraint('uq_alerts_dedup_key_source_open_key', type_='unique')
-        batch_op.create_index('ix_alerts_last_seen', ['last_seen_at'], unique=False)
-        batch_op.create_index('ix_alerts_source_dedup', ['source', 'dedup_key'], unique=False)
-        batch_op.create_unique_constraint('uq_alerts_source_open_key', ['source', 'open_key'])
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_alerts_dedup_key_source_open_key", type_="unique")
+        batch_op.create_index("ix_alerts_last_seen", ["last_seen_at"], unique=False)
+        batch_op.create_index("ix_alerts_source_dedup", ["source", "dedup_key"], unique=False)
+        batch_op.create_unique_constraint("uq_alerts_source_open_key", ["source", "open_key"])
