@@ -25,14 +25,14 @@ from tests.support.http_fakes import SlackApiServer
 from tests.support.notify import SLACK_TOKEN, policy_raw
 
 from warroom import migrate
-from warroom.clock import utcnow
-from warroom.db import make_engine, session_factory, unit_of_work
+from warroom.core.clock import utcnow
+from warroom.core.db import make_engine, session_factory
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.incidents.schemas import IncidentCreate
 from warroom.notifications.models import Notification
 from warroom.policy import Policy
-from warroom.reminders.models import DueJob
+from warroom.scheduler.models import DueJob
 
 CADENCE, REMIND = 600, 30  # seconds: long enough that no second round falls inside the run
 
@@ -72,7 +72,7 @@ def main() -> None:
     t_setup = time.monotonic()
     start = utcnow()
     due: dict[int, float] = {}
-    with unit_of_work(sessions) as s:
+    with sessions.begin() as s:
         for i in range(n):
             offset = lead + i * args.window / n
             inc = incidents.declare(
@@ -87,7 +87,7 @@ def main() -> None:
     # setup took a while: move every due time so the first reminder comes 10s from now
     # (the shift itself takes a while for 10,000 incidents: leave room for it)
     shift = timedelta(seconds=time.time() + 10 + n * 0.003 + REMIND - min(due.values()))
-    with unit_of_work(sessions) as s:
+    with sessions.begin() as s:
         for inc in s.scalars(select(Incident)):
             inc.next_update_due_at = inc.next_update_due_at + shift
             due[inc.id] = inc.next_update_due_at.timestamp()

@@ -31,14 +31,14 @@ from tests.support.notify import SLACK_TOKEN, policy_raw
 from tests.support.procs import ApiProc, Proc, worker_proc
 
 from warroom import migrate
-from warroom.db import make_engine, session_factory, unit_of_work
+from warroom.core.db import make_engine, session_factory
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident, TimelineEntry
 from warroom.incidents.schemas import IncidentCreate
 from warroom.notifications.models import Notification
 from warroom.policy import Policy
-from warroom.reminders import service as reminders
-from warroom.reminders.models import DueJob
+from warroom.scheduler import service as reminders
+from warroom.scheduler.models import DueJob
 
 
 def write_policy(tmp: Path, cadence: float, remind: float) -> Policy:
@@ -59,7 +59,7 @@ def write_policy(tmp: Path, cadence: float, remind: float) -> Policy:
 def seed_incidents(sessions: Any, policy: Policy, n: int) -> None:
     """Open incidents over the catalog, declared by hand; their cadence is parked an hour out."""
     now = datetime.now(UTC)
-    with unit_of_work(sessions) as s:
+    with sessions.begin() as s:
         for i in range(n):
             incidents.declare(
                 s,
@@ -82,7 +82,7 @@ def shift_cadence(
 ) -> None:
     """Move every open incident's due time by delta, or (delta None) spread the due times evenly
     over [start, start + spread) (epoch seconds) with the reminder remind_before earlier."""
-    with unit_of_work(sessions) as s:
+    with sessions.begin() as s:
         rows = list(s.scalars(select(Incident).where(Incident.next_update_due_at.is_not(None)).order_by(Incident.id)))
         for i, inc in enumerate(rows):
             assert inc.next_update_due_at is not None

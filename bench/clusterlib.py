@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from tests.support import databases
 
-from warroom.db import normalize_url
+from warroom.core.db import normalize_url
 
 
 def pct(values: list[float], p: float) -> float:

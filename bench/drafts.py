@@ -19,11 +19,11 @@ from sqlalchemy import event, select
 from tests.support import databases
 
 from warroom import migrate
-from warroom.db import make_engine, session_factory, unit_of_work
+from warroom.core.db import make_engine, session_factory
+from warroom.incidents import drafts
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.incidents.schemas import IncidentCreate
-from warroom.notifications import drafts
 from warroom.policy import reference_policy
 
 
@@ -31,7 +31,7 @@ def run(url: str) -> None:
     migrate.upgrade(url)
     engine = make_engine(url)
     sessions, policy, now = session_factory(engine), reference_policy(), datetime.now(UTC)
-    with unit_of_work(sessions) as s:
+    with sessions.begin() as s:
         for i in range(300):
             incidents.declare(
                 s,

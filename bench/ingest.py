@@ -399,7 +399,7 @@ def bench_trivial(args: argparse.Namespace) -> dict[str, float]:
 def pg_database() -> tuple[str, Callable[[], None]]:
     import sqlalchemy as sa
 
-    from warroom.db import normalize_url
+    from warroom.core.db import normalize_url
 
     name = f"warroom_bench_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")

@@ -30,7 +30,7 @@ from tests.support.notify import SLACK_TOKEN, policy_raw
 from tests.support.procs import ApiProc, Proc, worker_proc
 
 from warroom import migrate
-from warroom.db import make_engine, session_factory, unit_of_work
+from warroom.core.db import make_engine, session_factory
 from warroom.users import service as users
 
 PASSWORD = "bench-password-1"
@@ -106,7 +106,7 @@ def main() -> None:
             progress=lambda s: print(s, flush=True),
         )
         print(f"seeded {counts} in {time.monotonic() - t:.0f}s; sizes {db_size(url)}", flush=True)
-        with unit_of_work(session_factory(engine)) as s:
+        with session_factory(engine).begin() as s:
             user = users.create_user(s, now=datetime.now(UTC), handle="bench", role="admin")
             users.set_password(user, PASSWORD)
         engine.dispose()

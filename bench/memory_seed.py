@@ -15,8 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from warroom.alerts.models import Alert, AlertEvent
 from warroom.incidents.models import Incident, IncidentService
-from warroom.ingest.models import Alert, AlertEvent
 
 SERVICES = ["usip", "ssoe", "sis", "tou", "csp", "mpi"]
 SOURCES = ["datadog", "datadog", "alertmanager", "alertmanager", "grafana", "events"]

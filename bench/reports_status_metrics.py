@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 
-from warroom import metrics, migrate
-from warroom.db import make_engine, session_factory
+from warroom import migrate
+from warroom.alerts.models import Alert
+from warroom.core import metrics
+from warroom.core.db import make_engine, session_factory
 from warroom.incidents.models import Incident, IncidentService, StatusUpdate
-from warroom.ingest.models import Alert
 from warroom.policy import reference_policy
 from warroom.reports import service as reports
 from warroom.status import service as status

@@ -24,9 +24,9 @@ from bench.clusterlib import dd_body, drop_database, new_database
 from bench.memory_seed import SERVICES, seed
 
 from warroom import migrate
-from warroom.db import make_engine, session_factory, unit_of_work
+from warroom.core.db import make_engine, session_factory
 from warroom.ingest import parsers
-from warroom.ingest import store as ingest
+from warroom.ingest.fastpath import store as ingest
 from warroom.policy import reference_policy
 
 
@@ -55,7 +55,7 @@ def main() -> None:
                 items, _ = parsers.parse("datadog", body)
                 assert not args.tagged or items[0].labels.get("csp") == "idme"
                 t0 = time.perf_counter()
-                with unit_of_work(sessions) as s:
+                with sessions.begin() as s:
                     out = ingest.ingest(s, policy=policy, now=datetime.now(UTC), items=items)
                 times.append(time.perf_counter() - t0)
                 joined += out[0].incident_id == counts["storm_incident"]

@@ -18,11 +18,11 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from warroom import migrate
-from warroom.api.app import create_app
-from warroom.db import make_engine, session_factory, unit_of_work
+from warroom.app import create_app
+from warroom.core.db import make_engine, session_factory
+from warroom.core.settings import Settings
 from warroom.incidents.models import Incident, IncidentService
 from warroom.policy import reference_policy
-from warroom.settings import Settings
 from warroom.users import service as users
 
 PASSWORD = "bench-password-1"
@@ -89,7 +89,7 @@ def main() -> None:
     t = time.perf_counter()
     seed(engine, args.incidents)
     print(f"seeded {args.incidents} incidents in {time.perf_counter() - t:.1f}s ({engine.dialect.name})")
-    with unit_of_work(session_factory(engine)) as s:
+    with session_factory(engine).begin() as s:
         user = users.create_user(s, now=datetime.now(UTC), handle="bench", role="responder")
         users.set_password(user, PASSWORD)
     app = create_app(Settings(database_url=url), policy=reference_policy(), engine=engine)

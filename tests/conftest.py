@@ -12,12 +12,12 @@ from sqlalchemy.engine import Engine
 
 from tests.support import databases
 from tests.support.server import Running, ThreadedServer
-from warroom import bootstrap
-from warroom.api.app import create_app
-from warroom.clock import FakeClock
-from warroom.db import session_factory, unit_of_work
+from warroom.app import create_app
+from warroom.core.clock import FakeClock
+from warroom.core.db import session_factory
+from warroom.core.settings import Settings
 from warroom.policy import Policy, reference_policy
-from warroom.settings import Settings
+from warroom.users import bootstrap
 from warroom.users import service as users
 
 # OWASP's minimum argon2id (19 MiB) instead of RFC 9106's 64 MiB: a real KDF at 1/5 of the cost of
@@ -94,7 +94,7 @@ def start_server(
 ) -> Running:
     settings = Settings(database_url=db_url, **settings_kw)  # type: ignore[arg-type]
     app = create_app(settings, policy=policy, clock=clock, engine=engine, run_worker=run_worker)
-    with unit_of_work(session_factory(engine)) as s:
+    with session_factory(engine).begin() as s:
         first = bootstrap.ensure_admin(s, now=(clock.now() if clock else T0))
     assert first is not None
     server = ThreadedServer(app).start()

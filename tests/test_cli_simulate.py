@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from tests.support import cli
 from tests.support.alerts import FIXTURES
-from warroom.ingest.models import Alert
+from warroom.alerts.models import Alert
 
 
 def _run(db_url: str, *args: str) -> cli.Ran:

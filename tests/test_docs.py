@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
+from warroom.core.settings import Settings
 from warroom.policy import Policy
 from warroom.policy.loader import parse_policy, reference_policy_text
-from warroom.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

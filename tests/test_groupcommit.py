@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from warroom.api.groupcommit import GroupCommitter
+from warroom.ingest.fastpath.groupcommit import GroupCommitter
 from warroom.users.models import AppSetting
 
 
@@ -71,7 +71,7 @@ def test_two_processes_batches_in_opposite_service_order_never_deadlock(pg_url: 
     batch's service locks in sorted order first, so the second batch waits instead of deadlocking
     (a deadlock would kill one transaction and force a replay)."""
     from tests.support import databases
-    from warroom.db import session_factory
+    from warroom.core.db import session_factory
     from warroom.ingest import grouping
 
     engines = [databases.engine_for(pg_url), databases.engine_for(pg_url)]

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import T0
 from tests.support.server import Running
-from warroom.clock import FakeClock
+from warroom.core.clock import FakeClock
 
 DECLARE = {"services": ["sis"], "priority": "P1", "severity": "SEV-2"}
 

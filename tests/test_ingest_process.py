@@ -16,13 +16,14 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from tests.support.server import ThreadedServer, http_client
-from warroom.api.app import create_app
-from warroom.api.ingest_proc import ProcessWriter
-from warroom.clock import SystemClock
-from warroom.db import session_factory, unit_of_work
-from warroom.ingest.models import Alert, AlertEvent
+from tests.support.wired import HOOKS
+from warroom.alerts.models import Alert, AlertEvent
+from warroom.app import create_app
+from warroom.core.clock import SystemClock
+from warroom.core.db import session_factory
+from warroom.core.settings import Settings, writer_process_wanted
+from warroom.ingest.fastpath.writer import ProcessWriter
 from warroom.policy import reference_policy
-from warroom.settings import Settings, writer_process_wanted
 from warroom.users import service as users
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "alerts"
@@ -30,12 +31,13 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "alerts"
 
 @pytest.fixture
 def served(db_url: str, engine: Engine) -> Iterator[tuple[ThreadedServer, str, ProcessWriter]]:
-    with unit_of_work(session_factory(engine)) as s:
+    with session_factory(engine).begin() as s:
         _, token = users.create_token(s, now=SystemClock().now(), user=None, kind="ingest", name="tests")
     app = create_app(Settings(database_url=db_url), policy=reference_policy(), engine=engine, ingest_process=True)
     server = ThreadedServer(app).start()
     try:
-        yield server, token, app.state.warroom.extras["ingest_writer"]
+        assert app.fastpath.process is not None
+        yield server, token, app.fastpath.process
     finally:
         server.stop()
 
@@ -108,7 +110,7 @@ def test_serve_picks_the_writer_process_for_postgresql_only() -> None:
 
 
 def test_a_writer_process_that_cannot_start_fails_the_start(capfd: pytest.CaptureFixture[str]) -> None:
-    writer = ProcessWriter(Settings(database_url="nosuchdb://x/y"), reference_policy())
+    writer = ProcessWriter(Settings(database_url="nosuchdb://x/y"), reference_policy(), HOOKS)
     with pytest.raises(RuntimeError, match="ingest writer process did not start"):
         asyncio.run(writer.start())
     assert writer.child is not None and writer.child.returncode not in (None, 0)

@@ -22,8 +22,8 @@ from tests.support.alerts import (
     timeline,
 )
 from tests.support.server import Running
-from warroom.clock import FakeClock
-from warroom.ingest.models import Alert
+from warroom.alerts.models import Alert
+from warroom.core.clock import FakeClock
 from warroom.notifications.models import Notification
 
 

@@ -16,9 +16,9 @@ from tests.support.alerts import accepted, dd, ingest_token, payload, send
 from tests.support.http_fakes import SlackApiServer
 from tests.support.notify import SLACK_TOKEN, worker
 from tests.support.server import Running
-from warroom.clock import FakeClock
-from warroom.logs import make_handler, redact
-from warroom.settings import Settings
+from warroom.core.clock import FakeClock
+from warroom.core.logs import make_handler, redact
+from warroom.core.settings import Settings
 
 
 def scrape(server: Running) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

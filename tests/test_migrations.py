@@ -12,8 +12,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from tests.support import databases
+from tests.support.wired import HOOKS
 from warroom import migrate
-from warroom.db import make_engine
+from warroom.core.db import make_engine
 from warroom.models import Base
 
 FIRST_RELEASE = "0001_core"
@@ -95,8 +96,9 @@ def test_event_keys_rewritten_so_old_events_still_dedupe(empty_url: str) -> None
     import hashlib
     from datetime import UTC, datetime
 
-    from warroom.db import session_factory
-    from warroom.ingest import parsers, store
+    from warroom.core.db import session_factory
+    from warroom.ingest import parsers
+    from warroom.ingest.fastpath import store
     from warroom.policy import load_policy
 
     cfg = migrate.alembic_config(empty_url)
@@ -133,7 +135,7 @@ def test_event_keys_rewritten_so_old_events_still_dedupe(empty_url: str) -> None
         )
     migrate.upgrade(empty_url)
     with session_factory(engine)() as session:
-        (out,) = store.ingest(session, policy=load_policy(None), now=datetime.now(UTC), items=[item])
+        (out,) = store.ingest(session, policy=load_policy(None), hooks=HOOKS, now=datetime.now(UTC), items=[item])
         session.commit()
         assert (out.alert_id, out.duplicate, out.created) == (alert_id, True, False)
         assert (

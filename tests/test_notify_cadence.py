@@ -12,11 +12,10 @@ from tests.conftest import T0
 from tests.support.http_fakes import SlackApiServer
 from tests.support.notify import make_policy, slack_channels, worker
 from tests.support.server import Running
-from warroom.clock import FakeClock
-from warroom.db import unit_of_work
-from warroom.ingest.models import Alert
+from warroom.alerts.models import Alert
+from warroom.core.clock import FakeClock
 from warroom.policy import Policy
-from warroom.reminders.models import DueJob
+from warroom.scheduler.models import DueJob
 
 
 @pytest.fixture
@@ -139,7 +138,7 @@ def test_update_draft_lists_what_changed(server: Running, clock: FakeClock) -> N
         clock.set(T0 + timedelta(minutes=8))
         c.patch(f"/api/v1/incidents/{ref}", json={"severity": "SEV-1"})
         c.post(f"/api/v1/incidents/{ref}/timeline", json={"text": "OOB deploy of the fix requested"})
-    with unit_of_work(server.state.sessions) as s:
+    with server.state.sessions.begin() as s:
         for title, status, start, end in (
             ("id.me errors", "firing", 2, None),
             ("login.gov errors", "resolved", 7, 9),

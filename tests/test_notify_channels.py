@@ -20,7 +20,7 @@ from tests.support.http_fakes import Fault, SlackApiServer, SlackWebhookServer, 
 from tests.support.notify import SLACK_TOKEN, make_policy, policy_raw, slack_channels, worker
 from tests.support.server import Running, free_port, http_client
 from tests.support.smtp_fake import SmtpServer
-from warroom.clock import FakeClock, utcnow
+from warroom.core.clock import FakeClock, utcnow
 from warroom.notifications import signing
 from warroom.notifications.models import Notification
 from warroom.policy import Policy
@@ -195,7 +195,8 @@ def test_worker_inside_serve_and_healthz(engine, db_url: str, tmp_path: Path) ->
                 health = c.get("/healthz")
                 assert health.status_code == 200 and health.json()["checks"]["worker"] == "ok"
                 clock.advance(3)  # the thread beats with the fake clock's time... then stops beating
-                running.state.extras["worker"].stop.set()
+                assert running.app.worker is not None
+                running.app.worker.stop.set()
                 time.sleep(0.3)
                 health = c.get("/healthz")
                 assert health.status_code == 503 and health.json()["checks"]["worker"].startswith("stale")
@@ -268,8 +269,8 @@ def test_worker_process_stops_on_sigterm(db_url: str, tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-    from warroom.db import make_engine, session_factory
-    from warroom.notifications.models import WorkerHeartbeat
+    from warroom.core.db import make_engine, session_factory
+    from warroom.scheduler.models import WorkerHeartbeat
 
     eng = make_engine(db_url)
     with session_factory(eng)() as s:

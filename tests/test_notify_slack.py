@@ -11,7 +11,7 @@ from sqlalchemy import select
 from tests.support.http_fakes import Fault, SlackApiServer
 from tests.support.notify import make_policy, slack_channels, worker
 from tests.support.server import Running
-from warroom.clock import FakeClock
+from warroom.core.clock import FakeClock
 from warroom.notifications.models import Notification, SlackThread
 from warroom.policy import Policy
 
@@ -235,10 +235,10 @@ def test_a_paced_backlog_does_not_hold_up_other_channels(
     w = worker(server.state.sessions, paced, clock, db_url, slack=slack)
     for i in range(5):
         _declare(server, title=f"backlog {i}")
-    from warroom.db import unit_of_work
+
     from warroom.notifications import service as outbox
 
-    with unit_of_work(server.state.sessions) as s:
+    with server.state.sessions.begin() as s:
         outbox.enqueue(s, policy=paced, now=clock.now(), event="completed", text="to leadership")
     w.drain()
     assert sorted(p["channel"] for p in slack.posts()) == ["#leaders", "#support"]

@@ -17,13 +17,14 @@ from sqlalchemy import select
 
 from tests.support.http_fakes import Fault, SlackApiServer
 from tests.support.notify import SLACK_TOKEN, policy_raw
-from warroom.clock import utcnow
-from warroom.db import make_engine, session_factory, unit_of_work
+from warroom.core.clock import utcnow
+from warroom.core.db import make_engine, session_factory
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import IncidentCreate
 from warroom.notifications import service as outbox
-from warroom.notifications.models import Notification, WorkerHeartbeat
+from warroom.notifications.models import Notification
 from warroom.policy import Policy
+from warroom.scheduler.models import WorkerHeartbeat
 
 
 @pytest.fixture
@@ -106,7 +107,7 @@ def _wait_for_beats(db_url: str, n: int, timeout: float = 30) -> None:
 def _declare(db_url: str, policy: Policy, n: int, updates: int) -> None:
     eng = make_engine(db_url)
     try:
-        with unit_of_work(session_factory(eng)) as s:
+        with session_factory(eng).begin() as s:
             for i in range(n):
                 inc = incidents.declare(
                     s,

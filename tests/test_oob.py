@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.server import Running
-from warroom.clock import FakeClock
+from tests.support.wired import run_due
+from warroom.core.clock import FakeClock
 from warroom.deploys import states
 from warroom.notifications.models import Notification
-from warroom.reminders import runner
-from warroom.reminders.models import DueJob
+from warroom.scheduler.models import DueJob
 
 FORM = {
     "prs": ["https://github.com/example/identity/pull/42"],
@@ -293,7 +293,7 @@ def _oob_notifications(server: Running) -> list[Notification]:
 
 
 def _run_jobs(server: Running, clock: FakeClock) -> int:
-    return runner.run_due_jobs(server.state.sessions, policy=server.state.policy, clock=clock, worker_id="t")
+    return run_due(server.state.sessions, server.state.policy, clock)
 
 
 @pytest.mark.parametrize(

@@ -18,15 +18,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.notify import make_policy
 from tests.support.server import ThreadedServer, free_port, http_client
-from warroom.api.app import create_app
-from warroom.api.groupcommit import GroupCommitter
-from warroom.clock import FakeClock
-from warroom.db import make_engine, session_factory
+from tests.support.wired import HOOKS, JOBS, job_runner
+from warroom.app import create_app
+from warroom.core.clock import FakeClock
+from warroom.core.db import make_engine, session_factory
+from warroom.core.settings import Settings
+from warroom.ingest.fastpath.groupcommit import GroupCommitter
 from warroom.policy import Policy, reference_policy
-from warroom.reminders import runner
-from warroom.reminders import service as reminders
-from warroom.reminders.models import DueJob
-from warroom.settings import Settings
+from warroom.scheduler import runner
+from warroom.scheduler import service as reminders
+from warroom.scheduler.models import DueJob
 from warroom.users.models import AppSetting
 from warroom.worker import Worker
 
@@ -73,7 +74,9 @@ def test_api_answers_503_with_retry_after_while_the_database_is_down(caplog: pyt
 def test_worker_backs_off_with_one_line_per_failed_pass(caplog: pytest.LogCaptureFixture) -> None:
     engine = make_engine(_down_url())
     policy = make_policy(worker={"poll_interval": "50ms"})
-    worker = Worker(session_factory(engine), settings=Settings(), policy=policy, clock=FakeClock())
+    worker = Worker(
+        session_factory(engine), settings=Settings(), policy=policy, clock=FakeClock(), jobs=JOBS, hooks=HOOKS
+    )
     caplog.set_level(logging.WARNING, logger="warroom")
     thread = threading.Thread(target=worker.run)
     thread.start()
@@ -92,13 +95,16 @@ def test_worker_backs_off_with_one_line_per_failed_pass(caplog: pytest.LogCaptur
 CALLS: list[int] = []
 
 
-@runner.handler("test_flaky_db")
 def _flaky(session: Session, ctx: runner.JobContext, job: DueJob) -> None:
     """Fails like a lost connection the first time it runs, then works."""
     CALLS.append(job.id)
     if len(CALLS) == 1:
         raise _outage()
     job.last_error = "ran"
+
+
+def _flaky_runner(policy: Policy, clock: FakeClock) -> runner.Runner:
+    return job_runner(policy, clock, "w1", jobs={**JOBS, "test_flaky_db": runner.JobSpec(_flaky)})
 
 
 def test_a_job_whose_transaction_died_with_the_database_runs_again_first(
@@ -110,10 +116,10 @@ def test_a_job_whose_transaction_died_with_the_database_runs_again_first(
             reminders.schedule(s, kind="test_flaky_db", subject=f"t:{i}", due_at=clock.now(), now=clock.now())
     held: list[Any] = []
     with pytest.raises(sa_exc.OperationalError):
-        runner.run_due_jobs(sessions, policy=policy, clock=clock, worker_id="w1", held=held)
+        runner.run_due_jobs(sessions, _flaky_runner(policy, clock), held=held)
     assert len(held) == 3  # nothing of the failed job was committed; the others were not started
     clock.advance(timedelta(seconds=1))
-    assert runner.run_due_jobs(sessions, policy=policy, clock=clock, worker_id="w1", held=held) == 3
+    assert runner.run_due_jobs(sessions, _flaky_runner(policy, clock), held=held) == 3
     assert held == [] and CALLS[0] == CALLS[1]  # the failed job ran again, first
     with sessions() as s:
         jobs = list(s.scalars(select(DueJob).where(DueJob.kind == "test_flaky_db")))

@@ -11,7 +11,7 @@ from tests.conftest import T0
 from tests.support.http_fakes import SlackApiServer
 from tests.support.notify import make_policy, slack_channels, worker
 from tests.support.server import Running
-from warroom.clock import FakeClock
+from warroom.core.clock import FakeClock
 from warroom.incidents.models import Incident
 
 

@@ -14,7 +14,7 @@ from tests.conftest import T0
 from tests.support import cli
 from tests.support.alert_rows import add_alert
 from tests.support.server import Running
-from warroom.clock import FakeClock
+from warroom.core.clock import FakeClock
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.incidents.schemas import IncidentCreate

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from tests.support.routes import iter_routes
 from tests.support.server import Running
-from warroom.api.routes import iter_routes
 
 # rule: open (no credentials), viewer / responder / admin (user token with at least that role),
 # ingest (ingest token), public (no token by design: status page, metrics).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.support.server import Running
-from warroom.api.security import RateLimiter
+from warroom.core.ratelimit import RateLimiter
 
 
 def test_headers(server: Running) -> None:

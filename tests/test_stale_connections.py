@@ -12,8 +12,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from warroom.api.groupcommit import GroupCommitter
-from warroom.db import make_engine, session_factory
+from warroom.core.db import make_engine, session_factory
+from warroom.ingest.fastpath.groupcommit import GroupCommitter
 from warroom.users.models import AppSetting
 
 pytestmark = pytest.mark.postgres

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from warroom.errors import IllegalTransition
+from warroom.core.errors import IllegalTransition
 from warroom.incidents.states import STATES, TRANSITIONS, check_transition, missing_for_completion
 
 LEGAL = {

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import T0
 from tests.support.alert_rows import add_alert
 from tests.support.server import Running
-from warroom.clock import FakeClock
+from warroom.core.clock import FakeClock
 
 EXPECTED = {"SEV-1": "outage", "SEV-2": "outage", "SEV-3": "degraded", "SEV-4": "degraded", "SEV-5": "degraded"}
 SERVICE_KEYS = {"service", "name", "status", "incidents", "updated_at"}

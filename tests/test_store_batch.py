@@ -12,8 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import T0
-from warroom.ingest import parsers, store
-from warroom.ingest.models import Alert, AlertEvent
+from tests.support.wired import HOOKS
+from warroom.alerts.models import Alert, AlertEvent
+from warroom.ingest import parsers
+from warroom.ingest.fastpath import store
 from warroom.policy import Policy
 
 
@@ -39,7 +41,7 @@ def _ingest(
     sessions: sessionmaker[Session], policy: Policy, items: list[parsers.Incoming], minute: int = 0
 ) -> list[store.Outcome]:
     with sessions() as s:
-        out = store.ingest(s, policy=policy, now=T0 + timedelta(minutes=minute), items=items)
+        out = store.ingest(s, policy=policy, hooks=HOOKS, now=T0 + timedelta(minutes=minute), items=items)
         s.commit()
     return out
 

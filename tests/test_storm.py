@@ -17,11 +17,10 @@ from tests.support.alert_rows import add_alert, add_alerts
 from tests.support.alerts import accepted, incident, incidents, ingest_token, payload, run_jobs, timeline
 from tests.support.server import Running
 from tests.support.web import login, make_web_user
-from warroom.clock import FakeClock
-from warroom.db import unit_of_work
+from warroom.alerts.models import AlertEvent
+from warroom.core.clock import FakeClock
+from warroom.incidents import drafts
 from warroom.incidents import service as incident_service
-from warroom.ingest.models import AlertEvent
-from warroom.notifications import drafts
 from warroom.policy import reference_policy
 from warroom.triage import rules
 
@@ -74,7 +73,7 @@ def _storm(server: Running, token: str, clock: FakeClock) -> str:
     for i in range(0, STORM, 15):
         rows[i].update(status="resolved", resolved_at=rows[i]["at"] + timedelta(minutes=3))
     add_alerts(server.state.sessions, rows, service="csp", incident_id=incident_service.parse_ref(ref))
-    with unit_of_work(server.state.sessions) as s:
+    with server.state.sessions.begin() as s:
         inc = incident_service.get(s, ref)
         for i in range(40):
             incident_service.add_timeline(
@@ -184,7 +183,7 @@ def test_small_incident_lists_firing_first_then_most_recent(server: Running) -> 
 
 def test_storm_web_room_shows_a_bounded_list_and_links_to_all(server: Running, token: str, clock: FakeClock) -> None:
     ref = _storm(server, token, clock)
-    with unit_of_work(server.state.sessions) as s:  # each joining alert adds an alert entry
+    with server.state.sessions.begin() as s:  # each joining alert adds an alert entry
         inc = incident_service.get(s, ref)
         for i in range(20):
             incident_service.add_timeline(

@@ -160,7 +160,7 @@ def test_triage_memo_decides_exactly_like_triage() -> None:
 
 def test_bulk_inserts_match_their_tables() -> None:
     """The ingest batch's hand-written INSERTs name real columns and every required one."""
-    from warroom.ingest import bulk
+    from warroom.ingest.fastpath import bulk
     from warroom.models import Base
 
     for statement in (bulk.ALERTS, bulk.EVENTS, bulk.NEW_EVENTS, bulk.DUE):

@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.alerts import accepted, ingest_token
 from tests.support.server import Running
-from warroom.walcheckpoint import WalCheckpointer
+from warroom.ingest.fastpath.walcheckpoint import WalCheckpointer
 
 
 def _write_for(path: Path, seconds: float, checkpointer: WalCheckpointer | None) -> tuple[int, int]:
@@ -61,7 +61,8 @@ def test_passive_checkpoints_alone_let_the_wal_grow(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_serve_checkpoints_on_a_side_thread_and_the_ingest_writer_restarts(server: Running) -> None:
-    checkpointer: WalCheckpointer = server.state.extras["wal_checkpointer"]
+    checkpointer = server.app.fastpath.checkpointer
+    assert isinstance(checkpointer, WalCheckpointer)
     checkpointer.soft_pages = 20  # a small limit: 40 alerts, each its own commit, pass it
     token = ingest_token(server, "datadog")
     body = {"alert_id": "m", "transition": "Triggered", "title": "[Triggered] load", "tags": "env:prod,service:sis"}

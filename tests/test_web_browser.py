@@ -14,8 +14,7 @@ import pytest
 from tests.conftest import IN_CI
 from tests.support.server import Running
 from tests.support.web import PASSWORD, make_web_user
-from warroom.clock import FakeClock
-from warroom.db import unit_of_work
+from warroom.core.clock import FakeClock
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import IncidentCreate
 
@@ -192,7 +191,7 @@ def test_incident_lifecycle_in_the_browser(tabs: Any, server: Running, clock: Fa
     expect(row).to_contain_text("active")
     expect(row.locator(".due")).to_have_class(re.compile(r"\bok\b"))
     page.evaluate("window.__stillHere = true")
-    with unit_of_work(server.state.sessions) as s:
+    with server.state.sessions.begin() as s:
         incidents.declare(
             s,
             policy=server.state.policy,
@@ -250,7 +249,7 @@ def test_incident_lifecycle_in_the_browser(tabs: Any, server: Running, clock: Fa
 
 def test_viewer_sees_no_edit_controls_and_is_refused(tabs: Any, server: Running, clock: FakeClock) -> None:
     make_web_user(server, "victor", role="viewer")
-    with unit_of_work(server.state.sessions) as s:
+    with server.state.sessions.begin() as s:
         ref = incidents.declare(
             s,
             policy=server.state.policy,
@@ -276,7 +275,7 @@ def test_viewer_sees_no_edit_controls_and_is_refused(tabs: Any, server: Running,
 def test_script_title_is_shown_as_text(tabs: Any, server: Running, clock: FakeClock) -> None:
     make_web_user(server, "alice")
     evil = "<script>alert(1)</script>"
-    with unit_of_work(server.state.sessions) as s:
+    with server.state.sessions.begin() as s:
         ref = incidents.declare(
             s,
             policy=server.state.policy,
@@ -296,7 +295,7 @@ def test_script_title_is_shown_as_text(tabs: Any, server: Running, clock: FakeCl
 
 def test_form_without_csrf_token_is_refused(tabs: Any, server: Running, clock: FakeClock) -> None:
     make_web_user(server, "alice")
-    with unit_of_work(server.state.sessions) as s:
+    with server.state.sessions.begin() as s:
         ref = incidents.declare(
             s,
             policy=server.state.policy,
@@ -319,7 +318,7 @@ def test_form_without_csrf_token_is_refused(tabs: Any, server: Running, clock: F
 
 def test_phone_screen_and_keyboard_only(tabs: Any, server: Running, clock: FakeClock) -> None:
     make_web_user(server, "alice")
-    with unit_of_work(server.state.sessions) as s:
+    with server.state.sessions.begin() as s:
         ref = incidents.declare(
             s,
             policy=server.state.policy,

@@ -8,8 +8,7 @@ from typing import Any
 from tests.support.server import Running
 from tests.support.web import make_web_user
 from tests.test_web_browser import ARTIFACTS, _kind, browser, tabs  # noqa: F401 (fixtures)
-from warroom.clock import FakeClock
-from warroom.db import unit_of_work
+from warroom.core.clock import FakeClock
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import IncidentCreate
 
@@ -17,7 +16,7 @@ from playwright.sync_api import expect  # isort: skip (after the module skip abo
 
 
 def _declare(server: Running, clock: FakeClock) -> str:
-    with unit_of_work(server.state.sessions) as s:
+    with server.state.sessions.begin() as s:
         return incidents.declare(
             s,
             policy=server.state.policy,

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 from tests.support.server import Running
 from tests.support.web import csrf_of, login, make_web_user
-from warroom.db import unit_of_work
 from warroom.deploys import service as oob
 from warroom.deploys.models import OobRequest
 from warroom.incidents import queries as incident_queries
@@ -34,7 +33,7 @@ FULL = {
 
 
 def _declare(server: Running, title: str = "Sign-in down", when: datetime | None = None, priority: str = "P1") -> str:
-    with unit_of_work(server.state.sessions) as s:
+    with server.state.sessions.begin() as s:
         return incidents.declare(
             s,
             policy=server.state.policy,
@@ -191,7 +190,7 @@ def test_viewer_sees_but_cannot_change_and_csrf_is_checked(server: Running) -> N
     make_web_user(server, "alice")
     make_web_user(server, "victor", role="viewer")
     ref = _declare(server)
-    with unit_of_work(server.state.sessions) as s:
+    with server.state.sessions.begin() as s:
         inc = incidents.get(s, ref, for_update=True)
         from warroom.deploys.schemas import OobForm
 
@@ -239,10 +238,16 @@ def test_reports_page_figures_charts_and_downloads(server: Running) -> None:
     p1 = _declare(server, title="Sept P1", when=sept)
     _declare(server, title="Sept P3", when=sept + timedelta(days=1), priority="P3")
     _declare(server, title="October one")  # outside the default period (last full month: September)
-    with unit_of_work(server.state.sessions) as s:
+    with server.state.sessions.begin() as s:
         inc = incidents.get(s, p1, for_update=True)
         incidents.transition(
-            s, policy=server.state.policy, now=sept + timedelta(minutes=45), actor="alice", incident=inc, to="resolved"
+            s,
+            policy=server.state.policy,
+            now=sept + timedelta(minutes=45),
+            actor="alice",
+            incident=inc,
+            to="resolved",
+            hooks=server.state.hooks,
         )
     victor, _ = login(server, "victor")
     assert 'href="/reports"' in victor.get("/").text

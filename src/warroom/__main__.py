@@ -1,5 +1,5 @@
 """Allow `python -m warroom` so tests and systemd can start the CLI without the script shim."""
 
-from warroom.cli import main
+from warroom.main import main
 
 main()

@@ -12,7 +12,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from warroom.clock import as_utc, utcnow
+from warroom.core.clock import as_utc, utcnow
 from warroom.models import Base
 
 FORMAT = "warroom-export"

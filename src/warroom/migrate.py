@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
-from warroom.db import make_engine, normalize_url
+from warroom.core.db import make_engine, normalize_url
 
 MIGRATION_LOCK = 0x7761_7272  # "warr": an application-wide advisory lock id
 

@@ -1,13 +1,12 @@
-"""Import every domain's ORM models so the metadata (and Alembic) sees the whole schema."""
+"""Every table, so the metadata (and Alembic, and backups) see the whole schema."""
 
-from warroom.audit.models import AuditEntry
-from warroom.db import Base
+from warroom.alerts.models import Alert, AlertEvent
+from warroom.core.audit import AuditEntry
+from warroom.core.db import Base
 from warroom.deploys.models import OobRequest
-from warroom.incidents.models import Incident, IncidentService, StatusUpdate, TimelineEntry
-from warroom.ingest.models import Alert, AlertEvent
-from warroom.notifications.models import ChannelPace, Notification, SlackThread, WorkerHeartbeat
-from warroom.postmortems.models import PostmortemVersion
-from warroom.reminders.models import DueJob
+from warroom.incidents.models import Incident, IncidentService, PostmortemVersion, StatusUpdate, TimelineEntry
+from warroom.notifications.models import ChannelPace, Notification, SlackThread
+from warroom.scheduler.models import DueJob, WorkerHeartbeat
 from warroom.users.models import ApiToken, AppSetting, User, WebSession
 
 __all__ = [

@@ -16,16 +16,16 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from warroom import outage
-from warroom.clock import Clock, SystemClock
-from warroom.deploys import service as _deploys  # noqa: F401 - registers the OOB reminder handler
-from warroom.ingest import jobs as _ingest_jobs  # noqa: F401 - registers escalation and auto-resolve
-from warroom.notifications import cadence as _cadence  # noqa: F401 - registers the cadence handlers
+from warroom.core import outage
+from warroom.core.clock import Clock, SystemClock
+from warroom.core.hooks import Hooks
+from warroom.core.settings import Settings
+from warroom.core.state import AppState
 from warroom.notifications import delivery, rules
-from warroom.notifications.models import WorkerHeartbeat
 from warroom.policy import Policy
-from warroom.reminders import runner
-from warroom.settings import Settings
+from warroom.registry import Registry
+from warroom.scheduler import runner
+from warroom.scheduler.models import WorkerHeartbeat
 
 log = logging.getLogger(__name__)
 FORGET_AFTER = timedelta(days=1)
@@ -46,15 +46,19 @@ class Worker:
         settings: Settings,
         policy: Policy,
         clock: Clock,
+        jobs: runner.Jobs,
+        hooks: Hooks,
         worker_id: str | None = None,
         stop: threading.Event | None = None,
     ) -> None:
+        """`jobs` and `hooks`: the wiring's (`Registry.jobs`, `Registry.hooks()`)."""
         self.sessions, self.settings, self.policy, self.clock = sessions, settings, policy, clock
         self.worker_id = worker_id or new_worker_id()
+        self.runner = runner.Runner(jobs=jobs, policy=policy, clock=clock, worker_id=self.worker_id, hooks=hooks)
         self.stop = stop or threading.Event()
         self.processed = 0
         self.started_at = clock.now()
-        self.held_jobs: list[tuple[int, Any]] = []  # claimed due jobs not yet run (database outage)
+        self.held_jobs: list[runner.Claimed] = []  # claimed due jobs not yet run (database outage)
         self.failures = 0  # passes failed in a row
 
     def beat(self, *, stopped: bool = False) -> None:
@@ -77,14 +81,7 @@ class Worker:
 
     def run_once(self) -> int:
         """One pass; returns how much work it did (0 = idle)."""
-        jobs = runner.run_due_jobs(
-            self.sessions,
-            policy=self.policy,
-            clock=self.clock,
-            worker_id=self.worker_id,
-            limit=self.policy.worker.job_batch,
-            held=self.held_jobs,
-        )
+        jobs = runner.run_due_jobs(self.sessions, self.runner, limit=self.policy.worker.job_batch, held=self.held_jobs)
         sent = delivery.run_batch(
             self.sessions,
             settings=self.settings,
@@ -147,10 +144,16 @@ class Worker:
         self.stop.wait(wait)
 
 
-def start_background_worker(state: Any) -> Callable[[], None]:
-    """Start the worker loop in a thread inside `serve`; returns a stop function."""
-    worker = Worker(state.sessions, settings=state.settings, policy=state.policy, clock=state.clock)
-    state.extras["worker"] = worker
+def start_background_worker(state: AppState, registry: Registry) -> tuple[Worker, Callable[[], None]]:
+    """Start the worker loop in a thread inside `serve`; returns it and a stop function."""
+    worker = Worker(
+        state.sessions,
+        settings=state.settings,
+        policy=state.policy,
+        clock=state.clock,
+        jobs=registry.jobs,
+        hooks=state.hooks,
+    )
     thread = threading.Thread(target=worker.run, name="warroom-worker", daemon=True)
     thread.start()
 
@@ -158,13 +161,13 @@ def start_background_worker(state: Any) -> Callable[[], None]:
         worker.stop.set()
         thread.join(timeout=max(30.0, state.policy.notifications.timeout.total_seconds() * 2))
 
-    return stop
+    return worker, stop
 
 
-def run_forever(settings: Settings, policy: Policy) -> None:
+def run_forever(settings: Settings, policy: Policy, registry: Registry) -> None:
     """`warroom worker`: run until SIGTERM/SIGINT, finishing the row in hand."""
-    from warroom.db import make_engine, session_factory
-    from warroom.logs import setup_logging
+    from warroom.core.db import make_engine, session_factory
+    from warroom.core.logs import setup_logging
 
     setup_logging(settings)
     # No ping on checkout, even after idling (a round trip per transaction, and the worker runs
@@ -173,7 +176,14 @@ def run_forever(settings: Settings, policy: Policy) -> None:
     engine = make_engine(
         settings.database_url, pool_size=policy.notifications.concurrency + 2, max_overflow=2, ping_idle=None
     )
-    worker = Worker(session_factory(engine), settings=settings, policy=policy, clock=SystemClock())
+    worker = Worker(
+        session_factory(engine),
+        settings=settings,
+        policy=policy,
+        clock=SystemClock(),
+        jobs=registry.jobs,
+        hooks=registry.hooks(),
+    )
 
     def on_signal(signum: int, frame: Any) -> None:
         log.info("signal %s: stopping after the row in hand", signum)

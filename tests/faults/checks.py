@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from tests.faults.scenario import CADENCE_S, REMIND_BEFORE_S, Run
+from warroom.alerts.models import Alert, AlertEvent
 from warroom.incidents.models import Incident, IncidentService, StatusUpdate
-from warroom.ingest.models import Alert, AlertEvent
 from warroom.notifications.models import Notification
 
 SLACK_S = timedelta(seconds=4)  # how late a worker may run a due job under load on 2 shared cores

@@ -21,12 +21,13 @@ from tests.support.http_fakes import SlackApiServer
 from tests.support.notify import policy_raw
 from tests.support.pgcluster import PgCluster
 from tests.support.procs import ApiProc, Proc, env_for, worker_proc
-from warroom import bootstrap, migrate
-from warroom.clock import utcnow
-from warroom.db import make_engine, session_factory, unit_of_work
+from warroom import migrate
+from warroom.core.clock import utcnow
+from warroom.core.db import make_engine, session_factory
 from warroom.incidents.models import Incident
 from warroom.notifications.models import Notification
-from warroom.reminders.models import DueJob
+from warroom.scheduler.models import DueJob
+from warroom.users import bootstrap
 from warroom.users import service as users
 
 CADENCE_S, REMIND_BEFORE_S, LEASE_S = 10, 4, 10
@@ -104,7 +105,7 @@ class Run:
         self.engine: Engine = make_engine(self.cluster.url, pool_size=4, max_overflow=4)
         self.sessions = session_factory(self.engine)
         now = utcnow()
-        with unit_of_work(self.sessions) as s:
+        with self.sessions.begin() as s:
             first = bootstrap.ensure_admin(s, now=now)
             assert first is not None
             responder = users.create_user(s, now=now, handle="fault-responder", role="responder")

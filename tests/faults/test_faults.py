@@ -20,8 +20,9 @@ from tests.faults import checks
 from tests.faults.scenario import LEASE_S, Run
 from tests.support.http_fakes import Fault
 from tests.support.pgcluster import PgCluster
-from warroom.clock import utcnow
-from warroom.notifications.models import Notification, WorkerHeartbeat
+from warroom.core.clock import utcnow
+from warroom.notifications.models import Notification
+from warroom.scheduler.models import WorkerHeartbeat
 
 pytestmark = [pytest.mark.xdist_group("faults"), pytest.mark.slow]
 LOGS: list[dict[str, str]] = []  # every run's logs, for the secrets test

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from warroom.ingest.models import Alert
+from warroom.alerts.models import Alert
 
 _seq = itertools.count(1)
 

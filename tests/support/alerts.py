@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from tests.support.server import Running
-from warroom.reminders import runner
+from tests.support.wired import run_due
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "alerts"
 
@@ -80,7 +80,7 @@ def timeline(server: Running, ref: str) -> list[dict[str, Any]]:
 
 def run_jobs(server: Running) -> int:
     state = server.state
-    return runner.run_due_jobs(state.sessions, policy=state.policy, clock=state.clock, worker_id="t")
+    return run_due(state.sessions, state.policy, state.clock)
 
 
 def dd(

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from warroom import cli
-from warroom.settings import get_settings
+from tests.support.wired import REGISTRY
+from warroom.core.settings import get_settings
+from warroom.main import build_cli
 
+CLI = build_cli(REGISTRY)  # the command line `warroom` builds, from the same wiring
 KEEP = {"WARROOM_PASSWORD_KDF"}  # the suite's choice (tests/conftest.py), not the test's
 
 
@@ -28,16 +30,15 @@ class Ran:
 
 def warroom(*args: str, env: Mapping[str, str | None], input: str | None = None) -> Ran:
     """Run `warroom ARGS` with `env` laid over this process's WARROOM_* variables (cleared)."""
-    cli.register_commands()
     settings_env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("WARROOM_") and k not in KEEP}
     settings_env.update(env)
     get_settings.cache_clear()
     try:
-        result = CliRunner().invoke(cli.app, list(args), env=settings_env, input=input)
+        result = CliRunner().invoke(CLI, list(args), env=settings_env, input=input, prog_name="warroom")
     finally:
         get_settings.cache_clear()
     code, stderr = result.exit_code, result.stderr
-    if isinstance(result.exception, ValidationError):  # what `warroom.cli.main` does with it
+    if isinstance(result.exception, ValidationError):  # what `warroom.main.main` does with it
         code, stderr = 2, stderr + f"error: {result.exception}\n"
     elif result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception  # a crash is a test failure with its own traceback

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from warroom import migrate
-from warroom.db import make_engine, normalize_url
+from warroom.core.db import make_engine, normalize_url
 from warroom.models import Base
 
 DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -8,10 +8,11 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
-from warroom.clock import Clock
+from tests.support.wired import HOOKS, JOBS
+from warroom.core.clock import Clock
+from warroom.core.settings import Settings
 from warroom.policy import Policy
 from warroom.policy.loader import reference_policy_text
-from warroom.settings import Settings
 from warroom.worker import Worker
 
 SLACK_TOKEN = "xoxb-test"
@@ -71,4 +72,12 @@ def worker(
     smtp: Any = None,
     worker_id: str = "test-worker",
 ) -> Worker:
-    return Worker(sessions, settings=settings_for(db_url, slack, smtp), policy=policy, clock=clock, worker_id=worker_id)
+    return Worker(
+        sessions,
+        settings=settings_for(db_url, slack, smtp),
+        policy=policy,
+        clock=clock,
+        worker_id=worker_id,
+        jobs=JOBS,
+        hooks=HOOKS,
+    )

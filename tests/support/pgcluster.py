@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from tests.support.server import free_port
-from warroom.db import normalize_url
+from warroom.core.db import normalize_url
 
 PASSWORD = "pg-secret-5d1e0c"  # the fault tests check that it never reaches a log
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import uvicorn
-from fastapi import FastAPI
 
-from warroom.api.deps import AppState
+from warroom.app import WarroomApp
+from warroom.core.state import AppState
 
 # httpx builds an SSL context (loading the CA bundle: ~50 ms of CPU) for every client it is not
 # given one; the tests speak plain HTTP over loopback, so one shared context serves them all.
@@ -63,7 +63,7 @@ class ThreadedServer:
 class Running:
     """A started warroom: its URL, in-process state, and HTTP clients per token."""
 
-    app: FastAPI
+    app: WarroomApp
     server: ThreadedServer
     admin_token: str
 

@@ -7,7 +7,6 @@ import re
 import httpx
 
 from tests.support.server import Running, http_client
-from warroom.db import unit_of_work
 from warroom.users import service as users
 
 PASSWORD = "correct horse battery"
@@ -15,7 +14,7 @@ CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 def make_web_user(server: Running, handle: str, role: str = "responder", password: str = PASSWORD) -> str:
-    with unit_of_work(server.state.sessions) as s:
+    with server.state.sessions.begin() as s:
         user = users.by_handle(s, handle) or users.create_user(s, now=server.state.now(), handle=handle, role=role)
         users.set_password(user, password)
     return handle

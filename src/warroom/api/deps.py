@@ -4,42 +4,17 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import parse_qs
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from warroom.audit import service as audit
-from warroom.clock import Clock
-from warroom.db import readonly, session_factory
-from warroom.policy.schema import Policy
-from warroom.settings import Settings
+from warroom.core.state import AppState
+from warroom.core.uow import UnitOfWork, read_only
 from warroom.users import service as users
 from warroom.users.models import ApiToken, User
-
-
-@dataclass
-class AppState:
-    """Everything a request needs, built once per process by create_app."""
-
-    settings: Settings
-    policy: Policy
-    engine: Engine
-    clock: Clock
-    sessions: sessionmaker[Session] = field(init=False)
-    read_sessions: sessionmaker[Session] = field(init=False)
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.sessions = session_factory(self.engine)
-        self.read_sessions = session_factory(readonly(self.engine))
-
-    def now(self) -> datetime:
-        return self.clock.now()
 
 
 def get_state(request: Request) -> AppState:
@@ -53,46 +28,37 @@ State = Annotated[AppState, Depends(get_state)]
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def _audit(request: Request, session: Session) -> None:
-    """Every accepted change through the API is audited in the same transaction."""
-    principal = getattr(request.state, "principal", None)
-    if request.method not in _MUTATING or principal is None or principal.kind == "ingest":
-        return
+def _write_session(request: Request) -> Iterator[Session]:
+    """One unit of work per request; it writes the audit row (who, `api`) and commits before the
+    response is sent, so a 2xx means committed. Ingest tokens are not audited (alerts are their
+    own record)."""
+    state = get_state(request)
     route = request.scope.get("route")
-    template = getattr(route, "path", request.url.path)
     target = next(iter(request.path_params.values()), None) if request.path_params else None
-    audit.record(
-        session,
-        now=get_state(request).now(),
-        actor=principal.handle,
-        via=principal.kind if principal.kind != "user" else "api",
-        action=f"{request.method} {template}",
+    uow = UnitOfWork(
+        state.sessions,
+        clock=state.clock,
+        channel="api",
+        action=f"{request.method} {getattr(route, 'path', request.url.path)}",
         target=str(target) if target else None,
         details={"path": request.url.path},
+        audit="always" if request.method in _MUTATING else "never",
     )
+    with uow as session:
+        yield session
+        principal = getattr(request.state, "principal", None)
+        if principal is not None and principal.kind != "ingest":
+            uow.actor = principal.handle
 
 
-def _uow(factory_name: str) -> Callable[[Request], Iterator[Session]]:
-    def dependency(request: Request) -> Iterator[Session]:
-        factory: sessionmaker[Session] = getattr(get_state(request), factory_name)
-        session = factory()
-        try:
-            yield session
-            if factory_name == "sessions":
-                _audit(request, session)
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
-
-    return dependency
+def _read_session(request: Request) -> Iterator[Session]:
+    with read_only(get_state(request).read_sessions) as session:
+        yield session
 
 
-# scope="function": commit happens before the response is sent, so a 2xx means committed.
-DB = Annotated[Session, Depends(_uow("sessions"), scope="function")]
-ReadDB = Annotated[Session, Depends(_uow("read_sessions"), scope="function")]
+# scope="function": the commit happens before the response is sent.
+DB = Annotated[Session, Depends(_write_session, scope="function")]
+ReadDB = Annotated[Session, Depends(_read_session, scope="function")]
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from warroom import outage
-from warroom.errors import Conflict, Forbidden, Invalid, NotFound, WarroomError
+from warroom.core import outage
+from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound, WarroomError
 
 log = logging.getLogger(__name__)
 _outages = outage.Throttled(log)

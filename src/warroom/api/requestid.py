@@ -12,7 +12,7 @@ from typing import Any
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from warroom.logs import request_id_var
+from warroom.core.logs import request_id_var
 
 log = logging.getLogger("warroom.access")
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from warroom.db import Base, JSONType, UTCDateTime
+from warroom.core.db import Base, JSONType, UTCDateTime
 
 
 class OobRequest(Base):

@@ -10,17 +10,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom.core.errors import Conflict, Invalid, NotFound
 from warroom.deploys import states
 from warroom.deploys.models import OobRequest
 from warroom.deploys.schemas import ChecklistEntryOut, OobForm, OobOut, form_dict
-from warroom.errors import Conflict, Invalid, NotFound
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.notifications import service as outbox
 from warroom.policy.schema import Policy
-from warroom.postmortems import service as postmortems
-from warroom.reminders import runner
-from warroom.reminders import service as reminders
+from warroom.scheduler import service as scheduler
 
 log = logging.getLogger(__name__)
 POSTMORTEM_DUE = "oob_postmortem_due"
@@ -78,7 +76,7 @@ def _apply_form(row: OobRequest, form: OobForm) -> list[str]:
     return changed
 
 
-def _notify(
+def notify(
     session: Session, policy: Policy, incident: Incident, row: OobRequest, now: datetime, text: str, **payload: Any
 ) -> None:
     outbox.enqueue(
@@ -206,7 +204,7 @@ def transition(
             now, policy.oob.postmortem_due_business_days, tz=policy.oob.timezone
         )
         if row.postmortem_done_at is None:
-            reminders.schedule(
+            scheduler.schedule(
                 session,
                 kind=POSTMORTEM_DUE,
                 subject=f"oob:{row.id}",
@@ -229,7 +227,7 @@ def transition(
         text=text,
         data={"oob": row.ref, "from": old, "to": to, "reason": reason},
     )
-    _notify(session, policy, incident, row, now, text, previous=old, actor=actor)
+    notify(session, policy, incident, row, now, text, previous=old, actor=actor)
     log.info("%s %s -> %s by %s", row.ref, old, to, actor, extra={"incident": incident.ref})
     return row
 
@@ -282,7 +280,7 @@ def postmortem_done(
     row.postmortem_done_at = now
     row.postmortem_url = url
     row.updated_at = now
-    reminders.cancel(session, kind=POSTMORTEM_DUE, subject=f"oob:{row.id}")
+    scheduler.cancel(session, kind=POSTMORTEM_DUE, subject=f"oob:{row.id}")
     incidents.add_timeline(
         session,
         incident,
@@ -293,33 +291,6 @@ def postmortem_done(
         data={"oob": row.ref, "url": url},
     )
     return row
-
-
-@runner.handler(POSTMORTEM_DUE)
-def _postmortem_due(session: Session, ctx: runner.JobContext, job: Any) -> None:
-    """Two business days after deployment: remind the channel if the postmortem is not done."""
-    row = session.get(OobRequest, int(job.payload.get("oob", 0)))
-    if row is None or row.postmortem_done_at is not None or row.state in ("rejected", "cancelled"):
-        return
-    incident = session.get(Incident, row.incident_id)
-    if incident is None:
-        return
-    days = ctx.policy.oob.postmortem_due_business_days
-    text = (
-        f":memo: {row.ref} ({incident.ref}) was deployed out of band "
-        f"{row.deployed_at:%Y-%m-%d %H:%M UTC} and its postmortem is not done after "
-        f"{days} business days; requester: {row.requested_by or row.created_by}"
-    )
-    incidents.add_timeline(
-        session,
-        incident,
-        now=ctx.now,
-        actor=incidents.SYSTEM,
-        kind="oob",
-        text=text,
-        data={"oob": row.ref, "reminder": "postmortem_due"},
-    )
-    _notify(session, ctx.policy, incident, row, ctx.now, text, reminder="postmortem_due")
 
 
 def view(row: OobRequest, *, incident_ref: str) -> OobOut:
@@ -370,38 +341,3 @@ def view(row: OobRequest, *, incident_ref: str) -> OobOut:
         postmortem_url=row.postmortem_url,
         allowed_transitions=states.allowed(row.state),
     )
-
-
-def postmortem_section(session: Session, incident: Incident) -> str | None:
-    """The OOB deploys of an incident, for its postmortem."""
-    rows = list_for_incident(session, incident_id=incident.id)
-    rows = [r for r in rows if r.state != "draft"]
-    if not rows:
-        return None
-
-    def when(value: datetime | None, who: str | None) -> str:
-        return f"{value:%Y-%m-%d %H:%M} UTC by {who}" if value else "n/a"
-
-    lines = ["## Out-of-band deploys"]
-    for r in rows:
-        lines += [
-            f"- **{r.ref}** ({r.state}, platform severity {r.platform_severity}): {r.description}",
-            f"  - Why it could not wait: {r.reason}",
-            f"  - PRs: {', '.join(r.prs or []) or 'none'}",
-            f"  - Requested {when(r.requested_at, r.requested_by)}; approved "
-            f"{when(r.approved_at, r.approved_by)}; deployed {when(r.deployed_at, r.deployed_by)}; "
-            f"verified {when(r.verified_at, r.verified_by)}",
-        ]
-        if r.closed_at:
-            lines.append(f"  - Closed ({r.state}) {when(r.closed_at, r.closed_by)}: {r.closed_reason or ''}")
-        if r.deployed_at:
-            done = f"done {r.postmortem_done_at:%Y-%m-%d}" if r.postmortem_done_at else "not done"
-            lines.append(
-                f"  - OOB postmortem due {r.postmortem_due_at:%Y-%m-%d %H:%M} UTC: {done}"
-                + (f" ({r.postmortem_url})" if r.postmortem_url else "")
-            )
-    return "\n".join(lines) + "\n"
-
-
-if postmortem_section not in postmortems.SECTION_PROVIDERS:
-    postmortems.SECTION_PROVIDERS.append(postmortem_section)

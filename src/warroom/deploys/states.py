@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from warroom.errors import IllegalTransition
+from warroom.core.errors import IllegalTransition
 
 STATES: Final = ("draft", "requested", "approved", "deployed", "verified", "rejected", "cancelled")
 FINAL: Final = frozenset({"verified", "rejected", "cancelled"})

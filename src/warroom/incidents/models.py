@@ -1,14 +1,14 @@
-"""Incidents, their services, timeline and status updates."""
+"""Incidents, their services, timeline, status updates and postmortem versions."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from warroom.db import Base, JSONType, UTCDateTime
+from warroom.core.db import Base, JSONType, UTCDateTime
 
 
 class Incident(Base):
@@ -109,3 +109,17 @@ class StatusUpdate(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     on_time: Mapped[bool] = mapped_column(default=True)
+
+
+# Postmortems are versioned so regenerating never discards a human edit.
+class PostmortemVersion(Base):
+    __tablename__ = "postmortem_versions"
+    __table_args__ = (UniqueConstraint("incident_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    source: Mapped[str] = mapped_column(String(16))  # generated | edited
+    author: Mapped[str] = mapped_column(String(64))
+    markdown: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

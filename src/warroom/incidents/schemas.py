@@ -152,3 +152,44 @@ class IncidentPage(BaseModel):
     total: int
     page: int
     per_page: int
+
+
+class DraftOut(BaseModel):
+    incident: str
+    since: datetime
+    text: str
+    changes: list[dict[str, Any]] = Field(
+        description=(
+            "What changed since the last update, in order: the newest timeline entries and the newest alerts that "
+            "fired or recovered (a few of each; `changes_omitted` counts the rest)"
+        )
+    )
+    firing: list[dict[str, Any]] = Field(description="The longest-firing alerts (a few; `firing_count` counts all)")
+    last_human_update: dict[str, Any] | None
+    next_update_due_at: datetime | None
+    firing_count: int = Field(0, description="Alerts of the incident firing now")
+    fired_count: int = Field(0, description="Alerts that fired since the last update")
+    recovered_count: int = Field(0, description="Alerts that recovered since the last update")
+    alerts_total: int = Field(0, description="Alerts of the incident, firing or not")
+    changes_omitted: int = Field(
+        0,
+        description=(
+            "Changes since the last update not listed in `changes` (counted in the text); all alerts: "
+            "GET /api/v1/alerts?incident=INC-n, the whole timeline: GET /api/v1/incidents/{ref}/timeline"
+        ),
+    )
+
+
+class CadenceOut(BaseModel):
+    updates: int
+    human_updates: int
+    automatic_updates: int
+    on_time: int
+    late: int
+    missed: int
+    missed_in_a_row: int
+    longest_gap_seconds: int
+    longest_gap: str
+    longest_human_gap_seconds: int
+    longest_human_gap: str
+    next_update_due_at: datetime | None

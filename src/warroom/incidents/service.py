@@ -2,33 +2,29 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.errors import Conflict, Invalid, NotFound
-from warroom.incidents import states
+from warroom.core import refs
+from warroom.core.errors import Conflict, Invalid, NotFound
+from warroom.core.hooks import Hooks
+from warroom.core.uow import SYSTEM_ACTOR
+from warroom.incidents import cadence, messages, states
 from warroom.incidents.models import Incident, IncidentService, StatusUpdate, TimelineEntry
 from warroom.incidents.schemas import IncidentCreate, IncidentPatch
-from warroom.notifications import messages
 from warroom.notifications import service as outbox
 from warroom.policy.durations import format_duration
 from warroom.policy.schema import Policy
-from warroom.reminders import service as reminders
 
-SYSTEM = "warroom"
-_REF = re.compile(r"^(?:INC-)?(\d{1,12})$", re.IGNORECASE)
+SYSTEM = SYSTEM_ACTOR
 _FUTURE_SKEW = timedelta(seconds=60)
 
 
 def parse_ref(ref: str | int) -> int:
-    match = _REF.match(str(ref).strip())
-    if not match:
-        raise NotFound(f"no incident '{ref}' (ids look like INC-12)")
-    return int(match.group(1))
+    return refs.number(ref)
 
 
 def get(session: Session, ref: str | int, *, for_update: bool = False) -> Incident:
@@ -110,7 +106,7 @@ def _set_cadence(session: Session, policy: Policy, incident: Incident, now: date
     """Next update is due one cadence after `start`; only open incidents have a cadence."""
     if incident.state in states.OPEN_STATES:
         incident.next_update_due_at = start + policy.cadence_for(incident.priority)
-        reminders.schedule_cadence(
+        cadence.schedule_cadence(
             session,
             remind_before=policy.cadence.remind_before,
             incident_id=incident.id,
@@ -119,7 +115,7 @@ def _set_cadence(session: Session, policy: Policy, incident: Incident, now: date
         )
     else:
         incident.next_update_due_at = None
-        reminders.cancel_cadence(session, incident_id=incident.id)
+        cadence.cancel_cadence(session, incident_id=incident.id)
 
 
 def _notify(
@@ -363,7 +359,7 @@ def set_priority(
 
 
 def completion_missing(session: Session, *, policy: Policy, incident: Incident) -> list[str]:
-    from warroom.postmortems import service as postmortems
+    from warroom.incidents import postmortems
 
     current = postmortems.current(session, incident_id=incident.id)
     return states.missing_for_completion(
@@ -384,9 +380,11 @@ def transition(
     incident: Incident,
     to: str,
     reason: str | None = None,
+    hooks: Hooks,
 ) -> Incident:
-    """Move along the transition table; `completed` only by the commander with the work done."""
-    from warroom.postmortems import service as postmortems
+    """Move along the transition table; `completed` only by the commander with the work done.
+    `hooks`: what resolving needs from other domains (the postmortem's sections)."""
+    from warroom.incidents import postmortems
 
     old = incident.state
     states.check_transition(old, to)
@@ -419,7 +417,9 @@ def transition(
     if (to in states.OPEN_STATES) != (old in states.OPEN_STATES):
         _set_cadence(session, policy, incident, now, now)  # reopened: clock restarts; closed: stops
     if to == "resolved":
-        postmortems.generate(session, policy=policy, now=now, actor=SYSTEM, incident=incident, automatic=True)
+        postmortems.generate(
+            session, policy=policy, now=now, actor=SYSTEM, incident=incident, automatic=True, hooks=hooks
+        )
         _notify(
             session,
             policy,

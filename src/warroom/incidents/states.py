@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from warroom.errors import IllegalTransition
+from warroom.core.errors import IllegalTransition
 
 STATES: Final = ("active", "stable", "resolved", "completed")
 OPEN_STATES: Final = frozenset({"active", "stable"})

@@ -56,8 +56,8 @@ def incident_full(session: Session, *, policy: Policy, incident: Incident) -> In
     missing = (
         service.completion_missing(session, policy=policy, incident=incident) if incident.state == "resolved" else []
     )
-    from warroom.ingest import queries as alerts
-    from warroom.ingest.views import alert_brief
+    from warroom.alerts import queries as alerts
+    from warroom.alerts.views import alert_brief
 
     out = incident_out(incident, missing=missing)
     linked = alerts.for_incident(session, incident_id=incident.id, limit=DETAIL_ALERTS)

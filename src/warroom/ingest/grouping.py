@@ -6,20 +6,19 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from warroom.driversql import Step, driver_pipeline
+from warroom.alerts.models import Alert
+from warroom.core.hooks import Hooks
+from warroom.incidents import cadence, states
 from warroom.incidents import service as incidents
-from warroom.incidents import states
-from warroom.incidents.models import Incident, TimelineEntry
+from warroom.incidents.models import Incident, IncidentService, TimelineEntry
 from warroom.incidents.schemas import IncidentCreate
-from warroom.ingest import statements
-from warroom.ingest.models import Alert
 from warroom.notifications import service as outbox
 from warroom.policy.durations import format_duration
 from warroom.policy.schema import Policy
-from warroom.reminders import service as reminders
+from warroom.scheduler import service as scheduler
 from warroom.triage import rules
 
 A: Table = Alert.__table__  # type: ignore[assignment]
@@ -28,30 +27,45 @@ ESCALATE = "triage_escalate"
 AUTORESOLVE = "alert_autoresolve"
 
 
-def _lock_key(service: str) -> int:
+def lock_key(service: str) -> int:
     return zlib.crc32(f"warroom-service:{service}".encode())
+
+
+# Grouping is serialized per service with a transaction-scoped advisory lock (PostgreSQL; SQLite's
+# writers are serial anyway). The fast path sends the same SQL through its driver statements.
+LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+# Several keys in one round trip, taken in the order given (WITH ORDINALITY keeps it).
+LOCKS = text(
+    "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
+)
+# The service's open incident (active within the grouping window), else one resolved within the
+# reopen window (bind: service, open_since, resolved_since).
+TARGET = (
+    select(Incident.id)
+    .where(
+        Incident.id.in_(select(IncidentService.incident_id).where(IncidentService.service == bindparam("service"))),
+        or_(
+            and_(
+                or_(*(Incident.state == s for s in states.OPEN_STATES)), Incident.updated_at >= bindparam("open_since")
+            ),
+            and_(Incident.state == "resolved", Incident.resolved_at >= bindparam("resolved_since")),
+        ),
+    )
+    .order_by(case((Incident.state == "resolved", 1), else_=0), Incident.id.desc())
+    .limit(1)
+)
 
 
 def lock_service(session: Session, service: str) -> None:
     """Serialize grouping per service across processes (PostgreSQL); SQLite writers are serial."""
     if session.get_bind().dialect.name == "postgresql":
-        statements.for_session(session).lock.rows(session.connection(), {"k": _lock_key(service)})
-
-
-def lock_steps(session: Session, services: list[str]) -> list[Step]:
-    """Several services' locks in sorted order as one statement, to send ahead of a batch's reads
-    (group-commit batches share a transaction, so every process must take them in one order)."""
-    if not services or session.get_bind().dialect.name != "postgresql":
-        return []
-    return [statements.for_session(session).locks.step({"keys": [_lock_key(s) for s in sorted(services)]})]
+        session.execute(LOCK, {"k": lock_key(service)})
 
 
 def lock_services(session: Session, services: list[str]) -> None:
-    """Several services' locks in sorted order, in one round trip."""
-    if len(services) == 1:
-        lock_service(session, services[0])
-    elif steps := lock_steps(session, services):
-        driver_pipeline(session.connection(), steps)
+    """Several services' locks in sorted order, in one statement."""
+    if session.get_bind().dialect.name == "postgresql" and services:
+        session.execute(LOCKS, {"keys": [lock_key(s) for s in sorted(services)]})
 
 
 def alert_subject(alert_id: int) -> str:
@@ -190,13 +204,12 @@ def _target(
 ) -> Incident | None:
     """The service's open incident (active within the grouping window), else one resolved
     within the reopen window; locked for update and re-checked after the lock."""
-    st = statements.for_session(session)
-    found = st.target.scalar(
-        session.connection(),
+    found = session.scalar(
+        TARGET,
         {
             "service": service,
-            "open_since": st.wire.time(now - policy.triage.grouping_window),
-            "resolved_since": st.wire.time(now - policy.triage.reopen_window),
+            "open_since": now - policy.triage.grouping_window,
+            "resolved_since": now - policy.triage.reopen_window,
         },
     )
     if found is None:
@@ -209,7 +222,7 @@ def _link(session: Session, *, policy: Policy, now: datetime, incident: Incident
     session.connection().execute(update(A).where(A.c.id == a["id"]).values(incident_id=incident.id))
     a = {**a, "incident_id": incident.id}
     alert_timeline(session, incident, now=now, a=a, what=what)
-    reminders.cancel(session, kind=AUTORESOLVE, subject=reminders.incident_subject(incident.id))
+    scheduler.cancel(session, kind=AUTORESOLVE, subject=cadence.incident_subject(incident.id))
     incident.updated_at = now
 
 
@@ -219,6 +232,7 @@ def place(
     policy: Policy,
     now: datetime,
     alert_id: int,
+    hooks: Hooks,
     row: dict[str, Any] | None = None,
     quiet: set[str] | None = None,
 ) -> int | None:
@@ -254,6 +268,7 @@ def place(
             incident=incident,
             to="active",
             reason=f"{_label(a)} fired again within the reopen window ({window})",
+            hooks=hooks,
         )
         _link(session, policy=policy, now=now, incident=incident, a=a, what="reopened")
     if incident is not None:
@@ -339,16 +354,16 @@ def declare(session: Session, *, policy: Policy, now: datetime, a: Any) -> Incid
 def after_resolve(session: Session, *, policy: Policy, now: datetime, alert_id: int) -> None:
     """Timeline the recovery; once nothing fires, auto-resolve after the stability window."""
     a = _alert(session, alert_id)
-    reminders.cancel(session, kind=ESCALATE, subject=alert_subject(alert_id))
+    scheduler.cancel(session, kind=ESCALATE, subject=alert_subject(alert_id))
     if a["incident_id"] is None:
         return
     incident = incidents.get(session, a["incident_id"], for_update=True)
     alert_timeline(session, incident, now=now, a=a, what="recovered")
     if incident.state in states.OPEN_STATES and not _any_firing(session, incident.id):
-        reminders.schedule(
+        scheduler.schedule(
             session,
             kind=AUTORESOLVE,
-            subject=reminders.incident_subject(incident.id),
+            subject=cadence.incident_subject(incident.id),
             due_at=now + policy.triage.stability_window,
             now=now,
             payload={"alert_id": alert_id},

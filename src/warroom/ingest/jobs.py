@@ -5,20 +5,19 @@ from __future__ import annotations
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
+from warroom.alerts.models import Alert
 from warroom.incidents import service as incidents
 from warroom.incidents import states
 from warroom.ingest import grouping
-from warroom.ingest.models import Alert
 from warroom.policy.durations import format_duration
-from warroom.reminders import service as reminders
-from warroom.reminders.models import DueJob
-from warroom.reminders.runner import JobContext, handler
+from warroom.scheduler import service as scheduler
+from warroom.scheduler.models import DueJob
+from warroom.scheduler.runner import JobContext
 from warroom.triage import rules
 
 A: Table = Alert.__table__  # type: ignore[assignment]
 
 
-@handler(grouping.ESCALATE)
 def escalate(session: Session, ctx: JobContext, job: DueJob) -> None:
     """Still firing after the window with impact unknown: raise to P1, then group or declare."""
     alert_id = int(job.subject.split(":", 1)[1])
@@ -37,10 +36,9 @@ def escalate(session: Session, ctx: JobContext, job: DueJob) -> None:
         .where(A.c.id == alert_id)
         .values(priority=decision.value, priority_rule=decision.rule, priority_reason=decision.reason[:500])
     )
-    grouping.place(session, policy=ctx.policy, now=ctx.now, alert_id=alert_id)
+    grouping.place(session, policy=ctx.policy, now=ctx.now, alert_id=alert_id, hooks=ctx.hooks)
 
 
-@handler(grouping.AUTORESOLVE)
 def autoresolve(session: Session, ctx: JobContext, job: DueJob) -> None:
     """Every alert recovered and quiet for the stability window: resolve (or stable first)."""
     policy, now = ctx.policy, ctx.now
@@ -58,7 +56,7 @@ def autoresolve(session: Session, ctx: JobContext, job: DueJob) -> None:
     if last is None:
         return
     if last + window > now:
-        reminders.schedule(
+        scheduler.schedule(
             session, kind=grouping.AUTORESOLVE, subject=job.subject, due_at=last + window, now=now, payload=job.payload
         )
         return
@@ -68,12 +66,26 @@ def autoresolve(session: Session, ctx: JobContext, job: DueJob) -> None:
     )
     if policy.triage.resolve_via_stable and incident.state == "active":
         incidents.transition(
-            session, policy=policy, now=now, actor=incidents.SYSTEM, incident=incident, to="stable", reason=why
+            session,
+            policy=policy,
+            now=now,
+            actor=incidents.SYSTEM,
+            incident=incident,
+            to="stable",
+            reason=why,
+            hooks=ctx.hooks,
         )
-        reminders.schedule(
+        scheduler.schedule(
             session, kind=grouping.AUTORESOLVE, subject=job.subject, due_at=now + window, now=now, payload=job.payload
         )
         return
     incidents.transition(
-        session, policy=policy, now=now, actor=incidents.SYSTEM, incident=incident, to="resolved", reason=why
+        session,
+        policy=policy,
+        now=now,
+        actor=incidents.SYSTEM,
+        incident=incident,
+        to="resolved",
+        reason=why,
+        hooks=ctx.hooks,
     )

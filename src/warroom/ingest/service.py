@@ -1,4 +1,4 @@
-"""Triage alert events (pure decisions, also the dry run) and read stored alerts back; `store` writes them."""
+"""Triage alert events (pure decisions, remembered per process) and the dry run; the fast path stores them."""
 
 from __future__ import annotations
 
@@ -6,21 +6,16 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.errors import NotFound
+from warroom.alerts.models import Alert
 from warroom.incidents.models import Incident, IncidentService
 from warroom.incidents.states import OPEN_STATES
-from warroom.ingest import grouping, jobs, statements  # noqa: F401  (jobs: registers the timed-rule handlers)
-from warroom.ingest.models import Alert, AlertEvent
 from warroom.ingest.parsers import Incoming
 from warroom.policy.durations import format_duration
 from warroom.policy.schema import Policy
 from warroom.triage import rules
-
-A: Table = Alert.__table__  # type: ignore[assignment]
-E: Table = AlertEvent.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -90,72 +85,12 @@ class TriageMemo:
         return found
 
 
-def _open_alert(session: Session, item: Incoming) -> Any:
-    return statements.for_session(session).open_alert.first(
-        session.connection(), {"source": item.source, "key": item.dedup_key}
+def _open_alert(session: Session, item: Incoming) -> Alert | None:
+    return session.scalar(
+        select(Alert).where(
+            Alert.dedup_key == item.dedup_key, Alert.source == item.source, Alert.open_key == item.dedup_key
+        )
     )
-
-
-# ---- reads -------------------------------------------------------------------------------
-
-
-def list_alerts(
-    session: Session,
-    *,
-    status: str | None = None,
-    service: str | None = None,
-    source: str | None = None,
-    incident_id: int | None = None,
-    unlinked: bool | None = None,
-    page: int = 1,
-    per_page: int = 50,
-) -> tuple[list[Alert], int]:
-    """Newest first; `unlinked=True` is "firing alerts not yet in an incident" with status=firing."""
-    stmt = select(Alert)
-    if status:
-        stmt = stmt.where(Alert.status.in_(status.split(",")))
-    if service:
-        stmt = stmt.where(Alert.service == service)
-    if source:
-        stmt = stmt.where(Alert.source == source)
-    if incident_id is not None:
-        stmt = stmt.where(Alert.incident_id == incident_id)
-    if unlinked is True:
-        stmt = stmt.where(Alert.incident_id.is_(None))
-    elif unlinked is False:
-        stmt = stmt.where(Alert.incident_id.is_not(None))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(
-        stmt.order_by(Alert.first_seen_at.desc(), Alert.id.desc()).offset((page - 1) * per_page).limit(per_page)
-    ).all()
-    return list(rows), total
-
-
-def get_alert(session: Session, alert_id: int) -> Alert:
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise NotFound(f"no alert {alert_id}")
-    return alert
-
-
-@dataclass(frozen=True)
-class EventPage:
-    """The newest `limit` events older than a cursor, oldest first; `older` is the next cursor."""
-
-    events: list[AlertEvent]
-    total: int
-    older: int | None
-
-
-def events(session: Session, *, alert_id: int, limit: int = 50, before: int | None = None) -> EventPage:
-    """A flapping alert keeps thousands of raw bodies: read one page of them, and count them all."""
-    stmt = select(AlertEvent).where(AlertEvent.alert_id == alert_id)
-    if before is not None:
-        stmt = stmt.where(AlertEvent.id < before)
-    rows = list(session.scalars(stmt.order_by(AlertEvent.id.desc()).limit(limit + 1)))
-    total = session.scalar(select(func.count()).where(AlertEvent.alert_id == alert_id)) or 0
-    older = rows[limit - 1].id if len(rows) > limit else None
-    return EventPage(events=rows[:limit][::-1], total=total, older=older)
 
 
 def simulate(

@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 
-from warroom.db import UTCDateTime, make_engine, normalize_url
+from warroom.core.db import UTCDateTime, make_engine, normalize_url
 from warroom.models import Base
 
 config = context.config

@@ -16,9 +16,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from warroom import __version__
+from warroom.core.settings import Settings
 from warroom.notifications import blocks, signing
 from warroom.policy.schema import Channel
-from warroom.settings import Settings
 
 log = logging.getLogger(__name__)
 

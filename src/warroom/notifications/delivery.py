@@ -19,13 +19,13 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from warroom import metrics, outage
-from warroom.clock import Clock, as_utc
+from warroom.core import metrics, outage
+from warroom.core.clock import Clock, as_utc
+from warroom.core.settings import Settings
 from warroom.notifications import channels, rules
 from warroom.notifications.channels import Outgoing, Permanent, Result, Transient
 from warroom.notifications.models import ChannelPace, Notification, SlackThread
 from warroom.policy.schema import Policy
-from warroom.settings import Settings
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from warroom.db import Base, JSONType, UTCDateTime
+from warroom.core.db import Base, JSONType, UTCDateTime
 
 
 class Notification(Base):
@@ -66,17 +66,3 @@ class ChannelPace(Base):
 
     channel: Mapped[str] = mapped_column(String(64), primary_key=True)
     next_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class WorkerHeartbeat(Base):
-    """One row per worker process; /healthz reads the newest beat."""
-
-    __tablename__ = "worker_heartbeats"
-
-    worker_id: Mapped[str] = mapped_column(String(80), primary_key=True)
-    host: Mapped[str] = mapped_column(String(255))
-    pid: Mapped[int] = mapped_column()
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    beat_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    processed: Mapped[int] = mapped_column(default=0)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from warroom.errors import Conflict, NotFound
+from warroom.core.errors import Conflict, NotFound
 from warroom.notifications.models import Notification
 from warroom.policy.schema import Policy
 
@@ -68,10 +68,14 @@ def get(session: Session, notification_id: int, *, for_update: bool = False) -> 
 
 
 def retry(session: Session, *, notification_id: int, now: datetime) -> Notification:
-    """Put a dead row back in the queue with a fresh attempt budget (a sent row stays sent)."""
+    """Put a dead row back in the queue with a fresh attempt budget. Only a dead one: a sent row
+    stays sent, and a pending one may be in a worker's hands right now (taking it back would let
+    a second worker send it again)."""
     row = get(session, notification_id, for_update=True)
     if row.state == "sent":
         raise Conflict(f"notification {notification_id} was already sent", {"state": row.state})
+    if row.state != "dead":
+        raise Conflict(f"notification {notification_id} is {row.state}, not dead", {"state": row.state})
     row.state, row.attempts, row.next_attempt_at = "pending", 0, now
     row.lease_until, row.claimed_by = None, None
     row.last_error = f"retried by hand; before: {row.last_error}" if row.last_error else None

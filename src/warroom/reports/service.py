@@ -8,10 +8,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
+from warroom.alerts.models import Alert
+from warroom.core.errors import Invalid
 from warroom.deploys.models import OobRequest
-from warroom.errors import Invalid
 from warroom.incidents.models import Incident, IncidentService, StatusUpdate
-from warroom.ingest.models import Alert
 from warroom.policy.schema import Policy
 from warroom.reports import rules
 from warroom.reports.schemas import Report, ReportRow

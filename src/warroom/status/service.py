@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from warroom.errors import NotFound
+from warroom.alerts.models import Alert
+from warroom.core.errors import NotFound
 from warroom.incidents.models import Incident, IncidentService
 from warroom.incidents.states import OPEN_STATES
-from warroom.ingest.models import Alert
 from warroom.policy.schema import Policy
 from warroom.status import rules
 from warroom.status.schemas import PublicIncident, ServiceStatusOut, StatusOut

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from warroom.db import Base, UTCDateTime
+from warroom.core.db import Base, UTCDateTime
 
 
 class User(Base):

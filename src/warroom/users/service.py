@@ -8,16 +8,14 @@ import re
 import secrets
 from datetime import datetime
 from functools import cache
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from warroom.driversql import DriverSQL, Step
-from warroom.errors import Conflict, Invalid, NotFound
-from warroom.settings import get_settings
+from warroom.core.errors import Conflict, Invalid, NotFound
+from warroom.core.settings import get_settings
 from warroom.users.models import ApiToken, User
 
 ROLES = ("viewer", "responder", "admin")
@@ -132,31 +130,6 @@ def resolve_token(session: Session, plain: str) -> ApiToken | None:
     if row is None or not hmac.compare_digest(row.token_hash, digest) or row.revoked_at:
         return None
     return row
-
-
-_TOKEN_KIND = select(ApiToken.kind, ApiToken.name, ApiToken.token_hash, ApiToken.revoked_at).where(
-    ApiToken.token_hash == bindparam("digest")
-)
-_TOKEN_BY_DIGEST: dict[str, DriverSQL] = {}
-
-
-def token_steps(session: Session, digests: list[str]) -> list[Step]:
-    """The look-ups of these sha256 digests, to send with other reads (`driversql.driver_pipeline`)."""
-    conn = session.connection()
-    sql = _TOKEN_BY_DIGEST.get(conn.dialect.name)
-    if sql is None:
-        sql = _TOKEN_BY_DIGEST[conn.dialect.name] = DriverSQL.compile(_TOKEN_KIND, conn.dialect)
-    return [sql.step({"digest": digest}) for digest in digests]
-
-
-def token_kinds_from(digests: list[str], results: list[list[Any]]) -> dict[str, tuple[str, str]]:
-    """(kind, name) of each live token among the digests, from their `token_steps` results."""
-    found = {}
-    for digest, rows in zip(digests, results, strict=True):
-        row = rows[0] if rows else None
-        if row is not None and row.revoked_at is None and hmac.compare_digest(row.token_hash, digest):
-            found[digest] = (row.kind, row.name)
-    return found
 
 
 def revoke_token(session: Session, *, now: datetime, token_id: int) -> ApiToken:

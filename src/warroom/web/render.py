@@ -17,6 +17,7 @@ from warroom.api.deps import get_state
 from warroom.policy.durations import format_duration
 
 FLASH_COOKIE = "warroom_flash"
+PER_PAGE = 50  # rows per page of every list
 # Everything is served from this origin: no inline script or style, no framing.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -54,10 +55,11 @@ def due_text(due: datetime | None, now: datetime) -> str:
     return f"overdue by {format_duration(-left)}" if left.total_seconds() < 0 else f"due in {format_duration(left)}"
 
 
-@lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
+@lru_cache(maxsize=4)
+def environment(packages: tuple[str, ...]) -> jinja2.Environment:
+    """One environment per set of template packages (the wiring's, in order), then web's own base."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("warroom.web", "templates"),
+        loader=jinja2.ChoiceLoader([jinja2.PackageLoader(p, "templates") for p in (*packages, "warroom.web")]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -96,7 +98,7 @@ def page(request: Request, template: str, status: int = 200, **ctx: Any) -> HTML
     flash = read_flash(request)
     who = ctx.pop("who", None)
     body = (
-        environment()
+        environment(state.hooks.templates)
         .get_template(template)
         .render(
             request=request,

@@ -1,0 +1,55 @@
+"""What one domain adds to another's use cases, collected by the wiring: typed, explicit, never by import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from prometheus_client.core import Metric
+from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from warroom.core.state import AppState
+
+# (session, incident id) -> a Markdown section for the incident's postmortem, or None.
+SectionProvider = Callable[[Session, int], str | None]
+# (session, now) -> gauges computed from the database for one /metrics scrape.
+MetricsSource = Callable[[Session, datetime], Iterable[Metric]]
+
+
+@dataclass(frozen=True)
+class RoomPanel:
+    """A block of the incident room page: a template, and its context read for one incident."""
+
+    template: str
+    context: Callable[[Session, int], Mapping[str, object]]
+
+
+@dataclass
+class Health:
+    """What /healthz answers, filled in by the app (the database) and each domain's check."""
+
+    status: Literal["ok", "degraded", "unavailable"] = "ok"
+    checks: dict[str, object] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    extra: dict[str, object] = field(default_factory=dict)  # top-level fields (e.g. worker_last_beat)
+
+    def worsen(self, status: Literal["degraded", "unavailable"]) -> None:
+        if status == "unavailable" or self.status == "ok":
+            self.status = status
+
+
+HealthCheck = Callable[["AppState", Health], None]
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Built once per process from the registry (warroom.wiring); passed where a use case needs it."""
+
+    postmortem_sections: tuple[SectionProvider, ...] = ()
+    room_panels: tuple[RoomPanel, ...] = ()
+    metrics: tuple[MetricsSource, ...] = ()
+    health: tuple[HealthCheck, ...] = ()
+    templates: tuple[str, ...] = field(default=())  # packages holding a templates/ folder, searched in order

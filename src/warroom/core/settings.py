@@ -1,0 +1,57 @@
+"""Process settings from the environment or `.env` (WARROOM_*); the process itself lives in the policy."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WARROOM_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./warroom.core.db"
+    policy: str | None = Field(default=None, description="Policy file path; empty = bundled reference")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str | None = None
+    slack_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "warroom@localhost"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    password_kdf: Literal["rfc9106-low-memory", "owasp-minimum"] = "rfc9106-low-memory"
+    log_json: bool = False
+    log_level: str = "INFO"
+    max_body_bytes: int = 1_048_576
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    secure_cookies: bool = False
+    ingest_writer: Literal["auto", "process", "thread"] = Field(
+        default="auto",
+        description="Where `serve` stores alerts: a writer process of its own, or a "
+        "thread of the web server; auto = process on PostgreSQL, thread on SQLite",
+    )
+    ingest_rate_per_s: float = 500.0
+    ingest_burst: int = 1000
+    login_rate_per_min: float = 10.0
+    login_burst: int = 5
+    web_session_hours: float = 12
+    web_poll_seconds: float = 5
+
+
+def writer_process_wanted(settings: Settings) -> bool:
+    """Whether `serve` runs the ingest writer in a process of its own."""
+    if settings.ingest_writer == "auto":
+        return not settings.database_url.startswith("sqlite")
+    return settings.ingest_writer == "process"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,226 @@
+"""`warroom incident ...`: the incident operations of the API, for a terminal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from warroom.cli.base import ActorOpt, JsonOpt, emit, fail, session_scope
+from warroom.incidents import postmortems
+from warroom.incidents import queries as incident_queries
+from warroom.incidents import service as incidents
+from warroom.incidents.schemas import IncidentCreate, IncidentPatch
+from warroom.incidents.views import incident_full, incident_out, timeline_out, update_out
+
+incident_app = typer.Typer(help="Incidents.", no_args_is_help=True)
+
+
+def _line(i: incidents.Incident) -> str:
+    due = i.next_update_due_at.strftime("%H:%M") if i.next_update_due_at else "-"
+    return f"{i.ref:<8} {i.state:<9} {i.priority} {i.severity:<6} {i.commander:<16} due {due:<5} {i.title}"
+
+
+@incident_app.command("declare")
+def declare(
+    ctx: typer.Context,
+    service: Annotated[list[str], typer.Option("--service", "-s", help="Service key (repeatable)")],
+    priority: Annotated[str, typer.Option("--priority", "-p")],
+    severity: Annotated[str, typer.Option("--severity")],
+    title: Annotated[str | None, typer.Option()] = None,
+    commander: Annotated[str | None, typer.Option()] = None,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Declare an incident."""
+    try:
+        data = IncidentCreate(
+            title=title,
+            services=service,
+            priority=priority,  # type: ignore[arg-type]
+            severity=severity,
+            commander=commander,
+        )
+    except ValidationError as exc:
+        raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2) from None
+    with session_scope(ctx) as (session, cmd):
+        who = cmd.actor(session, actor)
+        inc = incidents.declare(session, policy=cmd.policy, now=cmd.now(), actor=who, data=data)
+        emit(incident_out(inc).model_dump(mode="json"), as_json, _line(inc))
+
+
+@incident_app.command("list")
+def list_(
+    ctx: typer.Context,
+    state: Annotated[str | None, typer.Option()] = None,
+    priority: Annotated[str | None, typer.Option()] = None,
+    service: Annotated[str | None, typer.Option()] = None,
+    page: int = 1,
+    per_page: Annotated[int, typer.Option("--per-page")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List incidents, newest first."""
+    with session_scope(ctx) as (session, cmd):
+        rows, total = incident_queries.list_incidents(
+            session, state=state, priority=priority, service=service, page=page, per_page=per_page
+        )
+        emit(
+            {"items": [incident_out(i).model_dump(mode="json") for i in rows], "total": total},
+            as_json,
+            "\n".join(_line(i) for i in rows) or "no incidents",
+        )
+
+
+@incident_app.command("show")
+def show(ctx: typer.Context, ref: str, as_json: JsonOpt = False) -> None:
+    """Show one incident with its timeline."""
+    with session_scope(ctx) as (session, cmd):
+        inc = incidents.get(session, ref)
+        out = incident_full(session, policy=cmd.policy, incident=inc)
+        tl = [timeline_out(e) for e in incident_queries.timeline(session, incident_id=inc.id)]
+        data = {**out.model_dump(mode="json"), "timeline": [t.model_dump(mode="json") for t in tl]}
+        text = [
+            _line(inc),
+            f"services: {', '.join(out.services)}",
+            f"allowed transitions: {', '.join(out.allowed_transitions) or 'none'}",
+            "timeline:",
+        ]
+        text += [f"  {t.occurred_at:%Y-%m-%d %H:%M:%S} {t.actor}: {t.text}" for t in tl]
+        emit(data, as_json, "\n".join(text))
+
+
+@incident_app.command("update")
+def update(
+    ctx: typer.Context,
+    ref: str,
+    message: Annotated[str, typer.Option("--message", "-m")],
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Post a status update (restarts the cadence clock)."""
+    with session_scope(ctx) as (session, cmd):
+        inc = incidents.get(session, ref, for_update=True)
+        upd = incidents.post_update(
+            session,
+            policy=cmd.policy,
+            now=cmd.now(),
+            actor=cmd.actor(session, actor),
+            incident=inc,
+            message=message,
+        )
+        emit(update_out(upd).model_dump(mode="json"), as_json, f"update posted; next due {inc.next_update_due_at}")
+
+
+@incident_app.command("note")
+def note(
+    ctx: typer.Context,
+    ref: str,
+    text: Annotated[str, typer.Option("--text", "-t")],
+    at: Annotated[datetime | None, typer.Option("--at", help="When it happened (ISO 8601, UTC)")] = None,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a timeline note, optionally back-dated."""
+    from warroom.core.clock import as_utc
+
+    with session_scope(ctx) as (session, cmd):
+        inc = incidents.get(session, ref, for_update=True)
+        entry = incidents.add_note(
+            session,
+            now=cmd.now(),
+            actor=cmd.actor(session, actor),
+            incident=inc,
+            text=text,
+            occurred_at=as_utc(at) if at else None,
+        )
+        emit(timeline_out(entry).model_dump(mode="json"), as_json, f"note {entry.id} added")
+
+
+@incident_app.command("transition")
+def transition(
+    ctx: typer.Context,
+    ref: str,
+    to: str,
+    reason: Annotated[str | None, typer.Option()] = None,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move an incident to active, stable, resolved or completed."""
+    with session_scope(ctx) as (session, cmd):
+        inc = incidents.get(session, ref, for_update=True)
+        incidents.transition(
+            session,
+            policy=cmd.policy,
+            now=cmd.now(),
+            actor=cmd.actor(session, actor),
+            incident=inc,
+            to=to,
+            reason=reason,
+            hooks=cmd.hooks,
+        )
+        emit(incident_out(inc).model_dump(mode="json"), as_json, _line(inc))
+
+
+@incident_app.command("edit")
+def edit(
+    ctx: typer.Context,
+    ref: str,
+    set_: Annotated[list[str], typer.Option("--set", help="field=value (repeatable)")],
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Edit fields, e.g. --set severity=SEV-2 --set users_impacted=1200."""
+    values: dict[str, object] = {}
+    for item in set_:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise fail(f"--set needs field=value, got {item!r}", 2)
+        values[key.strip()] = [v for v in value.split(",") if v] if key in ("services", "monitors", "teams") else value
+    try:
+        data = IncidentPatch.model_validate(values)
+    except ValidationError as exc:
+        raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2) from None
+    with session_scope(ctx) as (session, cmd):
+        inc = incidents.get(session, ref, for_update=True)
+        incidents.patch(
+            session,
+            policy=cmd.policy,
+            now=cmd.now(),
+            actor=cmd.actor(session, actor),
+            incident=inc,
+            data=data,
+        )
+        emit(incident_out(inc).model_dump(mode="json"), as_json, _line(inc))
+
+
+@incident_app.command("postmortem")
+def postmortem(
+    ctx: typer.Context,
+    ref: str,
+    generate: Annotated[bool, typer.Option("--generate", help="Generate a new version now")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Generate over a human edit (kept as a version)")] = False,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the Markdown to a file")] = None,
+    actor: ActorOpt = None,
+) -> None:
+    """Print (or generate) the postmortem Markdown."""
+    with session_scope(ctx) as (session, cmd):
+        inc = incidents.get(session, ref, for_update=generate)
+        if generate:
+            postmortems.generate(
+                session,
+                policy=cmd.policy,
+                now=cmd.now(),
+                actor=cmd.actor(session, actor),
+                incident=inc,
+                force=force,
+                hooks=cmd.hooks,
+            )
+        row = postmortems.require_current(session, incident=inc)
+        if output:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(row.markdown)
+            typer.echo(f"wrote version {row.version} to {output}")
+        else:
+            typer.echo(row.markdown)

@@ -1,0 +1,200 @@
+"""Cadence handlers for due-time rows: remind the commander, post the automatic update, escalate
+(declared to the worker by `incidents.register`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.incidents import cadence, drafts, states
+from warroom.incidents import service as incidents
+from warroom.incidents.models import Incident
+from warroom.notifications import service as outbox
+from warroom.policy.durations import format_duration
+from warroom.scheduler import runner
+from warroom.scheduler.models import DueJob
+from warroom.users.models import User
+
+
+def mention(session: Session, handle: str) -> tuple[str, dict[str, str]]:
+    """`<@U123>` when the person has a Slack id (channels without Slack show the handle), else `@handle`."""
+    known: dict[str, str | None] = session.info.setdefault("slack_ids", {})  # one look-up per transaction
+    if handle not in known:
+        known[handle] = session.scalar(select(User.slack_id).where(User.handle == handle))
+    slack_id = known[handle]
+    if slack_id:
+        return f"<@{slack_id}>", {slack_id: handle}
+    return f"@{handle}", {}
+
+
+def lock_incidents(session: Session, subjects: list[str]) -> None:
+    """Batch lock for cadence jobs: their incidents, by id, before any due row (as the API does)."""
+    ids = sorted({int(s.split(":")[1]) for s in subjects})
+    rows = session.scalars(select(Incident).where(Incident.id.in_(ids)).order_by(Incident.id).with_for_update())
+    session.info.setdefault("locked_incidents", {}).update({row.id: row for row in rows})
+
+
+def _live(session: Session, job: DueJob) -> tuple[Incident, datetime] | None:
+    """The incident, if it is still open and this job is for its current due time."""
+    incident_id = int(job.subject.split(":")[1])
+    incident = session.info.get("locked_incidents", {}).get(incident_id)
+    if incident is None:
+        incident = session.scalar(select(Incident).where(Incident.id == incident_id).with_for_update())
+    if incident is None or incident.state not in states.OPEN_STATES or incident.next_update_due_at is None:
+        return None
+    due = datetime.fromisoformat(job.payload.get("due", "")) if job.payload.get("due") else None
+    if due is not None and due != incident.next_update_due_at:
+        return None
+    return incident, incident.next_update_due_at
+
+
+def _notify(
+    session: Session,
+    ctx: runner.JobContext,
+    incident: Incident,
+    event: str,
+    text: str,
+    mentions: dict[str, str],
+    **extra: Any,
+) -> None:
+    outbox.enqueue(
+        session,
+        policy=ctx.policy,
+        now=ctx.now,
+        event=event,
+        text=text,
+        incident_id=incident.id,
+        payload={
+            "incident": incident.ref,
+            "title": incident.title,
+            "state": incident.state,
+            "priority": incident.priority,
+            "severity": incident.severity,
+            "commander": incident.commander,
+            "link": incidents.link(ctx.policy, incident),
+            "mentions": mentions,
+            **extra,
+        },
+    )
+
+
+def _draft_inputs(session: Session, ctx: runner.JobContext, incident: Incident) -> drafts.Inputs:
+    """Draft inputs of every automatic update of the batch, read once (three queries for the batch)."""
+    gathered: dict[int, drafts.Inputs] | None = session.info.get("draft_inputs")
+    if gathered is None or incident.id not in gathered:
+        locked = session.info.get("locked_incidents", {})
+        batch = [
+            locked[i]
+            for i in {int(j.subject.split(":")[1]) for j in ctx.batch if j.kind == cadence.CADENCE_DUE}
+            if i in locked and i != incident.id
+        ]
+        gathered = session.info["draft_inputs"] = drafts.gather(session, [incident, *batch])
+    return gathered.pop(incident.id)
+
+
+def remind(session: Session, ctx: runner.JobContext, job: DueJob) -> None:
+    live = _live(session, job)
+    if live is None:
+        return
+    incident, due = live
+    who, names = mention(session, incident.commander)
+    left = format_duration(max(due - ctx.now, timedelta(0)))
+    text = (
+        f":alarm_clock: {who} the next status update for {incident.ref} is due at "
+        f"{due.strftime('%H:%M UTC')} (in {left}). A draft is ready: "
+        f"{incidents.link(ctx.policy, incident)}"
+    )
+    _notify(session, ctx, incident, "reminder", text, names, kind="before_due", due=due.isoformat())
+    incidents.add_timeline(
+        session,
+        incident,
+        now=ctx.now,
+        actor=incidents.SYSTEM,
+        kind="reminder",
+        text=f"Reminded {incident.commander}: update due {due.strftime('%H:%M UTC')}",
+    )
+
+
+def due(session: Session, ctx: runner.JobContext, job: DueJob) -> None:
+    """The due time passed with no update: count the miss, post the automatic update, ping, escalate."""
+    live = _live(session, job)
+    if live is None:
+        return
+    incident, due_at = live
+    incident.missed_updates += 1
+    missed = incident.missed_updates
+    incidents.add_timeline(
+        session,
+        incident,
+        now=ctx.now,
+        actor=incidents.SYSTEM,
+        kind="missed_update",
+        text=f"No status update by {due_at.strftime('%H:%M UTC')} ({missed} missed in a row)",
+        data={"due": due_at.isoformat(), "missed": missed},
+    )
+    who, names = mention(session, incident.commander)
+    if ctx.policy.cadence.auto_update:
+        draft = drafts.build(session, incident=incident, now=ctx.now, inputs=_draft_inputs(session, ctx, incident))
+        incidents.post_update(
+            session,
+            policy=ctx.policy,
+            now=ctx.now,
+            actor=incidents.SYSTEM,
+            incident=incident,
+            message=draft["text"],
+            automatic=True,
+            flush=False,
+        )
+        what = "warroom posted an automatic status update"
+    else:
+        incident.next_update_due_at = due_at + ctx.policy.cadence_for(incident.priority)
+        cadence.schedule_cadence(
+            session,
+            remind_before=ctx.policy.cadence.remind_before,
+            incident_id=incident.id,
+            next_due=incident.next_update_due_at,
+            now=ctx.now,
+        )
+        what = "no automatic update is configured"
+    _notify(
+        session,
+        ctx,
+        incident,
+        "reminder",
+        (
+            f":warning: {who} the status update for {incident.ref} was due at {due_at.strftime('%H:%M UTC')}; "
+            f"{what}. Missed in a row: {missed}. Please post an update."
+        ),
+        names,
+        kind="missed",
+        missed=missed,
+    )
+    backup = ctx.policy.cadence.backup_contact
+    if backup and missed >= ctx.policy.cadence.escalate_after_missed:
+        backup_who, backup_names = mention(session, backup)
+        _notify(
+            session,
+            ctx,
+            incident,
+            "escalation",
+            (
+                f":sos: {backup_who} {incident.ref} ({incident.priority} {incident.severity}, {incident.state}) has "
+                f"missed {missed} status updates in a row; commander {incident.commander} is not responding. "
+                f"Please take over or find a commander."
+            ),
+            {**names, **backup_names},
+            missed=missed,
+            backup=backup,
+        )
+        incidents.add_timeline(
+            session,
+            incident,
+            now=ctx.now,
+            actor=incidents.SYSTEM,
+            kind="escalated",
+            text=f"Escalated to {backup} after {missed} missed updates",
+            data={"to": backup, "missed": missed},
+        )

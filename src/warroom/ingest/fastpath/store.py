@@ -1,0 +1,397 @@
+"""Store a batch of alert events with a few set-wide statements (the ingest hot path).
+
+A group-commit batch carries many webhook deliveries. Their events are applied in rounds: a round
+holds at most one event per alert key, so each step of a round (look up the open alerts, insert
+the new ones, insert the events, update the seen ones, schedule escalations) is one statement for
+the whole round whatever its size. Grouping into incidents then runs event by event, in
+(service, key) order so concurrent batches lock in one order, with a per-batch memory of the
+services known to have no incident to join (one look-up per service, not per alert).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
+from typing import Any
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from warroom.alerts.models import Alert
+from warroom.core.hooks import Hooks
+from warroom.incidents import service as incidents
+from warroom.incidents.states import OPEN_STATES
+from warroom.ingest import grouping
+from warroom.ingest.fastpath import bulk, statements
+from warroom.ingest.fastpath.driversql import driver_pipeline
+from warroom.ingest.parsers import Incoming
+from warroom.ingest.service import Triaged, triage
+from warroom.policy.schema import Policy
+from warroom.triage import rules
+
+A: Table = Alert.__table__  # type: ignore[assignment]
+
+
+@dataclass
+class Outcome:
+    alert_id: int | None
+    dedup_key: str
+    status: str
+    duplicate: bool = False
+    created: bool = False
+    incident_id: int | None = None
+
+
+@dataclass
+class _Event:
+    """One event's way through a round."""
+
+    item: Incoming
+    t: Triaged
+    out: Outcome
+    row: Any = None  # the alert it belongs to, as read (None: a new alert)
+    was_open: bool = False
+    inserted: dict[str, Any] | None = None
+    values: dict[str, Any] = field(default_factory=dict)  # rare changes: users figure, priority
+
+
+@dataclass
+class _Batch:
+    policy: Policy
+    hooks: Hooks
+    now: datetime
+    conn: Connection
+    st: statements.Statements
+    locked: set[str]
+    now_w: Any = None  # `now` in the driver's form, once per batch
+    quiet: set[str] = field(default_factory=set)  # services with no incident to join (this batch)
+
+    def __post_init__(self) -> None:
+        self.now_w = self.st.wire.time(self.now)
+
+
+class Lookahead:
+    """The reads a batch starts with, for the caller to send with its own (locks, tokens) in one
+    round trip on PostgreSQL: each key's open alert, and each service's incident to join."""
+
+    def __init__(
+        self, session: Session, *, policy: Policy, now: datetime, items: list[Incoming], triaged: list[Triaged]
+    ) -> None:
+        st = statements.for_session(session)
+        self.keys: dict[str, set[str]] = {}
+        for item in items:
+            self.keys.setdefault(item.source, set()).add(item.dedup_key)
+        self.services = sorted({t.service for t in triaged})
+        self.steps = [
+            st.open_alerts.step({"source": source, "keys": st.wire.keys(sorted(keys))})
+            for source, keys in self.keys.items()
+        ]
+        self.steps += [
+            st.target.step(
+                {
+                    "service": service,
+                    "open_since": st.wire.time(now - policy.triage.grouping_window),
+                    "resolved_since": st.wire.time(now - policy.triage.reopen_window),
+                }
+            )
+            for service in self.services
+        ]
+        self.open: dict[tuple[str, str], Any] = {}
+        self.quiet: set[str] = set()  # services with no incident to join
+
+    def take(self, results: list[list[Any]]) -> None:
+        """The rows of `steps`, in order."""
+        for source, rows in zip(self.keys, results[: len(self.keys)], strict=True):
+            self.open.update(((source, row.dedup_key), row) for row in rows)
+        for service, rows in zip(self.services, results[len(self.keys) :], strict=True):
+            if not rows:
+                self.quiet.add(service)
+
+
+def ingest(
+    session: Session,
+    *,
+    policy: Policy,
+    hooks: Hooks,
+    now: datetime,
+    items: list[Incoming],
+    triaged: list[Triaged] | None = None,
+    prelocked: frozenset[str] = frozenset(),
+    lookahead: Lookahead | None = None,
+) -> list[Outcome]:
+    """Apply events in (service, key) order so concurrent batches lock in one order;
+    `triaged` passes decisions the caller already made, `prelocked` the services whose lock
+    this transaction already holds (the API takes a batch's locks up front), `lookahead` the
+    first reads already made for a superset of these events."""
+    triaged = triaged if triaged is not None else [triage(policy, it) for it in items]
+    order = sorted(range(len(items)), key=lambda i: (triaged[i].service, items[i].dedup_key, i))
+    rounds: list[list[int]] = []
+    seen: dict[tuple[str, str], int] = {}
+    copies = _copies(items)
+    for i in order:  # the n-th event of a key goes to round n: one event per key per round
+        if i in copies:
+            continue
+        key = (items[i].source, items[i].dedup_key)
+        n = seen[key] = seen.get(key, -1) + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(i)
+    batch = _Batch(
+        policy=policy,
+        hooks=hooks,
+        now=now,
+        conn=session.connection(),
+        st=statements.for_session(session),
+        locked=set(prelocked),
+    )
+    if lookahead is not None:
+        batch.quiet.update(lookahead.quiet)
+    outcomes: dict[int, Outcome] = {}
+    for n, members in enumerate(rounds):
+        events = [
+            _Event(
+                item=items[i],
+                t=triaged[i],
+                out=Outcome(alert_id=None, dedup_key=items[i].dedup_key, status=items[i].status),
+            )
+            for i in members
+        ]
+        _round(session, batch, events, lookahead if n == 0 else None)  # later rounds see earlier ones
+        outcomes.update(zip(members, (e.out for e in events), strict=True))
+    for i, j in copies.items():
+        o = outcomes[j]
+        outcomes[i] = Outcome(
+            alert_id=o.alert_id, dedup_key=o.dedup_key, status=o.status, duplicate=True, incident_id=o.incident_id
+        )
+    return [outcomes[i] for i in range(len(items))]
+
+
+def _copies(items: list[Incoming]) -> dict[int, int]:
+    """Re-deliveries inside one batch (a sender's retry racing its first try): when every event of
+    a key is the same event, the later ones are answered as duplicates of the first without a
+    round each. A key whose events differ (fired, recovered, fired) keeps them all, in order."""
+    by_key: dict[tuple[str, str], list[int]] = {}
+    for i, item in enumerate(items):
+        by_key.setdefault((item.source, item.dedup_key), []).append(i)
+    copies: dict[int, int] = {}
+    for members in by_key.values():
+        if len(members) > 1 and len({items[i].content_hash() for i in members}) == 1:
+            copies.update((i, members[0]) for i in members[1:])
+    return copies
+
+
+def _round(session: Session, b: _Batch, events: list[_Event], lookahead: Lookahead | None) -> None:
+    _find(b, events, lookahead)
+    live = [e for e in events if not e.out.duplicate]
+    wanted = sorted({e.row.service if e.row is not None else e.t.service for e in live} - b.locked)
+    grouping.lock_services(session, wanted)  # alerts whose service the caller did not prelock
+    b.locked.update(wanted)
+    _insert_alerts(b, [e for e in live if e.row is None])
+    live = _record_events(b, [e for e in live if e.out.alert_id is not None])
+    _update_seen(b, live)
+    for e in live:
+        _group(session, b, e)
+
+
+def _find(b: _Batch, events: list[_Event], lookahead: Lookahead | None) -> None:
+    """Each event's open alert, one look-up per source (or from the lookahead); a recovery
+    without one takes the last."""
+    by_source: dict[str, list[_Event]] = {}
+    for e in events:
+        if lookahead is not None and e.item.dedup_key in lookahead.keys.get(e.item.source, ()):
+            e.row = lookahead.open.get((e.item.source, e.item.dedup_key))
+            e.was_open = e.row is not None
+        else:
+            by_source.setdefault(e.item.source, []).append(e)
+    for source, group in by_source.items():
+        rows = b.st.open_alerts.rows(
+            b.conn, {"source": source, "keys": b.st.wire.keys([e.item.dedup_key for e in group])}
+        )
+        found = {row.dedup_key: row for row in rows}
+        for e in group:
+            e.row = found.get(e.item.dedup_key)
+            e.was_open = e.row is not None
+    for e in events:
+        if e.row is None and e.item.status != "firing":
+            e.row = b.st.last_alert.first(b.conn, {"source": e.item.source, "key": e.item.dedup_key})
+            if e.row is None and e.item.status == "acknowledged":
+                e.out.duplicate = True  # nothing to acknowledge
+        if e.row is not None:
+            e.out.alert_id, e.out.incident_id = e.row.id, e.row.incident_id
+
+
+def _insert_alerts(b: _Batch, new: list[_Event]) -> None:
+    """One multi-row insert; an alert a concurrent delivery opened first is read instead."""
+    if not new:
+        return
+    rows = [_alert_row(e.item, e.t, b.now) for e in new]
+    json_, now_w = b.st.wire.json, b.now_w
+    ids = {
+        r.dedup_key: r.id
+        for r in bulk.ALERTS.run(
+            b.conn,
+            [
+                bulk.ALERTS.row(
+                    {
+                        **r,
+                        "labels": json_(r["labels"]),
+                        "first_seen_at": now_w,
+                        "last_seen_at": now_w,
+                        "resolved_at": r["resolved_at"] and now_w,
+                    }
+                )
+                for r in rows
+            ],
+        )
+    }
+    for e, row in zip(new, rows, strict=True):
+        row["id"] = ids.get(e.item.dedup_key)
+        if row["id"] is not None:
+            e.out.alert_id, e.out.created, e.inserted = row["id"], True, row
+            continue
+        e.row = b.st.open_alert.first(b.conn, {"source": e.item.source, "key": e.item.dedup_key})
+        assert e.row is not None, f"alert {e.item.dedup_key} vanished between insert and read"
+        e.out.alert_id, e.out.incident_id = e.row.id, e.row.incident_id
+
+
+def _alert_row(item: Incoming, t: Triaged, now: datetime) -> dict[str, Any]:
+    firing = item.status == "firing"
+    return dict(
+        source=item.source,
+        dedup_key=item.dedup_key,
+        open_key=item.dedup_key if firing else None,
+        service=t.service,
+        mapped=t.mapped,
+        environment=t.environment,
+        tier=t.tier,
+        title=item.title,
+        status="firing" if firing else "resolved",
+        transition=item.transition,
+        priority=t.priority.value,
+        priority_rule=t.priority.rule,
+        priority_reason=t.priority.reason[:500],
+        priority_hint=item.priority_hint,
+        users_hint=t.users,
+        labels=item.labels,
+        link=(item.link or None) and item.link[:2000],
+        first_seen_at=now,
+        last_seen_at=now,
+        resolved_at=None if firing else now,
+        incident_id=None,
+        event_count=1,
+    )
+
+
+def event_key(alert_id: int, item: Incoming) -> str:
+    """The alert id first (12 hex digits): a new alert's events append to the unique index."""
+    return f"{alert_id:012x}" + hashlib.sha256(f"{alert_id}\n{item.content_hash()}".encode()).hexdigest()[:52]
+
+
+def _record_events(b: _Batch, events: list[_Event]) -> list[_Event]:
+    """Insert every event at once, with new alerts' escalation rows (one round trip on
+    PostgreSQL); those already stored (re-deliveries) come back as duplicates."""
+    if not events:
+        return []
+    keys = [event_key(e.out.alert_id, e.item) for e in events]  # type: ignore[arg-type]
+    time_ = b.st.wire.time
+    rows = [
+        (
+            e.out.alert_id,
+            key,
+            e.item.source,
+            e.item.status,
+            e.item.transition,
+            b.now_w,
+            time_(e.item.occurred_at),
+            e.item.raw,
+        )
+        for e, key in zip(events, keys, strict=True)
+    ]
+    only_new = all(e.out.created for e in events)  # a new alert's first event: nothing to collide with
+    steps = (bulk.NEW_EVENTS if only_new else bulk.EVENTS).steps(b.conn, rows)
+    inserts = len(steps)
+    due = [e for e in events if e.out.created and e.item.status == "firing" and e.t.escalates]
+    if due:  # new alerts' events are never duplicates: their escalation rows go in the same trip
+        due_at = time_(b.now + b.policy.unknown_impact.escalation_window)
+        steps += bulk.DUE.steps(
+            b.conn,
+            [
+                (
+                    grouping.ESCALATE,
+                    grouping.alert_subject(e.out.alert_id or 0),
+                    due_at,
+                    _due_payload(e.item.dedup_key),
+                    False,
+                    0,
+                    b.now_w,
+                )
+                for e in due
+            ],
+        )
+    results = driver_pipeline(b.conn, steps)
+    if only_new:
+        return events
+    stored = {r.event_key for result in results[:inserts] for r in result}
+    for e, key in zip(events, keys, strict=True):
+        e.out.duplicate = key not in stored
+    return [e for e in events if not e.out.duplicate]
+
+
+def _due_payload(dedup_key: str) -> str:
+    """json.dumps({"dedup_key": key}) without building an encoder for each alert."""
+    return '{"dedup_key": ' + encode_basestring_ascii(dedup_key) + "}"
+
+
+def _update_seen(b: _Batch, events: list[_Event]) -> None:
+    """Known alerts: last seen, count and transition in one executemany per shape."""
+    seen: list[dict[str, Any]] = []
+    resolved: list[dict[str, Any]] = []
+    for e in events:
+        if e.out.created:
+            continue
+        transition = e.item.transition if e.item.status != "acknowledged" else None
+        params = {"alert_id": e.out.alert_id, "now": b.now_w, "transition": transition}
+        (resolved if e.item.status == "resolved" and e.was_open else seen).append(params)
+        if e.item.status == "firing" and e.t.users is not None and e.t.users != e.row.users_hint:
+            e.values["users_hint"] = e.t.users
+            rising = rules.higher(e.row.priority, e.t.priority.value)
+            if rising != e.row.priority:
+                e.values.update(
+                    priority=rising, priority_rule=e.t.priority.rule, priority_reason=e.t.priority.reason[:500]
+                )
+            b.conn.execute(update(A).where(A.c.id == e.out.alert_id).values(**e.values))
+    steps = ([b.st.update_seen.step_many(seen)] if seen else []) + (
+        [b.st.update_resolved.step_many(resolved)] if resolved else []
+    )
+    if steps:
+        driver_pipeline(b.conn, steps)  # one round trip for both shapes on PostgreSQL
+
+
+def _group(session: Session, b: _Batch, e: _Event) -> None:
+    """Incidents: place a new (or newly more urgent) firing alert, note a recovery or a change."""
+    assert e.out.alert_id is not None
+    if e.item.status == "firing":
+        if e.out.created or "priority" in e.values:
+            e.out.incident_id = grouping.place(
+                session,
+                policy=b.policy,
+                now=b.now,
+                alert_id=e.out.alert_id,
+                hooks=b.hooks,
+                row=e.inserted,
+                quiet=b.quiet,
+            )
+        elif e.row is not None and e.row.incident_id and e.row.transition != e.item.transition:
+            _note_transition(session, policy=b.policy, now=b.now, alert_id=e.out.alert_id)
+    elif e.item.status == "resolved" and e.was_open:
+        grouping.after_resolve(session, policy=b.policy, now=b.now, alert_id=e.out.alert_id)
+
+
+def _note_transition(session: Session, *, policy: Policy, now: datetime, alert_id: int) -> None:
+    a = session.connection().execute(select(A).where(A.c.id == alert_id)).mappings().one()
+    incident = incidents.get(session, a["incident_id"])
+    if incident.state in OPEN_STATES:
+        grouping.alert_timeline(session, incident, now=now, a=a, what=f"changed to {a['transition']}")

@@ -1,0 +1,29 @@
+"""The outbox gauges of /metrics: rows by channel and state, and the oldest undelivered one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from warroom.notifications.models import Notification
+
+
+def gauges(s: Session, now: datetime) -> Iterator[Metric]:
+    notes = GaugeMetricFamily("warroom_notifications", "Outbox rows by channel and state", labels=["channel", "state"])
+    for channel, state, n in s.execute(
+        select(Notification.channel, Notification.state, func.count()).group_by(
+            Notification.channel, Notification.state
+        )
+    ):
+        notes.add_metric([channel, state], int(n))
+    yield notes
+    oldest = s.scalar(select(func.min(Notification.created_at)).where(Notification.state == "pending"))
+    yield GaugeMetricFamily(
+        "warroom_notifications_oldest_pending_age_seconds",
+        "Age of the oldest undelivered notification (0 when none)",
+        value=max((now - oldest).total_seconds(), 0.0) if oldest else 0.0,
+    )

@@ -1,0 +1,33 @@
+"""The one list of domains: `serve`, `worker`, the CLI and the ingest writer process all build from it.
+
+Order matters where it shows: routers are matched in this order, templates searched in it, job
+kinds and hooks (postmortem sections, incident room panels, health, metrics) listed in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from warroom import alerts, audit, deploys, incidents, ingest, notifications, policy, reports, scheduler, status, users
+from warroom.registry import Registry
+
+DOMAINS: tuple[Callable[[Registry], None], ...] = (
+    users.register,
+    policy.register,
+    audit.register,
+    scheduler.register,
+    notifications.register,
+    alerts.register,
+    incidents.register,
+    deploys.register,
+    ingest.register,
+    reports.register,
+    status.register,
+)
+
+
+def build_registry() -> Registry:
+    registry = Registry()
+    for register in DOMAINS:
+        register(registry)
+    return registry
