@@ -23,6 +23,7 @@ from warroom.incidents.schemas import (
     IncidentPatch,
     NoteIn,
     TimelineOut,
+    TimelinePage,
     TransitionIn,
     UpdateIn,
     UpdateOut,
@@ -135,10 +136,18 @@ def list_updates(ref: str, db: ReadDB, who: Viewer) -> list[UpdateOut]:
     return [update_out(u) for u in incident_queries.updates(db, incident_id=incident.id)]
 
 
-@router.get("/{ref}/timeline", response_model=list[TimelineOut])
-def get_timeline(ref: str, db: ReadDB, who: Viewer) -> list[TimelineOut]:
+@router.get("/{ref}/timeline", response_model=TimelinePage)
+def get_timeline(
+    ref: str,
+    db: ReadDB,
+    who: Viewer,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> TimelinePage:
+    """One page of the timeline, oldest first (an alert storm adds an entry per joining alert)."""
     incident = incidents.get(db, ref)
-    return [timeline_out(e) for e in incident_queries.timeline(db, incident_id=incident.id)]
+    rows, total = incident_queries.timeline_page(db, incident_id=incident.id, page=page, per_page=per_page)
+    return TimelinePage(items=[timeline_out(e) for e in rows], total=total, page=page, per_page=per_page)
 
 
 @router.post("/{ref}/timeline", status_code=201, response_model=TimelineOut)

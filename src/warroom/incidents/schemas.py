@@ -86,6 +86,13 @@ class TimelineOut(BaseModel):
     data: dict[str, Any] = {}
 
 
+class TimelinePage(BaseModel):
+    items: list[TimelineOut] = Field(description="Entries in true order: when they happened, then when recorded")
+    total: int
+    page: int
+    per_page: int
+
+
 class UpdateOut(BaseModel):
     id: int
     message: str
