@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
+from warroom.core.bounds import DB_INT_MAX
+
 PlatformSeverity = Literal["critical", "high", "moderate", "low"]
 OobState = Literal["draft", "requested", "approved", "deployed", "verified", "rejected", "cancelled"]
 ChecklistItem = Literal[
@@ -21,7 +23,7 @@ class OobForm(BaseModel):
 
     prs: list[HttpUrl] | None = Field(default=None, max_length=50)
     platform_severity: PlatformSeverity | None = None
-    active_daily_users: int | None = Field(default=None, ge=0)
+    active_daily_users: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
     fix_confirmed_in_staging: bool | None = None
     not_confirmed_reason: str | None = Field(default=None, max_length=5000)
     description: str | None = Field(default=None, max_length=20000)

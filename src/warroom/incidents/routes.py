@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from warroom.api.deps import DB, ReadDB, Responder, State, Viewer
+from warroom.core.bounds import UtcDateTime
 from warroom.core.errors import NotFound
 from warroom.incidents import compliance, drafts, postmortems
 from warroom.incidents import queries as incident_queries
@@ -68,8 +69,8 @@ def list_incidents(
     state: Annotated[str | None, Query(pattern=STATE_FILTER)] = None,
     priority: Annotated[str | None, Query(pattern=r"^P[1-4](,P[1-4])*$")] = None,
     service: Annotated[str | None, Query(max_length=64)] = None,
-    declared_from: datetime | None = None,
-    declared_to: datetime | None = None,
+    declared_from: UtcDateTime | None = None,
+    declared_to: UtcDateTime | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> IncidentPage:

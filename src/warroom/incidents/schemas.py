@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from warroom.core.bounds import DB_INT_MAX, UtcDateTime
+
 Priority = Literal["P1", "P2", "P3", "P4"]
 State = Literal["active", "stable", "resolved", "completed"]
 
@@ -29,7 +31,7 @@ class _Editable(BaseModel):
     acknowledged_by_team: bool | None = None
     tracking_issue: str | None = Field(default=None, max_length=1000)
     sub_services: str | None = Field(default=None, max_length=5000)
-    users_impacted: int | None = Field(default=None, ge=0)
+    users_impacted: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
     impacts: str | None = Field(default=None, max_length=20000)
     detection_method: str | None = Field(default=None, max_length=200)
     pending_tasks: list[PendingTask] | None = None
@@ -73,7 +75,7 @@ class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=20000)
-    occurred_at: datetime | None = None
+    occurred_at: UtcDateTime | None = None
 
 
 class TimelineOut(BaseModel):

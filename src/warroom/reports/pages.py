@@ -39,9 +39,12 @@ def last_full_month(today: date) -> tuple[date, date]:
 
 def _day(value: str, name: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day: date | None = date.fromisoformat(value)
     except ValueError:
-        raise Invalid(f"'{name}' is a date like 2026-10-05, got '{value}'", {"field": name}) from None
+        day = None
+    if day is None or day == date.max:  # the period ends the day after `to`
+        raise Invalid(f"'{name}' is a date like 2026-10-05, got '{value}'", {"field": name})
+    return day
 
 
 def _period(
