@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 import jinja2
 from fastapi import Request
@@ -29,6 +29,14 @@ _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table"
 def markdown(text: str | None) -> Markup:
     """Raw HTML in the Markdown is shown as text (html disabled); unsafe link schemes are dropped."""
     return Markup(_md.render(text or ""))
+
+
+def is_http_url(value: object) -> bool:
+    """Only http(s) URLs become links; anything else (javascript:, data:, a stray space) is shown as text."""
+    if not isinstance(value, str) or value != value.strip() or any(ord(c) < 32 for c in value):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
 def fmt_dt(value: datetime | None) -> str:
@@ -68,6 +76,7 @@ def environment(packages: tuple[str, ...]) -> jinja2.Environment:
     env.filters.update(
         dt=fmt_dt, md=markdown, dur=format_duration, iso=lambda v: v.isoformat() if v else "", num=lambda v: f"{v:,}"
     )
+    env.tests["http_url"] = is_http_url
     env.globals.update(age=fmt_age, due_class=due_class, due_text=due_text)
     return env
 
