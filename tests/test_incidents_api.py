@@ -336,3 +336,39 @@ def test_postmortem_versions_keep_human_edits(server: Running) -> None:
         assert [(v["version"], v["source"]) for v in versions] == [(1, "generated"), (2, "edited"), (3, "generated")]
         old = c.get(f"/api/v1/incidents/{ref}/postmortem", params={"version": 2}).json()
         assert old["markdown"] == "# edited by hand"
+
+
+def test_stale_patch_is_refused_with_what_changed(server: Running) -> None:
+    """Issue 18 item 5, API side: If-Match carries the version the editor saw; an older one is a 409."""
+    ref = _declare(server)["id"]
+    with server.admin() as c:
+        seen = c.get(f"/api/v1/incidents/{ref}")
+        version = seen.json()["version"]
+        assert seen.headers["etag"] == f'"{version}"'
+        bob = c.patch(
+            f"/api/v1/incidents/{ref}",
+            json={"severity": "SEV-1", "impacts": "logins fail", "users_impacted": 5000},
+            headers={"If-Match": f'"{version}"'},
+        )
+        assert bob.status_code == 200, bob.text
+        assert bob.json()["version"] != version and bob.headers["etag"] == f'"{bob.json()["version"]}"'
+        alice = c.patch(
+            f"/api/v1/incidents/{ref}", json={"sub_services": "login.gov"}, headers={"If-Match": f'"{version}"'}
+        )
+        assert alice.status_code == 409, alice.text
+        error = alice.json()["error"]
+        assert error["code"] == "conflict" and "severity, users impacted, impacts" in error["message"]
+        assert error["details"]["changed"] == {"severity": "SEV-1", "users_impacted": 5000, "impacts": "logins fail"}
+        assert error["details"]["version"] == bob.json()["version"]
+        now = c.get(f"/api/v1/incidents/{ref}").json()
+        assert (now["severity"], now["users_impacted"], now["sub_services"]) == ("SEV-1", 5000, None)
+        again = c.patch(
+            f"/api/v1/incidents/{ref}",
+            json={"sub_services": "login.gov"},
+            headers={"If-Match": f'"{error["details"]["version"]}"'},
+        )
+        assert again.status_code == 200 and again.json()["severity"] == "SEV-1"
+        bad = c.patch(f"/api/v1/incidents/{ref}", json={"title": "x"}, headers={"If-Match": '"nonsense"'})
+        assert bad.status_code == 422 and bad.json()["error"]["details"]["field"] == "version"
+        # without If-Match a PATCH changes only what it sends, as before
+        assert c.patch(f"/api/v1/incidents/{ref}", json={"title": "Sign-in down"}).status_code == 200

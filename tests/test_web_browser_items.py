@@ -12,6 +12,7 @@ from warroom.alerts.models import Alert
 from warroom.core.clock import FakeClock
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import IncidentCreate
+from warroom.notifications.models import Notification
 
 from playwright.sync_api import expect  # isort: skip (after the module skip above when chromium is missing)
 
@@ -62,3 +63,69 @@ def test_alert_links_are_http_only_elsewhere_plain_text(tabs: Any, server: Runni
         k.strip() for k, ok in LINKS.items() if not ok
     ), shown
     assert tab.dialogs == [] and tab.errors == []
+
+
+def test_a_stale_edit_form_is_refused_and_saves_only_what_changed(
+    tabs: Any,  # noqa: F811
+    server: Running,
+    clock: FakeClock,
+) -> None:
+    """Issue 18 item 5: Alice opens "Edit fields and roles", Bob PATCHes severity, impacts and users, Alice
+    saves a sub-service. Before: severity went back to SEV-2, impacts and users were emptied, and Slack was
+    told "severity changed SEV-1 -> SEV-2 by alice"."""
+    make_web_user(server, "alice")
+    with server.state.sessions.begin() as s:
+        ref = incidents.declare(
+            s,
+            policy=server.state.policy,
+            now=clock.now(),
+            actor="alice",
+            data=IncidentCreate(title="Sign-in slow", services=["usip"], priority="P2", severity="SEV-2"),
+        ).ref
+    tab = tabs()
+    page = tab.login("alice")
+    page.goto(f"{tab.url}/incidents/{ref}")
+    page.get_by_text("Edit fields and roles").click()
+    expect(page.get_by_label("Severity", exact=True)).to_have_value("SEV-2")
+
+    with server.admin() as c:  # Bob, meanwhile
+        r = c.patch(
+            f"/api/v1/incidents/{ref}",
+            json={"severity": "SEV-1", "impacts": "Nobody can sign in", "users_impacted": 40000},
+        )
+        assert r.status_code == 200, r.text
+
+    page.get_by_label("Sub-services").fill("login.gov")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".flash.error")).to_contain_text("changed since you loaded it")
+    expect(page.locator(".flash.error")).to_contain_text("severity, users impacted, impacts")
+    with server.admin() as c:
+        now = c.get(f"/api/v1/incidents/{ref}").json()
+    assert (now["severity"], now["impacts"], now["users_impacted"], now["sub_services"]) == (
+        "SEV-1",
+        "Nobody can sign in",
+        40000,
+        None,
+    )
+    # The refused page shows the current record; saving from it changes only the sub-service.
+    expect(page.locator(".facts")).to_contain_text("SEV-1")
+    page.get_by_text("Edit fields and roles").click()
+    expect(page.get_by_label("Severity", exact=True)).to_have_value("SEV-1")
+    page.get_by_label("Sub-services").fill("login.gov")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".flash.ok")).to_have_text("Saved.")
+    with server.admin() as c:
+        now = c.get(f"/api/v1/incidents/{ref}").json()
+        timeline = c.get(f"/api/v1/incidents/{ref}/timeline").json()["items"]
+    assert (now["severity"], now["impacts"], now["users_impacted"], now["sub_services"]) == (
+        "SEV-1",
+        "Nobody can sign in",
+        40000,
+        "login.gov",
+    )
+    alice_did = [(e["kind"], e["text"]) for e in timeline if e["actor"] == "alice" and e["kind"] != "declared"]
+    assert alice_did == [("edited", "Edited sub_services")], alice_did
+    with server.state.sessions() as s:
+        texts = [n.text for n in s.query(Notification)]
+    assert not [t for t in texts if "by alice" in t and "severity" in t], texts
+    assert [e for e in tab.errors if "status of 409" not in e] == []  # the refused save's page is a 409

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from warroom.api.deps import DB, ReadDB, Responder, State, Viewer
 from warroom.core.bounds import UtcDateTime
 from warroom.core.errors import NotFound
-from warroom.incidents import compliance, drafts, postmortems
+from warroom.incidents import compliance, drafts, postmortems, versions
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import (
@@ -88,15 +88,29 @@ def list_incidents(
 
 
 @router.get("/{ref}", response_model=IncidentOut)
-def show(ref: str, state: State, db: ReadDB, who: Viewer) -> IncidentOut:
-    return incident_full(db, policy=state.policy, incident=incidents.get(db, ref))
+def show(ref: str, state: State, db: ReadDB, who: Viewer, response: Response) -> IncidentOut:
+    out = incident_full(db, policy=state.policy, incident=incidents.get(db, ref))
+    response.headers["ETag"] = f'"{out.version}"'
+    return out
 
 
-@router.patch("/{ref}", response_model=IncidentOut)
-def edit(ref: str, body: IncidentPatch, state: State, db: DB, who: Responder) -> IncidentOut:
+@router.patch("/{ref}", response_model=IncidentOut, responses={409: {"description": "stale If-Match: see details"}})
+def edit(
+    ref: str,
+    body: IncidentPatch,
+    state: State,
+    db: DB,
+    who: Responder,
+    response: Response,
+    if_match: Annotated[str | None, Header(max_length=200, description="The `version` (ETag) you edited")] = None,
+) -> IncidentOut:
+    """Changes only the fields sent; with `If-Match`, an edit of an older version is refused with what changed."""
     incident = incidents.get(db, ref, for_update=True)
+    versions.check(incident, if_match)
     incidents.patch(db, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, data=body)
-    return incident_full(db, policy=state.policy, incident=incident)
+    out = incident_full(db, policy=state.policy, incident=incident)
+    response.headers["ETag"] = f'"{out.version}"'
+    return out
 
 
 @router.post("/{ref}/transitions", response_model=IncidentOut)

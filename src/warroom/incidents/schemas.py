@@ -142,6 +142,13 @@ class IncidentOut(BaseModel):
     updated_at: datetime
     allowed_transitions: list[str]
     completion_missing: list[str]
+    version: str = Field(
+        "",
+        description=(
+            "Changes with every edit of the fields a person edits; send it back as `If-Match` on PATCH so an edit "
+            "made on an older version is refused (409, `details.changed` names what changed since); also the ETag"
+        ),
+    )
     alerts: list[dict[str, Any]] | None = Field(
         default=None,
         description=(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from warroom.incidents import states
+from warroom.incidents import states, versions
 from warroom.incidents.models import Incident, StatusUpdate, TimelineEntry
 from warroom.incidents.schemas import IncidentOut, TimelineOut, UpdateOut
 from warroom.policy.schema import Policy
@@ -47,6 +47,7 @@ def incident_out(incident: Incident, *, missing: list[str] | None = None) -> Inc
         updated_at=incident.updated_at,
         allowed_transitions=states.allowed(incident.state),
         completion_missing=missing or [],
+        version=versions.of(incident),
     )
 
 

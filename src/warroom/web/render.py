@@ -101,10 +101,12 @@ def read_flash(request: Request) -> tuple[str, str] | None:
     return (kind if kind in ("ok", "error") else "ok", text[:2000])
 
 
-def page(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-    """Render a full page or fragment with the globals every template may use."""
+def page(
+    request: Request, template: str, status: int = 200, *, flash: tuple[str, str] | None = None, **ctx: Any
+) -> HTMLResponse:
+    """Render a full page or fragment with the globals every template may use (`flash`: a message now)."""
     state = get_state(request)
-    flash = read_flash(request)
+    flash = flash or read_flash(request)
     who = ctx.pop("who", None)
     body = (
         environment(state.hooks.templates)
