@@ -129,3 +129,19 @@ def test_a_stale_edit_form_is_refused_and_saves_only_what_changed(
         texts = [n.text for n in s.query(Notification)]
     assert not [t for t in texts if "by alice" in t and "severity" in t], texts
     assert [e for e in tab.errors if "status of 409" not in e] == []  # the refused save's page is a 409
+
+
+def test_status_page_is_styled_under_our_csp(tabs: Any, server: Running, clock: FakeClock) -> None:  # noqa: F811
+    """Issue 18 item 13: the inline <style> was blocked by our CSP (no colours, no banner)."""
+    _declare(server, clock, title="Sign-in errors")
+    tab = tabs()
+    page = tab.go("/status")
+    banner = page.locator(".banner")
+    expect(banner).to_have_text("Some services are experiencing an outage.")
+    colour = banner.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert colour == "rgb(253, 231, 231)", colour  # .outage's background from /static/status.css
+    pill = page.locator(".pill.operational").first
+    assert pill.evaluate("e => getComputedStyle(e).borderRadius") != "0px"
+    assert "style-src 'self'" in (page.request.get(f"{tab.url}/status").headers["content-security-policy"])
+    assert tab.errors == [], tab.errors  # a CSP refusal is a console error
+    page.screenshot(path=str(ARTIFACTS / f"status-{_kind(server)}.png"))

@@ -183,6 +183,8 @@ class StatusPage(Strict):
     """The public service status: open incidents by severity, firing alerts with no incident."""
 
     severity_status: dict[str, ServiceStatus] = {}
+    # A stable (mitigated) incident's status by severity; a severity not listed: severity_status.
+    stable_severity_status: dict[str, ServiceStatus] = {}
     unmapped_severity: ServiceStatus = "degraded"
     firing_alert_without_incident: ServiceStatus = "degraded"
     alert_tiers: list[int] = [1]

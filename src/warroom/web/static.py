@@ -8,7 +8,12 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
 router = APIRouter(include_in_schema=False)
-STATIC = {"htmx.min.js": "text/javascript", "app.js": "text/javascript", "app.css": "text/css"}
+STATIC = {
+    "htmx.min.js": "text/javascript",
+    "app.js": "text/javascript",
+    "app.css": "text/css",
+    "status.css": "text/css",
+}
 
 
 @router.get("/static/{name}")
