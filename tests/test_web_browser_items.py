@@ -145,3 +145,44 @@ def test_status_page_is_styled_under_our_csp(tabs: Any, server: Running, clock: 
     assert "style-src 'self'" in (page.request.get(f"{tab.url}/status").headers["content-security-policy"])
     assert tab.errors == [], tab.errors  # a CSP refusal is a console error
     page.screenshot(path=str(ARTIFACTS / f"status-{_kind(server)}.png"))
+
+
+def test_a_long_title_without_spaces_keeps_the_columns_on_screen(
+    tabs: Any,  # noqa: F811
+    server: Running,
+    clock: FakeClock,
+) -> None:
+    """Issue 18 item 14: a 490-character title with no spaces pushed every dashboard column off-screen."""
+    make_web_user(server, "alice")
+    long_title = "SignInFailing" + "x" * 469 + "-THE-END"
+    assert len(long_title) == 490
+    ref = _declare(server, clock, title=long_title)
+    alert_id = add_alert(server.state.sessions, service="csp", at=clock.now())
+    with server.state.sessions.begin() as s:
+        s.get(Alert, alert_id).title = "AlertFiring" + "y" * 480  # type: ignore[union-attr]
+    for width, height in ((1280, 800), (390, 844)):
+        tab = tabs(viewport={"width": width, "height": height})
+        page = tab.login("alice")
+        for path, table in (("/", "#open-h + .scroll table"), ("/incidents", "table#incident-list")):
+            page.goto(tab.url + path)
+            title = page.locator(f"{table} .title").first
+            expect(title).to_have_attribute("title", long_title)  # the full title on hover
+            cell = page.locator(f"{table} .title-cell").first.bounding_box()
+            assert cell and cell["width"] < width * 0.7, (path, width, cell)  # it wraps
+            if width >= 1280:  # on a desktop the table fits: every column on screen, the last one included
+                box = page.locator(table).bounding_box()
+                scroller = page.locator(table).locator("xpath=..").bounding_box()
+                assert box and scroller and box["width"] <= scroller["width"] + 1, (path, box, scroller)
+                last = page.locator(f"{table} thead th").last.bounding_box()
+                assert last and last["x"] + last["width"] <= width, (path, last)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+        page.goto(tab.url + "/")
+        alerts = page.locator("#firing-h + .scroll table")
+        box, scroller = alerts.bounding_box(), alerts.locator("xpath=..").bounding_box()
+        assert box and scroller and (width < 1280 or box["width"] <= scroller["width"] + 1), (width, box, scroller)
+        cell = alerts.locator(".title-cell").first.bounding_box()
+        assert cell and cell["width"] < width * 0.7, (width, cell)
+        if width >= 1280:
+            page.screenshot(path=str(ARTIFACTS / f"long-title-{_kind(server)}.png"), full_page=True)
+        assert tab.errors == [], tab.errors
+    assert ref
