@@ -15,8 +15,6 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "open",
     ("GET", "/openapi.json"): "open",
     ("GET", "/docs"): "open",
-    ("GET", "/docs/oauth2-redirect"): "open",
-    ("GET", "/redoc"): "open",
     ("GET", "/api/v1/me"): "viewer",
     ("GET", "/api/v1/users"): "viewer",
     ("POST", "/api/v1/users"): "admin",

@@ -186,3 +186,26 @@ def test_a_long_title_without_spaces_keeps_the_columns_on_screen(
             page.screenshot(path=str(ARTIFACTS / f"long-title-{_kind(server)}.png"), full_page=True)
         assert tab.errors == [], tab.errors
     assert ref
+
+
+def test_docs_work_without_internet(tabs: Any, server: Running) -> None:  # noqa: F811
+    """Issue 18 item 16: /docs loaded Swagger UI from a CDN and was blank without internet."""
+    tab = tabs()
+    outside: list[str] = []
+
+    def only_loopback(route: Any) -> None:
+        url = route.request.url
+        if url.startswith(("http://127.0.0.1", "data:")):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    tab.context.route("**/*", only_loopback)
+    page = tab.go("/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("warroom")
+    expect(page.locator(".opblock-summary-path").first).to_be_visible()
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert any(p.startswith("/api/v1/incidents") for p in paths), paths[:5]
+    assert outside == [] and tab.errors == [], (outside, tab.errors)
+    page.screenshot(path=str(ARTIFACTS / f"docs-{_kind(server)}.png"))

@@ -15,6 +15,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from warroom.api.errors import error_body
+from warroom.api.security import HEADERS
 from warroom.core.logs import request_id_var
 
 log = logging.getLogger("warroom.access")
@@ -76,8 +77,8 @@ async def send_error(send: Send, rid: str) -> None:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"cache-control", b"no-store"),
-                (b"x-content-type-options", b"nosniff"),
                 (b"x-request-id", rid.encode()),
+                *HEADERS,
             ],
         }
     )

@@ -1,4 +1,4 @@
-"""Jinja2 rendering for the web UI: autoescaped templates, flash messages, security headers."""
+"""Jinja2 rendering for the web UI: autoescaped templates, flash messages, no caching."""
 
 from __future__ import annotations
 
@@ -18,11 +18,6 @@ from warroom.policy.durations import format_duration
 
 FLASH_COOKIE = "warroom_flash"
 PER_PAGE = 50  # rows per page of every list
-# Everything is served from this origin: no inline script or style, no framing.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
-)
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
@@ -84,11 +79,8 @@ def environment(packages: tuple[str, ...]) -> jinja2.Environment:
 R = TypeVar("R", bound=Response)
 
 
-def security_headers(response: R) -> R:
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "same-origin"
+def no_store(response: R) -> R:
+    """Pages show live, per-user state (the security headers are api.security's, on every response)."""
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 
@@ -125,7 +117,7 @@ def page(
     response = HTMLResponse(body, status)
     if flash and not request.headers.get("hx-request"):
         response.delete_cookie(FLASH_COOKIE, path="/")
-    return security_headers(response)
+    return no_store(response)
 
 
 def redirect(url: str, *, flash: tuple[str, str] | None = None) -> RedirectResponse:
@@ -136,4 +128,4 @@ def redirect(url: str, *, flash: tuple[str, str] | None = None) -> RedirectRespo
         response.set_cookie(
             FLASH_COOKIE, quote(f"{kind}:{text[:1500]}"), max_age=120, httponly=True, samesite="lax", path="/"
         )
-    return security_headers(response)
+    return no_store(response)
