@@ -23,7 +23,7 @@ def _line(o: OobOut) -> str:
 
 
 def _show(row: OobRequest, incident_ref: str, as_json: bool) -> None:
-    out = oob.view(row, incident_ref=incident_ref)
+    out = oob.view(row)
     emit(out.model_dump(mode="json"), as_json, _line(out))
 
 
@@ -90,7 +90,7 @@ def list_(ctx: typer.Context, incident: str, as_json: JsonOpt = False) -> None:
     """An incident's OOB requests."""
     with session_scope(ctx) as (session, cmd):
         inc = incidents.get(session, incident)
-        outs = [oob.view(r, incident_ref=inc.ref) for r in oob.list_for_incident(session, incident_id=inc.id)]
+        outs = [oob.view(r) for r in oob.list_for_incident(session, incident_id=inc.id)]
         emit([o.model_dump(mode="json") for o in outs], as_json, "\n".join(_line(o) for o in outs) or "no OOB requests")
 
 
@@ -99,7 +99,7 @@ def show(ctx: typer.Context, ref: str, as_json: JsonOpt = False) -> None:
     """One request with its form and checklist."""
     with session_scope(ctx) as (session, cmd):
         row = oob.get(session, incident=None, ref=ref)
-        out = oob.view(row, incident_ref=incidents.get(session, row.incident_id).ref)
+        out = oob.view(row)
         lines = [_line(out)] + [
             f"  [{'x' if c.done else ' '}] {c.label}"
             + (f" ({c.by}, {c.at:%Y-%m-%d %H:%M})" if c.done and c.at else "")

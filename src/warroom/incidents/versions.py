@@ -53,13 +53,13 @@ def _digest(value: Any) -> bytes:
     return hashlib.blake2b(text.encode(), digest_size=_SIZE).digest()
 
 
-def field_value(incident: Incident, name: str) -> Any:
+def field_value(incident: Incident | Any, name: str) -> Any:
     value = getattr(incident, name)
     return list(value) if name == "services" else value
 
 
-def of(incident: Incident) -> str:
-    """The version clients send back (If-Match, the web form's hidden field)."""
+def of(incident: Incident | Any) -> str:
+    """The version clients send back (If-Match, the web form's hidden field); of a row or its IncidentOut."""
     raw = b"".join(_digest(field_value(incident, name)) for name in EDITABLE)
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
