@@ -68,6 +68,8 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/login"): "session",  # needs the CSRF token of a GET /login first
     ("GET", "/static/{name}"): "open",
     ("POST", "/logout"): "session",
+    ("POST", "/incidents/{ref}/tasks"): "session",
+    ("POST", "/incidents/{ref}/tasks/{number}"): "session",
     ("GET", "/"): "session",
     ("GET", "/alerts"): "session",
     ("GET", "/dashboard/panel"): "session",

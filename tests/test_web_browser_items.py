@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.support.alert_rows import add_alert
@@ -209,3 +210,40 @@ def test_docs_work_without_internet(tabs: Any, server: Running) -> None:  # noqa
     assert any(p.startswith("/api/v1/incidents") for p in paths), paths[:5]
     assert outside == [] and tab.errors == [], (outside, tab.errors)
     page.screenshot(path=str(ARTIFACTS / f"docs-{_kind(server)}.png"))
+
+
+def test_pending_tasks_in_the_room(tabs: Any, server: Running, clock: FakeClock) -> None:  # noqa: F811
+    """Issue 18 item 16: pending tasks had no web UI, only the API's PATCH of the whole list."""
+    make_web_user(server, "alice")
+    make_web_user(server, "victor", role="viewer")
+    ref = _declare(server, clock)
+    tab = tabs()
+    page = tab.login("alice")
+    page.goto(f"{tab.url}/incidents/{ref}")
+    tasks = page.locator("#tasks")
+    expect(tasks).to_contain_text("No pending tasks.")
+    page.get_by_label("New task").fill("Add a CSP latency monitor")
+    page.get_by_label("Link (optional)").fill("https://tracker.example/42")
+    page.get_by_role("button", name="Add task").click()
+    expect(page.locator(".flash.ok")).to_contain_text("Task added")
+    page.get_by_label("New task").fill("Write the runbook")
+    page.get_by_role("button", name="Add task").click()
+    expect(tasks.locator("li")).to_have_count(2)
+    expect(tasks.locator("li a")).to_have_attribute("href", "https://tracker.example/42")
+    first = tasks.locator("li", has_text="Add a CSP latency monitor")
+    first.get_by_role("button", name=re.compile(r"^Done\b.*Add a CSP latency monitor")).click()
+    expect(tasks.locator("li.done")).to_contain_text("Add a CSP latency monitor")
+    second = tasks.locator("li", has_text="Write the runbook")
+    second.get_by_role("button", name=re.compile(r"^Remove\b.*Write the runbook")).click()
+    expect(tasks.locator("li")).to_have_count(1)
+    with server.admin() as c:
+        inc = c.get(f"/api/v1/incidents/{ref}").json()
+    assert inc["pending_tasks"] == [
+        {"title": "Add a CSP latency monitor", "url": "https://tracker.example/42", "done": True}
+    ]
+    assert tab.errors == [], tab.errors
+    viewer = tabs()
+    vpage = viewer.login("victor")
+    vpage.goto(f"{viewer.url}/incidents/{ref}")
+    expect(vpage.locator("#tasks")).to_contain_text("Add a CSP latency monitor")
+    assert vpage.locator("#tasks form").count() == 0

@@ -269,9 +269,10 @@ class Policy(Strict):
                 raise ValueError(f"triage.severity_rules.{rule.id}: unknown severity {rule.severity}")
         if self.triage.default_severity not in sev_keys:
             raise ValueError(f"triage.default_severity: unknown severity {self.triage.default_severity}")
-        for sev in self.status_page.severity_status:
-            if sev not in sev_keys:
-                raise ValueError(f"status_page.severity_status.{sev}: unknown severity")
+        for name in ("severity_status", "stable_severity_status"):
+            for sev in getattr(self.status_page, name):
+                if sev not in sev_keys:
+                    raise ValueError(f"status_page.{name}.{sev}: unknown severity")
         try:
             self.title_template.format(service="x", services="x", title="x", priority="P1")
         except (KeyError, IndexError) as exc:
