@@ -10,12 +10,10 @@ if TYPE_CHECKING:
 
 
 def register(registry: Registry) -> None:
-    from warroom.incidents import cadence, cli, compliance, jobs, metrics, pages, postmortem_pages, routes, task_pages
+    from warroom.incidents import cadence, cli, compliance, jobs, metrics, pages, routes
 
     registry.add_router(routes.router)
     registry.add_pages(pages.router, templates="warroom.incidents")
-    registry.add_pages(postmortem_pages.router, templates="warroom.incidents")
-    registry.add_pages(task_pages.router, templates="warroom.incidents")
     registry.add_cli(cli.incident_app, "incident")
     registry.add_job(cadence.CADENCE_REMIND, jobs.remind, batch_lock=jobs.lock_incidents)
     registry.add_job(cadence.CADENCE_DUE, jobs.due, batch_lock=jobs.lock_incidents)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from warroom.api.deps import get_state
 from warroom.incidents import service as incidents
-from warroom.incidents import tasks
+from warroom.incidents import tasks as pending
 from warroom.incidents.forms import values
 from warroom.web.actions import act
 from warroom.web.auth import Editor, Form
@@ -44,7 +44,7 @@ def add_task(request: Request, ref: str, who: Editor, form: Form) -> Response:
     def work(s: Session) -> str:
         task = TaskForm.model_validate(values(form))
         incident = incidents.get(s, ref, for_update=True)
-        patch = tasks.added(incident, title=task.title, url=str(task.url) if task.url else None)
+        patch = pending.added(incident, title=task.title, url=str(task.url) if task.url else None)
         incidents.patch(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, data=patch)
         return f"Task added: {task.title}"
 
@@ -59,9 +59,9 @@ def change_task(request: Request, ref: str, number: int, who: Editor, form: Form
         action = TaskMove.model_validate(values(form)).action
         incident = incidents.get(s, ref, for_update=True)
         if action == "remove":
-            patch = tasks.removed(incident, number=number)
+            patch = pending.removed(incident, number=number)
         else:
-            patch = tasks.ticked(incident, number=number, done=action == "done")
+            patch = pending.ticked(incident, number=number, done=action == "done")
         incidents.patch(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, data=patch)
         return f"Task {number} {'removed' if action == 'remove' else 'marked ' + action.replace('un', 'not ')}."
 

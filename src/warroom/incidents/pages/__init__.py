@@ -1,4 +1,5 @@
-"""The dashboard, the incident list, declare, the incident room and its forms; each post is one audited unit of work."""
+"""The dashboard, the incident list, declare, the incident room and its forms; each post is one audited unit of
+work. The postmortem page and the room's pending tasks are modules of this package, served with it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from warroom.incidents import drafts, postmortems, states, versions
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.forms import DeclareForm, EditForm, NoteForm, TransitionForm, UpdateForm, values
+from warroom.incidents.pages import postmortem, tasks
 from warroom.incidents.states import STATES
 from warroom.policy.schema import PRIORITIES
 from warroom.triage.helper import priority_helper, window_words
@@ -306,3 +308,8 @@ def transition(request: Request, ref: str, who: Editor, form: Form) -> Response:
         return f"{incident.ref} is now {to}."
 
     return act(request, who, f"/incidents/{ref}", work)
+
+
+# The postmortem page and the room's pending tasks: modules of their own, served with the room.
+router.include_router(postmortem.router)
+router.include_router(tasks.router)
