@@ -25,6 +25,7 @@ class PagerDutyApi(RecordingServer):
         self.token = token
         self.oncalls: list[dict[str, Any]] = []
         self.page_size_cap = 100
+        self.html: str | None = None  # answer 200 with this page instead (a captive proxy, a maintenance page)
 
     @property
     def url(self) -> str:
@@ -55,6 +56,8 @@ class PagerDutyApi(RecordingServer):
 
     def handle(self, call: Call) -> tuple[int, dict[str, str], Any]:
         json_type = {"Content-Type": "application/json"}
+        if self.html is not None:
+            return 200, {"Content-Type": "text/html"}, self.html
         if call.headers.get("authorization") != f"Token token={self.token}":
             return 401, json_type, {"error": {"message": "Unauthorized", "code": 2006}}
         parts = urlsplit(call.path)

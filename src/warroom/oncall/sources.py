@@ -177,37 +177,37 @@ def fetch_pagerduty(source: PagerDutySource, *, token: str | None, api_url: str,
     ]
     if source.schedule_id:
         params.append(("schedule_ids[]", source.schedule_id))
-    else:
-        params += [
-            ("escalation_policy_ids[]", source.escalation_policy_id or ""),
-            ("escalation_levels[]", source.escalation_level),
-        ]
+    else:  # /oncalls has no level filter: the level is picked below
+        params.append(("escalation_policy_ids[]", source.escalation_policy_id or ""))
     headers = {"Authorization": f"Token token={token}", "Accept": PD_ACCEPT}
     shifts: dict[tuple[str, str, str], dict[str, Any]] = {}
     url = api_url.rstrip("/") + "/oncalls"
+    offset = 0
     with httpx.Client(timeout=source.timeout.total_seconds(), headers=headers) as client:
-        for page in range(PD_PAGES):
-            response = _get(client, url, "PagerDuty", params=[*params, ("offset", page * 100)])
+        for _ in range(PD_PAGES):
+            response = _get(client, url, "PagerDuty", params=[*params, ("offset", offset)])
             if response.status_code >= 400:
                 raise _pd_refusal(response)
             try:
                 body = response.json()
-                entries = body["oncalls"]
-            except (ValueError, KeyError, TypeError):
+                entries = list(body["oncalls"])
+                for entry in entries:
+                    if source.escalation_policy_id and entry.get("escalation_level") not in (
+                        None,
+                        source.escalation_level,
+                    ):
+                        continue
+                    user = entry.get("user") or {}
+                    who = str(user.get("email") or user.get("summary") or "").strip().lower()
+                    if who:
+                        start, end = _pd_time(entry.get("start"), since), _pd_time(entry.get("end"), until)
+                        shift = _shift(start, end, who, str(user.get("summary") or "")[:200])
+                        shifts[(shift["start"], shift["end"], who)] = shift
+            except (ValueError, KeyError, TypeError, AttributeError):
                 raise SourceError("PagerDuty answered something that is not an /oncalls list") from None
-            for entry in entries:
-                level = entry.get("escalation_level")
-                if source.escalation_policy_id and level not in (None, source.escalation_level):
-                    continue
-                user = entry.get("user") or {}
-                who = str(user.get("email") or user.get("summary") or "").strip().lower()
-                if not who:
-                    continue
-                shift = _shift(_pd_time(entry.get("start"), since), _pd_time(entry.get("end"), until), who, "")
-                shift["label"] = str(user.get("summary") or "")[:200]
-                shifts[(shift["start"], shift["end"], who)] = shift
-            if not body.get("more"):
+            if not body.get("more") or not entries:
                 break
+            offset += len(entries)
     return sorted(shifts.values(), key=lambda s: (s["start"], s["end"]))
 
 
