@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.support import cli
-from tests.support.oncall import PEOPLE, doc_blocks, example_data, example_policy, merged
+from tests.support.oncall import DAYTIME, PEOPLE, doc_blocks, example_data, example_policy, merged
 from tests.support.server import Running
 from tests.support.web import csrf_of, login, make_web_user
 from tests.support.wired import REGISTRY
@@ -26,19 +26,7 @@ AT_T0 = build_cli(REGISTRY, clock=FakeClock(T0))  # the command line, with the s
 
 @pytest.fixture
 def policy_data() -> dict[str, Any]:
-    # plus a schedule with gaps: erin only on weekdays 09-17 Berlin
-    daytime = {
-        "timezone": "Europe/Berlin",
-        "layers": [
-            {
-                "members": ["erin"],
-                "start": "2026-01-05",
-                "length": "daily",
-                "restrictions": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}],
-            }
-        ],
-    }
-    return example_data({"schedules": {"daytime": daytime}})
+    return example_data({"schedules": {"daytime": DAYTIME}})
 
 
 @pytest.fixture

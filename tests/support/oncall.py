@@ -41,3 +41,16 @@ def example_data(extra: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def example_policy(extra: dict[str, Any] | None = None) -> Policy:
     return parse_policy(yaml.safe_dump(example_data(extra)), "docs/oncall.md")
+
+
+DAYTIME = {  # a schedule with gaps: erin only on weekdays 09-17 Berlin
+    "timezone": "Europe/Berlin",
+    "layers": [
+        {
+            "members": ["erin"],
+            "start": "2026-01-05",
+            "length": "daily",
+            "restrictions": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}],
+        }
+    ],
+}
