@@ -290,3 +290,17 @@ def test_policy_check_names_the_bad_key(tmp_path: Any) -> None:
     path.write_text(yaml.safe_dump(bad))
     ran = cli.warroom("policy", "check", str(path), env={})
     assert ran.returncode == 2 and "schedules.primary.timezone: unknown time zone 'Europe/Berln'" in ran.stderr
+
+
+def test_members_who_are_no_users_are_named_not_matched(server: Running, make_user: Any) -> None:
+    """Before anyone is a warroom user: the schedule still says whose turn it is, /healthz says who is missing."""
+    make_user("dave", "responder")
+    with server.client(make_user("vic", "viewer")) as c:
+        found = _by_schedule(c.get("/api/v1/oncall", params={"at": "2026-10-05T20:00:00Z"}).json())
+    assert (found["identity-primary"]["user"], found["identity-primary"]["who"]) == (None, "alice")
+    with server.admin() as c:
+        health = c.get("/healthz").json()
+    warnings = health.get("warnings", [])
+    assert "on call: identity-primary names 'alice', who is no active warroom user" in warnings
+    assert not any("'dave'" in w for w in warnings)
+    assert health["status"] == "ok"  # a warning, not an outage

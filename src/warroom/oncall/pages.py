@@ -114,6 +114,8 @@ def add_override(request: Request, who: Editor, form: Form) -> Response:
 
 @router.post("/oncall/overrides/{override_id}/remove")
 def remove_override(request: Request, override_id: int, who: Editor, form: Form) -> Response:
+    if not 0 < override_id < 2**31:
+        return _render(request, who, status=404, error=f"no override #{override_id}")
     try:
         with web_uow(request, who) as s:
             oncall.remove_override(s, override_id=override_id)

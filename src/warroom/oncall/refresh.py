@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +26,8 @@ from warroom.policy.schema import Policy
 
 log = logging.getLogger(__name__)
 FIRST_RETRY = timedelta(seconds=30)
+LOOK_EVERY = timedelta(seconds=5)  # a worker pass runs every 0.5 s when idle; the cache needs no such care
+_next_look: WeakKeyDictionary[sessionmaker[Session], datetime] = WeakKeyDictionary()  # per process and database
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,11 @@ def _fetch_and_store(
 
 
 def worker_task(ctx: WorkerContext) -> int:
-    """Each worker pass: refresh what is due (nothing to do costs one query per external schedule)."""
+    """Each worker pass: refresh what is due, looking at the cache at most every LOOK_EVERY."""
     if not any(s.kind != "rotation" for s in ctx.policy.schedules.values()):
         return 0
+    now = ctx.clock.now()
+    if _next_look.get(ctx.sessions, now) > now:
+        return 0
+    _next_look[ctx.sessions] = now + LOOK_EVERY
     return len(refresh(ctx.sessions, ctx.policy, ctx.settings, ctx.clock))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from warroom.api.deps import DB, ReadDB, Responder, State, Viewer
 from warroom.oncall import refresh
@@ -81,7 +81,7 @@ def add_override(body: OverrideIn, state: State, db: DB, who: Responder) -> Over
 
 
 @router.delete("/overrides/{override_id}", status_code=204)
-def remove_override(override_id: int, db: DB, who: Responder) -> Response:
+def remove_override(db: DB, who: Responder, override_id: int = Path(ge=1, le=2**31 - 1)) -> Response:
     oncall.remove_override(db, override_id=override_id)
     return Response(status_code=204)
 
