@@ -212,6 +212,13 @@ def test_the_worker_fills_the_cache_and_everyone_reads_it(ext: External) -> None
         levels = oncall.level_targets(s, ext.server.state.policy, escalation_policy="ext", at=T0)
         assert [[u.handle for u in t.users] for t in levels] == [["alice"], ["lead"]]
     assert ext.get("/healthz")["checks"]["oncall_sources"] == {"pd": "ok", "pd-level2": "ok", "cal": "ok"}
+    # PagerDuty's earliest=true says nothing past bob's turn: not known, not a gap
+    with ext.server.admin() as c:
+        shifts = c.get("/api/v1/oncall/schedules/pd/shifts").json()
+    assert [(s["user"], s["via"]) for s in shifts] == [("alice", "pagerduty"), ("bob", "pagerduty"), (None, "unknown")], shifts
+    assert shifts[2]["start"].startswith("2026-10-17T09:00")
+    # a private calendar's URL is its password: the policy views mask it
+    assert ext.get("/api/v1/policy")["schedules"]["cal"]["ical"]["url"] == ext.feed.base + "/***"
 
 
 def test_a_failing_source_keeps_its_last_answer_and_says_so_everywhere(ext: External) -> None:

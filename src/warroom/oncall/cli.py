@@ -85,7 +85,7 @@ def shifts(
         outs = [ShiftOut.of(s) for s in found]
         lines = [
             f"{_local(o.start, spec.timezone)} - {_local(o.end, spec.timezone)}  "
-            + (o.user or o.who or "GAP: nobody on call")
+            + (o.user or o.who or ("not known" if o.via == "unknown" else "GAP: nobody on call"))
             + (f" [{o.via}]" if o.who else "")
             for o in outs
         ]

@@ -47,7 +47,8 @@ def _render(
                     "now": answer,
                     "local": lambda t, tz=tz: t.astimezone(tz).strftime("%a %d %b %H:%M %Z") if t else "",
                     "rows": views.rows(shifts, tz),
-                    "gaps": [r for r in views.rows(shifts, tz) if r.person is None],
+                    "gaps": [r for r in views.rows(shifts, tz) if r.person is None and r.via == "gap"],
+                    "unknown": [r for r in views.rows(shifts, tz) if r.via == "unknown"],
                     "strip": Markup(views.strip(shifts, start=now, end=end, tz=tz, title=title)),
                 }
             )

@@ -44,7 +44,8 @@ def shifts(
     start: datetime | None = Query(default=None, description="Default now"),
     end: datetime | None = Query(default=None, description="Default 14 days after start"),
 ) -> list[ShiftOut]:
-    """The schedule's shifts in [start, end), gaps included (`who` null), overrides applied."""
+    """The schedule's shifts in [start, end), gaps included (`who` null, `via` gap, or unknown past
+    what an external source says), overrides applied."""
     first = start or state.now()
     last = end or oncall.check_instant(first, "start") + VIEW
     return [ShiftOut.of(s) for s in oncall.timeline(db, state.policy, schedule=schedule, start=first, end=last)]

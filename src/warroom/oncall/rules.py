@@ -240,7 +240,30 @@ def current(pieces: Sequence[Segment], instant: datetime, *, complete_until: dat
 
 
 def gaps(pieces: Sequence[Segment]) -> list[Segment]:
-    return [p for p in pieces if p.who is None]
+    return [p for p in pieces if p.who is None and p.via == "gap"]
+
+
+def covered_until(segments: Sequence[Segment], start: datetime) -> datetime:
+    """The end of the unbroken run of segments from `start` (where a source's knowledge stops)."""
+    end = start
+    for seg in sorted(segments, key=lambda s: s.start):
+        if seg.start > end:
+            break
+        end = max(end, seg.end)
+    return end
+
+
+def unknown_after(pieces: Sequence[Segment], instant: datetime) -> list[Segment]:
+    """Nobody after `instant` means not known, not a gap (an external source that says no more)."""
+    out: list[Segment] = []
+    for p in pieces:
+        if p.who is not None or p.end <= instant:
+            out.append(p)
+        elif p.start >= instant:
+            out.append(replace(p, via="unknown"))
+        else:
+            out += [replace(p, end=instant), replace(p, start=instant, via="unknown")]
+    return out
 
 
 def parse_local(value: datetime, tz: ZoneInfo) -> datetime:

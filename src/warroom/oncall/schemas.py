@@ -59,7 +59,7 @@ class ShiftOut(BaseModel):
     start: datetime
     end: datetime
     user: str | None
-    who: str | None  # null: a gap
+    who: str | None  # null: nobody (via `gap`), or not known (via `unknown`: beyond what a source says)
     via: str
     note: str = ""
 

@@ -152,6 +152,8 @@ def _layers(
         layers = [_cached_segments(row, schedule.kind)]
         fetched = row.fetched_at if row and row.fetched_at else None
         known_until = min(end, fetched + WINDOW) if fetched else start
+        if fetched and schedule.kind == "pagerduty":  # earliest=true: each person's next turn only
+            known_until = min(known_until, rules.covered_until(layers[0], fetched))
     layers.append(_override_segments(session, name, start, end))
     return layers, row, known_until
 
@@ -162,11 +164,10 @@ def timeline(session: Session, policy: Policy, *, schedule: str, start: datetime
     if end <= start or end - start > MAX_WINDOW:
         raise Invalid("the window must end after it starts and span at most 400 days", {"field": "end"})
     found = require_schedule(policy, schedule)
-    layers, _, _ = _layers(session, schedule, found, start, end)
+    layers, _, known_until = _layers(session, schedule, found, start, end)
     people = People(session)
-    return [
-        Shift(p.start, p.end, people.match(p.who), p.who, p.via, p.note) for p in rules.timeline(layers, start, end)
-    ]
+    pieces = rules.unknown_after(rules.timeline(layers, start, end), known_until)
+    return [Shift(p.start, p.end, people.match(p.who), p.who, p.via, p.note) for p in pieces]
 
 
 def who(session: Session, policy: Policy, *, schedule: str, at: datetime, people: People | None = None) -> OnCall:

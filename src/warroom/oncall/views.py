@@ -13,6 +13,7 @@ from warroom.oncall.service import Shift
 
 PALETTE = ("#2f6fb0", "#2e8540", "#8a5a00", "#6b3fa0", "#00707a", "#a33c6b", "#4d5a66", "#7a5c12")
 GAP = "#c0392b"
+UNKNOWN = "#d5dade"
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,11 @@ def strip(shifts: Sequence[Shift], *, start: datetime, end: datetime, tz: ZoneIn
     for s in shifts:
         name = person(s)
         a, b = x(s.start), x(s.end)
-        fill = GAP if name is None else colour(name)
+        unknown = name is None and s.via == "unknown"
+        fill = UNKNOWN if unknown else GAP if name is None else colour(name)
         local = f"{s.start.astimezone(tz):%a %d %b %H:%M} - {s.end.astimezone(tz):%a %d %b %H:%M %Z}"
-        label = f"{name or 'nobody on call'} ({s.via}): {local}"
-        cls = "gap" if name is None else "shift"
+        label = f"{'not known' if unknown else name or 'nobody on call'} ({s.via}): {local}"
+        cls = "unknown" if unknown else "gap" if name is None else "shift"
         parts.append(
             f'<rect class="{cls}" x="{a:.1f}" y="{top}" width="{max(b - a, 0.5):.1f}" height="{bar}" fill="{fill}" '
             f'stroke="#fff" data-who="{escape(name or "")}"><title>{escape(label)}</title></rect>'
