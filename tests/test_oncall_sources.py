@@ -215,7 +215,8 @@ def test_the_worker_fills_the_cache_and_everyone_reads_it(ext: External) -> None
     # PagerDuty's earliest=true says nothing past bob's turn: not known, not a gap
     with ext.server.admin() as c:
         shifts = c.get("/api/v1/oncall/schedules/pd/shifts").json()
-    assert [(s["user"], s["via"]) for s in shifts] == [("alice", "pagerduty"), ("bob", "pagerduty"), (None, "unknown")], shifts
+    expected = [("alice", "pagerduty"), ("bob", "pagerduty"), (None, "unknown")]
+    assert [(s["user"], s["via"]) for s in shifts] == expected, shifts
     assert shifts[2]["start"].startswith("2026-10-17T09:00")
     # a private calendar's URL is its password: the policy views mask it
     assert ext.get("/api/v1/policy")["schedules"]["cal"]["ical"]["url"] == ext.feed.base + "/***"
