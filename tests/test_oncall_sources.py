@@ -28,7 +28,7 @@ from warroom.oncall import refresh, sources
 from warroom.oncall import service as oncall
 from warroom.oncall.models import OncallSourceCache
 from warroom.policy import Policy, parse_policy
-from warroom.policy.schedules import PagerDutySource
+from warroom.policy.schedules import IcalSource, PagerDutySource
 from warroom.users import service as users
 from warroom.worker import Worker
 
@@ -329,3 +329,12 @@ def test_a_schedule_removed_or_repointed_forgets_its_answer(ext: External) -> No
     assert [o.schedule for o in done] == ["cal"]  # a new URL is fetched at once, whatever the TTL
     with state.read_sessions() as s:
         assert [r.schedule for r in oncall.source_rows(s)] == ["cal"]  # pd rows forgotten
+
+
+def test_a_feed_that_does_not_answer_in_time() -> None:
+    with IcalFeed((FIXTURES / "rotation.ics").read_bytes()) as feed:
+        feed.fail_next(Fault.slow(3))
+        source = IcalSource(url=feed.url, timeout="1s")
+        with pytest.raises(sources.SourceError, match="the iCal feed did not answer in time"):
+            sources.fetch_ical(source, tz=BERLIN, now=T0)
+        assert len(sources.fetch_ical(source, tz=BERLIN, now=T0)) == 5  # the next try works (5 weeks ahead)

@@ -6,6 +6,7 @@ never an exception that escapes into the worker."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -54,6 +55,8 @@ class Answer:
 
 def _get(client: httpx.Client, url: str, what: str, **kw: Any) -> Answer:
     """One GET, its body read up to MAX_BYTES; the network's failures as SourceError."""
+    timeout = client.timeout.read or 10.0
+    deadline = time.monotonic() + 2 * timeout  # a server that answers a byte at a time is down too
     try:
         with client.stream("GET", url, **kw) as response:
             body = bytearray()
@@ -61,6 +64,8 @@ def _get(client: httpx.Client, url: str, what: str, **kw: Any) -> Answer:
                 body += chunk
                 if len(body) > MAX_BYTES:
                     raise SourceError(f"{what} answered more than {MAX_BYTES // 1_000_000} MB")
+                if time.monotonic() > deadline:
+                    raise SourceError(f"{what} did not answer in time")
             return Answer(response.status_code, response.headers, bytes(body))
     except httpx.TimeoutException:
         raise SourceError(f"{what} did not answer in time") from None
