@@ -5,6 +5,7 @@ PagerDuty speaking `/oncalls` (401, 429 + Retry-After, 5xx); the cache, its fail
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -338,3 +339,22 @@ def test_a_feed_that_does_not_answer_in_time() -> None:
         with pytest.raises(sources.SourceError, match="the iCal feed did not answer in time"):
             sources.fetch_ical(source, tz=BERLIN, now=T0)
         assert len(sources.fetch_ical(source, tz=BERLIN, now=T0)) == 5  # the next try works (5 weeks ahead)
+
+
+def test_a_slow_source_holds_no_database_lock(ext: External) -> None:
+    """The worker waits on the network outside any transaction: on SQLite a transaction would hold the
+    write lock, and every declaration and alert would wait for the calendar."""
+    ext.pd.fail_always(Fault.late_answer(3))
+    ext.feed.fail_always(Fault.late_answer(3))
+    fetching = threading.Thread(target=ext.worker.run_once)
+    fetching.start()
+    try:
+        assert ext.pd.wait_for(lambda calls: len(calls) >= 1, timeout=10)
+        started = time.monotonic()
+        with ext.server.admin() as c:
+            r = c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P3", "severity": "SEV-3"})
+        assert r.status_code == 201, r.text
+        assert time.monotonic() - started < 1.5
+        assert fetching.is_alive()  # still waiting on PagerDuty
+    finally:
+        fetching.join(timeout=30)
