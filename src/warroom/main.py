@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from warroom import wiring
 from warroom.cli.base import CliApp, current_app, fail, load, session_scope
 from warroom.core import runtime
+from warroom.core.clock import Clock, SystemClock
 from warroom.core.db import make_engine
 from warroom.core.settings import get_settings, writer_process_wanted
 from warroom.registry import Registry
@@ -144,14 +145,15 @@ def import_cmd(file: Annotated[Path, typer.Argument(help="A file written by `war
     typer.echo(f"imported {sum(counts.values())} rows into {len(counts)} tables")
 
 
-def build_cli(registry: Registry) -> typer.Typer:
-    """The whole command line: the process commands, then each domain's, as the wiring lists them."""
+def build_cli(registry: Registry, clock: Clock | None = None) -> typer.Typer:
+    """The whole command line: the process commands, then each domain's, as the wiring lists them
+    (`clock`: the system's, or a test's fake one)."""
     app = typer.Typer(
         help="warroom: incident response for small SRE and platform teams.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
     )
-    state = CliApp(hooks=registry.hooks(), registry=registry)
+    state = CliApp(hooks=registry.hooks(), registry=registry, clock=clock or SystemClock())
 
     @app.callback()
     def _root(ctx: typer.Context) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from warroom.core import outage
 from warroom.core.clock import Clock, SystemClock
-from warroom.core.hooks import Hooks
+from warroom.core.hooks import Hooks, WorkerContext
 from warroom.core.settings import Settings
 from warroom.core.state import AppState
 from warroom.notifications import delivery, rules
@@ -55,6 +55,7 @@ class Worker:
         self.sessions, self.settings, self.policy, self.clock = sessions, settings, policy, clock
         self.worker_id = worker_id or new_worker_id()
         self.runner = runner.Runner(jobs=jobs, policy=policy, clock=clock, worker_id=self.worker_id, hooks=hooks)
+        self.task_context = WorkerContext(sessions=sessions, settings=settings, policy=policy, clock=clock)
         self.stop = stop or threading.Event()
         self.processed = 0
         self.started_at = clock.now()
@@ -90,8 +91,9 @@ class Worker:
             worker_id=self.worker_id,
             stop=self.stop,
         )
-        self.processed += jobs + sent
-        return jobs + sent
+        tasks = sum(task(self.task_context) for task in self.runner.hooks.worker_tasks)
+        self.processed += jobs + sent + tasks
+        return jobs + sent + tasks
 
     def drain(self, max_passes: int = 100) -> int:
         """Run passes until idle (tests and the benchmark); bounded so it cannot loop forever."""

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     base_url: str | None = None
     slack_token: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    pagerduty_token: str | None = Field(default=None, description="PagerDuty REST API key for `pagerduty` schedules")
+    pagerduty_api_url: str = "https://api.pagerduty.com/"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "warroom@localhost"
