@@ -89,7 +89,3 @@ def pending(engine: Engine) -> list[str]:
 def current_heads(engine: Engine) -> set[str]:
     with engine.connect() as conn:
         return set(MigrationContext.configure(conn).get_current_heads())
-
-
-def make_url_engine(url: str) -> Engine:
-    return make_engine(url)

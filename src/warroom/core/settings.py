@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WARROOM_", env_file=".env", extra="ignore")
 
-    database_url: str = "sqlite:///./warroom.core.db"
+    database_url: str = "sqlite:///./warroom.db"
     policy: str | None = Field(default=None, description="Policy file path; empty = bundled reference")
     host: str = "127.0.0.1"
     port: int = 8000
