@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -14,7 +14,7 @@ from warroom import wiring
 from warroom.cli.base import CliApp, current_app, fail, load, session_scope
 from warroom.core import runtime
 from warroom.core.db import make_engine
-from warroom.core.settings import get_settings, writer_process_wanted
+from warroom.core.settings import Settings, get_settings, proxy_list, writer_process_wanted
 from warroom.registry import Registry
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -61,7 +61,20 @@ def serve(
         f"database: {settings.database_url.split('@')[-1]})"
     )
     runtime.tune_gc()
-    uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    uvicorn.run(application, host=host, port=port, **uvicorn_options(settings))
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Forwarded headers only from WARROOM_TRUSTED_PROXIES: uvicorn's default believes any
+    X-Forwarded-For from 127.0.0.1, so behind a proxy that passes the client's header on, anyone
+    chose their own address (and escaped the per-address sign-in limit)."""
+    proxies = proxy_list(settings.trusted_proxies)
+    return {
+        "log_level": settings.log_level.lower(),
+        "access_log": False,
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or None,
+    }
 
 
 @root.command()

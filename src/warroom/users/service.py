@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Conflict, Invalid, NotFound
+from warroom.core.ratelimit import Slots
 from warroom.core.settings import get_settings
 from warroom.users.models import ApiToken, User
 
@@ -30,6 +31,15 @@ def _hasher() -> PasswordHasher:
     if get_settings().password_kdf == "owasp-minimum":
         return PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
     return PasswordHasher()
+
+
+@cache
+def _kdf_slots() -> Slots:
+    """Password hashes computed at once in this process (WARROOM_PASSWORD_CONCURRENCY); a few
+    more wait up to 10 s, the rest are refused at once (`ratelimit.Busy`), so a flood of sign-ins
+    costs at most that many times the KDF's memory."""
+    size = get_settings().password_concurrency
+    return Slots(size, waiting=4 * size, wait=10.0)
 
 
 @cache
@@ -89,16 +99,19 @@ def create_user(
 def set_password(user: User, password: str) -> None:
     if len(password) < 8:
         raise Invalid("a password needs at least 8 characters", {"field": "password"})
-    user.password_hash = _hasher().hash(password)
+    with _kdf_slots().hold():
+        user.password_hash = _hasher().hash(password)
 
 
 def check_password(user: User | None, password: str) -> bool:
-    """Constant work whether or not the user exists, so timing does not reveal handles."""
+    """Constant work whether or not the user exists, so timing does not reveal handles; raises
+    `ratelimit.Busy` when too many checks are already running or waiting."""
     stored = user.password_hash if user and user.active and user.password_hash else None
-    try:
-        return _hasher().verify(stored or _dummy_hash(), password) and stored is not None
-    except (VerificationError, InvalidHashError):
-        return False
+    with _kdf_slots().hold():
+        try:
+            return _hasher().verify(stored or _dummy_hash(), password) and stored is not None
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 def create_token(
