@@ -129,7 +129,7 @@ def export_cmd(file: Annotated[Path, typer.Argument(help="Where to write the JSO
         if str(file) == "-":
             counts = backup.export(engine, sys.stdout, schema=schema, progress=progress)
         else:
-            with open(file, "w", encoding="utf-8") as out:
+            with backup.private_text(file) as out:
                 counts = backup.export(engine, out, schema=schema, progress=progress)
     finally:
         engine.dispose()

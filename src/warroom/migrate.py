@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -15,7 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
-from warroom.core.db import make_engine, normalize_url
+from warroom.core.db import PRIVATE, make_engine, normalize_url
 
 MIGRATION_LOCK = 0x7761_7272  # "warr": an application-wide advisory lock id
 
@@ -35,7 +36,8 @@ def _sqlite_file_lock(url: str) -> Iterator[None]:
     if not database or database == ":memory:":
         yield
         return
-    with open(Path(database).with_name(Path(database).name + ".migrate-lock"), "a+b") as handle:
+    lock = Path(database).with_name(Path(database).name + ".migrate-lock")
+    with os.fdopen(os.open(lock, os.O_RDWR | os.O_CREAT, PRIVATE), "r+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # per open file: threads of one process wait too
         try:
             yield
