@@ -15,6 +15,8 @@ from warroom.cli.base import CliApp, current_app, fail, load, session_scope
 from warroom.core import runtime
 from warroom.core.db import make_engine
 from warroom.core.settings import Settings, get_settings, proxy_list, writer_process_wanted
+from warroom.policy import PolicyError
+from warroom.policy.loader import PolicySource, read_policy
 from warroom.registry import Registry
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -39,7 +41,11 @@ def serve(
 
     settings = get_settings()
     setup_logging(settings)
-    policy = load(settings)
+    source = policy_source(settings)  # recorded below: the CLI computes with the same text
+    try:
+        policy = source.parse()
+    except PolicyError as exc:
+        raise fail(str(exc), 2) from None
     registry = current_app(ctx).registry
     if not no_migrate:
         migrate.upgrade(settings.database_url)
@@ -47,8 +53,11 @@ def serve(
     base = settings.base_url or f"http://{host}:{port}"
     with session_scope(ctx) as (session, cmd):
         first = bootstrap.ensure_admin(session, now=cmd.now())
+        replaced = bootstrap.record_policy(session, path=source.path, sha256=source.sha256, now=cmd.now())
     if first:
         typer.echo(bootstrap.first_run_message(first, base))
+    if replaced:
+        typer.echo(f"policy in force: {source.name} (was {replaced.name}, recorded by {replaced.host})", err=True)
     application = create_app(
         settings,
         policy=policy,
@@ -62,6 +71,14 @@ def serve(
     )
     runtime.tune_gc()
     uvicorn.run(application, host=host, port=port, **uvicorn_options(settings))
+
+
+def policy_source(settings: Settings) -> PolicySource:
+    """The text `serve` runs, to record (the same file `load` parsed; exit 2 if it went away)."""
+    try:
+        return read_policy(settings.policy)
+    except PolicyError as exc:
+        raise fail(str(exc), 2) from None
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

@@ -1,8 +1,11 @@
-"""First start on an empty database: an admin, a one-time token, and how to use them."""
+"""First start on an empty database (an admin, a one-time token, and how to use them), and what
+every node shares through `app_settings`: the web session key and the policy the server runs."""
 
 from __future__ import annotations
 
+import json
 import secrets
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,6 +41,50 @@ def secret_key(session: Session) -> str:
         session.add(row)
         session.flush()
     return row.value
+
+
+POLICY_KEY = "policy_in_force"
+
+
+@dataclass(frozen=True)
+class PolicyInForce:
+    """What `serve` recorded at its start: the CLI must compute with the same policy."""
+
+    path: str | None  # None: the bundled reference policy
+    sha256: str
+    host: str
+    recorded_at: str
+
+    @property
+    def name(self) -> str:
+        return self.path or "the bundled reference policy"
+
+
+def record_policy(session: Session, *, path: str | None, sha256: str, now: datetime) -> PolicyInForce | None:
+    """Record the policy this server runs (a write only when it changed: an audited change);
+    returns the one recorded before if it was another."""
+    before = recorded_policy(session)
+    if before is not None and (before.path, before.sha256) == (path, sha256):
+        return None
+    mine = PolicyInForce(path=path, sha256=sha256, host=socket.gethostname()[:200], recorded_at=now.isoformat())
+    row = session.get(AppSetting, POLICY_KEY)
+    value = json.dumps(mine.__dict__)[:2000]
+    if row is None:
+        session.add(AppSetting(key=POLICY_KEY, value=value))
+    else:
+        row.value = value
+    session.flush()
+    return before
+
+
+def recorded_policy(session: Session) -> PolicyInForce | None:
+    row = session.get(AppSetting, POLICY_KEY)
+    if row is None:
+        return None
+    try:
+        return PolicyInForce(**json.loads(row.value))
+    except (ValueError, TypeError):
+        return None
 
 
 def first_run_message(run: FirstRun, base_url: str) -> str:
