@@ -48,7 +48,9 @@ def serve(
         raise fail(str(exc), 2) from None
     registry = current_app(ctx).registry
     if not no_migrate:
-        migrate.upgrade(settings.database_url)
+        migrate.upgrade(settings.database_url)  # nodes starting together take turns (a lock)
+    else:
+        migrate.wait_for_schema(settings.database_url)
     host, port = host or settings.host, port or settings.port
     base = settings.base_url or f"http://{host}:{port}"
     with session_scope(ctx) as (session, cmd):

@@ -1,5 +1,5 @@
 """First start on an empty database (an admin, a one-time token, and how to use them), and what
-every node shares through `app_settings`: the web session key and the policy the server runs."""
+every node shares through `app_settings`: the policy the server runs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from warroom.users import service as users
@@ -22,8 +23,20 @@ class FirstRun:
     password: str
 
 
+FIRST_START_LOCK = 0x7761_7273  # "wars": the advisory lock two nodes starting together take turns on
+
+
+def first_start_lock(session: Session) -> None:
+    """Nodes starting together on an empty database take turns until this transaction ends
+    (PostgreSQL; a SQLite transaction holds the write lock from its BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FIRST_START_LOCK})
+
+
 def ensure_admin(session: Session, *, now: datetime) -> FirstRun | None:
-    """Create `admin` with a token and password when there are no users; otherwise nothing."""
+    """Create `admin` with a token and password when there are no users; otherwise nothing.
+    Under the first-start lock: the second of two nodes started together finds the first's admin."""
+    first_start_lock(session)
     if users.count_users(session) > 0:
         return None
     admin = users.create_user(session, now=now, handle="admin", role="admin", name="Administrator")
@@ -31,16 +44,6 @@ def ensure_admin(session: Session, *, now: datetime) -> FirstRun | None:
     users.set_password(admin, password)
     _, token = users.create_token(session, now=now, user=admin, kind="user", name="first-run")
     return FirstRun(handle=admin.handle, token=token, password=password)
-
-
-def secret_key(session: Session) -> str:
-    """The signing key for web sessions: one per database, so every node shares it."""
-    row = session.get(AppSetting, "secret_key")
-    if row is None:
-        row = AppSetting(key="secret_key", value=secrets.token_urlsafe(48))
-        session.add(row)
-        session.flush()
-    return row.value
 
 
 POLICY_KEY = "policy_in_force"
