@@ -168,10 +168,16 @@ def start_background_worker(state: AppState, registry: Registry) -> tuple[Worker
 
 def run_forever(settings: Settings, policy: Policy, registry: Registry) -> None:
     """`warroom worker`: run until SIGTERM/SIGINT, finishing the row in hand."""
+    from warroom import migrate
     from warroom.core.db import make_engine, session_factory
     from warroom.core.logs import setup_logging
 
     setup_logging(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    if not migrate.wait_for_schema(settings.database_url, stop=stop):  # started with the first `serve`
+        return
     # No ping on checkout, even after idling (a round trip per transaction, and the worker runs
     # many small ones): after a PostgreSQL restart the first failure invalidates the whole pool
     # and the pass is retried.
@@ -185,6 +191,7 @@ def run_forever(settings: Settings, policy: Policy, registry: Registry) -> None:
         clock=SystemClock(),
         jobs=registry.jobs,
         hooks=registry.hooks(),
+        stop=stop,
     )
 
     def on_signal(signum: int, frame: Any) -> None:
