@@ -20,6 +20,7 @@ DOMAINS = (
     "incidents",
     "ingest",
     "notifications",
+    "oncall",
     "policy",
     "reports",
     "scheduler",
@@ -46,7 +47,7 @@ def _lint(src: Path) -> subprocess.CompletedProcess[str]:
 def test_the_contracts_hold() -> None:
     done = _lint(ROOT / "src")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "6 kept, 0 broken" in done.stdout
+    assert "7 kept, 0 broken" in done.stdout
 
 
 def test_every_domain_module_is_an_adapter_or_under_the_inner_contract() -> None:

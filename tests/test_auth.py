@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import base64
+import json
+from datetime import datetime, timedelta
 
 import pytest
 
+from tests.support.alerts import accepted, dd
 from tests.support.server import Running
+from tests.test_cli import ok as cli_ok
+from warroom.core.clock import FakeClock
 
 ROUTES = [
     ("GET", "/api/v1/incidents", "viewer"),
@@ -125,3 +130,58 @@ def test_audit_log_records_who_changed_what(server: Running, make_user) -> None:
     assert ("POST /api/v1/incidents", None) in actions
     # A refused change is not a change: nothing audited for the 409.
     assert not any(a.endswith("/transitions") for a, _ in actions)
+
+
+def _last_used(server: Running, name: str) -> str | None:
+    with server.admin() as admin:
+        found = next(t for t in admin.get("/api/v1/tokens").json() if t["name"] == name)
+    used: str | None = found["last_used_at"]
+    return used
+
+
+def test_tokens_record_their_last_use_at_most_once_a_minute(server: Running, clock: FakeClock, db_url: str) -> None:
+    """Issue 19 item 11: `last_used_at` was never set, so stale tokens could not be found."""
+    with server.admin() as admin:
+        admin.post("/api/v1/users", json={"handle": "alice", "role": "viewer"})
+        token = admin.post("/api/v1/tokens", json={"user": "alice", "name": "alice-script"}).json()["token"]
+        ingest = admin.post("/api/v1/tokens", json={"kind": "ingest", "name": "datadog"}).json()["token"]
+    assert _last_used(server, "alice-script") is None and _last_used(server, "datadog") is None
+    first = clock.now()
+    with server.client(token) as c:
+        assert c.get("/api/v1/me").status_code == 200
+    assert _datetime(_last_used(server, "alice-script")) == first
+    clock.advance(timedelta(seconds=30))
+    with server.client(token) as c:
+        assert c.get("/api/v1/me").status_code == 200
+    assert _datetime(_last_used(server, "alice-script")) == first  # not a write per request
+    clock.advance(timedelta(seconds=31))
+    with server.client(token) as c:
+        assert c.get("/api/v1/incidents").status_code == 200
+    assert _datetime(_last_used(server, "alice-script")) == first + timedelta(seconds=61)
+    # the alert webhooks' fast path verifies its tokens itself, in the batch that stores the alert
+    accepted(server, ingest, "datadog", dd())
+    assert _datetime(_last_used(server, "datadog")) == clock.now()
+    clock.advance(timedelta(minutes=5))
+    accepted(server, ingest, "datadog", dd(alert_id="2"))
+    assert _datetime(_last_used(server, "datadog")) == clock.now()
+    # and the terminal shows it, so a stale token can be found and revoked
+    listed = {t["name"]: t for t in json.loads(cli_ok(db_url, "token", "list", "--json"))}
+    assert _datetime(listed["datadog"]["last_used_at"]) == clock.now()
+    assert listed["first-run"]["last_used_at"] is not None
+    table = cli_ok(db_url, "token", "list")
+    assert "last used" in table and clock.now().strftime("%Y-%m-%d %H:%M") in table
+
+
+def test_a_refused_token_is_not_marked_used(server: Running, clock: FakeClock) -> None:
+    with server.admin() as admin:
+        admin.post("/api/v1/users", json={"handle": "bob", "role": "viewer"})
+        token = admin.post("/api/v1/tokens", json={"user": "bob", "name": "bob-old"}).json()["token"]
+        admin.patch("/api/v1/users/bob", json={"active": False})
+    with server.client(token) as c:
+        assert c.get("/api/v1/me").status_code == 401
+    assert _last_used(server, "bob-old") is None
+
+
+def _datetime(text: str | None) -> datetime:
+    assert text is not None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
 
 from tests.support import cli
+from tests.support.procs import ApiProc, env_for
+from warroom.policy import loader as policy_loader
 
 
 def run(db_url: str, *args: str, input: str | None = None) -> cli.Ran:
@@ -100,3 +107,62 @@ def test_unmigrated_or_unreachable_database_is_explained(tmp_path) -> None:  # t
     assert "hunter22" not in done.stderr and "***" in done.stderr
     ok(fresh, "db", "upgrade")
     assert "no incidents" in ok(fresh, "incident", "list")
+
+
+def _cadence_policy(path: Path, every: str) -> Path:
+    text = policy_loader.reference_policy_text().replace("  default: 30m\n", f"  default: {every}\n", 1)
+    every_priority = ", ".join(f"P{n}: {every}" for n in range(1, 5))
+    text = re.sub(r"per_priority: \{[^}]*\}", f"per_priority: {{{every_priority}}}", text)
+    path.write_text(text)
+    return path
+
+
+def _cadence_minutes(db_url: str, policy: Path | None) -> float:
+    env = {"WARROOM_DATABASE_URL": db_url, "WARROOM_POLICY": str(policy) if policy else None}
+    out = json.loads(cli.ok("incident", "declare", "-s", "sis", "-p", "P2", "--severity", "SEV-3", "--json", env=env))
+    due, declared = (datetime.fromisoformat(out[k]) for k in ("next_update_due_at", "declared_at"))
+    return (due - declared).total_seconds() / 60
+
+
+@pytest.mark.slow
+def test_the_cli_computes_with_the_policy_the_server_runs(db_url: str, tmp_path: Path) -> None:
+    """Issue 18 item 7: without WARROOM_POLICY the CLI used the bundled policy and computed a
+    30-minute due time while the server ran a 3-minute cadence."""
+    served = _cadence_policy(tmp_path / "policy.yaml", "3m")
+    api = ApiProc(env_for(db_url, WARROOM_POLICY=str(served)), tmp_path / "serve.log").start()
+    api.stop()
+    assert _cadence_minutes(db_url, None) == 3  # the server's file, found through the database
+    copy = tmp_path / "elsewhere" / "copy.yaml"
+    copy.parent.mkdir()
+    copy.write_text(served.read_text())
+    assert _cadence_minutes(db_url, copy) == 3  # the same text anywhere is the same policy
+    for policy, said in [
+        (_cadence_policy(tmp_path / "other.yaml", "10m"), "WARROOM_POLICY names"),
+        (Path(policy_loader.__file__).with_name("reference.yaml"), "WARROOM_POLICY names"),
+    ]:
+        done = cli.warroom(
+            "incident", "show", "INC-1", env={"WARROOM_DATABASE_URL": db_url, "WARROOM_POLICY": str(policy)}
+        )
+        assert done.returncode == 2, done
+        assert f"the server runs {served.resolve()}" in done.stderr and said in done.stderr, done.stderr
+    _cadence_policy(served, "5m")  # edited after the server started: it still runs the 3-minute one
+    done = cli.warroom("incident", "update", "INC-1", "-m", "x", env={"WARROOM_DATABASE_URL": db_url})
+    assert done.returncode == 2 and "that file now holds" in done.stderr, done.stderr
+    served.unlink()
+    done = cli.warroom("incident", "show", "INC-1", env={"WARROOM_DATABASE_URL": db_url})
+    assert done.returncode == 2 and "cannot read" in done.stderr and "set WARROOM_POLICY" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_a_server_on_the_bundled_policy_refuses_a_cli_with_another(db_url: str, tmp_path: Path) -> None:
+    ApiProc(env_for(db_url), tmp_path / "serve.log").start().stop()
+    assert _cadence_minutes(db_url, None) == 30
+    mine = _cadence_policy(tmp_path / "mine.yaml", "3m")
+    done = cli.warroom("incident", "show", "INC-1", env={"WARROOM_DATABASE_URL": db_url, "WARROOM_POLICY": str(mine)})
+    assert done.returncode == 2 and "the server runs the bundled reference policy" in done.stderr, done.stderr
+    # the server restarted on that file: the audit log says who changed the policy in force, and when
+    api = ApiProc(env_for(db_url, WARROOM_POLICY=str(mine)), tmp_path / "again.log").start()
+    api.stop()
+    assert "policy in force:" in api.log() and "was the bundled reference policy" in api.log()
+    assert _cadence_minutes(db_url, mine) == 3

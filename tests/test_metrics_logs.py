@@ -154,6 +154,77 @@ def test_redact_patterns() -> None:
     assert redact("nothing secret here") == "nothing secret here"
 
 
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("POST https://f.azurewebsites.net/api/alert?code=C0DESECRET==&clientId=x", "C0DESECRET"),
+        (
+            "POST https://prod-1.westus.logic.azure.com:443/workflows/1/triggers/manual/paths/invoke"
+            "?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=S1GSECRET",
+            "S1GSECRET",
+        ),
+        ("GET https://example.org/cb?access_token=ACCESSSECRET&x=1", "ACCESSSECRET"),
+        ("POST https://discord.com/api/webhooks/1234567890/DISCORD-SECRET_x", "DISCORD-SECRET"),
+        ("POST https://acme.webhook.office.com/webhookb2/a@b/IncomingWebhook/TEAMSSECRET/c", "TEAMSSECRET"),
+        ("POST https://proxy.internal/webhookb2/a@b/IncomingWebhook/TEAMSSECRET/c", "TEAMSSECRET"),
+        ("POST http://127.0.0.1:9/services/T0SECRET/B0SECRET/HOOKSECRET", "HOOKSECRET"),
+        ("POST https://hooks.slack.com/workflows/T0/A0/123/WORKFLOWSECRET", "WORKFLOWSECRET"),
+        ("cannot reach postgresql://warroom:PGSECRET@db.internal:5432/warroom", "PGSECRET"),
+        ("engine postgresql+psycopg://u:p%40SS@h/db", "p%40SS"),
+    ],
+)
+def test_redact_webhook_secrets_and_passwords_in_urls(text: str, secret: str) -> None:
+    """Issue 19 item 7: each of these went to the log as written."""
+    assert secret not in redact(text)
+    assert "[redacted]" in redact(text)
+
+
+def test_redact_keeps_ordinary_text() -> None:
+    kept = ["postgresql://warroom@db/warroom", "error code 500 from Slack", "keyboard=ok", "INC-12 code review"]
+    assert [redact(t) for t in kept] == kept
+
+
+def test_deliveries_do_not_log_their_urls(engine, db_url: str, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    """As `serve` and `worker` set logging up: deliveries to webhooks whose URLs carry secrets
+    (Slack's path, Azure's ?code=, Teams workflows' &sig=) leave no URL in the log: httpx logs
+    each request's full URL at INFO."""
+    from tests.support.http_fakes import SlackWebhookServer, WebhookReceiver
+    from tests.support.notify import make_policy
+    from warroom.core.db import session_factory
+    from warroom.core.logs import setup_logging
+    from warroom.notifications import service as outbox
+
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, {n: logging.getLogger(n).level for n in ("httpx", "httpcore")}
+    with SlackWebhookServer() as hook, WebhookReceiver() as receiver:
+        slack_url = hook.url.replace("/T000/B000/XXXX", "/T0SECRET/B0SECRET/HOOKSECRET") + "?code=C0DESECRET"
+        policy = make_policy(
+            channels={
+                "hook": {"type": "slack_webhook", "url": slack_url},
+                "flow": {"type": "webhook", "url": f"{receiver.url}?sv=1.0&sig=S1GSECRET"},
+            },
+            routes={"declared": ["hook", "flow"]},
+        )
+        sessions = session_factory(engine)
+        with sessions.begin() as s:
+            outbox.enqueue(s, policy=policy, now=clock.now(), event="declared", text="INC-1 declared")
+        try:
+            setup_logging(Settings(log_json=True))
+            assert isinstance(root.handlers[0], logging.StreamHandler)
+            root.handlers[0].setStream(stream)
+            worker(sessions, policy, clock, db_url).drain()
+        finally:
+            root.handlers[:] = saved[0]
+            root.setLevel(saved[1])
+            for name, level in saved[2].items():
+                logging.getLogger(name).setLevel(level)
+        assert len(hook.ok_calls()) == 1 and len(receiver.ok_calls()) == 1
+    text = stream.getvalue()
+    for secret in ("HOOKSECRET", "C0DESECRET", "S1GSECRET", "/hooks/warroom"):
+        assert secret not in text, (secret, text)
+
+
 def test_accepted_alerts_log_at_debug_refused_at_info(server: Running, captured: io.StringIO) -> None:
     from tests.support.alerts import ingest_token
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from warroom.core.clock import as_utc, utcnow
+from warroom.core.db import PRIVATE
 from warroom.models import Base
 
 FORMAT = "warroom-export"
@@ -51,6 +54,14 @@ def _rows(conn: sa.Connection, table: sa.Table) -> Iterator[dict[str, Any]]:
     result = conn.execution_options(stream_results=True).execute(sa.select(table).order_by(*order))
     for row in result.mappings():
         yield {k: _encode(v) for k, v in row.items()}
+
+
+def private_text(path: Path) -> IO[str]:
+    """A dump for writing, its owner's only (0600, even over an older file): it holds password and
+    token hashes."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+    os.fchmod(fd, PRIVATE)
+    return os.fdopen(fd, "w", encoding="utf-8")
 
 
 def export(engine: Engine, out: IO[str], *, schema: list[str], progress: Progress | None = None) -> dict[str, int]:

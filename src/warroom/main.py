@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -13,8 +13,11 @@ from pydantic import ValidationError
 from warroom import wiring
 from warroom.cli.base import CliApp, current_app, fail, load, session_scope
 from warroom.core import runtime
+from warroom.core.clock import Clock, SystemClock
 from warroom.core.db import make_engine
-from warroom.core.settings import get_settings, writer_process_wanted
+from warroom.core.settings import Settings, get_settings, proxy_list, writer_process_wanted
+from warroom.policy import PolicyError
+from warroom.policy.loader import PolicySource, read_policy
 from warroom.registry import Registry
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -39,16 +42,25 @@ def serve(
 
     settings = get_settings()
     setup_logging(settings)
-    policy = load(settings)
+    source = policy_source(settings)  # recorded below: the CLI computes with the same text
+    try:
+        policy = source.parse()
+    except PolicyError as exc:
+        raise fail(str(exc), 2) from None
     registry = current_app(ctx).registry
     if not no_migrate:
-        migrate.upgrade(settings.database_url)
+        migrate.upgrade(settings.database_url)  # nodes starting together take turns (a lock)
+    else:
+        migrate.wait_for_schema(settings.database_url)
     host, port = host or settings.host, port or settings.port
     base = settings.base_url or f"http://{host}:{port}"
     with session_scope(ctx) as (session, cmd):
         first = bootstrap.ensure_admin(session, now=cmd.now())
+        replaced = bootstrap.record_policy(session, path=source.path, sha256=source.sha256, now=cmd.now())
     if first:
         typer.echo(bootstrap.first_run_message(first, base))
+    if replaced:
+        typer.echo(f"policy in force: {source.name} (was {replaced.name}, recorded by {replaced.host})", err=True)
     application = create_app(
         settings,
         policy=policy,
@@ -61,7 +73,28 @@ def serve(
         f"database: {settings.database_url.split('@')[-1]})"
     )
     runtime.tune_gc()
-    uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    uvicorn.run(application, host=host, port=port, **uvicorn_options(settings))
+
+
+def policy_source(settings: Settings) -> PolicySource:
+    """The text `serve` runs, to record (the same file `load` parsed; exit 2 if it went away)."""
+    try:
+        return read_policy(settings.policy)
+    except PolicyError as exc:
+        raise fail(str(exc), 2) from None
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Forwarded headers only from WARROOM_TRUSTED_PROXIES: uvicorn's default believes any
+    X-Forwarded-For from 127.0.0.1, so behind a proxy that passes the client's header on, anyone
+    chose their own address (and escaped the per-address sign-in limit)."""
+    proxies = proxy_list(settings.trusted_proxies)
+    return {
+        "log_level": settings.log_level.lower(),
+        "access_log": False,
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or None,
+    }
 
 
 @root.command()
@@ -116,7 +149,7 @@ def export_cmd(file: Annotated[Path, typer.Argument(help="Where to write the JSO
         if str(file) == "-":
             counts = backup.export(engine, sys.stdout, schema=schema, progress=progress)
         else:
-            with open(file, "w", encoding="utf-8") as out:
+            with backup.private_text(file) as out:
                 counts = backup.export(engine, out, schema=schema, progress=progress)
     finally:
         engine.dispose()
@@ -144,14 +177,15 @@ def import_cmd(file: Annotated[Path, typer.Argument(help="A file written by `war
     typer.echo(f"imported {sum(counts.values())} rows into {len(counts)} tables")
 
 
-def build_cli(registry: Registry) -> typer.Typer:
-    """The whole command line: the process commands, then each domain's, as the wiring lists them."""
+def build_cli(registry: Registry, clock: Clock | None = None) -> typer.Typer:
+    """The whole command line: the process commands, then each domain's, as the wiring lists them
+    (`clock`: the system's, or a test's fake one)."""
     app = typer.Typer(
         help="warroom: incident response for small SRE and platform teams.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
     )
-    state = CliApp(hooks=registry.hooks(), registry=registry)
+    state = CliApp(hooks=registry.hooks(), registry=registry, clock=clock or SystemClock())
 
     @app.callback()
     def _root(ctx: typer.Context) -> None:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import fcntl
+import logging
+import os
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from alembic import command
 from alembic.config import Config
@@ -14,10 +19,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 
-from warroom.core.db import make_engine, normalize_url
+from warroom.core import outage
+from warroom.core.db import PRIVATE, make_engine, normalize_url
 
 MIGRATION_LOCK = 0x7761_7272  # "warr": an application-wide advisory lock id
+log = logging.getLogger(__name__)
+Schema = Literal["ready", "missing", "newer"]
 
 
 def alembic_config(url: str) -> Config:
@@ -35,7 +44,8 @@ def _sqlite_file_lock(url: str) -> Iterator[None]:
     if not database or database == ":memory:":
         yield
         return
-    with open(Path(database).with_name(Path(database).name + ".migrate-lock"), "a+b") as handle:
+    lock = Path(database).with_name(Path(database).name + ".migrate-lock")
+    with os.fdopen(os.open(lock, os.O_RDWR | os.O_CREAT, PRIVATE), "r+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # per open file: threads of one process wait too
         try:
             yield
@@ -91,5 +101,50 @@ def current_heads(engine: Engine) -> set[str]:
         return set(MigrationContext.configure(conn).get_current_heads())
 
 
-def make_url_engine(url: str) -> Engine:
-    return make_engine(url)
+def schema_state(engine: Engine) -> tuple[Schema, list[str]]:
+    """`ready`; `missing` and the revisions to apply; or `newer` (a later warroom migrated it:
+    this one runs, as in a rolling upgrade) and the revisions it does not know."""
+    script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
+    have = current_heads(engine)
+    unknown = sorted(rev for rev in have if script.get_revision(rev) is None) if have else []
+    if unknown:
+        return "newer", unknown
+    missing = sorted(set(script.get_heads()) - have)
+    return ("missing", missing) if missing else ("ready", [])
+
+
+def wait_for_schema(url: str, *, stop: threading.Event | None = None, poll: float = 0.5) -> bool:
+    """Until the schema is there (another node or `warroom db upgrade` migrates it) and the
+    database answers: a worker or `serve --no-migrate` started with the first `serve` waits
+    instead of failing on tables that do not exist yet. False if stopped first."""
+    engine = make_engine(url, pool_size=1, max_overflow=0, ping_idle=None)
+    said, wait = "", poll
+    try:
+        while stop is None or not stop.is_set():
+            state: str
+            try:
+                state, revisions = schema_state(engine)
+            except (DBAPIError, RuntimeError) as exc:  # not reachable yet (or in mid-creation)
+                state, revisions = "unreachable", [outage.one_line(exc)]
+            if state in ("ready", "newer"):
+                if state == "newer":
+                    log.warning("the database schema is newer than this warroom (%s)", ", ".join(revisions))
+                if said:
+                    log.info("database schema ready")
+                return True
+            now_saying = f"{state}: {', '.join(revisions)}"
+            if now_saying != said:
+                log.warning(
+                    "waiting for the database schema (%s): `warroom db upgrade`, or a `warroom serve` "
+                    "without --no-migrate, applies it",
+                    now_saying,
+                )
+                said = now_saying
+            if stop is not None:
+                stop.wait(wait)
+            else:
+                time.sleep(wait)
+            wait = min(wait * 2, 5.0)
+        return False
+    finally:
+        engine.dispose()

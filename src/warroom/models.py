@@ -6,6 +6,7 @@ from warroom.core.db import Base
 from warroom.deploys.models import OobRequest
 from warroom.incidents.models import Incident, IncidentService, PostmortemVersion, StatusUpdate, TimelineEntry
 from warroom.notifications.models import ChannelPace, Notification, SlackThread
+from warroom.oncall.models import OncallOverride, OncallSourceCache
 from warroom.scheduler.models import DueJob, WorkerHeartbeat
 from warroom.users.models import ApiToken, AppSetting, User, WebSession
 
@@ -21,6 +22,8 @@ __all__ = [
     "Incident",
     "IncidentService",
     "Notification",
+    "OncallOverride",
+    "OncallSourceCache",
     "OobRequest",
     "PostmortemVersion",
     "SlackThread",

@@ -8,11 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from warroom import alerts, audit, deploys, incidents, ingest, notifications, policy, reports, scheduler, status, users
+from warroom import (
+    alerts,
+    audit,
+    deploys,
+    incidents,
+    ingest,
+    notifications,
+    oncall,
+    policy,
+    reports,
+    scheduler,
+    status,
+    users,
+)
 from warroom.registry import Registry
 
 DOMAINS: tuple[Callable[[Registry], None], ...] = (
     users.register,
+    oncall.register,
     policy.register,
     audit.register,
     scheduler.register,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from warroom.core import outage
 from warroom.core.clock import Clock, SystemClock
-from warroom.core.hooks import Hooks
+from warroom.core.hooks import Hooks, WorkerContext
 from warroom.core.settings import Settings
 from warroom.core.state import AppState
 from warroom.notifications import delivery, rules
@@ -55,6 +55,7 @@ class Worker:
         self.sessions, self.settings, self.policy, self.clock = sessions, settings, policy, clock
         self.worker_id = worker_id or new_worker_id()
         self.runner = runner.Runner(jobs=jobs, policy=policy, clock=clock, worker_id=self.worker_id, hooks=hooks)
+        self.task_context = WorkerContext(sessions=sessions, settings=settings, policy=policy, clock=clock)
         self.stop = stop or threading.Event()
         self.processed = 0
         self.started_at = clock.now()
@@ -90,8 +91,9 @@ class Worker:
             worker_id=self.worker_id,
             stop=self.stop,
         )
-        self.processed += jobs + sent
-        return jobs + sent
+        tasks = sum(task(self.task_context) for task in self.runner.hooks.worker_tasks)
+        self.processed += jobs + sent + tasks
+        return jobs + sent + tasks
 
     def drain(self, max_passes: int = 100) -> int:
         """Run passes until idle (tests and the benchmark); bounded so it cannot loop forever."""
@@ -166,10 +168,16 @@ def start_background_worker(state: AppState, registry: Registry) -> tuple[Worker
 
 def run_forever(settings: Settings, policy: Policy, registry: Registry) -> None:
     """`warroom worker`: run until SIGTERM/SIGINT, finishing the row in hand."""
+    from warroom import migrate
     from warroom.core.db import make_engine, session_factory
     from warroom.core.logs import setup_logging
 
     setup_logging(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    if not migrate.wait_for_schema(settings.database_url, stop=stop):  # started with the first `serve`
+        return
     # No ping on checkout, even after idling (a round trip per transaction, and the worker runs
     # many small ones): after a PostgreSQL restart the first failure invalidates the whole pool
     # and the pass is retried.
@@ -183,6 +191,7 @@ def run_forever(settings: Settings, policy: Policy, registry: Registry) -> None:
         clock=SystemClock(),
         jobs=registry.jobs,
         hooks=registry.hooks(),
+        stop=stop,
     )
 
     def on_signal(signum: int, frame: Any) -> None:

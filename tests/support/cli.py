@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import typer
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
@@ -28,13 +29,14 @@ class Ran:
     stderr: str
 
 
-def warroom(*args: str, env: Mapping[str, str | None], input: str | None = None) -> Ran:
-    """Run `warroom ARGS` with `env` laid over this process's WARROOM_* variables (cleared)."""
+def warroom(*args: str, env: Mapping[str, str | None], input: str | None = None, app: typer.Typer = CLI) -> Ran:
+    """Run `warroom ARGS` with `env` laid over this process's WARROOM_* variables (cleared); `app`:
+    another build of the command line (e.g. `build_cli(REGISTRY, clock=FakeClock(...))`)."""
     settings_env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("WARROOM_") and k not in KEEP}
     settings_env.update(env)
     get_settings.cache_clear()
     try:
-        result = CliRunner().invoke(CLI, list(args), env=settings_env, input=input, prog_name="warroom")
+        result = CliRunner().invoke(app, list(args), env=settings_env, input=input, prog_name="warroom")
     finally:
         get_settings.cache_clear()
     code, stderr = result.exit_code, result.stderr
@@ -45,7 +47,7 @@ def warroom(*args: str, env: Mapping[str, str | None], input: str | None = None)
     return Ran(tuple(args), code, result.stdout, stderr)
 
 
-def ok(*args: str, env: Mapping[str, str | None], input: str | None = None) -> str:
-    ran = warroom(*args, env=env, input=input)
+def ok(*args: str, env: Mapping[str, str | None], input: str | None = None, app: typer.Typer = CLI) -> str:
+    ran = warroom(*args, env=env, input=input, app=app)
     assert ran.returncode == 0, f"{args}: {ran.stderr}"
     return ran.stdout

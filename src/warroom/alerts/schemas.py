@@ -101,17 +101,3 @@ class AlertPage(BaseModel):
     total: int
     page: int
     per_page: int
-
-
-class IngestedOut(BaseModel):
-    id: int | None
-    dedup_key: str
-    status: str
-    duplicate: bool
-    incident: str | None
-
-
-class IngestAnswer(BaseModel):
-    status: str = "accepted"
-    alerts: list[IngestedOut]
-    truncated_alerts: int = 0

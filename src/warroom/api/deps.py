@@ -117,6 +117,8 @@ def authenticate(request: Request, session: Session) -> Principal:
             raise _unauthorized("the token's user is disabled")
         principal = Principal(user=user, token=row, kind="user")
     request.state.principal = principal
+    state = get_state(request)
+    users.note_token_used(state.sessions, row.token_hash, now=state.now())  # at most once a minute
     return principal
 
 

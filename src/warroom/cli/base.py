@@ -22,6 +22,7 @@ from warroom.core.hooks import Hooks
 from warroom.core.settings import Settings, get_settings
 from warroom.core.uow import UnitOfWork
 from warroom.policy import Policy, PolicyError, load_policy
+from warroom.policy.loader import read_policy
 from warroom.registry import Registry
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
@@ -55,6 +56,39 @@ def load(settings: Settings) -> Policy:
         raise fail(str(exc), 2) from None
 
 
+def server_policy(session: Session, settings: Settings) -> Policy:
+    """What a command computes with must be what the server runs (a reminder due in 30 minutes
+    while the server runs a 3-minute cadence is worse than no answer). Without WARROOM_POLICY the
+    command takes the file `serve` recorded; with it, or when that file has changed since, the
+    texts must match or the command stops and says what differs. No record: the command's own."""
+    from warroom.users import bootstrap
+
+    recorded = bootstrap.recorded_policy(session)
+    if recorded is None:
+        return load(settings)
+    wanted = settings.policy or recorded.path
+    try:
+        mine = read_policy(wanted)
+    except PolicyError as exc:
+        raise fail(
+            f"the server runs {recorded.name} (recorded by {recorded.host} at {recorded.recorded_at}), "
+            f"which this command cannot read ({'; '.join(exc.problems)}): set WARROOM_POLICY to a copy of it",
+            2,
+        ) from None
+    if mine.sha256 != recorded.sha256:
+        how = "WARROOM_POLICY names" if settings.policy else "that file now holds"
+        raise fail(
+            f"the server runs {recorded.name} (sha256 {recorded.sha256[:12]}, recorded by {recorded.host} at "
+            f"{recorded.recorded_at}), but {how} {mine.name} (sha256 {mine.sha256[:12]}): set WARROOM_POLICY "
+            "to the server's file, or restart the server with this one",
+            2,
+        )
+    try:
+        return mine.parse()
+    except PolicyError as exc:
+        raise fail(str(exc), 2) from None
+
+
 def current_app(ctx: typer.Context) -> CliApp:
     """What the root command built (its callback puts it on the root context)."""
     found = ctx.find_root().obj
@@ -74,8 +108,9 @@ class Command:
 
     @property
     def policy(self) -> Policy:
+        """The policy the server runs (as `serve` recorded it), or a clean exit 2 saying why not."""
         if self._policy is None:
-            self._policy = load(self.settings)
+            self._policy = server_policy(self.uow.session, self.settings)
         return self._policy
 
     @property

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -55,6 +59,43 @@ def normalize_url(url: str) -> str:
     return url
 
 
+log = logging.getLogger(__name__)
+PRIVATE = 0o600  # the database holds password and token hashes: its owner only
+
+
+def private_file(path: str | Path) -> None:
+    """Create `path` readable and writable by its owner only, or take group and other access away
+    from an existing one. SQLite gives the WAL and shared-memory files the database's mode."""
+    path = Path(path)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
+        return
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # no such folder, read-only...: SQLite says so in its own words when it connects
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = stat.S_IMODE(each.stat().st_mode)
+            if mode & 0o077:
+                each.chmod(PRIVATE)
+                log.info("%s was readable by others (%o): now %o", each, mode, PRIVATE)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            log.warning("%s is readable by others and not ours to change: chmod 600 it", each)
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL (None: in memory, or not SQLite)."""
+    if not is_sqlite(url):
+        return None
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
 def is_sqlite(engine_or_url: Engine | str) -> bool:
     url = engine_or_url if isinstance(engine_or_url, str) else str(engine_or_url.url)
     return url.startswith("sqlite")
@@ -76,6 +117,8 @@ def make_engine(
     checkout (None: never; see `ping_when_idle`)."""
     url = normalize_url(url)
     if is_sqlite(url):
+        if (path := sqlite_path(url)) is not None:
+            private_file(path)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30, "cached_statements": 512}, **kw
         )

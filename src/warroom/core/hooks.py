@@ -8,7 +8,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from prometheus_client.core import Metric
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+
+from warroom.core.clock import Clock
+from warroom.core.settings import Settings
+from warroom.policy.schema import Policy
 
 if TYPE_CHECKING:
     from warroom.core.state import AppState
@@ -45,6 +49,20 @@ HealthCheck = Callable[["AppState", Health], None]
 
 
 @dataclass(frozen=True)
+class WorkerContext:
+    """What a worker task gets: no transaction is open, so it may wait on the network between its own."""
+
+    sessions: sessionmaker[Session]
+    settings: Settings
+    policy: Policy
+    clock: Clock
+
+
+# Run by every worker pass outside any transaction (refreshing external calendars); returns work done.
+WorkerTask = Callable[[WorkerContext], int]
+
+
+@dataclass(frozen=True)
 class Hooks:
     """Built once per process from the registry (warroom.wiring); passed where a use case needs it."""
 
@@ -52,4 +70,5 @@ class Hooks:
     room_panels: tuple[RoomPanel, ...] = ()
     metrics: tuple[MetricsSource, ...] = ()
     health: tuple[HealthCheck, ...] = ()
+    worker_tasks: tuple[WorkerTask, ...] = ()
     templates: tuple[str, ...] = field(default=())  # packages holding a templates/ folder, searched in order

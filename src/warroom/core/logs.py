@@ -15,9 +15,19 @@ _SECRET = re.compile(
     r"(xox[abposr]-[A-Za-z0-9-]+"  # Slack tokens
     r"|wr[ui]_[A-Za-z0-9_-]{8,}"  # warroom API and ingest tokens
     r"|(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]+"  # Authorization header values
-    r"|hooks\.slack\.com/services/\S+)"  # Slack webhook URLs carry their secret
+    r"|hooks\.slack\.com/\S+"  # Slack webhook and workflow URLs carry their secret
+    r"|/services/T\w+/B\w+/\w+"  # the same path behind any host (a proxy, a fake)
+    r"|/api/webhooks/\d+/[\w-]+"  # Discord webhook id and token
+    r"|[\w.-]*webhook\.office\.com/\S+"  # Teams incoming webhooks (connectors)
+    r"|/(?:webhookb2|IncomingWebhook)/\S+)"  # their paths behind any host
 )
-_SECRET_PARAM = re.compile(r"(?i)\b(token|password|passwd|secret|api_key|apikey|key)=([^&\s\"']+)")
+_SECRET_PARAM = re.compile(
+    r"(?i)\b(token|access_token|password|passwd|secret|client_secret|api_key|apikey|key|code|sig|signature)"
+    r"=([^&\s\"']+)"  # query strings (Azure/Teams workflows: ?code=, &sig=) and key=value text
+)
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*):[^@\s/]+@")  # postgresql://user:PASS@
+# Libraries that log each request's full URL at INFO (httpx: "HTTP Request: POST https://...").
+QUIET_LOGGERS = ("httpx", "httpcore", "urllib3", "slack_sdk")
 
 # The current request's id; the request middleware sets it, every log record carries it.
 request_id_var: ContextVar[str | None] = ContextVar("warroom_request_id", default=None)
@@ -25,6 +35,7 @@ _EXTRA_KEYS = ("request_id", "incident", "notification", "method", "path", "stat
 
 
 def redact(text: str) -> str:
+    text = _URL_PASSWORD.sub(r"\1:[redacted]@", text)
     return _SECRET_PARAM.sub(r"\1=[redacted]", _SECRET.sub("[redacted]", text))
 
 
@@ -74,3 +85,5 @@ def setup_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [make_handler(settings)]
     root.setLevel(settings.log_level.upper())
+    for name in QUIET_LOGGERS:  # their URLs carry webhook secrets; their failures reach us as exceptions
+        logging.getLogger(name).setLevel(logging.WARNING)

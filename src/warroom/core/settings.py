@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WARROOM_", env_file=".env", extra="ignore")
 
-    database_url: str = "sqlite:///./warroom.core.db"
+    database_url: str = "sqlite:///./warroom.db"
     policy: str | None = Field(default=None, description="Policy file path; empty = bundled reference")
     host: str = "127.0.0.1"
     port: int = 8000
     base_url: str | None = None
     slack_token: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    pagerduty_token: str | None = Field(default=None, description="PagerDuty REST API key for `pagerduty` schedules")
+    pagerduty_api_url: str = "https://api.pagerduty.com/"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "warroom@localhost"
@@ -41,8 +44,31 @@ class Settings(BaseSettings):
     ingest_burst: int = 1000
     login_rate_per_min: float = 10.0
     login_burst: int = 5
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks (CIDR) of the proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; empty = none, the peer address is the client",
+    )
+    password_concurrency: int = Field(
+        default=2, ge=1, description="Password checks computed at once per process (each takes the KDF's memory)"
+    )
     web_session_hours: float = 12
     web_poll_seconds: float = 5
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        """A typo must stop the start, not silently trust nobody (or everybody)."""
+        for item in proxy_list(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"'{item}' is not an IP address or network (CIDR)") from None
+        return value
+
+
+def proxy_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def writer_process_wanted(settings: Settings) -> bool:

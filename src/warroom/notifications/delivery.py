@@ -286,22 +286,6 @@ def _send(settings: Settings, policy: Policy, clock: Clock, item: Claimed) -> Re
         return exc
 
 
-def send_one(
-    sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock, worker_id: str, item: Claimed
-) -> str:
-    """Send one claimed row outside any transaction, then record the outcome if we still hold it."""
-    outcome = _send(settings, policy, clock, item)
-
-    def record() -> str:
-        with sessions.begin() as session:
-            return _record(session, item, outcome, policy=policy, worker_id=worker_id, now=clock.now())
-
-    state = through_outage(record, policy=policy, what=f"notification {item.id}")
-    if state == "sent":
-        _observe([item], clock.now())
-    return state
-
-
 def _observe(items: list[Claimed], now: datetime) -> None:
     """Delivery latency for /metrics, once each row's outcome is committed."""
     for item in items:
@@ -323,18 +307,6 @@ def through_outage(record: Callable[[], _T], *, policy: Policy, what: str) -> _T
             log.warning("%s: cannot record the outcome yet (retry in %.1fs): %s", what, wait, outage.one_line(exc))
             time.sleep(wait)
             wait = min(wait * 2, 2.0)
-
-
-def deliver(
-    sessions: sessionmaker[Session], *, settings: Settings, policy: Policy, clock: Clock, worker_id: str, row_id: int
-) -> str:
-    """Send one row this worker has claimed (re-read first: it may have been taken over)."""
-    with sessions.begin() as session:
-        row = session.get(Notification, row_id)
-        if row is None or row.state != "pending" or row.claimed_by != worker_id:
-            return "lost"
-        (item,) = load(session, [row_id])
-    return send_one(sessions, settings=settings, policy=policy, clock=clock, worker_id=worker_id, item=item)
 
 
 # Outcomes that arrive within this of the first are recorded in one transaction: one commit per

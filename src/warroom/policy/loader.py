@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -74,16 +76,43 @@ def reference_policy_text() -> str:
     return resources.files("warroom.policy").joinpath(REFERENCE_NAME).read_text(encoding="utf-8")
 
 
-def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
-    """Load the file at `path`, or the bundled reference policy when no path is given."""
+@dataclass(frozen=True)
+class PolicySource:
+    """A policy's text and where it came from: what the server records and the CLI compares."""
+
+    path: str | None  # absolute; None: the bundled reference policy
+    text: str
+
+    @property
+    def name(self) -> str:
+        return self.path or f"<bundled {REFERENCE_NAME}>"
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    def parse(self) -> Policy:
+        return parse_policy(self.text, source=self.name)
+
+
+def read_policy(path: str | os.PathLike[str] | None = None) -> PolicySource:
+    """The file at `path`, or the bundled reference policy when no path is given (not parsed)."""
     if path is None or str(path) == "":
-        return parse_policy(reference_policy_text(), source=f"<bundled {REFERENCE_NAME}>")
+        return PolicySource(None, reference_policy_text())
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError(str(p), [f"cannot read file: {exc.strerror}"]) from None
-    return parse_policy(text, source=str(p))
+    return PolicySource(str(p.resolve()), text)
+
+
+def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
+    """Load the file at `path`, or the bundled reference policy when no path is given."""
+    if path is None or str(path) == "":
+        return read_policy(None).parse()
+    source = read_policy(path)
+    return parse_policy(source.text, source=str(path))
 
 
 @lru_cache(maxsize=1)

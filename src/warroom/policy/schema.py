@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from warroom.policy.durations import parse_duration
+from warroom.policy.schedules import EscalationPolicy, Schedule, check_names
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Priority = Literal["P1", "P2", "P3", "P4"]
@@ -138,6 +139,7 @@ class Service(Strict):
     owned: bool = True
     runbook: str = ""
     oncall: str | None = None
+    escalation_policy: str | None = None  # who is paged (warroom.oncall; the paging itself comes later)
     match: list[AlertMatch] = []
 
 
@@ -236,6 +238,8 @@ class Policy(Strict):
     notifications: Notifications = Notifications()
     worker: Worker = Worker()
     postmortem_template: str | None = None
+    schedules: dict[str, Schedule] = {}
+    escalation_policies: dict[str, EscalationPolicy] = {}
     roles: list[str] = [
         "commander",
         "technical_lead",
@@ -273,6 +277,7 @@ class Policy(Strict):
             for sev in getattr(self.status_page, name):
                 if sev not in sev_keys:
                     raise ValueError(f"status_page.{name}.{sev}: unknown severity")
+        check_names(self.schedules, self.escalation_policies, {s.key: s.escalation_policy for s in self.services})
         try:
             self.title_template.format(service="x", services="x", title="x", priority="P1")
         except (KeyError, IndexError) as exc:
@@ -304,4 +309,7 @@ class Policy(Strict):
             for secret_key in ("url", "secret"):
                 if chan.get(secret_key) and chan["type"] != "slack":
                     chan[secret_key] = "***"
+        for schedule in data.get("schedules", {}).values():
+            if schedule.get("ical"):  # a private calendar's URL is its password
+                schedule["ical"]["url"] = "/".join(schedule["ical"]["url"].split("/")[:3]) + "/***"
         return data

@@ -1,11 +1,15 @@
-"""First start on an empty database: an admin, a one-time token, and how to use them."""
+"""First start on an empty database (an admin, a one-time token, and how to use them), and what
+every node shares through `app_settings`: the policy the server runs."""
 
 from __future__ import annotations
 
+import json
 import secrets
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from warroom.users import service as users
@@ -19,8 +23,20 @@ class FirstRun:
     password: str
 
 
+FIRST_START_LOCK = 0x7761_7273  # "wars": the advisory lock two nodes starting together take turns on
+
+
+def first_start_lock(session: Session) -> None:
+    """Nodes starting together on an empty database take turns until this transaction ends
+    (PostgreSQL; a SQLite transaction holds the write lock from its BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FIRST_START_LOCK})
+
+
 def ensure_admin(session: Session, *, now: datetime) -> FirstRun | None:
-    """Create `admin` with a token and password when there are no users; otherwise nothing."""
+    """Create `admin` with a token and password when there are no users; otherwise nothing.
+    Under the first-start lock: the second of two nodes started together finds the first's admin."""
+    first_start_lock(session)
     if users.count_users(session) > 0:
         return None
     admin = users.create_user(session, now=now, handle="admin", role="admin", name="Administrator")
@@ -30,14 +46,48 @@ def ensure_admin(session: Session, *, now: datetime) -> FirstRun | None:
     return FirstRun(handle=admin.handle, token=token, password=password)
 
 
-def secret_key(session: Session) -> str:
-    """The signing key for web sessions: one per database, so every node shares it."""
-    row = session.get(AppSetting, "secret_key")
+POLICY_KEY = "policy_in_force"
+
+
+@dataclass(frozen=True)
+class PolicyInForce:
+    """What `serve` recorded at its start: the CLI must compute with the same policy."""
+
+    path: str | None  # None: the bundled reference policy
+    sha256: str
+    host: str
+    recorded_at: str
+
+    @property
+    def name(self) -> str:
+        return self.path or "the bundled reference policy"
+
+
+def record_policy(session: Session, *, path: str | None, sha256: str, now: datetime) -> PolicyInForce | None:
+    """Record the policy this server runs (a write only when it changed: an audited change);
+    returns the one recorded before if it was another."""
+    before = recorded_policy(session)
+    if before is not None and (before.path, before.sha256) == (path, sha256):
+        return None
+    mine = PolicyInForce(path=path, sha256=sha256, host=socket.gethostname()[:200], recorded_at=now.isoformat())
+    row = session.get(AppSetting, POLICY_KEY)
+    value = json.dumps(mine.__dict__)[:2000]
     if row is None:
-        row = AppSetting(key="secret_key", value=secrets.token_urlsafe(48))
-        session.add(row)
-        session.flush()
-    return row.value
+        session.add(AppSetting(key=POLICY_KEY, value=value))
+    else:
+        row.value = value
+    session.flush()
+    return before
+
+
+def recorded_policy(session: Session) -> PolicyInForce | None:
+    row = session.get(AppSetting, POLICY_KEY)
+    if row is None:
+        return None
+    try:
+        return PolicyInForce(**json.loads(row.value))
+    except (ValueError, TypeError):
+        return None
 
 
 def first_run_message(run: FirstRun, base_url: str) -> str:

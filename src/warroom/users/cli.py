@@ -88,21 +88,26 @@ def token_create(
 
 @token_app.command("list")
 def token_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """List tokens (never their secret)."""
+    """List tokens (never their secret), with when each was last used: revoke the stale ones."""
     with session_scope(ctx) as (session, cmd):
         data = [
-            {"id": t.id, "kind": t.kind, "name": t.name, "prefix": t.prefix, "revoked": t.revoked_at is not None}
+            {
+                "id": t.id,
+                "kind": t.kind,
+                "name": t.name,
+                "prefix": t.prefix,
+                "created_at": t.created_at.isoformat(),
+                "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+                "revoked": t.revoked_at is not None,
+            }
             for t in users.list_tokens(session)
         ]
-        emit(
-            data,
-            as_json,
-            "\n".join(
-                f"{t['id']:>4} {t['kind']:<7} {t['prefix']}… {t['name']}{' (revoked)' if t['revoked'] else ''}"
-                for t in data
-            )
-            or "no tokens",
-        )
+        lines = [f"{'id':>4} {'kind':<7} {'prefix':<9} {'last used':<17} name"]
+        for t in data:
+            used = str(t["last_used_at"] or "never")[:16].replace("T", " ")
+            gone = " (revoked)" if t["revoked"] else ""
+            lines.append(f"{t['id']:>4} {t['kind']:<7} {t['prefix']:<9} {used:<17} {t['name']}{gone}")
+        emit(data, as_json, "\n".join(lines) if data else "no tokens")
 
 
 @token_app.command("revoke")

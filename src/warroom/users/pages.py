@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 
 from warroom.api.deps import get_state
+from warroom.core.ratelimit import Busy
 from warroom.core.uow import UnitOfWork
 from warroom.users import service as users
 from warroom.users import sessions
@@ -28,6 +29,7 @@ from warroom.web.auth import (
 from warroom.web.render import page, redirect
 
 router = APIRouter()
+BUSY_RETRY_S = 2
 
 
 def _login_page(request: Request, *, error: str | None = None, status: int = 200, handle: str = "") -> Response:
@@ -63,16 +65,24 @@ def login(request: Request, form: Form) -> Response:
     state = get_state(request)
     handle = str(form.get("handle") or "").strip().lower()[:64]
     password = str(form.get("password") or "")
-    addr = request.client.host if request.client else "?"
+    addr = request.client.host if request.client else "?"  # the peer, or what a trusted proxy said
     lim = state.login_limiter
-    wait = max(lim.hit(f"h:{handle}"), lim.hit(f"a:{addr}"))
-    if wait:  # slows password guessing per account and per address
+    # Per address, and per handle from that address: guessing slows down everywhere, while
+    # someone failing as `admin` from one address does not lock the real admin out elsewhere.
+    wait = max(lim.hit(f"a:{addr}"), lim.hit(f"h:{handle}@{addr}"))
+    if wait:
         return _login_page(
             request, error=f"Too many sign-in attempts; wait {int(wait) + 1} s.", status=429, handle=handle
         )
     with state.read_sessions() as s:
         user = users.by_handle(s, handle) if handle else None
-    if not users.check_password(user, password) or user is None:
+    try:
+        right = users.check_password(user, password)
+    except Busy:
+        busy = _login_page(request, error="Sign-in is busy; try again in a few seconds.", status=503, handle=handle)
+        busy.headers["Retry-After"] = str(BUSY_RETRY_S)
+        return busy
+    if not right or user is None:
         return _login_page(request, error="Wrong handle or password.", status=401, handle=handle)
     lifetime = timedelta(hours=state.settings.web_session_hours)
     with UnitOfWork(state.sessions, clock=state.clock, channel="web", actor=user.handle, action="login") as s:

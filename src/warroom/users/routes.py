@@ -77,6 +77,7 @@ class TokenOut(BaseModel):
     user: str | None
     prefix: str
     created_at: datetime
+    last_used_at: datetime | None = Field(description="Last use, at most a minute stale; null: never used")
     revoked_at: datetime | None
 
 
@@ -102,6 +103,7 @@ def _token_out(t: ApiToken, db: Any) -> dict[str, Any]:
         "user": owner.handle if owner else None,
         "prefix": t.prefix,
         "created_at": t.created_at,
+        "last_used_at": t.last_used_at,
         "revoked_at": t.revoked_at,
     }
 

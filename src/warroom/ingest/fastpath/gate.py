@@ -255,6 +255,7 @@ def run_deliveries(session: Session, state: AppState, deliveries: list[Delivery]
     for n, d in enumerate(deliveries):
         if replies[n] is None:
             replies[n] = _accepted(d, [next(outcomes) for _ in d.items])
+    users.touch_tokens(session, digests=tokens, now=now)  # last: it waits for no lock (api_tokens.last_used_at)
     return replies  # type: ignore[return-value]
 
 
