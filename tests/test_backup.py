@@ -39,7 +39,7 @@ def test_export_import_across_kinds(server: Running, db_url: str, tmp_path: Path
         )
         c.post(f"/api/v1/incidents/{inc['id']}/transitions", json={"to": "resolved"})
         before = c.get(f"/api/v1/incidents/{inc['id']}").json()
-        timeline = c.get(f"/api/v1/incidents/{inc['id']}/timeline").json()
+        timeline = c.get(f"/api/v1/incidents/{inc['id']}/timeline").json()["items"]
     dump = tmp_path / "dump.json"
     ok(db_url, "export", str(dump))
     data = json.loads(dump.read_text())

@@ -126,7 +126,7 @@ def test_transitions(server: Running, src: str, dst: str) -> None:
         if (src, dst) in LEGAL:
             assert r.status_code == 200, r.text
             assert r.json()["state"] == dst
-            tl = c.get(f"/api/v1/incidents/{inc['id']}/timeline").json()
+            tl = c.get(f"/api/v1/incidents/{inc['id']}/timeline").json()["items"]
             assert tl[-1]["kind"] in ("state_changed", "postmortem")
             assert any(e["kind"] == "state_changed" and e["data"]["to"] == dst and e["actor"] == "admin" for e in tl)
         else:
@@ -207,12 +207,40 @@ def test_backdated_notes_in_true_order(server: Running, clock: FakeClock) -> Non
             json={"text": "rolled back", "occurred_at": "2026-10-05T09:05:00+00:00"},
         )
         assert r.status_code == 201
-        texts = [e["text"] for e in c.get(f"/api/v1/incidents/{ref}/timeline").json()]
+        texts = [e["text"] for e in c.get(f"/api/v1/incidents/{ref}/timeline").json()["items"]]
         assert texts.index("first errors seen") == 0
         assert texts.index("rolled back") < texts.index("now")
         assert texts[0] == "first errors seen" and texts[-1] == "now"
         r = c.post(f"/api/v1/incidents/{ref}/timeline", json={"text": "future", "occurred_at": "2026-10-05T12:00:00Z"})
         assert r.status_code == 422 and "future" in r.json()["error"]["message"]
+
+
+def test_timeline_is_paged_with_a_bounded_default(server: Running) -> None:
+    """An alert storm adds an entry per joining alert: the timeline comes a page at a time (issue 19)."""
+    from warroom.incidents import service as incidents
+
+    ref = _declare(server)["id"]
+    with server.state.sessions.begin() as s:
+        inc = incidents.get(s, ref)
+        for i in range(250):
+            incidents.add_timeline(
+                s, inc, now=T0 + timedelta(seconds=i + 1), actor="system", kind="alert", text=f"alert {i}"
+            )
+    with server.admin() as c:
+        first = c.get(f"/api/v1/incidents/{ref}/timeline")
+        assert first.status_code == 200, first.text
+        body = first.json()
+        assert (body["total"], body["page"], body["per_page"], len(body["items"])) == (251, 1, 100, 100)
+        assert body["items"][0]["kind"] == "declared" and body["items"][1]["text"] == "alert 0"
+        seen = [e["text"] for e in body["items"]]
+        for page in (2, 3):
+            more = c.get(f"/api/v1/incidents/{ref}/timeline", params={"page": page}).json()
+            seen += [e["text"] for e in more["items"]]
+        assert seen[1:] == [f"alert {i}" for i in range(250)]
+        big = c.get(f"/api/v1/incidents/{ref}/timeline", params={"per_page": 1000}).json()
+        assert len(big["items"]) == 251
+        too_big = c.get(f"/api/v1/incidents/{ref}/timeline", params={"per_page": 1001})
+        assert too_big.status_code == 422 and too_big.json()["error"]["details"][0]["field"] == "per_page"
 
 
 def test_status_update_resets_cadence(server: Running, clock: FakeClock) -> None:
@@ -241,7 +269,7 @@ def test_priority_change_moves_cadence_and_timeline(server: Running) -> None:
     with server.admin() as c:
         r = c.patch(f"/api/v1/incidents/{inc['id']}", json={"priority": "P3", "severity": "SEV-4"})
         assert r.status_code == 200
-        kinds = [e["kind"] for e in c.get(f"/api/v1/incidents/{inc['id']}/timeline").json()]
+        kinds = [e["kind"] for e in c.get(f"/api/v1/incidents/{inc['id']}/timeline").json()["items"]]
         assert "priority_changed" in kinds and "severity_changed" in kinds
 
 
@@ -308,3 +336,39 @@ def test_postmortem_versions_keep_human_edits(server: Running) -> None:
         assert [(v["version"], v["source"]) for v in versions] == [(1, "generated"), (2, "edited"), (3, "generated")]
         old = c.get(f"/api/v1/incidents/{ref}/postmortem", params={"version": 2}).json()
         assert old["markdown"] == "# edited by hand"
+
+
+def test_stale_patch_is_refused_with_what_changed(server: Running) -> None:
+    """Issue 18 item 5, API side: If-Match carries the version the editor saw; an older one is a 409."""
+    ref = _declare(server)["id"]
+    with server.admin() as c:
+        seen = c.get(f"/api/v1/incidents/{ref}")
+        version = seen.json()["version"]
+        assert seen.headers["etag"] == f'"{version}"'
+        bob = c.patch(
+            f"/api/v1/incidents/{ref}",
+            json={"severity": "SEV-1", "impacts": "logins fail", "users_impacted": 5000},
+            headers={"If-Match": f'"{version}"'},
+        )
+        assert bob.status_code == 200, bob.text
+        assert bob.json()["version"] != version and bob.headers["etag"] == f'"{bob.json()["version"]}"'
+        alice = c.patch(
+            f"/api/v1/incidents/{ref}", json={"sub_services": "login.gov"}, headers={"If-Match": f'"{version}"'}
+        )
+        assert alice.status_code == 409, alice.text
+        error = alice.json()["error"]
+        assert error["code"] == "conflict" and "severity, users impacted, impacts" in error["message"]
+        assert error["details"]["changed"] == {"severity": "SEV-1", "users_impacted": 5000, "impacts": "logins fail"}
+        assert error["details"]["version"] == bob.json()["version"]
+        now = c.get(f"/api/v1/incidents/{ref}").json()
+        assert (now["severity"], now["users_impacted"], now["sub_services"]) == ("SEV-1", 5000, None)
+        again = c.patch(
+            f"/api/v1/incidents/{ref}",
+            json={"sub_services": "login.gov"},
+            headers={"If-Match": f'"{error["details"]["version"]}"'},
+        )
+        assert again.status_code == 200 and again.json()["severity"] == "SEV-1"
+        bad = c.patch(f"/api/v1/incidents/{ref}", json={"title": "x"}, headers={"If-Match": '"nonsense"'})
+        assert bad.status_code == 422 and bad.json()["error"]["details"]["field"] == "version"
+        # without If-Match a PATCH changes only what it sends, as before
+        assert c.patch(f"/api/v1/incidents/{ref}", json={"title": "Sign-in down"}).status_code == 200

@@ -255,7 +255,7 @@ def test_each_step_on_timeline_notified_and_in_postmortem(server: Running, clock
         clock.advance(timedelta(minutes=5))
         assert _move(server, inc, oob, step).status_code == 200
     with server.admin() as c:
-        timeline = c.get(f"/api/v1/incidents/{inc}/timeline").json()
+        timeline = c.get(f"/api/v1/incidents/{inc}/timeline").json()["items"]
         oob_entries = [e for e in timeline if e["kind"] == "oob"]
         texts = [e["text"] for e in oob_entries]
         assert any("drafted" in t for t in texts)
@@ -327,7 +327,7 @@ def test_postmortem_reminder_two_business_days_skipping_weekends(
     _run_jobs(server, clock)
     assert len(_oob_notifications(server)) == 1  # once, not every poll
     with server.admin() as c:
-        timeline = c.get(f"/api/v1/incidents/{inc}/timeline").json()
+        timeline = c.get(f"/api/v1/incidents/{inc}/timeline").json()["items"]
     assert any("postmortem is not done after 2 business days" in e["text"] for e in timeline)
 
 

@@ -15,8 +15,6 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "open",
     ("GET", "/openapi.json"): "open",
     ("GET", "/docs"): "open",
-    ("GET", "/docs/oauth2-redirect"): "open",
-    ("GET", "/redoc"): "open",
     ("GET", "/api/v1/me"): "viewer",
     ("GET", "/api/v1/users"): "viewer",
     ("POST", "/api/v1/users"): "admin",
@@ -76,6 +74,8 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/login"): "session",  # needs the CSRF token of a GET /login first
     ("GET", "/static/{name}"): "open",
     ("POST", "/logout"): "session",
+    ("POST", "/incidents/{ref}/tasks"): "session",
+    ("POST", "/incidents/{ref}/tasks/{number}"): "session",
     ("GET", "/"): "session",
     ("GET", "/alerts"): "session",
     ("GET", "/dashboard/panel"): "session",

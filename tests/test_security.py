@@ -14,6 +14,8 @@ import pytest
 from tests.support import databases
 from tests.support.procs import ApiProc, env_for
 from tests.support.server import Running, http_client
+from tests.support.web import login, make_web_user
+from warroom.api.security import CSP
 from warroom.core.ratelimit import Busy, RateLimiter, Slots
 
 
@@ -24,6 +26,27 @@ def test_headers(server: Running) -> None:
         docs = c.get("/docs")
         assert docs.headers["x-frame-options"] == "DENY"
         assert "frame-ancestors 'none'" in docs.headers["content-security-policy"]
+
+
+def test_one_csp_set_in_one_place(server: Running) -> None:
+    """Issue 17: api.security held one CSP (and a looser one for /docs), web.render another."""
+    make_web_user(server, "alice")
+    alice, _ = login(server, "alice")
+    html = [alice.get(p) for p in ("/", "/incidents", "/policy", "/reports", "/incidents/INC-9")]
+    with server.client() as anon:
+        html += [anon.get("/docs"), anon.get("/status"), anon.get("/login")]
+        others = [anon.get("/healthz"), anon.get("/api/v1/status"), anon.get("/static/app.css"), anon.get("/api/v1/me")]
+        others.append(anon.post("/api/v1/ingest/datadog", json={}))  # answered by the webhook gate
+    for r in html:
+        assert r.headers["content-type"].startswith("text/html"), r.url
+        assert r.headers.get_list("content-security-policy") == [CSP], r.url
+        assert r.headers["x-frame-options"] == "DENY", r.url
+    for r in html + others:
+        assert r.headers.get_list("x-content-type-options") == ["nosniff"], r.url
+        assert r.headers.get_list("referrer-policy") == ["same-origin"], r.url
+    assert "unsafe-inline" not in CSP and "http" not in CSP  # nothing inline, nothing from another site
+    docs = html[5].text
+    assert "cdn" not in docs and "<script>" not in docs and "/static/swagger-ui-bundle.js" in docs
 
 
 def test_rate_limiter_buckets() -> None:

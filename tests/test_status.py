@@ -73,11 +73,28 @@ def test_worst_open_incident_wins_and_stable_still_counts(server: Running, clock
         clock.advance(timedelta(minutes=7))
         assert c.post(f"/api/v1/incidents/{minor}/updates", json={"message": "retrying"}).status_code == 201
     got = _status(server, "csp")
-    assert got["status"] == "outage"  # stable is mitigated but still open
-    assert [i["last_update_at"] for i in got["incidents"]] == ["2026-10-05T09:07:00Z", "2026-10-05T09:00:00Z"]
+    assert got["status"] == "degraded"  # a stable (mitigated) SEV-1 still counts, as degraded (issue 18 item 13)
+    assert [(i["status"], i["last_update_at"]) for i in got["incidents"]] == [
+        ("degraded", "2026-10-05T09:07:00Z"),
+        ("degraded", "2026-10-05T09:00:00Z"),
+    ]
     assert got["updated_at"] == "2026-10-05T09:07:00Z"
+    with server.admin() as c:  # back to active: an outage again
+        assert c.post(f"/api/v1/incidents/{major}/transitions", json={"to": "active"}).status_code == 200
+    assert _status(server, "csp")["status"] == "outage"
     _resolve(server, major)
     assert _status(server, "csp")["status"] == "degraded"
+
+
+def test_the_stable_mapping_is_the_policys(server: Running) -> None:
+    page = server.state.policy.status_page.model_copy(update={"stable_severity_status": {"SEV-3": "operational"}})
+    server.state.policy = server.state.policy.model_copy(update={"status_page": page})
+    one, two = _declare(server, "csp", "SEV-1"), _declare(server, "tou", "SEV-3")
+    with server.admin() as c:
+        for ref in (one, two):
+            assert c.post(f"/api/v1/incidents/{ref}/transitions", json={"to": "stable"}).status_code == 200
+    assert _status(server, "csp")["status"] == "outage"  # SEV-1 not listed: severity_status
+    assert _status(server, "tou")["status"] == "operational"
 
 
 def test_firing_production_alert_without_incident(server: Running) -> None:

@@ -97,6 +97,8 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        docs_url=None,  # web.static serves /docs from vendored files (FastAPI's loads them from a CDN)
+        redoc_url=None,
         description="Incident response: alerts in, incidents, status updates on "
         "cadence, postmortems. Authenticate with `Authorization: Bearer`.",
     )

@@ -73,9 +73,15 @@ def incident(server: Running, ref: str) -> dict[str, Any]:
 
 
 def timeline(server: Running, ref: str) -> list[dict[str, Any]]:
+    """The whole timeline, page by page."""
+    out: list[dict[str, Any]] = []
     with server.admin() as c:
-        out: list[dict[str, Any]] = c.get(f"/api/v1/incidents/{ref}/timeline").json()
-        return out
+        while True:
+            page = c.get(f"/api/v1/incidents/{ref}/timeline", params={"page": len(out) // 1000 + 1, "per_page": 1000})
+            assert page.status_code == 200, page.text
+            out += page.json()["items"]
+            if len(out) >= page.json()["total"] or not page.json()["items"]:
+                return out
 
 
 def run_jobs(server: Running) -> int:

@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _ref(value: Any) -> Any:
+    """An incident id as its ref (INC-n)."""
+    return f"INC-{value}" if isinstance(value, int) else value
+
+
+def _parsed(value: Any) -> Any:
+    """A raw body as stored (text) is shown as the JSON it holds, else as text."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+IncidentRef = Annotated[str | None, BeforeValidator(_ref)]
 
 
 class AlertOut(BaseModel):
+    """Read from the ORM row (from_attributes)."""
+
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True)
+
     id: int
     source: str
     dedup_key: str
@@ -23,23 +46,44 @@ class AlertOut(BaseModel):
     priority_rule: str
     priority_reason: str
     priority_hint: str | None
-    users_per_hour: int | None
-    labels: dict[str, Any]
+    users_per_hour: int | None = Field(validation_alias=AliasChoices("users_hint", "users_per_hour"))
+    labels: Annotated[dict[str, Any], BeforeValidator(lambda v: v or {})]
     link: str | None
     first_seen_at: datetime
     last_seen_at: datetime
     resolved_at: datetime | None
-    incident: str | None
+    incident: IncidentRef = Field(validation_alias=AliasChoices("incident_id", "incident"))
     event_count: int
 
 
+class AlertBrief(BaseModel):
+    """The few fields the incident JSON lists per alert."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    source: str
+    service: str
+    title: str
+    status: str
+    priority: str
+    priority_rule: str
+    environment: str | None
+    tier: int
+    link: str | None
+    first_seen_at: datetime
+    resolved_at: datetime | None
+
+
 class AlertEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     status: str
     transition: str | None
     received_at: datetime
     occurred_at: datetime | None
-    raw: Any
+    raw: Annotated[Any, BeforeValidator(_parsed)]
 
 
 class AlertDetail(AlertOut):

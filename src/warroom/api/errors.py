@@ -72,7 +72,7 @@ def install(app: FastAPI) -> None:
         if _nul_in_text(exc):
             return JSONResponse(error_body("invalid", "text cannot contain the NUL character (\\u0000)"), 422)
         if not outage.is_outage(exc):
-            raise exc  # a bug: the default 500 handler logs it with its traceback
+            raise exc  # a bug: api.requestid logs it (redacted) and answers the JSON envelope
         _outages.warn(f"{request.method} {request.url.path} answered 503", exc)
         return unavailable(exc)
 

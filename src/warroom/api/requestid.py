@@ -3,18 +3,23 @@ access line per request: method, path without its query (it may carry ?token=), 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 import uuid
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from warroom.api.errors import error_body
+from warroom.api.security import HEADERS
 from warroom.core.logs import request_id_var
 
 log = logging.getLogger("warroom.access")
+errors_log = logging.getLogger("warroom.errors")
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 QUIET_PREFIX = "/api/v1/ingest/"
 
@@ -34,15 +39,50 @@ class RequestContext:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                status["code"], status["sent"] = message["status"], True
                 MutableHeaders(scope=message).append("X-Request-ID", rid)
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:  # a bug: logged here (redacted, with the request id), answered as JSON
+            status["code"] = 500
+            started_response = "sent" in status
+            log_unhandled(scope, exc)
+            if not started_response:
+                await send_error(send, rid)
         finally:
             log_access(scope.get("method") or "", scope.get("path") or "", status["code"], rid, started)
             request_id_var.reset(token)
+
+
+def log_unhandled(scope: Scope, exc: Exception) -> None:
+    """Through our handlers and their redacting formatter; SQL parameters (hashes, tokens) left out."""
+    if isinstance(exc, sa_exc.StatementError):
+        exc.hide_parameters = True
+    errors_log.error("unhandled %s in %s %s", type(exc).__name__, scope.get("method"), scope.get("path"), exc_info=exc)
+
+
+async def send_error(send: Send, rid: str) -> None:
+    body = json.dumps(
+        error_body(
+            "internal_error", f"internal error; the server log has it under request id {rid}", {"request_id": rid}
+        )
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                (b"x-request-id", rid.encode()),
+                *HEADERS,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def request_id(incoming: bytes) -> str | None:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from warroom.api.deps import Admin, ReadDB
 from warroom.core import audit
+from warroom.core.bounds import UtcDateTime
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -36,7 +37,7 @@ def audit_log(
     db: ReadDB,
     who: Admin,
     actor: str | None = None,
-    since: datetime | None = None,
+    since: UtcDateTime | None = None,
     page: int = Query(1, ge=1, le=100_000),
     per_page: int = Query(100, ge=1, le=1000),
 ) -> AuditPage:

@@ -23,7 +23,7 @@ def _line(o: OobOut) -> str:
 
 
 def _show(row: OobRequest, incident_ref: str, as_json: bool) -> None:
-    out = oob.view(row, incident_ref=incident_ref)
+    out = oob.view(row)
     emit(out.model_dump(mode="json"), as_json, _line(out))
 
 
@@ -90,7 +90,7 @@ def list_(ctx: typer.Context, incident: str, as_json: JsonOpt = False) -> None:
     """An incident's OOB requests."""
     with session_scope(ctx) as (session, cmd):
         inc = incidents.get(session, incident)
-        outs = [oob.view(r, incident_ref=inc.ref) for r in oob.list_for_incident(session, incident_id=inc.id)]
+        outs = [oob.view(r) for r in oob.list_for_incident(session, incident_id=inc.id)]
         emit([o.model_dump(mode="json") for o in outs], as_json, "\n".join(_line(o) for o in outs) or "no OOB requests")
 
 
@@ -99,7 +99,7 @@ def show(ctx: typer.Context, ref: str, as_json: JsonOpt = False) -> None:
     """One request with its form and checklist."""
     with session_scope(ctx) as (session, cmd):
         row = oob.get(session, incident=None, ref=ref)
-        out = oob.view(row, incident_ref=incidents.get(session, row.incident_id).ref)
+        out = oob.view(row)
         lines = [_line(out)] + [
             f"  [{'x' if c.done else ' '}] {c.label}"
             + (f" ({c.by}, {c.at:%Y-%m-%d %H:%M})" if c.done and c.at else "")
@@ -179,4 +179,57 @@ def postmortem_done(
         row = oob.get(session, incident=None, ref=ref, for_update=True)
         inc = incidents.get(session, row.incident_id, for_update=True)
         oob.postmortem_done(session, now=cmd.now(), actor=cmd.actor(session, actor), incident=inc, row=row, url=url)
+        _show(row, inc.ref, as_json)
+
+
+def _flag(name: str, help_text: str) -> object:
+    return typer.Option(f"--{name}/--no-{name}", help=help_text)
+
+
+@oob_app.command("edit")
+def edit(
+    ctx: typer.Context,
+    ref: str,
+    pr: Annotated[list[str], typer.Option("--pr", help="Related PR URL (repeatable; replaces the list)")] = [],  # noqa: B006
+    severity: Annotated[str | None, typer.Option(help="critical | high | moderate | low")] = None,
+    users: Annotated[int | None, typer.Option(help="Active daily users impacted now")] = None,
+    staging: Annotated[bool | None, typer.Option("--staging/--no-staging", help="Fix confirmed in staging?")] = None,
+    not_confirmed_reason: Annotated[str | None, typer.Option(help="Why not confirmed in staging")] = None,
+    description: Annotated[str | None, typer.Option(help="What the change is")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why it cannot wait")] = None,
+    validation_steps: Annotated[str | None, typer.Option(help="How the fix is validated")] = None,
+    validated_by: Annotated[str | None, typer.Option(help="Who validated the fix")] = None,
+    after_cutoff: Annotated[bool | None, _flag("confirm-after-cutoff", "After the regular cut-off")] = None,
+    cannot_wait: Annotated[bool | None, _flag("confirm-cannot-wait", "It cannot wait for a regular deploy")] = None,
+    postmortem: Annotated[bool | None, _flag("confirm-postmortem", "I will write a postmortem in time")] = None,
+    proxies: Annotated[bool | None, _flag("proxies", "The change touches proxies")] = None,
+    security: Annotated[bool | None, _flag("security", "The change is security-related")] = None,
+    request: Annotated[bool, typer.Option("--request", help="Send it to the platform team now")] = False,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a draft's form: only the options given (as PATCH does); --request sends it when complete."""
+    form = _form(
+        prs=pr,
+        platform_severity=severity,
+        active_daily_users=users,
+        fix_confirmed_in_staging=staging,
+        not_confirmed_reason=not_confirmed_reason,
+        description=description,
+        reason=reason,
+        validation_steps=validation_steps,
+        validated_by=validated_by,
+        confirm_after_cutoff=after_cutoff,
+        confirm_cannot_wait=cannot_wait,
+        confirm_postmortem=postmortem,
+        proxies_changed=proxies,
+        security_related=security,
+    )
+    with session_scope(ctx) as (session, cmd):
+        policy, now, who = cmd.policy, cmd.now(), cmd.actor(session, actor)
+        row = oob.get(session, incident=None, ref=ref, for_update=True)
+        inc = incidents.get(session, row.incident_id, for_update=True)
+        oob.edit(session, now=now, actor=who, incident=inc, row=row, form=form)
+        if request:
+            oob.transition(session, policy=policy, now=now, actor=who, incident=inc, row=row, to="requested")
         _show(row, inc.ref, as_json)

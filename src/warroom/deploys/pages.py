@@ -15,6 +15,7 @@ from warroom.deploys import forms as oob_forms
 from warroom.deploys import service as oob
 from warroom.deploys import states
 from warroom.deploys.models import OobRequest
+from warroom.deploys.schemas import OobTransitionIn, PostmortemDoneIn
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.web.auth import Editor, Form, PageUser, WebUser, web_uow
@@ -66,7 +67,7 @@ def _oob_page(
             row = oob.get(s, incident=incident, ref=oob_id)
         except NotFound as exc:
             return page(request, "not_found.html", status=404, who=who, message=exc.message)
-        view = oob.view(row, incident_ref=incident.ref)
+        view = oob.view(row)
     moves = [(to, oob_forms.MOVE_LABELS[to]) for to in states.allowed(row.state)]
     return page(
         request,
@@ -186,8 +187,10 @@ def edit(request: Request, ref: str, oob_id: str, who: Editor, form: Form) -> Re
 @router.post("/incidents/{ref}/oob/{oob_id}/transition")
 def transition(request: Request, ref: str, oob_id: str, who: Editor, form: Form) -> Response:
     state = get_state(request)
-    to = str(form.get("to") or "")[:16]
     try:
+        move = OobTransitionIn.model_validate(
+            {"to": str(form.get("to") or "")[:16], "reason": str(form.get("reason") or "").strip()[:5000] or None}
+        )
         with web_uow(request, who) as s:
             incident, row = _locked(s, ref, oob_id)
             oob.transition(
@@ -197,11 +200,11 @@ def transition(request: Request, ref: str, oob_id: str, who: Editor, form: Form)
                 actor=who.handle,
                 incident=incident,
                 row=row,
-                to=to,
-                reason=str(form.get("reason") or "").strip()[:5000] or None,
+                to=move.to,
+                reason=move.reason,
             )
             done = f"{row.ref} is now {row.state}."
-    except WarroomError as exc:
+    except (WarroomError, ValidationError) as exc:
         return _oob_page(request, who, ref, oob_id, status=_status(exc), refusal=_refusal(exc))
     return redirect(f"/incidents/{ref}/oob/{oob_id}", flash=("ok", done))
 
@@ -243,13 +246,12 @@ def checklist(request: Request, ref: str, oob_id: str, who: Editor, form: Form) 
 def postmortem_done(request: Request, ref: str, oob_id: str, who: Editor, form: Form) -> Response:
     """The requester's OOB postmortem is written; the reminder is withdrawn."""
     state = get_state(request)
-    url = str(form.get("url") or "").strip()[:2000] or None
     try:
-        if url and not url.startswith(("https://", "http://")):
-            raise Invalid("the postmortem link must start with https:// or http://", {"field": "url"})
+        done = PostmortemDoneIn.model_validate({"url": str(form.get("url") or "").strip()[:2000] or None})
         with web_uow(request, who) as s:
             incident, row = _locked(s, ref, oob_id)
+            url = str(done.url) if done.url else None
             oob.postmortem_done(s, now=state.now(), actor=who.handle, incident=incident, row=row, url=url)
-    except WarroomError as exc:
+    except (WarroomError, ValidationError) as exc:
         return _oob_page(request, who, ref, oob_id, status=_status(exc), refusal=_refusal(exc))
     return redirect(f"/incidents/{ref}/oob/{oob_id}", flash=("ok", "OOB postmortem marked done."))

@@ -17,19 +17,19 @@ def create(ref: str, body: OobForm, state: State, db: DB, who: Responder) -> Oob
     """Open a draft; move it to `requested` once the form is complete."""
     incident = incidents.get(db, ref, for_update=True)
     row = oob.create(db, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, form=body)
-    return oob.view(row, incident_ref=incident.ref)
+    return oob.view(row)
 
 
 @router.get("", response_model=list[OobOut])
 def list_requests(ref: str, db: ReadDB, who: Viewer) -> list[OobOut]:
     incident = incidents.get(db, ref)
-    return [oob.view(r, incident_ref=incident.ref) for r in oob.list_for_incident(db, incident_id=incident.id)]
+    return [oob.view(r) for r in oob.list_for_incident(db, incident_id=incident.id)]
 
 
 @router.get("/{oob_id}", response_model=OobOut)
 def show(ref: str, oob_id: str, db: ReadDB, who: Viewer) -> OobOut:
     incident = incidents.get(db, ref)
-    return oob.view(oob.get(db, incident=incident, ref=oob_id), incident_ref=incident.ref)
+    return oob.view(oob.get(db, incident=incident, ref=oob_id))
 
 
 @router.patch("/{oob_id}", response_model=OobOut)
@@ -37,7 +37,7 @@ def edit(ref: str, oob_id: str, body: OobForm, state: State, db: DB, who: Respon
     incident = incidents.get(db, ref, for_update=True)
     row = oob.get(db, incident=incident, ref=oob_id, for_update=True)
     oob.edit(db, now=state.now(), actor=who.handle, incident=incident, row=row, form=body)
-    return oob.view(row, incident_ref=incident.ref)
+    return oob.view(row)
 
 
 @router.post("/{oob_id}/transitions", response_model=OobOut)
@@ -55,7 +55,7 @@ def move(ref: str, oob_id: str, body: OobTransitionIn, state: State, db: DB, who
         to=body.to,
         reason=body.reason,
     )
-    return oob.view(row, incident_ref=incident.ref)
+    return oob.view(row)
 
 
 @router.post("/{oob_id}/checklist", response_model=OobOut)
@@ -72,7 +72,7 @@ def checklist(ref: str, oob_id: str, body: ChecklistIn, state: State, db: DB, wh
         done=body.done,
         note=body.note,
     )
-    return oob.view(row, incident_ref=incident.ref)
+    return oob.view(row)
 
 
 @router.post("/{oob_id}/postmortem", response_model=OobOut)
@@ -83,4 +83,4 @@ def postmortem_done(ref: str, oob_id: str, body: PostmortemDoneIn, state: State,
     oob.postmortem_done(
         db, now=state.now(), actor=who.handle, incident=incident, row=row, url=str(body.url) if body.url else None
     )
-    return oob.view(row, incident_ref=incident.ref)
+    return oob.view(row)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl
+
+from warroom.core.bounds import DB_INT_MAX
 
 PlatformSeverity = Literal["critical", "high", "moderate", "low"]
 OobState = Literal["draft", "requested", "approved", "deployed", "verified", "rejected", "cancelled"]
@@ -21,7 +23,7 @@ class OobForm(BaseModel):
 
     prs: list[HttpUrl] | None = Field(default=None, max_length=50)
     platform_severity: PlatformSeverity | None = None
-    active_daily_users: int | None = Field(default=None, ge=0)
+    active_daily_users: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
     fix_confirmed_in_staging: bool | None = None
     not_confirmed_reason: str | None = Field(default=None, max_length=5000)
     description: str | None = Field(default=None, max_length=20000)
@@ -66,15 +68,24 @@ class ChecklistEntryOut(BaseModel):
     note: str | None = None
 
 
+def _ref(value: Any) -> Any:
+    """An incident id as its ref (INC-n)."""
+    return f"INC-{value}" if isinstance(value, int) else value
+
+
 class OobOut(BaseModel):
-    id: str
-    number: int
-    incident: str
+    """Read from the ORM row (from_attributes); the checklist and what is missing are the service's (view)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str = Field(validation_alias=AliasChoices("ref", "id"))
+    number: int = Field(validation_alias=AliasChoices("number", "id"))
+    incident: Annotated[str, BeforeValidator(_ref)] = Field(validation_alias=AliasChoices("incident_id", "incident"))
     state: OobState
     created_by: str
     created_at: datetime
     updated_at: datetime
-    prs: list[str]
+    prs: Annotated[list[str], BeforeValidator(lambda v: list(v or []))]
     platform_severity: str | None
     active_daily_users: int | None
     fix_confirmed_in_staging: bool | None
@@ -88,9 +99,10 @@ class OobOut(BaseModel):
     confirm_postmortem: bool
     proxies_changed: bool
     security_related: bool
-    checklist: list[ChecklistEntryOut]
-    checklist_missing: list[str]
-    form_missing: list[str]
+    # not the row's checklist (a dict): the service lists every item (aliases the row does not have)
+    checklist: list[ChecklistEntryOut] = Field([], validation_alias="checklist_entries")
+    checklist_missing: list[str] = []
+    form_missing: list[str] = []
     requested_at: datetime | None
     requested_by: str | None
     approved_at: datetime | None
@@ -105,7 +117,7 @@ class OobOut(BaseModel):
     postmortem_due_at: datetime | None
     postmortem_done_at: datetime | None
     postmortem_url: str | None
-    allowed_transitions: list[str]
+    allowed_transitions: list[str] = []
 
 
 def form_dict(form: OobForm) -> dict[str, Any]:

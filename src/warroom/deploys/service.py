@@ -293,7 +293,7 @@ def postmortem_done(
     return row
 
 
-def view(row: OobRequest, *, incident_ref: str) -> OobOut:
+def view(row: OobRequest) -> OobOut:
     checklist = row.checklist or {}
     required = states.required_checklist(proxies_changed=row.proxies_changed, security_related=row.security_related)
     entries = []
@@ -310,34 +310,11 @@ def view(row: OobRequest, *, incident_ref: str) -> OobOut:
                 note=got.get("note"),
             )
         )
-    return OobOut(
-        id=row.ref,
-        number=row.id,
-        incident=incident_ref,
-        state=row.state,  # type: ignore[arg-type]
-        created_by=row.created_by,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        **{name: getattr(row, name) for name in _FORM_FIELDS if name != "prs"},
-        prs=list(row.prs or []),
-        checklist=entries,
-        checklist_missing=states.checklist_missing(
-            checklist, proxies_changed=row.proxies_changed, security_related=row.security_related
-        ),
-        form_missing=states.missing_fields(form_of(row)) if row.state == "draft" else [],
-        requested_at=row.requested_at,
-        requested_by=row.requested_by,
-        approved_at=row.approved_at,
-        approved_by=row.approved_by,
-        deployed_at=row.deployed_at,
-        deployed_by=row.deployed_by,
-        verified_at=row.verified_at,
-        verified_by=row.verified_by,
-        closed_at=row.closed_at,
-        closed_by=row.closed_by,
-        closed_reason=row.closed_reason,
-        postmortem_due_at=row.postmortem_due_at,
-        postmortem_done_at=row.postmortem_done_at,
-        postmortem_url=row.postmortem_url,
-        allowed_transitions=states.allowed(row.state),
+    out = OobOut.model_validate(row)
+    out.checklist = entries
+    out.checklist_missing = states.checklist_missing(
+        checklist, proxies_changed=row.proxies_changed, security_related=row.security_related
     )
+    out.form_missing = states.missing_fields(form_of(row)) if row.state == "draft" else []
+    out.allowed_transitions = states.allowed(row.state)
+    return out

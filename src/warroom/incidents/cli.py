@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -9,9 +10,10 @@ import typer
 from pydantic import ValidationError
 
 from warroom.cli.base import ActorOpt, JsonOpt, emit, fail, session_scope
-from warroom.incidents import postmortems
+from warroom.incidents import postmortems, tasks
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
+from warroom.incidents.models import Incident
 from warroom.incidents.schemas import IncidentCreate, IncidentPatch
 from warroom.incidents.views import incident_full, incident_out, timeline_out, update_out
 
@@ -224,3 +226,78 @@ def postmortem(
             typer.echo(f"wrote version {row.version} to {output}")
         else:
             typer.echo(row.markdown)
+
+
+task_app = typer.Typer(help="An incident's pending tasks (follow-ups).", no_args_is_help=True)
+incident_app.add_typer(task_app, name="task")
+
+
+def _tasks_text(inc: incidents.Incident) -> str:
+    rows = tasks.listed(inc)
+    lines = [
+        f"{t['number']:>3}. [{'x' if t['done'] else ' '}] {t['title']}{' ' + t['url'] if t['url'] else ''}"
+        for t in rows
+    ]
+    return "\n".join(lines) or f"{inc.ref} has no pending tasks"
+
+
+def _task_change(
+    ctx: typer.Context, ref: str, actor: str | None, as_json: bool, change: Callable[[Incident], IncidentPatch]
+) -> None:
+    """Apply one change (a function of the incident giving its patch) under the incident's lock."""
+    with session_scope(ctx) as (session, cmd):
+        inc = incidents.get(session, ref, for_update=True)
+        try:
+            patch = change(inc)
+        except ValidationError as exc:
+            raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2) from None
+        incidents.patch(
+            session, policy=cmd.policy, now=cmd.now(), actor=cmd.actor(session, actor), incident=inc, data=patch
+        )
+        emit({"incident": inc.ref, "tasks": tasks.listed(inc)}, as_json, _tasks_text(inc))
+
+
+@task_app.command("list")
+def task_list(ctx: typer.Context, ref: str, as_json: JsonOpt = False) -> None:
+    """The incident's pending tasks, numbered as the other task commands take them."""
+    with session_scope(ctx) as (session, cmd):
+        inc = incidents.get(session, ref)
+        emit({"incident": inc.ref, "tasks": tasks.listed(inc)}, as_json, _tasks_text(inc))
+
+
+@task_app.command("add")
+def task_add(
+    ctx: typer.Context,
+    ref: str,
+    title: Annotated[str, typer.Argument(help="What has to be done")],
+    url: Annotated[str | None, typer.Option(help="A link (http or https), e.g. the ticket")] = None,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a pending task."""
+    _task_change(ctx, ref, actor, as_json, lambda inc: tasks.added(inc, title=title, url=url))
+
+
+@task_app.command("done")
+def task_done(
+    ctx: typer.Context,
+    ref: str,
+    number: Annotated[int, typer.Argument(help="The task's number in `task list`")],
+    undo: Annotated[bool, typer.Option("--undo", help="Mark it not done")] = False,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Mark a pending task done (or --undo)."""
+    _task_change(ctx, ref, actor, as_json, lambda inc: tasks.ticked(inc, number=number, done=not undo))
+
+
+@task_app.command("remove")
+def task_remove(
+    ctx: typer.Context,
+    ref: str,
+    number: Annotated[int, typer.Argument(help="The task's number in `task list`")],
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove a pending task."""
+    _task_change(ctx, ref, actor, as_json, lambda inc: tasks.removed(inc, number=number))

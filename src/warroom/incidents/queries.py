@@ -53,6 +53,22 @@ def timeline(session: Session, *, incident_id: int) -> list[TimelineEntry]:
     )
 
 
+def timeline_page(
+    session: Session, *, incident_id: int, page: int = 1, per_page: int = 100
+) -> tuple[list[TimelineEntry], int]:
+    """One page of the timeline in true order, and how many entries it has in all."""
+    where = TimelineEntry.incident_id == incident_id
+    total = session.scalar(select(func.count()).select_from(TimelineEntry).where(where)) or 0
+    rows = session.scalars(
+        select(TimelineEntry)
+        .where(where)
+        .order_by(TimelineEntry.occurred_at, TimelineEntry.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return list(rows), total
+
+
 def updates(session: Session, *, incident_id: int) -> list[StatusUpdate]:
     return list(
         session.scalars(

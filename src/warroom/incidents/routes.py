@@ -10,8 +10,9 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from warroom.api.deps import DB, ReadDB, Responder, State, Viewer
+from warroom.core.bounds import UtcDateTime
 from warroom.core.errors import NotFound
-from warroom.incidents import compliance, drafts, postmortems
+from warroom.incidents import compliance, drafts, postmortems, versions
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import (
@@ -23,6 +24,7 @@ from warroom.incidents.schemas import (
     IncidentPatch,
     NoteIn,
     TimelineOut,
+    TimelinePage,
     TransitionIn,
     UpdateIn,
     UpdateOut,
@@ -67,8 +69,8 @@ def list_incidents(
     state: Annotated[str | None, Query(pattern=STATE_FILTER)] = None,
     priority: Annotated[str | None, Query(pattern=r"^P[1-4](,P[1-4])*$")] = None,
     service: Annotated[str | None, Query(max_length=64)] = None,
-    declared_from: datetime | None = None,
-    declared_to: datetime | None = None,
+    declared_from: UtcDateTime | None = None,
+    declared_to: UtcDateTime | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> IncidentPage:
@@ -86,15 +88,29 @@ def list_incidents(
 
 
 @router.get("/{ref}", response_model=IncidentOut)
-def show(ref: str, state: State, db: ReadDB, who: Viewer) -> IncidentOut:
-    return incident_full(db, policy=state.policy, incident=incidents.get(db, ref))
+def show(ref: str, state: State, db: ReadDB, who: Viewer, response: Response) -> IncidentOut:
+    out = incident_full(db, policy=state.policy, incident=incidents.get(db, ref))
+    response.headers["ETag"] = f'"{out.version}"'
+    return out
 
 
-@router.patch("/{ref}", response_model=IncidentOut)
-def edit(ref: str, body: IncidentPatch, state: State, db: DB, who: Responder) -> IncidentOut:
+@router.patch("/{ref}", response_model=IncidentOut, responses={409: {"description": "stale If-Match: see details"}})
+def edit(
+    ref: str,
+    body: IncidentPatch,
+    state: State,
+    db: DB,
+    who: Responder,
+    response: Response,
+    if_match: Annotated[str | None, Header(max_length=200, description="The `version` (ETag) you edited")] = None,
+) -> IncidentOut:
+    """Changes only the fields sent; with `If-Match`, an edit of an older version is refused with what changed."""
     incident = incidents.get(db, ref, for_update=True)
+    versions.check(incident, if_match)
     incidents.patch(db, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, data=body)
-    return incident_full(db, policy=state.policy, incident=incident)
+    out = incident_full(db, policy=state.policy, incident=incident)
+    response.headers["ETag"] = f'"{out.version}"'
+    return out
 
 
 @router.post("/{ref}/transitions", response_model=IncidentOut)
@@ -135,10 +151,18 @@ def list_updates(ref: str, db: ReadDB, who: Viewer) -> list[UpdateOut]:
     return [update_out(u) for u in incident_queries.updates(db, incident_id=incident.id)]
 
 
-@router.get("/{ref}/timeline", response_model=list[TimelineOut])
-def get_timeline(ref: str, db: ReadDB, who: Viewer) -> list[TimelineOut]:
+@router.get("/{ref}/timeline", response_model=TimelinePage)
+def get_timeline(
+    ref: str,
+    db: ReadDB,
+    who: Viewer,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> TimelinePage:
+    """One page of the timeline, oldest first (an alert storm adds an entry per joining alert)."""
     incident = incidents.get(db, ref)
-    return [timeline_out(e) for e in incident_queries.timeline(db, incident_id=incident.id)]
+    rows, total = incident_queries.timeline_page(db, incident_id=incident.id, page=page, per_page=per_page)
+    return TimelinePage(items=[timeline_out(e) for e in rows], total=total, page=page, per_page=per_page)
 
 
 @router.post("/{ref}/timeline", status_code=201, response_model=TimelineOut)

@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    computed_field,
+    field_validator,
+)
+
+from warroom.core.bounds import DB_INT_MAX, UtcDateTime
+from warroom.incidents import states, versions
 
 Priority = Literal["P1", "P2", "P3", "P4"]
 State = Literal["active", "stable", "resolved", "completed"]
+# JSON columns read from the ORM (from_attributes): an old row's NULL is empty.
+Strings = Annotated[list[str], BeforeValidator(lambda v: v or [])]
+Data = Annotated[dict[str, Any], BeforeValidator(lambda v: v or {})]
+Names = Annotated[dict[str, str], BeforeValidator(lambda v: v or {})]
+Rows = Annotated[list[dict[str, Any]], BeforeValidator(lambda v: v or [])]
 
 
 class PendingTask(BaseModel):
@@ -29,7 +46,7 @@ class _Editable(BaseModel):
     acknowledged_by_team: bool | None = None
     tracking_issue: str | None = Field(default=None, max_length=1000)
     sub_services: str | None = Field(default=None, max_length=5000)
-    users_impacted: int | None = Field(default=None, ge=0)
+    users_impacted: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
     impacts: str | None = Field(default=None, max_length=20000)
     detection_method: str | None = Field(default=None, max_length=200)
     pending_tasks: list[PendingTask] | None = None
@@ -73,20 +90,31 @@ class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=20000)
-    occurred_at: datetime | None = None
+    occurred_at: UtcDateTime | None = None
 
 
 class TimelineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     occurred_at: datetime
     recorded_at: datetime
     kind: str
     actor: str
     text: str
-    data: dict[str, Any] = {}
+    data: Data = {}
+
+
+class TimelinePage(BaseModel):
+    items: list[TimelineOut] = Field(description="Entries in true order: when they happened, then when recorded")
+    total: int
+    page: int
+    per_page: int
 
 
 class UpdateOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     message: str
     state: str
@@ -99,19 +127,29 @@ class UpdateOut(BaseModel):
     on_time: bool
 
 
+VERSION_HELP = (
+    "Changes with every edit of the fields a person edits; send it back as `If-Match` on PATCH so an edit made on "
+    "an older version is refused (409, `details.changed` names what changed since); also the ETag"
+)
+
+
 class IncidentOut(BaseModel):
-    id: str
-    number: int
+    """Read from the ORM row (from_attributes): `id` is its ref (INC-n), `number` its id."""
+
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True)
+
+    id: str = Field(validation_alias=AliasChoices("ref", "id"))
+    number: int = Field(validation_alias=AliasChoices("number", "id"))
     title: str
     state: State
     priority: Priority
     severity: str
     commander: str
     declared_by: str
-    roles: dict[str, str]
+    roles: Names
     services: list[str]
-    monitors: list[str]
-    teams: list[str]
+    monitors: Strings
+    teams: Strings
     controller: str | None
     acknowledged_by_team: bool
     tracking_issue: str | None
@@ -119,7 +157,7 @@ class IncidentOut(BaseModel):
     users_impacted: int | None
     impacts: str | None
     detection_method: str | None
-    pending_tasks: list[dict[str, Any]]
+    pending_tasks: Rows
     declared_automatically: bool
     first_alert_at: datetime | None
     declared_at: datetime
@@ -131,8 +169,9 @@ class IncidentOut(BaseModel):
     next_update_due_at: datetime | None
     missed_updates: int
     updated_at: datetime
-    allowed_transitions: list[str]
-    completion_missing: list[str]
+    completion_missing: list[str] = Field(
+        [], description="What completion still needs (resolved incidents; empty in lists)"
+    )
     alerts: list[dict[str, Any]] | None = Field(
         default=None,
         description=(
@@ -145,6 +184,16 @@ class IncidentOut(BaseModel):
         default=None, description="How many alerts the incident has, listed or not (detail views only)"
     )
     alerts_firing: int | None = Field(default=None, description="How many of them are firing now (detail views only)")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def allowed_transitions(self) -> list[str]:
+        return states.allowed(self.state)
+
+    @computed_field(description=VERSION_HELP)  # type: ignore[prop-decorator]
+    @property
+    def version(self) -> str:
+        return versions.of(self)
 
 
 class IncidentPage(BaseModel):

@@ -9,6 +9,7 @@ import typer
 from warroom.cli.base import JsonOpt, emit, session_scope
 from warroom.core.refs import number as incident_number
 from warroom.notifications import service as outbox
+from warroom.notifications.schemas import NotificationOut
 
 notifications_app = typer.Typer(help="Outgoing notifications (the outbox).", no_args_is_help=True)
 
@@ -26,7 +27,7 @@ def list_cmd(
         rows, total = outbox.list_notifications(
             session, state=state, limit=limit, incident_id=incident_number(incident) if incident else None
         )
-        data = [outbox.out(r) for r in rows]
+        data = [NotificationOut.model_validate(r).model_dump(mode="json") for r in rows]
     lines = [
         f"{d['id']:>6} {d['state']:<7} {d['event']:<16} {d['channel']:<14} {d['incident'] or '-':<8} "
         f"attempts={d['attempts']} {d['last_error'] or ''}"
@@ -48,5 +49,5 @@ def retry_cmd(
     """Queue a dead notification again with a fresh attempt budget."""
     with session_scope(ctx) as (session, cmd):
         row = outbox.retry(session, notification_id=notification_id, now=cmd.now())
-        data = outbox.out(row)
+        data = NotificationOut.model_validate(row).model_dump(mode="json")
     emit(data, as_json, f"notification {notification_id} queued again ({data['event']} to {data['channel']})")

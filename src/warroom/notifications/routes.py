@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,25 +10,9 @@ from pydantic import BaseModel
 from warroom.api.deps import DB, ReadDB, Responder, State, Viewer
 from warroom.core.refs import number as incident_number
 from warroom.notifications import service as outbox
+from warroom.notifications.schemas import NotificationOut
 
 router = APIRouter(tags=["notifications"])
-
-
-class NotificationOut(BaseModel):
-    id: int
-    idempotency_key: str
-    incident_id: int | None
-    incident: str | None
-    event: str
-    channel: str
-    state: str
-    attempts: int
-    next_attempt_at: datetime
-    last_error: str | None
-    external_id: str | None
-    created_at: datetime
-    sent_at: datetime | None
-    text: str
 
 
 class NotificationPage(BaseModel):
@@ -48,10 +31,10 @@ def list_notifications(
 ) -> NotificationPage:
     incident_id = incident_number(incident) if incident else None
     rows, total = outbox.list_notifications(db, state=state, incident_id=incident_id, limit=limit, offset=offset)
-    return NotificationPage(items=[NotificationOut(**outbox.out(r)) for r in rows], total=total)
+    return NotificationPage(items=[NotificationOut.model_validate(r) for r in rows], total=total)
 
 
 @router.post("/api/v1/notifications/{notification_id}/retry", response_model=NotificationOut)
 def retry(notification_id: int, state: State, db: DB, who: Responder) -> NotificationOut:
     row = outbox.retry(db, notification_id=notification_id, now=state.now())
-    return NotificationOut(**outbox.out(row))
+    return NotificationOut.model_validate(row)

@@ -84,23 +84,3 @@ def retry(session: Session, *, notification_id: int, now: datetime) -> Notificat
 
 def dead_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Notification).where(Notification.state == "dead")) or 0
-
-
-def out(row: Notification) -> dict[str, Any]:
-    """The JSON shape shared by the API and the CLI."""
-    return {
-        "id": row.id,
-        "idempotency_key": row.idempotency_key,
-        "incident_id": row.incident_id,
-        "incident": f"INC-{row.incident_id}" if row.incident_id else None,
-        "event": row.event,
-        "channel": row.channel,
-        "state": row.state,
-        "attempts": row.attempts,
-        "next_attempt_at": row.next_attempt_at,
-        "last_error": row.last_error,
-        "external_id": row.external_id,
-        "created_at": row.created_at,
-        "sent_at": row.sent_at,
-        "text": row.text,
-    }

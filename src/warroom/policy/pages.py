@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from warroom.api.deps import get_state
 from warroom.web.auth import PageUser
-from warroom.web.render import page, security_headers
+from warroom.web.render import no_store, page
 
 router = APIRouter()
 
@@ -17,4 +17,4 @@ router = APIRouter()
 def policy_page(request: Request, who: PageUser) -> Response:
     policy = get_state(request).policy
     text = yaml.safe_dump(policy.public_dict(), sort_keys=False, allow_unicode=True, width=100)
-    return security_headers(page(request, "policy.html", who=who, policy_yaml=text))
+    return no_store(page(request, "policy.html", who=who, policy_yaml=text))

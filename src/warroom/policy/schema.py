@@ -185,6 +185,8 @@ class StatusPage(Strict):
     """The public service status: open incidents by severity, firing alerts with no incident."""
 
     severity_status: dict[str, ServiceStatus] = {}
+    # A stable (mitigated) incident's status by severity; a severity not listed: severity_status.
+    stable_severity_status: dict[str, ServiceStatus] = {}
     unmapped_severity: ServiceStatus = "degraded"
     firing_alert_without_incident: ServiceStatus = "degraded"
     alert_tiers: list[int] = [1]
@@ -271,9 +273,10 @@ class Policy(Strict):
                 raise ValueError(f"triage.severity_rules.{rule.id}: unknown severity {rule.severity}")
         if self.triage.default_severity not in sev_keys:
             raise ValueError(f"triage.default_severity: unknown severity {self.triage.default_severity}")
-        for sev in self.status_page.severity_status:
-            if sev not in sev_keys:
-                raise ValueError(f"status_page.severity_status.{sev}: unknown severity")
+        for name in ("severity_status", "stable_severity_status"):
+            for sev in getattr(self.status_page, name):
+                if sev not in sev_keys:
+                    raise ValueError(f"status_page.{name}.{sev}: unknown severity")
         check_names(self.schedules, self.escalation_policies, {s.key: s.escalation_policy for s in self.services})
         try:
             self.title_template.format(service="x", services="x", title="x", priority="P1")

@@ -16,7 +16,7 @@ from warroom.reports import charts, formats, rules
 from warroom.reports import service as reports
 from warroom.reports.schemas import Report
 from warroom.web.auth import PageUser
-from warroom.web.render import page, security_headers
+from warroom.web.render import no_store, page
 
 router = APIRouter()
 CHARTS = (
@@ -39,9 +39,12 @@ def last_full_month(today: date) -> tuple[date, date]:
 
 def _day(value: str, name: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day: date | None = date.fromisoformat(value)
     except ValueError:
-        raise Invalid(f"'{name}' is a date like 2026-10-05, got '{value}'", {"field": name}) from None
+        day = None
+    if day is None or day == date.max:  # the period ends the day after `to`
+        raise Invalid(f"'{name}' is a date like 2026-10-05, got '{value}'", {"field": name})
+    return day
 
 
 def _period(
@@ -115,9 +118,9 @@ def reports_csv(
     try:
         start, end, group = _period(request, date_from, date_to, group_by)
     except Invalid as exc:
-        return security_headers(PlainTextResponse(exc.message, 422))
+        return no_store(PlainTextResponse(exc.message, 422))
     body = formats.to_csv(_build(request, start, end, group))
-    return security_headers(
+    return no_store(
         PlainTextResponse(
             body,
             media_type="text/csv; charset=utf-8",
@@ -137,8 +140,8 @@ def monthly_markdown(
         with state.read_sessions() as s:
             text = reports.monthly_markdown(s, policy=state.policy, now=state.now(), month=chosen)
     except Invalid as exc:
-        return security_headers(PlainTextResponse(exc.message, 422))
-    return security_headers(
+        return no_store(PlainTextResponse(exc.message, 422))
+    return no_store(
         PlainTextResponse(
             text,
             media_type="text/markdown; charset=utf-8",

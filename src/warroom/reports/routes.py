@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
 
 from warroom.api.deps import ReadDB, State, Viewer
+from warroom.core.bounds import UtcDateTime
 from warroom.reports import charts, formats
 from warroom.reports import service as reports
 from warroom.reports.schemas import GroupBy, Report
@@ -32,8 +33,8 @@ Metric = Literal[
     "oob_requests",
     "oob_deploys",
 ]
-FromQ = Annotated[datetime, Query(alias="from", description="Start (inclusive), ISO 8601; naive = UTC")]
-ToQ = Annotated[datetime, Query(alias="to", description="End (exclusive), ISO 8601; naive = UTC")]
+FromQ = Annotated[UtcDateTime, Query(alias="from", description="Start (inclusive), ISO 8601; naive = UTC")]
+ToQ = Annotated[UtcDateTime, Query(alias="to", description="End (exclusive), ISO 8601; naive = UTC")]
 
 
 def _utc(value: datetime) -> datetime:

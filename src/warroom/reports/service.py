@@ -25,9 +25,9 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
         start = datetime(year, mon, 1, tzinfo=UTC)
         if year < 1970:
             raise ValueError(month)
+        end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=UTC)  # 9999-12 has no end
     except ValueError:
         raise Invalid(f"month must look like 2026-10, got '{month}'", {"field": "month"}) from None
-    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=UTC)
     return start, end
 
 

@@ -17,7 +17,6 @@ def _headers(state: State) -> dict[str, str]:
     return {
         "Cache-Control": f"public, max-age={age}",
         "Access-Control-Allow-Origin": "*",
-        "X-Content-Type-Options": "nosniff",
     }
 
 

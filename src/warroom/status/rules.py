@@ -13,16 +13,28 @@ def worst(statuses: Iterable[str]) -> str:
     return max(statuses, key=LEVELS.index, default="operational")
 
 
+def incident_status(
+    *,
+    severity: str,
+    state: str,
+    severity_status: Mapping[str, str],
+    stable_severity_status: Mapping[str, str],
+    unmapped_severity: str,
+) -> str:
+    """An open incident's public status: by severity, and for a stable (mitigated) one, its own mapping first."""
+    if state == "stable" and severity in stable_severity_status:
+        return stable_severity_status[severity]
+    return severity_status.get(severity, unmapped_severity)
+
+
 def service_status(
     *,
-    open_severities: Iterable[str],
+    incident_statuses: Iterable[str],
     firing_alerts_without_incident: int,
-    severity_status: Mapping[str, str],
-    unmapped_severity: str,
     alert_status: str,
 ) -> str:
-    """Worst of: each open incident's severity mapped by the policy, and the alert rule."""
-    found = [severity_status.get(sev, unmapped_severity) for sev in open_severities]
+    """Worst of: each open incident's status (incident_status), and the alert rule."""
+    found = list(incident_statuses)
     if firing_alerts_without_incident > 0:
         found.append(alert_status)
     return worst(found)

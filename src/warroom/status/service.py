@@ -56,16 +56,20 @@ def _one(
         public.append(
             PublicIncident(
                 title=inc.title,
-                status=page.severity_status.get(inc.severity, page.unmapped_severity),
+                status=rules.incident_status(
+                    severity=inc.severity,
+                    state=inc.state,
+                    severity_status=page.severity_status,
+                    stable_severity_status=page.stable_severity_status,
+                    unmapped_severity=page.unmapped_severity,
+                ),
                 since=inc.declared_at,
                 last_update_at=inc.last_update_at or inc.declared_at,
             )
         )
     status = rules.service_status(
-        open_severities=[i.severity for i in incidents],
+        incident_statuses=[p.status for p in public],
         firing_alerts_without_incident=1 if alert_since else 0,
-        severity_status=page.severity_status,
-        unmapped_severity=page.unmapped_severity,
         alert_status=page.firing_alert_without_incident,
     )
     times = [p.last_update_at for p in public] + ([alert_since] if alert_since else [])

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from warroom.api.deps import DB, Admin, ReadDB, State, Viewer
 from warroom.users import service as users
@@ -16,13 +16,19 @@ router = APIRouter(prefix="/api/v1", tags=["admin"])
 
 
 class UserOut(BaseModel):
+    """Read from the ORM row (from_attributes): `has_password` from whether it has a password hash."""
+
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True)
+
     handle: str
     name: str
     email: str | None
     slack_id: str | None
     role: str
     active: bool
-    has_password: bool
+    has_password: Annotated[bool, BeforeValidator(lambda v: v if isinstance(v, bool) else v is not None)] = Field(
+        validation_alias=AliasChoices("has_password", "password_hash")
+    )
 
 
 class UserIn(BaseModel):
@@ -85,15 +91,7 @@ class WhoAmI(BaseModel):
 
 
 def _user_out(u: User) -> UserOut:
-    return UserOut(
-        handle=u.handle,
-        name=u.name,
-        email=u.email,
-        slack_id=u.slack_id,
-        role=u.role,
-        active=u.active,
-        has_password=u.password_hash is not None,
-    )
+    return UserOut.model_validate(u)
 
 
 def _token_out(t: ApiToken, db: Any) -> dict[str, Any]:

@@ -1,11 +1,11 @@
-"""Jinja2 rendering for the web UI: autoescaped templates, flash messages, security headers."""
+"""Jinja2 rendering for the web UI: autoescaped templates, flash messages, no caching."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 import jinja2
 from fastapi import Request
@@ -18,17 +18,20 @@ from warroom.policy.durations import format_duration
 
 FLASH_COOKIE = "warroom_flash"
 PER_PAGE = 50  # rows per page of every list
-# Everything is served from this origin: no inline script or style, no framing.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
-)
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
 def markdown(text: str | None) -> Markup:
     """Raw HTML in the Markdown is shown as text (html disabled); unsafe link schemes are dropped."""
     return Markup(_md.render(text or ""))
+
+
+def is_http_url(value: object) -> bool:
+    """Only http(s) URLs become links; anything else (javascript:, data:, a stray space) is shown as text."""
+    if not isinstance(value, str) or value != value.strip() or any(ord(c) < 32 for c in value):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
 def fmt_dt(value: datetime | None) -> str:
@@ -68,6 +71,7 @@ def environment(packages: tuple[str, ...]) -> jinja2.Environment:
     env.filters.update(
         dt=fmt_dt, md=markdown, dur=format_duration, iso=lambda v: v.isoformat() if v else "", num=lambda v: f"{v:,}"
     )
+    env.tests["http_url"] = is_http_url
     env.globals.update(age=fmt_age, due_class=due_class, due_text=due_text)
     return env
 
@@ -75,11 +79,8 @@ def environment(packages: tuple[str, ...]) -> jinja2.Environment:
 R = TypeVar("R", bound=Response)
 
 
-def security_headers(response: R) -> R:
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "same-origin"
+def no_store(response: R) -> R:
+    """Pages show live, per-user state (the security headers are api.security's, on every response)."""
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 
@@ -92,10 +93,12 @@ def read_flash(request: Request) -> tuple[str, str] | None:
     return (kind if kind in ("ok", "error") else "ok", text[:2000])
 
 
-def page(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-    """Render a full page or fragment with the globals every template may use."""
+def page(
+    request: Request, template: str, status: int = 200, *, flash: tuple[str, str] | None = None, **ctx: Any
+) -> HTMLResponse:
+    """Render a full page or fragment with the globals every template may use (`flash`: a message now)."""
     state = get_state(request)
-    flash = read_flash(request)
+    flash = flash or read_flash(request)
     who = ctx.pop("who", None)
     body = (
         environment(state.hooks.templates)
@@ -114,7 +117,7 @@ def page(request: Request, template: str, status: int = 200, **ctx: Any) -> HTML
     response = HTMLResponse(body, status)
     if flash and not request.headers.get("hx-request"):
         response.delete_cookie(FLASH_COOKIE, path="/")
-    return security_headers(response)
+    return no_store(response)
 
 
 def redirect(url: str, *, flash: tuple[str, str] | None = None) -> RedirectResponse:
@@ -125,4 +128,4 @@ def redirect(url: str, *, flash: tuple[str, str] | None = None) -> RedirectRespo
         response.set_cookie(
             FLASH_COOKIE, quote(f"{kind}:{text[:1500]}"), max_age=120, httponly=True, samesite="lax", path="/"
         )
-    return security_headers(response)
+    return no_store(response)

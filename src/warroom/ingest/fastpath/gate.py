@@ -27,6 +27,7 @@ from warroom.api.deps import token_of
 from warroom.api.errors import error_body, unavailable_body
 from warroom.api.limits import too_large_body
 from warroom.api.requestid import log_access, request_id
+from warroom.api.security import HEADERS as SECURITY_HEADERS
 from warroom.core import metrics, outage
 from warroom.core.logs import request_id_var
 from warroom.core.ratelimit import retry_after_header
@@ -389,8 +390,7 @@ class IngestGate:
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
                     (b"x-request-id", rid.encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"same-origin"),
+                    *SECURITY_HEADERS,
                     *reply.headers,
                 ],
             }

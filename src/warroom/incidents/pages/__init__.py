@@ -1,32 +1,33 @@
-"""The dashboard, the incident list, declare, the incident room and its forms; each post is one audited unit of work."""
+"""The dashboard, the incident list, declare, the incident room and its forms; each post is one audited unit of
+work. The postmortem page and the room's pending tasks are modules of this package, served with it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import PlainTextResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
 
 from warroom.alerts import queries as alert_queries
 from warroom.api.deps import get_state
-from warroom.core.errors import Invalid, NotFound, WarroomError
-from warroom.incidents import drafts, postmortems, states
+from warroom.core.errors import NotFound
+from warroom.incidents import drafts, postmortems, states, versions
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
-from warroom.incidents.schemas import IncidentCreate, IncidentPatch
+from warroom.incidents.forms import DeclareForm, EditForm, NoteForm, TransitionForm, UpdateForm, values
+from warroom.incidents.pages import postmortem, tasks
 from warroom.incidents.states import STATES
 from warroom.policy.schema import PRIORITIES
 from warroom.triage.helper import priority_helper, window_words
 from warroom.triage.rules import Decision
-from warroom.web.auth import Editor, Form, PageUser, WebUser, web_uow
-from warroom.web.render import PER_PAGE, page, redirect
+from warroom.web.actions import act, problem
+from warroom.web.auth import Editor, Form, PageUser, WebUser
+from warroom.web.render import PER_PAGE, page
 
 router = APIRouter()
 
@@ -42,40 +43,6 @@ class RoomPanelView:
 OVERVIEW = ("users_impacted", "impacts", "detection_method", "controller", "tracking_issue", "sub_services")
 ROOM_ALERTS = 50  # alerts listed in the room (firing first); the rest are one link away on /alerts
 LABELS = {"active": "Mark active (reopen)", "stable": "Mark stable", "resolved": "Resolve", "completed": "Complete"}
-
-
-def _problem(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "form"
-        return f"{field}: {first['msg']}"
-    assert isinstance(exc, WarroomError)
-    missing = exc.details.get("missing") if isinstance(exc.details, dict) else None
-    return f"{exc.message}: {'; '.join(missing)}" if missing else exc.message
-
-
-def _act(request: Request, who: WebUser, back: str, work: Callable[[Session], str]) -> Response:
-    """One audited unit of work per post; a refusal rolls back and comes back as a message on the page."""
-    try:
-        with web_uow(request, who) as s:
-            message = work(s)
-    except (WarroomError, ValidationError) as exc:
-        return redirect(back, flash=("error", _problem(exc)))
-    return redirect(back, flash=("ok", message))
-
-
-def _text(form: FormData, name: str, limit: int = 20000) -> str:
-    return str(form.get(name) or "").strip()[:limit]
-
-
-def _int(form: FormData, name: str) -> int | None:
-    raw = _text(form, name, 20)
-    if not raw:
-        return None
-    try:
-        return int(raw.replace(",", "").replace("_", ""))
-    except ValueError:
-        raise Invalid(f"{name.replace('_', ' ')} must be a whole number", {"field": name}) from None
 
 
 def _helper(request: Request, tier: str | None, users: str | None, unknown: bool) -> Decision | None:
@@ -200,17 +167,13 @@ def priority_fragment(
 @router.post("/incidents/new")
 def declare(request: Request, who: Editor, form: Form) -> Response:
     state = get_state(request)
-    decision = _helper(request, _text(form, "tier", 4), _text(form, "users_per_hour", 20), bool(form.get("unknown")))
+    decision = _helper(
+        request, str(form.get("tier") or "")[:4], str(form.get("users_per_hour") or "")[:20], bool(form.get("unknown"))
+    )
     created: dict[str, Any] = {}
 
     def work(s: Session) -> str:
-        data = IncidentCreate(
-            title=_text(form, "title", 500) or None,
-            services=[str(v) for v in form.getlist("services")],
-            priority=_text(form, "priority", 4),
-            severity=_text(form, "severity", 8),  # type: ignore[arg-type]
-            commander=_text(form, "commander", 64) or who.handle,
-        )
+        data = DeclareForm.parse(form).incident(default_commander=who.handle)
         reason = None
         if decision and decision.value == data.priority:
             reason = f"priority {decision.value} by rule {decision.rule} ({decision.reason})"
@@ -220,7 +183,7 @@ def declare(request: Request, who: Editor, form: Form) -> Response:
         created["ref"] = incident.ref
         return f"{incident.ref} declared."
 
-    response = _act(request, who, "/incidents/new", work)
+    response = act(request, who, "/incidents/new", work)
     if "ref" in created:
         response.headers["Location"] = f"/incidents/{created['ref']}"
     return response
@@ -228,6 +191,13 @@ def declare(request: Request, who: Editor, form: Form) -> Response:
 
 @router.get("/incidents/{ref}")
 def incident_page(request: Request, ref: str, who: PageUser) -> Response:
+    return _room(request, ref, who)
+
+
+def _room(
+    request: Request, ref: str, who: WebUser, status: int = 200, flash: tuple[str, str] | None = None
+) -> Response:
+    """The incident room; a refused edit comes back here with its status and message."""
     state = get_state(request)
     with state.read_sessions() as s:
         try:
@@ -235,6 +205,7 @@ def incident_page(request: Request, ref: str, who: PageUser) -> Response:
         except NotFound as exc:
             return page(request, "not_found.html", status=404, who=who, message=exc.message)
         ctx: dict[str, Any] = {
+            "version": versions.of(incident),
             "inc": incident,
             "timeline": incident_queries.room_timeline(s, incident_id=incident.id),
             "updates": incident_queries.updates(s, incident_id=incident.id),
@@ -254,6 +225,8 @@ def incident_page(request: Request, ref: str, who: PageUser) -> Response:
     return page(
         request,
         "incident.html",
+        status,
+        flash=flash,
         who=who,
         moves=[(m, LABELS[m]) for m in moves],
         priorities=PRIORITIES,
@@ -264,29 +237,24 @@ def incident_page(request: Request, ref: str, who: PageUser) -> Response:
 
 @router.post("/incidents/{ref}/edit")
 def edit(request: Request, ref: str, who: Editor, form: Form) -> Response:
+    """Saves only what the person changed; an edit of an older version is refused (409) naming what changed."""
     state = get_state(request)
-    back = f"/incidents/{ref}"
 
     def work(s: Session) -> str:
+        data = EditForm.parse(form, roles=state.policy.roles)
         incident = incidents.get(s, ref, for_update=True)
-        roles = {r: _text(form, f"role_{r}", 64) for r in state.policy.roles if r != "commander"}
-        given: dict[str, Any] = {
-            "title": _text(form, "title", 500) or incident.title,
-            "priority": _text(form, "priority", 4) or incident.priority,
-            "severity": _text(form, "severity", 8) or incident.severity,
-            "commander": _text(form, "commander", 64) or incident.commander,
-            "roles": {k: v for k, v in roles.items() if v},
-            "services": [str(v) for v in form.getlist("services")] or incident.services,
-            "users_impacted": _int(form, "users_impacted"),
-        }
-        for name in OVERVIEW[1:]:
-            given[name] = _text(form, name) or None
-        incidents.patch(
-            s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, data=IncidentPatch(**given)
-        )
+        versions.check(incident, data.version)
+        changed = versions.differs(data.version, data.fields())
+        if not changed:
+            return "Nothing to save: no field was changed."
+        patch = data.patch(changed)
+        incidents.patch(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, data=patch)
         return "Saved."
 
-    return _act(request, who, back, work)
+    try:
+        return act(request, who, f"/incidents/{ref}", work, passing=(versions.StaleEdit,))
+    except versions.StaleEdit as exc:
+        return _room(request, ref, who, 409, ("error", problem(exc)))
 
 
 @router.post("/incidents/{ref}/notes")
@@ -294,21 +262,14 @@ def add_note(request: Request, ref: str, who: Editor, form: Form) -> Response:
     state = get_state(request)
 
     def work(s: Session) -> str:
-        text = _text(form, "text")
-        if not text:
-            raise Invalid("a note needs some text", {"field": "text"})
-        when = _text(form, "occurred_at", 40)
-        occurred = None
-        if when:
-            try:
-                occurred = datetime.fromisoformat(when).replace(tzinfo=UTC)
-            except ValueError:
-                raise Invalid("the time looks like 2026-10-05T09:30 (UTC)", {"field": "occurred_at"}) from None
+        note = NoteForm.model_validate(values(form))
         incident = incidents.get(s, ref, for_update=True)
-        incidents.add_note(s, now=state.now(), actor=who.handle, incident=incident, text=text, occurred_at=occurred)
+        incidents.add_note(
+            s, now=state.now(), actor=who.handle, incident=incident, text=note.text, occurred_at=note.occurred_at
+        )
         return "Note added."
 
-    return _act(request, who, f"/incidents/{ref}#timeline", work)
+    return act(request, who, f"/incidents/{ref}#timeline", work)
 
 
 @router.post("/incidents/{ref}/updates")
@@ -316,16 +277,14 @@ def post_update(request: Request, ref: str, who: Editor, form: Form) -> Response
     state = get_state(request)
 
     def work(s: Session) -> str:
-        message = _text(form, "message")
-        if not message:
-            raise Invalid("a status update needs a message", {"field": "message"})
+        message = UpdateForm.model_validate(values(form)).message
         incident = incidents.get(s, ref, for_update=True)
         incidents.post_update(
             s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, message=message
         )
         return "Status update posted."
 
-    return _act(request, who, f"/incidents/{ref}", work)
+    return act(request, who, f"/incidents/{ref}", work)
 
 
 @router.post("/incidents/{ref}/transition")
@@ -333,7 +292,8 @@ def transition(request: Request, ref: str, who: Editor, form: Form) -> Response:
     state = get_state(request)
 
     def work(s: Session) -> str:
-        to = _text(form, "to", 16)
+        move = TransitionForm.model_validate(values(form))
+        to = move.to
         incident = incidents.get(s, ref, for_update=True)
         incidents.transition(
             s,
@@ -342,68 +302,14 @@ def transition(request: Request, ref: str, who: Editor, form: Form) -> Response:
             actor=who.handle,
             incident=incident,
             to=to,
-            reason=_text(form, "reason", 2000) or None,
+            reason=move.reason,
             hooks=state.hooks,
         )
         return f"{incident.ref} is now {to}."
 
-    return _act(request, who, f"/incidents/{ref}", work)
+    return act(request, who, f"/incidents/{ref}", work)
 
 
-@router.get("/incidents/{ref}/postmortem")
-def postmortem_page(request: Request, ref: str, who: PageUser) -> Response:
-    with get_state(request).read_sessions() as s:
-        incident = incidents.get(s, ref)
-        current = postmortems.current(s, incident_id=incident.id)
-        versions = postmortems.versions(s, incident_id=incident.id)
-    return page(request, "postmortem.html", who=who, inc=incident, pm=current, versions=versions)
-
-
-@router.get("/incidents/{ref}/postmortem.md")
-def postmortem_download(request: Request, ref: str, who: PageUser) -> Response:
-    with get_state(request).read_sessions() as s:
-        incident = incidents.get(s, ref)
-        row = postmortems.require_current(s, incident=incident)
-    return PlainTextResponse(
-        row.markdown,
-        media_type="text/markdown; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{incident.ref}-postmortem.md"'},
-    )
-
-
-@router.post("/incidents/{ref}/postmortem")
-def postmortem_save(request: Request, ref: str, who: Editor, form: Form) -> Response:
-    state = get_state(request)
-
-    def work(s: Session) -> str:
-        markdown = str(form.get("markdown") or "").replace("\r\n", "\n")
-        if not markdown.strip():
-            raise Invalid("the postmortem cannot be empty", {"field": "markdown"})
-        base = _int(form, "base_version")
-        incident = incidents.get(s, ref, for_update=True)
-        row = postmortems.save_edit(
-            s, now=state.now(), actor=who.handle, incident=incident, markdown=markdown, base_version=base
-        )
-        return f"Postmortem saved as version {row.version}."
-
-    return _act(request, who, f"/incidents/{ref}/postmortem", work)
-
-
-@router.post("/incidents/{ref}/postmortem/generate")
-def postmortem_generate(request: Request, ref: str, who: Editor, form: Form) -> Response:
-    state = get_state(request)
-
-    def work(s: Session) -> str:
-        incident = incidents.get(s, ref, for_update=True)
-        row = postmortems.generate(
-            s,
-            policy=state.policy,
-            now=state.now(),
-            actor=who.handle,
-            incident=incident,
-            force=bool(form.get("force")),
-            hooks=state.hooks,
-        )
-        return f"Postmortem generated (version {row.version if row else '?'})."
-
-    return _act(request, who, f"/incidents/{ref}/postmortem", work)
+# The postmortem page and the room's pending tasks: modules of their own, served with the room.
+router.include_router(postmortem.router)
+router.include_router(tasks.router)
