@@ -19,7 +19,7 @@ from warroom.core.clock import Clock, SystemClock
 from warroom.core.db import make_engine, session_factory
 from warroom.core.errors import WarroomError
 from warroom.core.hooks import Hooks
-from warroom.core.settings import Settings, get_settings
+from warroom.core.settings import Settings, get_settings, in_force
 from warroom.core.uow import UnitOfWork
 from warroom.policy import Policy, PolicyError, load_policy
 from warroom.registry import Registry
@@ -75,7 +75,7 @@ class Command:
     @property
     def policy(self) -> Policy:
         if self._policy is None:
-            self._policy = load(self.settings)
+            self._policy = in_force(load(self.settings), self.settings)
         return self._policy
 
     @property
