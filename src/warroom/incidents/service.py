@@ -416,6 +416,16 @@ def transition(
     )
     if (to in states.OPEN_STATES) != (old in states.OPEN_STATES):
         _set_cadence(session, policy, incident, now, now)  # reopened: clock restarts; closed: stops
+    if old in states.OPEN_STATES and to not in states.OPEN_STATES:
+        # reminders, escalations and automatic updates still queued speak of an open incident
+        outbox.obsolete(
+            session,
+            incident_id=incident.id,
+            now=now,
+            reason=f"{incident.ref} was {to}",
+            events=("reminder", "escalation"),
+            automatic_updates=True,
+        )
     if to == "resolved":
         postmortems.generate(
             session, policy=policy, now=now, actor=SYSTEM, incident=incident, automatic=True, hooks=hooks
@@ -495,6 +505,14 @@ def post_update(
     if not automatic:
         incident.missed_updates = 0
         acknowledge(session, policy=policy, now=now, actor=actor, incident=incident)
+        outbox.obsolete(
+            session,
+            incident_id=incident.id,
+            now=now,
+            reason=f"{actor} posted a status update",
+            events=("reminder",),
+            payload_match={"kind": "before_due"},
+        )
     add_timeline(
         session,
         incident,

@@ -45,6 +45,39 @@ def enqueue(
     return rows
 
 
+def obsolete(
+    session: Session,
+    *,
+    incident_id: int,
+    now: datetime,
+    reason: str,
+    events: tuple[str, ...],
+    automatic_updates: bool = False,
+    payload_match: dict[str, Any] | None = None,
+) -> int:
+    """Drop an incident's undelivered rows whose reason is gone (state `obsolete`, never sent):
+    rows of `events` (those whose payload holds `payload_match`), and automatic `update`s when
+    asked. Written in the caller's transaction, so a late worker finds them already dropped."""
+    rows = session.scalars(
+        select(Notification).where(
+            Notification.incident_id == incident_id,
+            Notification.state == "pending",
+            Notification.event.in_([*events, "update"] if automatic_updates else list(events)),
+        )
+    ).all()
+    dropped = 0
+    for row in rows:
+        data = row.payload or {}
+        if row.event == "update" and row.event not in events and not data.get("automatic"):
+            continue
+        if payload_match and any(data.get(k) != v for k, v in payload_match.items()):
+            continue
+        row.state, row.lease_until, row.claimed_by = "obsolete", None, None
+        row.last_error = f"obsolete at {now.strftime('%Y-%m-%d %H:%M:%S')} UTC: {reason}"
+        dropped += 1
+    return dropped
+
+
 def list_notifications(
     session: Session, *, state: str | None = None, incident_id: int | None = None, limit: int = 100, offset: int = 0
 ) -> tuple[list[Notification], int]:
