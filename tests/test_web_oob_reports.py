@@ -139,7 +139,9 @@ def test_only_legal_moves_checklist_who_and_when_and_refusals(server: Running) -
     assert r.status_code == 409 and "cannot move OOB request from requested to verified" in r.text
 
     # The checklist: ticks record who and when; deploying waits for the required items.
-    assert alice.post(f"{url}/transition", data={"csrf": token, "to": "approved"}).status_code == 303
+    r = alice.post(f"{url}/transition", data={"csrf": token, "to": "approved"})  # her own request
+    assert r.status_code == 403 and "cannot also approve it (separation of duties)" in r.text
+    assert bob.post(f"{url}/transition", data={"csrf": btoken, "to": "approved"}).status_code == 303
     assert _moves(alice.get(url).text) == ["deployed", "cancelled"]
     r = alice.post(f"{url}/transition", data={"csrf": token, "to": "deployed"})
     assert r.status_code == 409 and "Still to do" in r.text

@@ -190,9 +190,36 @@ class StatusPage(Strict):
     title: str = "Service status"
 
 
+USER_ROLES: tuple[str, ...] = ("viewer", "responder", "admin")
+# The platform team's OOB checklist items (deploys.states labels them); named here so the policy can refer to them.
+OOB_CHECKLIST_ITEMS: tuple[str, ...] = (
+    "paging_incident",
+    "leadership_ack",
+    "channels_notified",
+    "infrastructure_ack",
+    "security_review",
+)
+
+
 class Oob(Strict):
+    """Out-of-band deploys: the postmortem deadline and separation of duties."""
+
     postmortem_due_business_days: int = Field(default=2, ge=0)
     timezone: str = "UTC"
+    approver_differs_from_requester: bool = True
+    # item -> roles that may tick it: a user role (viewer/responder/admin) or an incident role held on the incident
+    checklist_roles: dict[str, list[str]] = {}
+
+    @field_validator("checklist_roles")
+    @classmethod
+    def _items(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = sorted(set(value) - set(OOB_CHECKLIST_ITEMS))
+        if unknown:
+            raise ValueError(f"unknown checklist item(s) {unknown}; expected one of {', '.join(OOB_CHECKLIST_ITEMS)}")
+        empty = sorted(k for k, v in value.items() if not v)
+        if empty:
+            raise ValueError(f"checklist item(s) {empty} list no role (leave the item out to let anyone tick it)")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -267,6 +294,13 @@ class Policy(Strict):
                 raise ValueError(f"triage.severity_rules.{rule.id}: unknown severity {rule.severity}")
         if self.triage.default_severity not in sev_keys:
             raise ValueError(f"triage.default_severity: unknown severity {self.triage.default_severity}")
+        for item, names in self.oob.checklist_roles.items():
+            bad = [r for r in names if r not in USER_ROLES and r not in self.roles]
+            if bad:
+                raise ValueError(
+                    f"oob.checklist_roles.{item}: unknown role(s) {bad}; use a user role "
+                    f"({', '.join(USER_ROLES)}) or an incident role from `roles`"
+                )
         for sev in self.status_page.severity_status:
             if sev not in sev_keys:
                 raise ValueError(f"status_page.severity_status.{sev}: unknown severity")
