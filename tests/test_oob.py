@@ -525,9 +525,7 @@ def test_separation_of_duties_can_be_turned_off_by_policy(db_url: str, engine, c
         ({"security_reveiw": ["admin"]}, "unknown checklist item"),
         ({"security_review": ["sre"]}, "unknown role"),
     ):
-        text = (
-            f"team: t\nenvironments: {{prod: 1}}\ndefault_tier: 1\npriority: {{thresholds: [0], tiers: {{1: [P1]}}}}\n"
-        )
+        text = "team: t\nenvironments: {prod: 1}\ndefault_tier: 1\npriority: {thresholds: [0], tiers: {1: [P1]}}\n"
         text += "severities: [{key: SEV-1, name: x}]\ntriage: {default_severity: SEV-1}\n"
         text += f"oob: {{checklist_roles: {bad}}}\n"
         with pytest.raises(PolicyError, match=message):
