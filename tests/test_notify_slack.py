@@ -147,7 +147,8 @@ def test_backoff_grows_exponentially(server: Running, slack: SlackApiServer, clo
     assert waits == [1, 2, 4, 8]  # jitter 0 in tests; base 1s
     w.drain()
     row = _rows(server)[0]
-    assert row.state == "dead" and row.last_error.startswith("gave up after 5 attempts: HTTP 500")
+    assert row.state == "dead" and row.last_error.startswith("gave up after 5 attempts in ")
+    assert ": HTTP 500" in row.last_error
 
 
 def test_permanent_error_dead_at_once_then_retried_by_hand(

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -13,7 +13,6 @@ from warroom.incidents import cadence, drafts, states
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.notifications import service as outbox
-from warroom.policy.durations import format_duration
 from warroom.scheduler import runner
 from warroom.scheduler.models import DueJob
 from warroom.users.models import User
@@ -101,11 +100,10 @@ def remind(session: Session, ctx: runner.JobContext, job: DueJob) -> None:
         return
     incident, due = live
     who, names = mention(session, incident.commander)
-    left = format_duration(max(due - ctx.now, timedelta(0)))
+    # an absolute time only: "in 5m" would be stale if the message waited out a Slack outage
     text = (
         f":alarm_clock: {who} the next status update for {incident.ref} is due at "
-        f"{due.strftime('%H:%M UTC')} (in {left}). A draft is ready: "
-        f"{incidents.link(ctx.policy, incident)}"
+        f"{due.strftime('%H:%M UTC')}. A draft is ready: {incidents.link(ctx.policy, incident)}"
     )
     _notify(session, ctx, incident, "reminder", text, names, kind="before_due", due=due.isoformat())
     incidents.add_timeline(

@@ -22,6 +22,7 @@ from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import IncidentCreate, IncidentPatch
 from warroom.incidents.states import STATES
+from warroom.notifications import service as outbox
 from warroom.policy.schema import PRIORITIES
 from warroom.triage.helper import priority_helper, window_words
 from warroom.triage.rules import Decision
@@ -95,7 +96,8 @@ def _dashboard_ctx(request: Request) -> dict[str, Any]:
     with state.read_sessions() as s:
         open_rows = incident_queries.open_incidents(s)
         firing = alert_queries.firing_unlinked(s)
-    return {"incidents": open_rows, "firing": firing}
+        failing = outbox.failing_channels(s)
+    return {"incidents": open_rows, "firing": firing, "failing_channels": failing}
 
 
 @router.get("/")
@@ -249,6 +251,7 @@ def incident_page(request: Request, ref: str, who: PageUser) -> Response:
                 drafts.build(s, incident=incident, now=state.now())["text"] if incident.state != "completed" else ""
             ),
             "panels": [RoomPanelView(p.template, p.context(s, incident.id)) for p in state.hooks.room_panels],
+            "failing_channels": outbox.failing_channels(s),
         }
     moves = states.allowed(incident.state)
     return page(

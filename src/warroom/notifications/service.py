@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -113,6 +114,50 @@ def retry(session: Session, *, notification_id: int, now: datetime) -> Notificat
     row.lease_until, row.claimed_by = None, None
     row.last_error = f"retried by hand; before: {row.last_error}" if row.last_error else None
     return row
+
+
+@dataclass(frozen=True)
+class ChannelTrouble:
+    """A channel that is failing now: messages in retry (`since` = the oldest) or dead ones."""
+
+    channel: str
+    retrying: int
+    waiting: int
+    dead: int
+    since: datetime | None
+    last_error: str | None
+
+
+def failing_channels(session: Session) -> list[ChannelTrouble]:
+    """Channels with a message whose last attempt failed and that is still being retried, or with
+    dead messages; shown as a banner in the web UI, on /healthz (degraded) and in /metrics."""
+    failing = (Notification.state == "pending") & (Notification.attempts > 0) & Notification.last_error.is_not(None)
+    stats: dict[str, dict[str, Any]] = {}
+    for channel, retrying, since in session.execute(
+        select(Notification.channel, func.count(), func.min(Notification.created_at))
+        .where(failing)
+        .group_by(Notification.channel)
+    ):
+        stats[channel] = {"retrying": int(retrying), "since": since, "dead": 0}
+    for channel, dead in session.execute(
+        select(Notification.channel, func.count()).where(Notification.state == "dead").group_by(Notification.channel)
+    ):
+        stats.setdefault(channel, {"retrying": 0, "since": None})["dead"] = int(dead)
+    out = []
+    for channel in sorted(stats):
+        got = stats[channel]
+        waiting = session.scalar(
+            select(func.count()).where(Notification.channel == channel, Notification.state == "pending")
+        )
+        last = session.scalar(
+            select(Notification.last_error)
+            .where(Notification.channel == channel, Notification.state.in_(("pending", "dead")))
+            .where(Notification.last_error.is_not(None))
+            .order_by(Notification.id.desc())
+            .limit(1)
+        )
+        out.append(ChannelTrouble(channel, got["retrying"], int(waiting or 0), got["dead"], got["since"], last))
+    return out
 
 
 def dead_count(session: Session) -> int:

@@ -111,9 +111,13 @@ class Channel(Strict):
 
 
 class Notifications(Strict):
-    max_attempts: int = Field(default=8, ge=1)
+    """Delivery: a message is retried (capped exponential backoff) for `retry_for`, so an outage
+    of the receiver loses nothing; `max_attempts`, when set, also caps the number of tries."""
+
+    retry_for: Duration = timedelta(hours=6)
+    max_attempts: int | None = Field(default=None, ge=1)
     backoff_base: Duration = timedelta(seconds=2)
-    backoff_max: Duration = timedelta(minutes=10)
+    backoff_max: Duration = timedelta(minutes=2)
     lease: Duration = timedelta(seconds=60)
     slack_pace: Duration = timedelta(seconds=1)
     timeout: Duration = timedelta(seconds=10)
@@ -121,6 +125,8 @@ class Notifications(Strict):
     batch: int = Field(default=50, ge=1)
     concurrency: int = Field(default=8, ge=1, le=64)
     base_url: str = "http://127.0.0.1:8000"
+    slack_groups: dict[str, str] = {}  # backup_contact or handle -> Slack user group id (S0123): `<!subteam^ID>`
+    reply_broadcast: bool = False  # thread replies are also shown in the channel
 
 
 class AlertMatch(Strict):
