@@ -18,6 +18,7 @@ from warroom.incidents.schemas import IncidentCreate, IncidentPatch
 from warroom.notifications import service as outbox
 from warroom.policy.durations import format_duration
 from warroom.policy.schema import Policy
+from warroom.users.models import User
 
 SYSTEM = SYSTEM_ACTOR
 _FUTURE_SKEW = timedelta(seconds=60)
@@ -35,6 +36,23 @@ def get(session: Session, ref: str | int, *, for_update: bool = False) -> Incide
     if incident is None:
         raise NotFound(f"no incident {ref}")
     return incident
+
+
+def mention(session: Session, policy: Policy, handle: str) -> tuple[str, dict[str, str]]:
+    """How a message names a person or team: a Slack user group from the policy (`<!subteam^ID>`),
+    an active user with a Slack id (`<@U123>`), else `@handle` (a deactivated person is never
+    pinged). The second value goes in the row's `mentions` (other channels show the handle)."""
+    group = policy.notifications.slack_groups.get(handle)
+    if group:
+        return f"<!subteam^{group}>", {f"!subteam^{group}": handle}
+    known: dict[str, str | None] = session.info.setdefault("slack_ids", {})  # one look-up per transaction
+    if handle not in known:
+        row = session.execute(select(User.slack_id, User.active).where(User.handle == handle)).first()
+        known[handle] = row.slack_id if row is not None and row.active else None
+    slack_id = known[handle]
+    if slack_id:
+        return f"<@{slack_id}>", {slack_id: handle}
+    return f"@{handle}", {}
 
 
 def link(policy: Policy, incident: Incident) -> str:
@@ -196,6 +214,7 @@ def declare(
         data={"priority": incident.priority, "severity": incident.severity},
     )
     _set_cadence(session, policy, incident, now, now)
+    commander, mentions = mention(session, policy, incident.commander)
     _notify(
         session,
         policy,
@@ -208,11 +227,12 @@ def declare(
             state=incident.state,
             priority=incident.priority,
             severity=incident.severity,
-            commander=incident.commander,
+            commander=commander,
             services=services,
             next_due=incident.next_update_due_at,
             link=link(policy, incident),
         ),
+        mentions=mentions,
     )
     return incident
 
@@ -456,7 +476,14 @@ def transition(
                 incident.title,
                 actor=actor,
                 link=link(policy, incident),
-                duration=format_duration(now - incident.declared_at),
+                duration=format_duration(
+                    (incident.resolved_at or now) - (incident.first_alert_at or incident.declared_at)
+                ),
+                severity=incident.severity,
+                priority=incident.priority,
+                impacts=incident.impacts,
+                users_impacted=incident.users_impacted,
+                postmortem_link=link(policy, incident) + "/postmortem",
             ),
         )
     else:

@@ -156,6 +156,8 @@ def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
     }
     if out.thread_ts:
         kwargs["thread_ts"] = out.thread_ts
+        if out.event in chan.reply_broadcast:
+            kwargs["reply_broadcast"] = True  # also shown in the channel, not only in the thread
     try:
         response = client.chat_postMessage(**kwargs)
     except SlackApiError as exc:

@@ -99,6 +99,7 @@ class Channel(Strict):
     secret: str | None = None
     to: list[str] = []
     pace: Duration | None = None
+    reply_broadcast: list[str] = []  # events whose thread replies are also shown in the channel (Slack)
 
     @model_validator(mode="after")
     def _needs(self) -> Channel:
@@ -107,6 +108,9 @@ class Channel(Strict):
             raise ValueError(f"a {self.type} channel needs '{needed}'")
         if self.type == "email" and not self.to:
             raise ValueError("an email channel needs 'to' (a list of addresses)")
+        unknown = [e for e in self.reply_broadcast if e not in EVENTS]
+        if unknown:
+            raise ValueError(f"reply_broadcast: unknown event(s) {unknown}; expected some of {', '.join(EVENTS)}")
         return self
 
 
@@ -126,7 +130,14 @@ class Notifications(Strict):
     concurrency: int = Field(default=8, ge=1, le=64)
     base_url: str = "http://127.0.0.1:8000"
     slack_groups: dict[str, str] = {}  # backup_contact or handle -> Slack user group id (S0123): `<!subteam^ID>`
-    reply_broadcast: bool = False  # thread replies are also shown in the channel
+
+    @field_validator("slack_groups")
+    @classmethod
+    def _group_ids(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(k for k, v in value.items() if not re.fullmatch(r"S[A-Z0-9]{2,30}", v))
+        if bad:
+            raise ValueError(f"slack_groups {bad}: a Slack user group id looks like S0123ABCD")
+        return value
 
 
 class AlertMatch(Strict):
