@@ -236,6 +236,7 @@ def test_viewer_sees_but_cannot_change_and_csrf_is_checked(server: Running) -> N
 
 def test_reports_page_figures_charts_and_downloads(server: Running) -> None:
     make_web_user(server, "victor", role="viewer")
+    make_web_user(server, "alice")  # the incidents' commander
     sept = datetime(2026, 9, 10, 12, 0, tzinfo=UTC)
     p1 = _declare(server, title="Sept P1", when=sept)
     _declare(server, title="Sept P3", when=sept + timedelta(days=1), priority="P3")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import typer
 from fastapi import APIRouter
 
-from warroom.core.hooks import HealthCheck, Hooks, MetricsSource, RoomPanel, SectionProvider
+from warroom.core.hooks import DeactivationCheck, HealthCheck, Hooks, MetricsSource, RoomPanel, SectionProvider
 from warroom.scheduler.runner import BatchLock, JobHandler, JobSpec
 
 
@@ -27,6 +27,7 @@ class Registry:
     room_panels: list[RoomPanel] = field(default_factory=list)
     metrics: list[MetricsSource] = field(default_factory=list)
     health: list[HealthCheck] = field(default_factory=list)
+    deactivation: list[DeactivationCheck] = field(default_factory=list)
 
     def add_router(self, router: APIRouter) -> None:
         self.routers.append(router)
@@ -54,5 +55,6 @@ class Registry:
             room_panels=tuple(self.room_panels),
             metrics=tuple(self.metrics),
             health=tuple(self.health),
+            deactivation=tuple(self.deactivation),
             templates=tuple(self.templates),
         )

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Literal
 from prometheus_client.core import Metric
 from sqlalchemy.orm import Session
 
+from warroom.policy.schema import Policy
+
 if TYPE_CHECKING:
     from warroom.core.state import AppState
 
@@ -17,6 +19,22 @@ if TYPE_CHECKING:
 SectionProvider = Callable[[Session, int], str | None]
 # (session, now) -> gauges computed from the database for one /metrics scrape.
 MetricsSource = Callable[[Session, datetime], Iterable[Metric]]
+
+
+@dataclass(frozen=True)
+class Deactivation:
+    """A person about to be deactivated, and who takes over what they hold (`replacement`)."""
+
+    handle: str
+    replacement: str | None
+    actor: str
+    now: datetime
+    policy: Policy
+
+
+# (session, deactivation) -> raise a domain error if the person holds something nobody takes over;
+# else hand it to `replacement` (e.g. the incidents they command).
+DeactivationCheck = Callable[[Session, Deactivation], None]
 
 
 @dataclass(frozen=True)
@@ -52,4 +70,5 @@ class Hooks:
     room_panels: tuple[RoomPanel, ...] = ()
     metrics: tuple[MetricsSource, ...] = ()
     health: tuple[HealthCheck, ...] = ()
+    deactivation: tuple[DeactivationCheck, ...] = ()
     templates: tuple[str, ...] = field(default=())  # packages holding a templates/ folder, searched in order

@@ -9,7 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from warroom.cli.base import ActorOpt, JsonOpt, emit, fail, session_scope
-from warroom.incidents import postmortems
+from warroom.incidents import command, postmortems
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import IncidentCreate, IncidentPatch
@@ -45,6 +45,8 @@ def declare(
         )
     except ValidationError as exc:
         raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2) from None
+    if commander is None and actor is None:
+        raise fail("an incident needs a commander: give --commander HANDLE or --as HANDLE (an active user)", 2)
     with session_scope(ctx) as (session, cmd):
         who = cmd.actor(session, actor)
         inc = incidents.declare(session, policy=cmd.policy, now=cmd.now(), actor=who, data=data)
@@ -161,6 +163,30 @@ def transition(
             hooks=cmd.hooks,
         )
         emit(incident_out(inc).model_dump(mode="json"), as_json, _line(inc))
+
+
+@incident_app.command("hand-over")
+def hand_over(
+    ctx: typer.Context,
+    ref: str,
+    to: Annotated[str, typer.Argument(help="Handle of the new commander (an active user who may command)")],
+    reason: Annotated[str | None, typer.Option()] = None,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hand over command of an incident (on the timeline, notified)."""
+    with session_scope(ctx) as (session, cmd):
+        inc = incidents.get(session, ref, for_update=True)
+        command.hand_over(
+            session,
+            policy=cmd.policy,
+            now=cmd.now(),
+            actor=cmd.actor(session, actor),
+            incident=inc,
+            to=to,
+            reason=reason,
+        )
+        emit(incident_out(inc).model_dump(mode="json"), as_json, f"{inc.ref} is now commanded by {inc.commander}")
 
 
 @incident_app.command("edit")

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 from warroom.alerts import queries as alert_queries
 from warroom.api.deps import get_state
 from warroom.core.errors import Invalid, NotFound, WarroomError
-from warroom.incidents import drafts, postmortems, states
+from warroom.incidents import command, drafts, postmortems, states
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import IncidentCreate, IncidentPatch
@@ -171,11 +171,15 @@ def incident_list(
 
 @router.get("/incidents/new")
 def declare_form(request: Request, who: PageUser) -> Response:
-    policy = get_state(request).policy
+    state = get_state(request)
+    policy = state.policy
+    with state.read_sessions() as s:
+        commanders = [u.handle for u in command.eligible(s, policy=policy)]
     return page(
         request,
         "declare.html",
         who=who,
+        commanders=commanders,
         priorities=PRIORITIES,
         tiers=sorted(policy.priority.tiers),
         window=window_words(policy.unknown_impact.escalation_window),
@@ -252,6 +256,13 @@ def incident_page(request: Request, ref: str, who: PageUser) -> Response:
             ),
             "panels": [RoomPanelView(p.template, p.context(s, incident.id)) for p in state.hooks.room_panels],
             "failing_channels": outbox.failing_channels(s),
+            # --- command (incidents.command): who may take over, and why the commander cannot command
+            "commanders": [u.handle for u in command.eligible(s, policy=state.policy)],
+            "commander_problem": (
+                command.problem(s, policy=state.policy, handle=incident.commander)
+                if incident.state != "completed"
+                else None
+            ),
         }
     moves = states.allowed(incident.state)
     return page(
@@ -410,3 +421,24 @@ def postmortem_generate(request: Request, ref: str, who: Editor, form: Form) -> 
         return f"Postmortem generated (version {row.version if row else '?'})."
 
     return _act(request, who, f"/incidents/{ref}/postmortem", work)
+
+
+# --- Command: handing over is its own action (incidents.command), kept apart from the edit form.
+@router.post("/incidents/{ref}/commander")
+def hand_over(request: Request, ref: str, who: Editor, form: Form) -> Response:
+    state = get_state(request)
+
+    def work(s: Session) -> str:
+        incident = incidents.get(s, ref, for_update=True)
+        command.hand_over(
+            s,
+            policy=state.policy,
+            now=state.now(),
+            actor=who.handle,
+            incident=incident,
+            to=_text(form, "to", 64),
+            reason=_text(form, "reason", 2000) or None,
+        )
+        return f"{incident.commander} now commands {incident.ref}."
+
+    return _act(request, who, f"/incidents/{ref}#command", work)

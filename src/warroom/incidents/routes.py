@@ -11,12 +11,13 @@ from pydantic import BaseModel, Field
 
 from warroom.api.deps import DB, ReadDB, Responder, State, Viewer
 from warroom.core.errors import NotFound
-from warroom.incidents import compliance, drafts, postmortems
+from warroom.incidents import command, compliance, drafts, postmortems
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import (
     CadenceOut,
     DraftOut,
+    HandOverIn,
     IncidentCreate,
     IncidentOut,
     IncidentPage,
@@ -109,6 +110,16 @@ def transition(ref: str, body: TransitionIn, state: State, db: DB, who: Responde
         to=body.to,
         reason=body.reason,
         hooks=state.hooks,
+    )
+    return incident_full(db, policy=state.policy, incident=incident)
+
+
+@router.post("/{ref}/commander", response_model=IncidentOut)
+def hand_over(ref: str, body: HandOverIn, state: State, db: DB, who: Responder) -> IncidentOut:
+    """Hand over command to another active user who may command: on the timeline, notified."""
+    incident = incidents.get(db, ref, for_update=True)
+    command.hand_over(
+        db, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, to=body.to, reason=body.reason
     )
     return incident_full(db, policy=state.policy, incident=incident)
 

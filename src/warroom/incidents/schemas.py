@@ -63,6 +63,13 @@ class TransitionIn(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+class HandOverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(min_length=1, max_length=64, description="Handle of an active user whose role may command")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
 class UpdateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -145,6 +152,13 @@ class IncidentOut(BaseModel):
         default=None, description="How many alerts the incident has, listed or not (detail views only)"
     )
     alerts_firing: int | None = Field(default=None, description="How many of them are firing now (detail views only)")
+    commander_problem: str | None = Field(
+        default=None,
+        description=(
+            "Why the commander cannot command (e.g. an automatic declaration's on-call that is no warroom user): "
+            "hand over command (POST .../commander); detail views only"
+        ),
+    )
 
 
 class IncidentPage(BaseModel):

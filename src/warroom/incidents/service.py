@@ -96,6 +96,12 @@ def default_title(policy: Policy, services: list[str], priority: str) -> str:
     )
 
 
+def _notify(
+    session: Session, policy: Policy, incident: Incident, now: datetime, event: str, text: str, **payload: Any
+) -> None:
+    notify(session, policy, incident, now, event, text, **payload)
+
+
 def add_timeline(
     session: Session,
     incident: Incident,
@@ -136,9 +142,10 @@ def _set_cadence(session: Session, policy: Policy, incident: Incident, now: date
         cadence.cancel_cadence(session, incident_id=incident.id)
 
 
-def _notify(
+def notify(
     session: Session, policy: Policy, incident: Incident, now: datetime, event: str, text: str, **payload: Any
 ) -> None:
+    """Enqueue `event` for the incident with the fields every message's payload carries."""
     outbox.enqueue(
         session,
         policy=policy,
@@ -170,14 +177,19 @@ def declare(
     first_alert_at: datetime | None = None,
     reason: str | None = None,
 ) -> Incident:
+    from warroom.incidents import command
+
     services = _check_services(policy, data.services)
     severity = _check_severity(policy, data.severity)
+    commander = (data.commander or actor).strip()
+    if not automatic:  # a person declares: the commander is a person who may command
+        commander = command.check(session, policy=policy, handle=commander)
     incident = Incident(
         title=data.title or default_title(policy, services, data.priority),
         state="active",
         priority=data.priority,
         severity=severity,
-        commander=(data.commander or actor).strip(),
+        commander=commander,
         declared_by=actor,
         roles=_check_roles(policy, data.roles or {}),
         monitors=data.monitors or [],
@@ -214,7 +226,10 @@ def declare(
         data={"priority": incident.priority, "severity": incident.severity},
     )
     _set_cadence(session, policy, incident, now, now)
+    unassigned = command.note_unassigned(session, policy=policy, now=now, incident=incident) if automatic else None
     commander, mentions = mention(session, policy, incident.commander)
+    if unassigned:
+        commander += f" (cannot command: {unassigned}; hand over command to a person)"
     _notify(
         session,
         policy,
@@ -285,17 +300,10 @@ def patch(
     if "pending_tasks" in given and given["pending_tasks"] is not None:
         incident.pending_tasks = [t.model_dump(mode="json") for t in data.pending_tasks or []]
         changes.append("pending_tasks")
-    if given.get("commander") and given["commander"].strip() != incident.commander:
-        old, incident.commander = incident.commander, given["commander"].strip()
-        add_timeline(
-            session,
-            incident,
-            now=now,
-            actor=actor,
-            kind="role_changed",
-            text=f"Commander changed from {old} to {incident.commander}",
-            data={"role": "commander", "from": old, "to": incident.commander},
-        )
+    if given.get("commander") and given["commander"].strip().lower() != incident.commander:
+        from warroom.incidents import command
+
+        command.hand_over(session, policy=policy, now=now, actor=actor, incident=incident, to=given["commander"])
     if given.get("severity") and given["severity"] != incident.severity:
         old, incident.severity = incident.severity, _check_severity(policy, given["severity"])
         add_timeline(

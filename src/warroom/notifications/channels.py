@@ -170,7 +170,9 @@ def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
     return result
 
 
-ROOT_EVENTS = frozenset({"state_changed", "severity_changed", "priority_changed", "resolved", "completed"})
+ROOT_EVENTS = frozenset(
+    {"state_changed", "severity_changed", "priority_changed", "resolved", "completed", "commander_changed"}
+)
 
 
 def update_root(client: WebClient, out: Outgoing) -> str:

@@ -26,6 +26,7 @@ EVENTS = (
     "escalation",
     "declare_prompt",
     "oob",
+    "commander_changed",
 )
 
 
@@ -278,6 +279,8 @@ class Policy(Strict):
     notifications: Notifications = Notifications()
     worker: Worker = Worker()
     postmortem_template: str | None = None
+    # who may command an incident: active users with one of these roles (never free text)
+    commander_roles: list[Literal["viewer", "responder", "admin"]] = Field(default=["responder", "admin"], min_length=1)
     roles: list[str] = [
         "commander",
         "technical_lead",
