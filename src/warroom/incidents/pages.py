@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 from warroom.alerts import queries as alert_queries
 from warroom.api.deps import get_state
 from warroom.core.errors import Invalid, NotFound, WarroomError
-from warroom.incidents import command, drafts, postmortems, states
+from warroom.incidents import command, drafts, linking, postmortems, states
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import IncidentCreate, IncidentPatch
@@ -170,11 +170,16 @@ def incident_list(
 
 
 @router.get("/incidents/new")
-def declare_form(request: Request, who: PageUser) -> Response:
+def declare_form(
+    request: Request, who: PageUser, alert: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None
+) -> Response:
+    """The declare form; `?alert=ID` (the dashboard's Declare on an alert) fills it from that alert,
+    which the new incident then gets attached."""
     state = get_state(request)
     policy = state.policy
     with state.read_sessions() as s:
         commanders = [u.handle for u in command.eligible(s, policy=policy)]
+        from_alert = alert_queries.get_alert(s, alert) if alert is not None else None
     return page(
         request,
         "declare.html",
@@ -184,7 +189,8 @@ def declare_form(request: Request, who: PageUser) -> Response:
         tiers=sorted(policy.priority.tiers),
         window=window_words(policy.unknown_impact.escalation_window),
         decision=None,
-        chosen="P3",
+        chosen=from_alert.priority if from_alert else "P3",
+        from_alert=from_alert,
     )
 
 
@@ -216,6 +222,7 @@ def declare(request: Request, who: Editor, form: Form) -> Response:
             priority=_text(form, "priority", 4),
             severity=_text(form, "severity", 8),  # type: ignore[arg-type]
             commander=_text(form, "commander", 64) or who.handle,
+            alerts=[int(str(v)) for v in form.getlist("alerts") if str(v).isdigit()][:500] or None,
         )
         reason = None
         if decision and decision.value == data.priority:
@@ -442,3 +449,31 @@ def hand_over(request: Request, ref: str, who: Editor, form: Form) -> Response:
         return f"{incident.commander} now commands {incident.ref}."
 
     return _act(request, who, f"/incidents/{ref}#command", work)
+
+
+# --- Alerts of an incident: attach (or move here) and detach, each an audited unit of work.
+@router.post("/incidents/{ref}/alerts")
+def attach_alerts(request: Request, ref: str, who: Editor, form: Form) -> Response:
+    state = get_state(request)
+
+    def work(s: Session) -> str:
+        raw = _text(form, "alert_ids", 5000).replace(",", " ").split()
+        if not raw or not all(v.isdigit() and len(v) < 10 for v in raw):
+            raise Invalid("alert ids are numbers, e.g. 12 13", {"field": "alert_ids"})
+        incident = incidents.get(s, ref, for_update=True)
+        done = linking.attach(s, now=state.now(), actor=who.handle, incident=incident, alert_ids=[int(v) for v in raw])
+        return f"{len(done)} alert(s) attached to {incident.ref}."
+
+    return _act(request, who, f"/incidents/{ref}#alerts-h", work)
+
+
+@router.post("/incidents/{ref}/alerts/{alert_id}/detach")
+def detach_alert(request: Request, ref: str, alert_id: int, who: Editor) -> Response:
+    state = get_state(request)
+
+    def work(s: Session) -> str:
+        incident = incidents.get(s, ref, for_update=True)
+        linking.detach(s, now=state.now(), actor=who.handle, incident=incident, alert_id=alert_id)
+        return f"Alert {alert_id} detached from {incident.ref}."
+
+    return _act(request, who, f"/incidents/{ref}#alerts-h", work)

@@ -11,10 +11,11 @@ from pydantic import BaseModel, Field
 
 from warroom.api.deps import DB, ReadDB, Responder, State, Viewer
 from warroom.core.errors import NotFound
-from warroom.incidents import command, compliance, drafts, postmortems
+from warroom.incidents import command, compliance, drafts, linking, postmortems
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import (
+    AttachIn,
     CadenceOut,
     DraftOut,
     HandOverIn,
@@ -121,6 +122,21 @@ def hand_over(ref: str, body: HandOverIn, state: State, db: DB, who: Responder) 
     command.hand_over(
         db, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, to=body.to, reason=body.reason
     )
+    return incident_full(db, policy=state.policy, incident=incident)
+
+
+@router.post("/{ref}/alerts", response_model=IncidentOut)
+def attach_alerts(ref: str, body: AttachIn, state: State, db: DB, who: Responder) -> IncidentOut:
+    """Attach alerts; one in another incident is moved here (both timelines say so)."""
+    incident = incidents.get(db, ref, for_update=True)
+    linking.attach(db, now=state.now(), actor=who.handle, incident=incident, alert_ids=body.alert_ids)
+    return incident_full(db, policy=state.policy, incident=incident)
+
+
+@router.delete("/{ref}/alerts/{alert_id}", response_model=IncidentOut)
+def detach_alert(ref: str, alert_id: int, state: State, db: DB, who: Responder) -> IncidentOut:
+    incident = incidents.get(db, ref, for_update=True)
+    linking.detach(db, now=state.now(), actor=who.handle, incident=incident, alert_id=alert_id)
     return incident_full(db, policy=state.policy, incident=incident)
 
 

@@ -41,6 +41,14 @@ class IncidentCreate(_Editable):
     priority: Priority
     severity: str
     commander: str | None = None
+    alerts: list[int] | None = Field(
+        default=None,
+        max_length=500,
+        description=(
+            "Alert ids to declare from: they are attached (moved from another incident if need be), and fill "
+            "monitors, detection method and first_alert_at (MTTA from the alert) unless given"
+        ),
+    )
 
     @field_validator("title")
     @classmethod
@@ -61,6 +69,12 @@ class TransitionIn(BaseModel):
 
     to: State
     reason: str | None = Field(default=None, max_length=2000)
+
+
+class AttachIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alert_ids: list[int] = Field(min_length=1, max_length=500, description="Alerts to attach (or move here)")
 
 
 class HandOverIn(BaseModel):

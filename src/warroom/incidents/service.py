@@ -177,13 +177,18 @@ def declare(
     first_alert_at: datetime | None = None,
     reason: str | None = None,
 ) -> Incident:
-    from warroom.incidents import command
+    from warroom.incidents import command, linking
 
     services = _check_services(policy, data.services)
     severity = _check_severity(policy, data.severity)
     commander = (data.commander or actor).strip()
     if not automatic:  # a person declares: the commander is a person who may command
         commander = command.check(session, policy=policy, handle=commander)
+    monitors, detection = data.monitors or [], data.detection_method
+    if data.alerts:  # declared from alerts: they say what detected it and when it started
+        filled_monitors, filled_detection, started = linking.declaration_fields(session, data.alerts)
+        monitors, detection = monitors or filled_monitors, detection or filled_detection
+        first_alert_at = min(first_alert_at, started) if first_alert_at else started
     incident = Incident(
         title=data.title or default_title(policy, services, data.priority),
         state="active",
@@ -192,7 +197,7 @@ def declare(
         commander=commander,
         declared_by=actor,
         roles=_check_roles(policy, data.roles or {}),
-        monitors=data.monitors or [],
+        monitors=monitors,
         teams=data.teams or [],
         controller=data.controller,
         acknowledged_by_team=bool(data.acknowledged_by_team),
@@ -200,7 +205,7 @@ def declare(
         sub_services=data.sub_services,
         users_impacted=data.users_impacted,
         impacts=data.impacts,
-        detection_method=data.detection_method,
+        detection_method=detection,
         pending_tasks=[t.model_dump(mode="json") for t in data.pending_tasks or []],
         declared_automatically=automatic,
         first_alert_at=first_alert_at,
@@ -225,6 +230,8 @@ def declare(
         text=text,
         data={"priority": incident.priority, "severity": incident.severity},
     )
+    if data.alerts:
+        linking.attach(session, now=now, actor=actor, incident=incident, alert_ids=data.alerts, declaring=True)
     _set_cadence(session, policy, incident, now, now)
     unassigned = command.note_unassigned(session, policy=policy, now=now, incident=incident) if automatic else None
     commander, mentions = mention(session, policy, incident.commander)
