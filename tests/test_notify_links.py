@@ -38,7 +38,7 @@ def test_environment_base_url_wins_in_api_worker_and_cli(engine: Engine, db_url:
             assert f"{PUBLIC}/incidents/INC-1" in reminder["text"]
             assert all("policy.invalid" not in str(p) for p in slack.posts())
         cli.ok(
-            "incident", "declare", "-s", "sis", "-p", "P2", "--severity", "SEV-3",
+            "incident", "declare", "-s", "sis", "-p", "P2", "--severity", "SEV-3", "--as", "admin",
             env={"WARROOM_DATABASE_URL": db_url, "WARROOM_BASE_URL": "https://cli.example.com"},
         )  # fmt: skip
         with running.state.sessions() as s:
