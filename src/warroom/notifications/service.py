@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Conflict, NotFound
@@ -59,12 +59,18 @@ def obsolete(
     """Drop an incident's undelivered rows whose reason is gone (state `obsolete`, never sent):
     rows of `events` (those whose payload holds `payload_match`), and automatic `update`s when
     asked. Written in the caller's transaction, so a late worker finds them already dropped."""
+    # Never wait for a worker: a row in flight (leased, or locked by a claim or a record) is left to
+    # it; waiting here, under the caller's incident lock, deadlocks with a worker whose record starts
+    # a Slack thread (its foreign key check wants that incident row).
     rows = session.scalars(
-        select(Notification).where(
+        select(Notification)
+        .where(
             Notification.incident_id == incident_id,
             Notification.state == "pending",
             Notification.event.in_([*events, "update"] if automatic_updates else list(events)),
+            or_(Notification.lease_until.is_(None), Notification.lease_until < now),
         )
+        .with_for_update(skip_locked=True)
     ).all()
     dropped = 0
     for row in rows:
