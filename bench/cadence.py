@@ -33,6 +33,7 @@ from warroom.incidents.schemas import IncidentCreate
 from warroom.notifications.models import Notification
 from warroom.policy import Policy
 from warroom.scheduler.models import DueJob
+from warroom.users import service as users
 
 CADENCE, REMIND = 600, 30  # seconds: long enough that no second round falls inside the run
 
@@ -73,6 +74,7 @@ def main() -> None:
     start = utcnow()
     due: dict[int, float] = {}
     with sessions.begin() as s:
+        users.by_handle(s, "bench") or users.create_user(s, now=utcnow(), handle="bench")  # the commander is a user
         for i in range(n):
             offset = lead + i * args.window / n
             inc = incidents.declare(

@@ -39,6 +39,7 @@ from warroom.notifications.models import Notification
 from warroom.policy import Policy
 from warroom.scheduler import service as reminders
 from warroom.scheduler.models import DueJob
+from warroom.users import service as users
 
 
 def write_policy(tmp: Path, cadence: float, remind: float) -> Policy:
@@ -60,6 +61,7 @@ def seed_incidents(sessions: Any, policy: Policy, n: int) -> None:
     """Open incidents over the catalog, declared by hand; their cadence is parked an hour out."""
     now = datetime.now(UTC)
     with sessions.begin() as s:
+        users.by_handle(s, "bench") or users.create_user(s, now=now, handle="bench")  # the commander is a user
         for i in range(n):
             incidents.declare(
                 s,

@@ -68,7 +68,9 @@ def test_export_import_across_kinds(server: Running, db_url: str, tmp_path: Path
         assert [e["text"] for e in shown["timeline"]] == [e["text"] for e in timeline]
         assert "Postmortem" in ok(target, "incident", "postmortem", inc["id"])
         # ids keep counting after the restored ones
-        nxt = json.loads(ok(target, "incident", "declare", "-s", "sis", "-p", "P3", "--severity", "SEV-4", "--json"))
+        nxt = json.loads(
+            ok(target, "incident", "declare", "-s", "sis", "-p", "P3", "--severity", "SEV-4", "--as", "admin", "--json")
+        )
         assert nxt["id"] == "INC-2"
     finally:
         if target_kind == "postgres":

@@ -34,7 +34,10 @@ def _process(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_entry_point_as_a_process(db_url: str) -> None:
     """What a shell sees: output on stdout, errors on stderr without a traceback, exit codes."""
-    done = _process(db_url, "incident", "declare", "-s", "sis", "-p", "P2", "--severity", "SEV-3", "--json")
+    assert _process(db_url, "user", "add", "alice").returncode == 0  # a commander is a person
+    done = _process(
+        db_url, "incident", "declare", "-s", "sis", "-p", "P2", "--severity", "SEV-3", "--as", "alice", "--json"
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["id"] == "INC-1"
     for args, code, message in [
@@ -79,7 +82,7 @@ def test_incident_lifecycle_from_terminal(db_url: str) -> None:
 ERRORS = [
     (["incident", "show", "INC-404"], "no incident"),
     (["incident", "transition", "INC-1", "completed"], "cannot move from active to completed"),
-    (["incident", "declare", "-s", "nope", "-p", "P1", "--severity", "SEV-1"], "unknown service"),
+    (["incident", "declare", "-s", "nope", "-p", "P1", "--severity", "SEV-1", "--as", "alice"], "unknown service"),
     (["incident", "declare", "-s", "sis", "-p", "P9", "--severity", "SEV-1"], "priority"),
     (["user", "add", "Bad Handle!"], "handle"),
     (["token", "create"], "exactly one of"),
@@ -88,7 +91,8 @@ ERRORS = [
 
 
 def test_clear_errors_nonzero_exit(db_url: str) -> None:
-    ok(db_url, "incident", "declare", "-s", "sis", "-p", "P2", "--severity", "SEV-3")
+    ok(db_url, "user", "add", "alice")
+    ok(db_url, "incident", "declare", "-s", "sis", "-p", "P2", "--severity", "SEV-3", "--commander", "alice")
     for args, message in ERRORS:
         res = run(db_url, *args)
         assert res.returncode != 0, args

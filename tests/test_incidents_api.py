@@ -32,7 +32,8 @@ def test_declare_defaults(server: Running) -> None:
     assert _declare(server)["id"] == "INC-2"
 
 
-def test_declare_all_fields_roundtrip(server: Running) -> None:
+def test_declare_all_fields_roundtrip(server: Running, make_user) -> None:  # type: ignore[no-untyped-def]
+    make_user("alice")  # the commander is a warroom user
     full = {
         "title": "CSP logins failing",
         "services": ["csp", "sis"],

@@ -25,6 +25,7 @@ from warroom.notifications import service as outbox
 from warroom.notifications.models import Notification
 from warroom.policy import Policy
 from warroom.scheduler.models import WorkerHeartbeat
+from warroom.users import service as users
 
 
 @pytest.fixture
@@ -108,6 +109,7 @@ def _declare(db_url: str, policy: Policy, n: int, updates: int) -> None:
     eng = make_engine(db_url)
     try:
         with session_factory(eng).begin() as s:
+            users.by_handle(s, "bench") or users.create_user(s, now=utcnow(), handle="bench")  # commanders are users
             for i in range(n):
                 inc = incidents.declare(
                     s,

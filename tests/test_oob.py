@@ -57,8 +57,21 @@ def _create(server: Running, inc: str, **form: object) -> dict:
         return dict(r.json())
 
 
+_APPROVERS: dict[int, str] = {}
+
+
+def _approver(server: Running) -> str:
+    """A second person's token: the reference policy lets nobody approve their own request."""
+    key = id(server)
+    if key not in _APPROVERS:
+        with server.admin() as c:
+            assert c.post("/api/v1/users", json={"handle": "platform", "role": "responder"}).status_code == 201
+            _APPROVERS[key] = c.post("/api/v1/tokens", json={"user": "platform"}).json()["token"]
+    return _APPROVERS[key]
+
+
 def _move(server: Running, inc: str, oob: str, to: str, reason: str | None = "because"):  # type: ignore[no-untyped-def]
-    with server.admin() as c:
+    with server.client(_approver(server)) if to == "approved" else server.admin() as c:
         return c.post(f"/api/v1/incidents/{inc}/oob-requests/{oob}/transitions", json={"to": to, "reason": reason})
 
 
@@ -161,19 +174,24 @@ def test_every_transition_legal_and_illegal(server: Running) -> None:
         "cancelled": ["cancelled"],
     }
     checked = 0
-    with server.admin() as c:  # one keep-alive connection: 49 requests walked to each state
+    # one keep-alive connection each: 49 requests walked to each state, approved by someone else
+    with server.admin() as c, server.client(_approver(server)) as platform:
         for source, target in product(states.STATES, states.STATES):
             oob = c.post(base, json=FORM).json()["id"]
             for step in paths[source]:
                 if step == "deployed":
                     for item in BASE_CHECKLIST:
                         c.post(f"{base}/{oob}/checklist", json={"item": item})
-                r = c.post(f"{base}/{oob}/transitions", json={"to": step, "reason": "r"})
+                r = (platform if step == "approved" else c).post(
+                    f"{base}/{oob}/transitions", json={"to": step, "reason": "r"}
+                )
                 assert r.status_code == 200, r.text
             if target == "deployed" and source == "approved":
                 for item in BASE_CHECKLIST:  # so only the table can refuse the move
                     c.post(f"{base}/{oob}/checklist", json={"item": item})
-            r = c.post(f"{base}/{oob}/transitions", json={"to": target, "reason": "because"})
+            r = (platform if target == "approved" else c).post(
+                f"{base}/{oob}/transitions", json={"to": target, "reason": "because"}
+            )
             if (source, target) in LEGAL:
                 assert r.status_code == 200, (source, target, r.text)
                 assert r.json()["state"] == target
@@ -428,13 +446,87 @@ def test_cli_walks_a_request(server: Running, db_url: str) -> None:
     ref = out["id"]
     listed = json.loads(run("list", inc, "--json").stdout)
     assert [o["id"] for o in listed] == [ref]  # the refused --request left no draft behind
-    run("move", ref, "approved")
-    for item in (*BASE_CHECKLIST, "security_review"):
+    with server.admin() as c:
+        for handle in ("lead", "sec"):
+            assert c.post("/api/v1/users", json={"handle": handle, "role": "responder"}).status_code == 201
+        assert c.patch(f"/api/v1/incidents/{inc}", json={"roles": {"security_analyst": "sec"}}).status_code == 200
+    assert "cannot also approve" in run("move", ref, "approved", ok=False).stderr  # cli requested it
+    run("move", ref, "approved", "--as", "lead")
+    for item in BASE_CHECKLIST:
         run("check", ref, item)
+    assert "security_analyst" in run("check", ref, "security_review", "--as", "lead", ok=False).stderr
+    run("check", ref, "security_review", "--as", "sec")
     assert "deployed" in run("move", ref, "deployed").stdout
     shown = run("show", ref).stdout
-    assert "[x] Security review (security-related changes) (cli, " in shown
+    assert "[x] Security review (security-related changes) (sec, " in shown
     assert "(not required)" in shown  # infrastructure ack: no proxies changed
     assert ref in run("list", inc).stdout
     assert "illegal" not in run("move", ref, "verified").stdout
     assert "cannot move OOB request from verified to approved" in run("move", ref, "approved", ok=False).stderr
+
+
+def test_separation_of_duties_requester_never_approves_and_roles_gate_items(server: Running, make_user) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18 item 15: the requester approved their own request and ticked the security review in
+    the same second. Reference policy: the approver differs, security_review needs a security analyst."""
+    alice, bob, sec = make_user("alice"), make_user("bob"), make_user("sec")
+    inc = _incident(server)
+    with server.admin() as c:
+        assert c.patch(f"/api/v1/incidents/{inc}", json={"roles": {"security_analyst": "sec"}}).status_code == 200
+    with server.client(alice) as c:
+        r = c.post(f"/api/v1/incidents/{inc}/oob-requests", json={**FORM, "security_related": True})
+        oob = r.json()["id"]
+        base = f"/api/v1/incidents/{inc}/oob-requests/{oob}"
+        assert c.post(f"{base}/transitions", json={"to": "requested"}).status_code == 200
+        r = c.post(f"{base}/transitions", json={"to": "approved"})
+        assert r.status_code == 403 and "cannot also approve" in r.json()["error"]["message"], r.text
+    with server.client(bob) as c:
+        r = c.post(f"{base}/transitions", json={"to": "approved"})
+        assert r.status_code == 200 and r.json()["approved_by"] == "bob"
+        for item in BASE_CHECKLIST:
+            assert c.post(f"{base}/checklist", json={"item": item}).status_code == 200
+        r = c.post(f"{base}/checklist", json={"item": "security_review"})
+        assert r.status_code == 403 and "security_analyst" in r.json()["error"]["message"]
+    with server.admin() as c:  # an admin is no security analyst either
+        assert c.post(f"{base}/checklist", json={"item": "security_review"}).status_code == 403
+        # the requester holding the role still cannot review their own change
+        assert c.patch(f"/api/v1/incidents/{inc}", json={"roles": {"security_analyst": "alice"}}).status_code == 200
+    with server.client(alice) as c:
+        r = c.post(f"{base}/checklist", json={"item": "security_review"})
+        assert r.status_code == 403 and "separation of duties" in r.json()["error"]["message"]
+    with server.admin() as c:
+        assert c.patch(f"/api/v1/incidents/{inc}", json={"roles": {"security_analyst": "sec"}}).status_code == 200
+    with server.client(sec) as c:
+        r = c.post(f"{base}/checklist", json={"item": "security_review"})
+        assert r.status_code == 200 and r.json()["checklist_missing"] == []
+        assert c.post(f"{base}/transitions", json={"to": "deployed"}).status_code == 200
+
+
+def test_separation_of_duties_can_be_turned_off_by_policy(db_url: str, engine, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import start_server
+    from tests.support.notify import make_policy
+    from warroom.policy import PolicyError
+    from warroom.policy.loader import parse_policy
+
+    policy = make_policy(
+        oob={"approver_differs_from_requester": False, "checklist_roles": {"leadership_ack": ["admin"]}}
+    )
+    running = start_server(engine, db_url, policy, clock)
+    try:
+        inc = _incident(running)
+        with running.admin() as c:
+            oob = c.post(f"/api/v1/incidents/{inc}/oob-requests", json=FORM).json()["id"]
+            base = f"/api/v1/incidents/{inc}/oob-requests/{oob}"
+            assert c.post(f"{base}/transitions", json={"to": "requested"}).status_code == 200
+            assert c.post(f"{base}/transitions", json={"to": "approved"}).status_code == 200
+            assert c.post(f"{base}/checklist", json={"item": "leadership_ack"}).status_code == 200  # admin: allowed
+    finally:
+        running.server.stop()
+    for bad, message in (
+        ({"security_reveiw": ["admin"]}, "unknown checklist item"),
+        ({"security_review": ["sre"]}, "unknown role"),
+    ):
+        text = "team: t\nenvironments: {prod: 1}\ndefault_tier: 1\npriority: {thresholds: [0], tiers: {1: [P1]}}\n"
+        text += "severities: [{key: SEV-1, name: x}]\ntriage: {default_severity: SEV-1}\n"
+        text += f"oob: {{checklist_roles: {bad}}}\n"
+        with pytest.raises(PolicyError, match=message):
+            parse_policy(text)

@@ -70,8 +70,11 @@ def script(server: Running, clock: FakeClock) -> None:
         assert c.post("/api/v1/incidents/INC-1/updates", json={"message": "looking"}).status_code == 201
         oob = c.post("/api/v1/incidents/INC-1/oob-requests", json=OOB_FORM).json()["id"]
         base = f"/api/v1/incidents/INC-1/oob-requests/{oob}"
-        for step in ("requested", "approved"):
-            assert c.post(f"{base}/transitions", json={"to": step}).status_code == 200
+        assert c.post(f"{base}/transitions", json={"to": "requested"}).status_code == 200
+        assert c.post("/api/v1/users", json={"handle": "platform"}).status_code == 201
+        platform = c.post("/api/v1/tokens", json={"user": "platform"}).json()["token"]
+        with server.client(platform) as p:  # nobody approves their own request
+            assert p.post(f"{base}/transitions", json={"to": "approved"}).status_code == 200
         for item in ("paging_incident", "leadership_ack", "channels_notified"):
             c.post(f"{base}/checklist", json={"item": item})
         assert c.post(f"{base}/transitions", json={"to": "deployed"}).status_code == 200

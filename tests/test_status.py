@@ -120,6 +120,8 @@ def test_alert_of_an_open_incident_is_that_incidents_status(server: Running) -> 
 
 
 def test_public_endpoints_need_no_token_and_leak_nothing(server: Running) -> None:
+    with server.admin() as c:  # a commander is a warroom user
+        assert c.post("/api/v1/users", json={"handle": "alice-commander"}).status_code == 201
     ref = _declare(
         server,
         "usip",

@@ -249,6 +249,7 @@ def test_incident_lifecycle_in_the_browser(tabs: Any, server: Running, clock: Fa
 
 def test_viewer_sees_no_edit_controls_and_is_refused(tabs: Any, server: Running, clock: FakeClock) -> None:
     make_web_user(server, "victor", role="viewer")
+    make_web_user(server, "alice")  # the commander is a warroom user
     with server.state.sessions.begin() as s:
         ref = incidents.declare(
             s,

@@ -29,6 +29,7 @@ LINKS = {
 
 
 def _declare(server: Running, clock: FakeClock, title: str = "Sign-in down") -> str:
+    make_web_user(server, "alice")  # the commander is a real user
     with server.state.sessions.begin() as s:
         return incidents.declare(
             s,

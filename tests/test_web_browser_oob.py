@@ -76,8 +76,13 @@ def test_oob_request_walk_and_reports(tabs: Any, server: Running, clock: FakeClo
         "cancelled",
     ]
 
-    # requested -> approved; tick the checklist; approved -> deployed -> verified.
-    page.get_by_role("button", name="Approve").click()
+    # requested -> approved by someone else (separation of duties); tick the checklist; deployed; verified.
+    make_web_user(server, "bob")
+    bob = tabs().login("bob")
+    bob.goto(page.url)
+    bob.get_by_role("button", name="Approve").click()
+    expect(bob.locator("#oob-state")).to_have_text("approved")
+    page.reload()
     expect(page.locator("#oob-state")).to_have_text("approved")
     page.get_by_role("checkbox", name="Paging incident opened").check()
     page.get_by_role("checkbox", name="Engineering leadership acknowledged").check()

@@ -234,7 +234,7 @@ def test_alerts_on_dashboard_incident_page_and_list(server: Running) -> None:
     home = alice.get("/").text
     assert 'Firing alerts not in an incident <span class="count">1</span>' in home
     assert "usip 5xx &lt;b&gt;high&lt;/b&gt;" in home and "usip errors linked" not in home
-    assert "/incidents/new?service=usip&amp;tier=1" in home
+    assert '<a href="/incidents/new?alert=' in home  # Declare on the alert: the form is filled from it
     room = alice.get(f"/incidents/{ref}").text
     assert 'alert-status resolved">resolved</span> usip latency' in room
     assert 'alert-status firing">firing</span> usip errors linked' in room

@@ -139,7 +139,9 @@ def test_only_legal_moves_checklist_who_and_when_and_refusals(server: Running) -
     assert r.status_code == 409 and "cannot move OOB request from requested to verified" in r.text
 
     # The checklist: ticks record who and when; deploying waits for the required items.
-    assert alice.post(f"{url}/transition", data={"csrf": token, "to": "approved"}).status_code == 303
+    r = alice.post(f"{url}/transition", data={"csrf": token, "to": "approved"})  # her own request
+    assert r.status_code == 403 and "cannot also approve it (separation of duties)" in r.text
+    assert bob.post(f"{url}/transition", data={"csrf": btoken, "to": "approved"}).status_code == 303
     assert _moves(alice.get(url).text) == ["deployed", "cancelled"]
     r = alice.post(f"{url}/transition", data={"csrf": token, "to": "deployed"})
     assert r.status_code == 409 and "Still to do" in r.text
@@ -234,6 +236,7 @@ def test_viewer_sees_but_cannot_change_and_csrf_is_checked(server: Running) -> N
 
 def test_reports_page_figures_charts_and_downloads(server: Running) -> None:
     make_web_user(server, "victor", role="viewer")
+    make_web_user(server, "alice")  # the incidents' commander
     sept = datetime(2026, 9, 10, 12, 0, tzinfo=UTC)
     p1 = _declare(server, title="Sept P1", when=sept)
     _declare(server, title="Sept P3", when=sept + timedelta(days=1), priority="P3")

@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 import typer
 from fastapi import APIRouter
 
-from warroom.core.hooks import HealthCheck, Hooks, MetricsSource, RoomPanel, SectionProvider, WorkerTask
+from warroom.core.hooks import (
+    DeactivationCheck,
+    HealthCheck,
+    Hooks,
+    MetricsSource,
+    RoomPanel,
+    SectionProvider,
+    WorkerTask,
+)
 from warroom.scheduler.runner import BatchLock, JobHandler, JobSpec
 
 
@@ -28,6 +36,7 @@ class Registry:
     metrics: list[MetricsSource] = field(default_factory=list)
     health: list[HealthCheck] = field(default_factory=list)
     worker_tasks: list[WorkerTask] = field(default_factory=list)
+    deactivation: list[DeactivationCheck] = field(default_factory=list)
 
     def add_router(self, router: APIRouter) -> None:
         self.routers.append(router)
@@ -56,5 +65,6 @@ class Registry:
             metrics=tuple(self.metrics),
             health=tuple(self.health),
             worker_tasks=tuple(self.worker_tasks),
+            deactivation=tuple(self.deactivation),
             templates=tuple(self.templates),
         )

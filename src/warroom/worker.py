@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from warroom.core import outage
 from warroom.core.clock import Clock, SystemClock
 from warroom.core.hooks import Hooks, WorkerContext
-from warroom.core.settings import Settings
+from warroom.core.settings import Settings, in_force
 from warroom.core.state import AppState
 from warroom.notifications import delivery, rules
 from warroom.policy import Policy
@@ -52,6 +52,7 @@ class Worker:
         stop: threading.Event | None = None,
     ) -> None:
         """`jobs` and `hooks`: the wiring's (`Registry.jobs`, `Registry.hooks()`)."""
+        policy = in_force(policy, settings)
         self.sessions, self.settings, self.policy, self.clock = sessions, settings, policy, clock
         self.worker_id = worker_id or new_worker_id()
         self.runner = runner.Runner(jobs=jobs, policy=policy, clock=clock, worker_id=self.worker_id, hooks=hooks)

@@ -57,17 +57,25 @@ def incidents_once(run: Run) -> None:
 
 
 def notifications_once(run: Run) -> None:
-    """Every outbox row was sent, and the Slack server got each exactly once (a row in flight in a
-    worker killed with SIGKILL may arrive twice: its outcome died with the process)."""
+    """Every outbox row was sent (or dropped as obsolete: a reminder whose update was posted meanwhile),
+    and the Slack server got each sent one exactly once (a row in flight in a worker killed with SIGKILL
+    may arrive twice: its outcome died with the process) and no obsolete one."""
     with run.sessions() as s:
         rows = s.execute(
-            select(Notification.idempotency_key, Notification.state).where(Notification.created_at < run.ended)
+            select(Notification.idempotency_key, Notification.state, Notification.event, Notification.last_error).where(
+                Notification.created_at < run.ended
+            )
         ).all()  # later: workers were stopping
-    states = Counter(state for _, state in rows)
-    assert set(states) == {"sent"}, f"outbox not drained: {states}"
+    states = Counter(r.state for r in rows)
+    assert set(states) <= {"sent", "obsolete"}, f"outbox not drained: {states}"
+    dropped = [r for r in rows if r.state == "obsolete"]
+    assert all(r.event in ("reminder", "escalation", "update") for r in dropped), dropped
+    assert all((r.last_error or "").startswith("obsolete at ") for r in dropped), dropped
     posted = Counter(p["metadata"]["event_payload"]["idempotency_key"] for p in run.slack.posts())
-    keys = {k for k, _ in rows}
+    keys = {r.idempotency_key for r in rows if r.state == "sent"}
     assert keys <= set(posted), f"missing at Slack: {_explain(run, keys - set(posted))}"
+    reached = ({r.idempotency_key for r in dropped} & set(posted)) - set(run.ambiguous)  # in flight at a SIGKILL
+    assert not reached, f"an obsolete message reached Slack: {_explain(run, reached)}"
     with run.sessions() as s:
         unknown = set(posted) - set(s.scalars(select(Notification.idempotency_key)))
     assert not unknown, f"delivered but not in the outbox: {list(unknown)[:5]}"

@@ -19,7 +19,7 @@ from warroom.core.clock import Clock, SystemClock
 from warroom.core.db import make_engine, session_factory
 from warroom.core.errors import WarroomError
 from warroom.core.hooks import Hooks
-from warroom.core.settings import Settings, get_settings
+from warroom.core.settings import Settings, get_settings, in_force
 from warroom.core.uow import UnitOfWork
 from warroom.policy import Policy, PolicyError, load_policy
 from warroom.policy.loader import read_policy
@@ -110,7 +110,7 @@ class Command:
     def policy(self) -> Policy:
         """The policy the server runs (as `serve` recorded it), or a clean exit 2 saying why not."""
         if self._policy is None:
-            self._policy = server_policy(self.uow.session, self.settings)
+            self._policy = in_force(server_policy(self.uow.session, self.settings), self.settings)
         return self._policy
 
     @property

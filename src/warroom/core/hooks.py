@@ -24,6 +24,22 @@ MetricsSource = Callable[[Session, datetime], Iterable[Metric]]
 
 
 @dataclass(frozen=True)
+class Deactivation:
+    """A person about to be deactivated, and who takes over what they hold (`replacement`)."""
+
+    handle: str
+    replacement: str | None
+    actor: str
+    now: datetime
+    policy: Policy
+
+
+# (session, deactivation) -> raise a domain error if the person holds something nobody takes over;
+# else hand it to `replacement` (e.g. the incidents they command).
+DeactivationCheck = Callable[[Session, Deactivation], None]
+
+
+@dataclass(frozen=True)
 class RoomPanel:
     """A block of the incident room page: a template, and its context read for one incident."""
 
@@ -71,4 +87,5 @@ class Hooks:
     metrics: tuple[MetricsSource, ...] = ()
     health: tuple[HealthCheck, ...] = ()
     worker_tasks: tuple[WorkerTask, ...] = ()
+    deactivation: tuple[DeactivationCheck, ...] = ()
     templates: tuple[str, ...] = field(default=())  # packages holding a templates/ folder, searched in order

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from warroom.policy.schema import Policy
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WARROOM_", env_file=".env", extra="ignore")
@@ -76,6 +78,16 @@ def writer_process_wanted(settings: Settings) -> bool:
     if settings.ingest_writer == "auto":
         return not settings.database_url.startswith("sqlite")
     return settings.ingest_writer == "process"
+
+
+def in_force(policy: Policy, settings: Settings) -> Policy:
+    """The policy as this process runs it: `WARROOM_BASE_URL`, when set, wins over the policy's
+    `notifications.base_url` for the links in notifications (one place, for serve, worker and CLI)."""
+    base = (settings.base_url or "").strip()
+    if not base or base == policy.notifications.base_url:
+        return policy
+    notifications = policy.notifications.model_copy(update={"base_url": base})
+    return policy.model_copy(update={"notifications": notifications})
 
 
 @lru_cache(maxsize=1)

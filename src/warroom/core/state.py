@@ -12,7 +12,7 @@ from warroom.core.clock import Clock
 from warroom.core.db import readonly, session_factory
 from warroom.core.hooks import Hooks
 from warroom.core.ratelimit import RateLimiter
-from warroom.core.settings import Settings
+from warroom.core.settings import Settings, in_force
 from warroom.policy.schema import Policy
 
 
@@ -32,6 +32,7 @@ class AppState:
     ingest_limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
+        self.policy = in_force(self.policy, self.settings)
         self.sessions = session_factory(self.engine)
         self.read_sessions = session_factory(readonly(self.engine))
         self.login_limiter = RateLimiter(self.settings.login_rate_per_min / 60.0, self.settings.login_burst)

@@ -155,6 +155,7 @@ def check(
         inc = incidents.get(session, row.incident_id, for_update=True)
         oob.tick(
             session,
+            policy=cmd.policy,
             now=cmd.now(),
             actor=cmd.actor(session, actor),
             incident=inc,

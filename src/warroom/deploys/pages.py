@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from warroom.api.deps import get_state
-from warroom.core.errors import Invalid, NotFound, WarroomError
+from warroom.core.errors import Forbidden, Invalid, NotFound, WarroomError
 from warroom.deploys import forms as oob_forms
 from warroom.deploys import service as oob
 from warroom.deploys import states
@@ -26,9 +26,12 @@ NAMES = {**oob_forms.LABELS, **states.CHECKLIST}
 
 
 def _status(exc: Exception) -> int:
-    """422 for a bad or incomplete form, 404 for an unknown id, 409 for a state that refuses."""
+    """422 for a bad or incomplete form, 404 for an unknown id, 403 for a duty that is someone
+    else's, 409 for a state that refuses."""
     if isinstance(exc, ValidationError | Invalid):
         return 422
+    if isinstance(exc, Forbidden):
+        return 403
     return 404 if isinstance(exc, NotFound) else 409
 
 
@@ -227,6 +230,7 @@ def checklist(request: Request, ref: str, oob_id: str, who: Editor, form: Form) 
                     note = str(form.get(f"note_{item}") or "").strip()[:2000] or None
                     oob.tick(
                         s,
+                        policy=state.policy,
                         now=state.now(),
                         actor=who.handle,
                         incident=incident,

@@ -64,6 +64,7 @@ def checklist(ref: str, oob_id: str, body: ChecklistIn, state: State, db: DB, wh
     row = oob.get(db, incident=incident, ref=oob_id, for_update=True)
     oob.tick(
         db,
+        policy=state.policy,
         now=state.now(),
         actor=who.handle,
         incident=incident,

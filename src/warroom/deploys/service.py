@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.core.errors import Conflict, Invalid, NotFound
+from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound
 from warroom.deploys import states
 from warroom.deploys.models import OobRequest
 from warroom.deploys.schemas import ChecklistEntryOut, OobForm, OobOut, form_dict
@@ -19,6 +19,7 @@ from warroom.incidents.models import Incident
 from warroom.notifications import service as outbox
 from warroom.policy.schema import Policy
 from warroom.scheduler import service as scheduler
+from warroom.users import service as users
 
 log = logging.getLogger(__name__)
 POSTMORTEM_DUE = "oob_postmortem_due"
@@ -190,6 +191,11 @@ def transition(
                 f"{row.ref} cannot be deployed before the platform checklist is done: {', '.join(missing)}",
                 {"missing": missing},
             )
+    if to == "approved" and policy.oob.approver_differs_from_requester and actor == row.requested_by:
+        raise Forbidden(
+            f"{actor} requested {row.ref} and cannot also approve it (separation of duties): someone else approves",
+            {"requested_by": row.requested_by, "policy": "oob.approver_differs_from_requester"},
+        )
     if to == "rejected" and not (reason or "").strip():
         raise Invalid("say why the request is rejected", {"field": "reason"})
     row.state = to
@@ -232,9 +238,36 @@ def transition(
     return row
 
 
+def may_tick(session: Session, *, policy: Policy, actor: str, incident: Incident, row: OobRequest, item: str) -> None:
+    """Separation of duties for a checklist item that needs a role (`oob.checklist_roles`): the
+    person holds one of the roles (a user role, or an incident role on this incident) and, when the
+    policy separates duties, did not request the deploy."""
+    needed = policy.oob.checklist_roles.get(item)
+    if not needed:
+        return
+    label = states.CHECKLIST[item]
+    if policy.oob.approver_differs_from_requester and actor == row.requested_by:
+        raise Forbidden(
+            f"{actor} requested {row.ref} and cannot also tick '{label}' (separation of duties)",
+            {"item": item, "requested_by": row.requested_by},
+        )
+    user = users.by_handle(session, actor)
+    held = {user.role} if user is not None and user.active else set()
+    held |= {role for role, person in (incident.roles or {}).items() if person == actor}
+    if incident.commander == actor:
+        held.add("commander")
+    if not held & set(needed):
+        raise Forbidden(
+            f"'{label}' can only be ticked by someone with the role {' or '.join(needed)} "
+            f"(on {incident.ref} or as a user); {actor} has none of them",
+            {"item": item, "requires": needed},
+        )
+
+
 def tick(
     session: Session,
     *,
+    policy: Policy,
     now: datetime,
     actor: str,
     incident: Incident,
@@ -251,6 +284,7 @@ def tick(
             f"{row.ref} is {row.state}; the checklist is kept while it is requested, approved or deployed",
             {"state": row.state},
         )
+    may_tick(session, policy=policy, actor=actor, incident=incident, row=row, item=item)
     checklist = dict(row.checklist or {})
     if done:
         checklist[item] = {"done": True, "by": actor, "at": now.isoformat(), "note": note}

@@ -7,6 +7,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from warroom.core.errors import IllegalTransition
+from warroom.policy.schema import OOB_CHECKLIST_ITEMS
 
 STATES: Final = ("draft", "requested", "approved", "deployed", "verified", "rejected", "cancelled")
 FINAL: Final = frozenset({"verified", "rejected", "cancelled"})
@@ -41,6 +42,7 @@ CHECKLIST: Final = {
     "infrastructure_ack": "Infrastructure acknowledged (proxy changes)",
     "security_review": "Security review (security-related changes)",
 }
+assert tuple(CHECKLIST) == OOB_CHECKLIST_ITEMS, "the policy names the same checklist items"
 CHECKLIST_STATES: Final = frozenset({"requested", "approved", "deployed"})
 EDITABLE_STATES: Final = frozenset({"draft"})
 

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 
 def register(registry: Registry) -> None:
-    from warroom.incidents import cadence, cli, compliance, jobs, metrics, pages, routes
+    from warroom.incidents import cadence, cli, command, compliance, jobs, metrics, pages, routes
 
     registry.add_router(routes.router)
     registry.add_pages(pages.router, templates="warroom.incidents")
@@ -19,3 +19,4 @@ def register(registry: Registry) -> None:
     registry.add_job(cadence.CADENCE_DUE, jobs.due, batch_lock=jobs.lock_incidents)
     registry.postmortem_sections.append(compliance.postmortem_section)
     registry.metrics.append(metrics.gauges)
+    registry.deactivation.append(command.on_deactivate)

@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from warroom.cli.base import ActorOpt, JsonOpt, emit, fail, session_scope
-from warroom.incidents import postmortems, tasks
+from warroom.incidents import command, linking, postmortems, tasks
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
@@ -33,10 +33,11 @@ def declare(
     severity: Annotated[str, typer.Option("--severity")],
     title: Annotated[str | None, typer.Option()] = None,
     commander: Annotated[str | None, typer.Option()] = None,
+    alert: Annotated[list[int] | None, typer.Option("--alert", help="Declare from this alert id (repeatable)")] = None,
     actor: ActorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Declare an incident."""
+    """Declare an incident (from alerts with --alert: they are attached)."""
     try:
         data = IncidentCreate(
             title=title,
@@ -44,9 +45,12 @@ def declare(
             priority=priority,  # type: ignore[arg-type]
             severity=severity,
             commander=commander,
+            alerts=alert or None,
         )
     except ValidationError as exc:
         raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2) from None
+    if commander is None and actor is None:
+        raise fail("an incident needs a commander: give --commander HANDLE or --as HANDLE (an active user)", 2)
     with session_scope(ctx) as (session, cmd):
         who = cmd.actor(session, actor)
         inc = incidents.declare(session, policy=cmd.policy, now=cmd.now(), actor=who, data=data)
@@ -163,6 +167,64 @@ def transition(
             hooks=cmd.hooks,
         )
         emit(incident_out(inc).model_dump(mode="json"), as_json, _line(inc))
+
+
+@incident_app.command("hand-over")
+def hand_over(
+    ctx: typer.Context,
+    ref: str,
+    to: Annotated[str, typer.Argument(help="Handle of the new commander (an active user who may command)")],
+    reason: Annotated[str | None, typer.Option()] = None,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hand over command of an incident (on the timeline, notified)."""
+    with session_scope(ctx) as (session, cmd):
+        inc = incidents.get(session, ref, for_update=True)
+        command.hand_over(
+            session,
+            policy=cmd.policy,
+            now=cmd.now(),
+            actor=cmd.actor(session, actor),
+            incident=inc,
+            to=to,
+            reason=reason,
+        )
+        emit(incident_out(inc).model_dump(mode="json"), as_json, f"{inc.ref} is now commanded by {inc.commander}")
+
+
+@incident_app.command("attach")
+def attach(
+    ctx: typer.Context,
+    ref: str,
+    alert_ids: Annotated[list[int], typer.Argument(help="Alert ids (one in another incident is moved here)")],
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Attach alerts to an incident, or move them here from another one."""
+    with session_scope(ctx) as (session, cmd):
+        inc = incidents.get(session, ref, for_update=True)
+        moved = linking.attach(
+            session, now=cmd.now(), actor=cmd.actor(session, actor), incident=inc, alert_ids=alert_ids
+        )
+        out = incident_full(session, policy=cmd.policy, incident=inc)
+        emit(
+            out.model_dump(mode="json"),
+            as_json,
+            f"{len(moved)} alert(s) attached to {inc.ref} ({out.alerts_total} in all)",
+        )
+
+
+@incident_app.command("detach")
+def detach(ctx: typer.Context, ref: str, alert_id: int, actor: ActorOpt = None, as_json: JsonOpt = False) -> None:
+    """Detach an alert from an incident."""
+    with session_scope(ctx) as (session, cmd):
+        inc = incidents.get(session, ref, for_update=True)
+        linking.detach(session, now=cmd.now(), actor=cmd.actor(session, actor), incident=inc, alert_id=alert_id)
+        out = incident_full(session, policy=cmd.policy, incident=inc)
+        emit(
+            out.model_dump(mode="json"), as_json, f"alert {alert_id} detached from {inc.ref} ({out.alerts_total} left)"
+        )
 
 
 @incident_app.command("edit")

@@ -1,4 +1,5 @@
-"""The prefilled status update: what changed, what still fires, who spoke last; a few named, the rest counted."""
+"""The prefilled status update: what changed, what still fires, who spoke last; a few named, the rest counted.
+Times are absolute (09:05 UTC), never "7m ago": the text may be posted, or delivered, much later."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
-from warroom.incidents.messages import age
 from warroom.incidents.models import Incident, StatusUpdate, TimelineEntry
 from warroom.notifications.blocks import cut
 
@@ -274,15 +274,13 @@ def build(session: Session, *, incident: Incident, now: datetime, inputs: Inputs
     ]
     if changes:
         what = "the last update" if incident.last_update_at else "the declaration"
-        lines.append(f"Since {what} ({_hm(since)}, {age(now, since)} ago):")
+        lines.append(f"Since {what} ({_hm(since)}):")
         lines += [f"- {c['text']}" for c in changes]
         lines += [_more(n, what) for what, n in omitted.items() if n > 0]
     else:
-        lines.append(f"No changes recorded since {_hm(since)} ({age(now, since)} ago).")
+        lines.append(f"No changes recorded since {_hm(since)}.")
     if firing:
-        named = "; ".join(
-            f"{cut(f['title'], TITLE_LIMIT)} since {_hm(f['since'])} ({age(now, f['since'])})" for f in firing
-        )
+        named = "; ".join(f"{cut(f['title'], TITLE_LIMIT)} since {_hm(f['since'])}" for f in firing)
         rest = inputs.firing_count - len(firing)
         lines.append(
             f"Still firing: {named}" + (f"; and {rest:,} more ({inputs.firing_count:,} in all)" if rest > 0 else "")
@@ -291,7 +289,7 @@ def build(session: Session, *, incident: Incident, now: datetime, inputs: Inputs
         lines.append("No alert is firing.")
     if last_human:
         lines.append(
-            f"Last human update {age(now, last_human.created_at)} ago by {last_human.actor}: "
+            f"Last human update at {_hm(last_human.created_at)} by {last_human.actor}: "
             f"{last_human.message.splitlines()[0][:300] if last_human.message else ''}"
         )
     else:

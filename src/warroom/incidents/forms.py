@@ -66,14 +66,16 @@ class DeclareForm(_Form):
     priority: str
     severity: str
     commander: str | None = Field(default=None, max_length=64)
+    alerts: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(default=[], max_length=500)  # declared from them
 
     @classmethod
     def parse(cls, form: FormData) -> DeclareForm:
-        return cls.model_validate(values(form, lists=("services",)))
+        return cls.model_validate(values(form, lists=("services", "alerts")))
 
     def incident(self, *, default_commander: str) -> IncidentCreate:
         data = self.model_dump()
         data["commander"] = self.commander or default_commander
+        data["alerts"] = self.alerts or None
         return IncidentCreate.model_validate(data)
 
 

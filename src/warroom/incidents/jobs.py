@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -13,21 +13,8 @@ from warroom.incidents import cadence, drafts, states
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.notifications import service as outbox
-from warroom.policy.durations import format_duration
 from warroom.scheduler import runner
 from warroom.scheduler.models import DueJob
-from warroom.users.models import User
-
-
-def mention(session: Session, handle: str) -> tuple[str, dict[str, str]]:
-    """`<@U123>` when the person has a Slack id (channels without Slack show the handle), else `@handle`."""
-    known: dict[str, str | None] = session.info.setdefault("slack_ids", {})  # one look-up per transaction
-    if handle not in known:
-        known[handle] = session.scalar(select(User.slack_id).where(User.handle == handle))
-    slack_id = known[handle]
-    if slack_id:
-        return f"<@{slack_id}>", {slack_id: handle}
-    return f"@{handle}", {}
 
 
 def lock_incidents(session: Session, subjects: list[str]) -> None:
@@ -100,12 +87,11 @@ def remind(session: Session, ctx: runner.JobContext, job: DueJob) -> None:
     if live is None:
         return
     incident, due = live
-    who, names = mention(session, incident.commander)
-    left = format_duration(max(due - ctx.now, timedelta(0)))
+    who, names = incidents.mention(session, ctx.policy, incident.commander)
+    # an absolute time only: "in 5m" would be stale if the message waited out a Slack outage
     text = (
         f":alarm_clock: {who} the next status update for {incident.ref} is due at "
-        f"{due.strftime('%H:%M UTC')} (in {left}). A draft is ready: "
-        f"{incidents.link(ctx.policy, incident)}"
+        f"{due.strftime('%H:%M UTC')}. A draft is ready: {incidents.link(ctx.policy, incident)}"
     )
     _notify(session, ctx, incident, "reminder", text, names, kind="before_due", due=due.isoformat())
     incidents.add_timeline(
@@ -135,7 +121,7 @@ def due(session: Session, ctx: runner.JobContext, job: DueJob) -> None:
         text=f"No status update by {due_at.strftime('%H:%M UTC')} ({missed} missed in a row)",
         data={"due": due_at.isoformat(), "missed": missed},
     )
-    who, names = mention(session, incident.commander)
+    who, names = incidents.mention(session, ctx.policy, incident.commander)
     if ctx.policy.cadence.auto_update:
         draft = drafts.build(session, incident=incident, now=ctx.now, inputs=_draft_inputs(session, ctx, incident))
         incidents.post_update(
@@ -174,7 +160,7 @@ def due(session: Session, ctx: runner.JobContext, job: DueJob) -> None:
     )
     backup = ctx.policy.cadence.backup_contact
     if backup and missed >= ctx.policy.cadence.escalate_after_missed:
-        backup_who, backup_names = mention(session, backup)
+        backup_who, backup_names = incidents.mention(session, ctx.policy, backup)
         _notify(
             session,
             ctx,

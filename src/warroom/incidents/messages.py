@@ -59,8 +59,27 @@ def resolved(ref: str, title: str, *, actor: str, duration: str, postmortem_link
     return f":white_check_mark: {ref} resolved by {actor} after {duration}: {title}\nPostmortem: {postmortem_link}"
 
 
-def completed(ref: str, title: str, *, actor: str, link: str, duration: str) -> str:
-    return f"{ref} completed by {actor} (open {duration}): {title}\n{link}"
+def completed(
+    ref: str,
+    title: str,
+    *,
+    actor: str,
+    link: str,
+    duration: str,
+    severity: str,
+    priority: str,
+    impacts: str | None,
+    users_impacted: int | None,
+    postmortem_link: str,
+) -> str:
+    """For leadership: what it was, what it did to users, how long, and where the postmortem is."""
+    users = f"{users_impacted:,} users impacted" if users_impacted is not None else "users impacted unknown"
+    impact = (impacts or "not recorded").strip()
+    return (
+        f"{ref} completed by {actor}: {title}\n"
+        f"Severity: {severity} ({priority}) | Duration: {duration} (first alert or declaration to resolution) | "
+        f"{users}\nImpact: {impact}\nPostmortem: {postmortem_link}\n{link}"
+    )
 
 
 def age(now: datetime, then: datetime | None) -> str:

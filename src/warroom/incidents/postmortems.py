@@ -18,6 +18,9 @@ from warroom.incidents.models import Incident, PostmortemVersion
 from warroom.policy.durations import format_duration
 from warroom.policy.schema import Policy
 
+# Bookkeeping the postmortem's timeline leaves out: reminders to post an update are not events.
+LEFT_OUT = frozenset({"reminder"})
+
 
 def _template(policy: Policy) -> jinja2.Template:
     if policy.postmortem_template:
@@ -74,7 +77,7 @@ def render(session: Session, *, policy: Policy, incident: Incident, hooks: Hooks
         key_times=key_times,
         durations=d,
         updates=incident_queries.updates(session, incident_id=incident.id),
-        timeline=incident_queries.timeline(session, incident_id=incident.id),
+        timeline=[e for e in incident_queries.timeline(session, incident_id=incident.id) if e.kind not in LEFT_OUT],
         extra_sections=extra,
     )
 

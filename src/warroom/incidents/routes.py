@@ -12,12 +12,14 @@ from pydantic import BaseModel, Field
 from warroom.api.deps import DB, ReadDB, Responder, State, Viewer
 from warroom.core.bounds import UtcDateTime
 from warroom.core.errors import NotFound
-from warroom.incidents import compliance, drafts, postmortems, versions
+from warroom.incidents import command, compliance, drafts, linking, postmortems, versions
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import (
+    AttachIn,
     CadenceOut,
     DraftOut,
+    HandOverIn,
     IncidentCreate,
     IncidentOut,
     IncidentPage,
@@ -126,6 +128,31 @@ def transition(ref: str, body: TransitionIn, state: State, db: DB, who: Responde
         reason=body.reason,
         hooks=state.hooks,
     )
+    return incident_full(db, policy=state.policy, incident=incident)
+
+
+@router.post("/{ref}/commander", response_model=IncidentOut)
+def hand_over(ref: str, body: HandOverIn, state: State, db: DB, who: Responder) -> IncidentOut:
+    """Hand over command to another active user who may command: on the timeline, notified."""
+    incident = incidents.get(db, ref, for_update=True)
+    command.hand_over(
+        db, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, to=body.to, reason=body.reason
+    )
+    return incident_full(db, policy=state.policy, incident=incident)
+
+
+@router.post("/{ref}/alerts", response_model=IncidentOut)
+def attach_alerts(ref: str, body: AttachIn, state: State, db: DB, who: Responder) -> IncidentOut:
+    """Attach alerts; one in another incident is moved here (both timelines say so)."""
+    incident = incidents.get(db, ref, for_update=True)
+    linking.attach(db, now=state.now(), actor=who.handle, incident=incident, alert_ids=body.alert_ids)
+    return incident_full(db, policy=state.policy, incident=incident)
+
+
+@router.delete("/{ref}/alerts/{alert_id}", response_model=IncidentOut)
+def detach_alert(ref: str, alert_id: int, state: State, db: DB, who: Responder) -> IncidentOut:
+    incident = incidents.get(db, ref, for_update=True)
+    linking.detach(db, now=state.now(), actor=who.handle, incident=incident, alert_id=alert_id)
     return incident_full(db, policy=state.policy, incident=incident)
 
 

@@ -58,6 +58,14 @@ class IncidentCreate(_Editable):
     priority: Priority
     severity: str
     commander: str | None = None
+    alerts: list[int] | None = Field(
+        default=None,
+        max_length=500,
+        description=(
+            "Alert ids to declare from: they are attached (moved from another incident if need be), and fill "
+            "monitors, detection method and first_alert_at (MTTA from the alert) unless given"
+        ),
+    )
 
     @field_validator("title")
     @classmethod
@@ -77,6 +85,19 @@ class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     to: State
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class AttachIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alert_ids: list[int] = Field(min_length=1, max_length=500, description="Alerts to attach (or move here)")
+
+
+class HandOverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(min_length=1, max_length=64, description="Handle of an active user whose role may command")
     reason: str | None = Field(default=None, max_length=2000)
 
 
@@ -184,6 +205,13 @@ class IncidentOut(BaseModel):
         default=None, description="How many alerts the incident has, listed or not (detail views only)"
     )
     alerts_firing: int | None = Field(default=None, description="How many of them are firing now (detail views only)")
+    commander_problem: str | None = Field(
+        default=None,
+        description=(
+            "Why the commander cannot command (e.g. an automatic declaration's on-call that is no warroom user): "
+            "hand over command (POST .../commander); detail views only"
+        ),
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property

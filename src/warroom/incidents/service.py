@@ -18,6 +18,7 @@ from warroom.incidents.schemas import IncidentCreate, IncidentPatch
 from warroom.notifications import service as outbox
 from warroom.policy.durations import format_duration
 from warroom.policy.schema import Policy
+from warroom.users.models import User
 
 SYSTEM = SYSTEM_ACTOR
 _FUTURE_SKEW = timedelta(seconds=60)
@@ -35,6 +36,23 @@ def get(session: Session, ref: str | int, *, for_update: bool = False) -> Incide
     if incident is None:
         raise NotFound(f"no incident {ref}")
     return incident
+
+
+def mention(session: Session, policy: Policy, handle: str) -> tuple[str, dict[str, str]]:
+    """How a message names a person or team: a Slack user group from the policy (`<!subteam^ID>`),
+    an active user with a Slack id (`<@U123>`), else `@handle` (a deactivated person is never
+    pinged). The second value goes in the row's `mentions` (other channels show the handle)."""
+    group = policy.notifications.slack_groups.get(handle)
+    if group:
+        return f"<!subteam^{group}>", {f"!subteam^{group}": handle}
+    known: dict[str, str | None] = session.info.setdefault("slack_ids", {})  # one look-up per transaction
+    if handle not in known:
+        row = session.execute(select(User.slack_id, User.active).where(User.handle == handle)).first()
+        known[handle] = row.slack_id if row is not None and row.active else None
+    slack_id = known[handle]
+    if slack_id:
+        return f"<@{slack_id}>", {slack_id: handle}
+    return f"@{handle}", {}
 
 
 def link(policy: Policy, incident: Incident) -> str:
@@ -78,6 +96,12 @@ def default_title(policy: Policy, services: list[str], priority: str) -> str:
     )
 
 
+def _notify(
+    session: Session, policy: Policy, incident: Incident, now: datetime, event: str, text: str, **payload: Any
+) -> None:
+    notify(session, policy, incident, now, event, text, **payload)
+
+
 def add_timeline(
     session: Session,
     incident: Incident,
@@ -118,9 +142,10 @@ def _set_cadence(session: Session, policy: Policy, incident: Incident, now: date
         cadence.cancel_cadence(session, incident_id=incident.id)
 
 
-def _notify(
+def notify(
     session: Session, policy: Policy, incident: Incident, now: datetime, event: str, text: str, **payload: Any
 ) -> None:
+    """Enqueue `event` for the incident with the fields every message's payload carries."""
     outbox.enqueue(
         session,
         policy=policy,
@@ -152,17 +177,27 @@ def declare(
     first_alert_at: datetime | None = None,
     reason: str | None = None,
 ) -> Incident:
+    from warroom.incidents import command, linking
+
     services = _check_services(policy, data.services)
     severity = _check_severity(policy, data.severity)
+    commander = (data.commander or actor).strip()
+    if not automatic:  # a person declares: the commander is a person who may command
+        commander = command.check(session, policy=policy, handle=commander)
+    monitors, detection = data.monitors or [], data.detection_method
+    if data.alerts:  # declared from alerts: they say what detected it and when it started
+        filled_monitors, filled_detection, started = linking.declaration_fields(session, data.alerts)
+        monitors, detection = monitors or filled_monitors, detection or filled_detection
+        first_alert_at = min(first_alert_at, started) if first_alert_at else started
     incident = Incident(
         title=data.title or default_title(policy, services, data.priority),
         state="active",
         priority=data.priority,
         severity=severity,
-        commander=(data.commander or actor).strip(),
+        commander=commander,
         declared_by=actor,
         roles=_check_roles(policy, data.roles or {}),
-        monitors=data.monitors or [],
+        monitors=monitors,
         teams=data.teams or [],
         controller=data.controller,
         acknowledged_by_team=bool(data.acknowledged_by_team),
@@ -170,7 +205,7 @@ def declare(
         sub_services=data.sub_services,
         users_impacted=data.users_impacted,
         impacts=data.impacts,
-        detection_method=data.detection_method,
+        detection_method=detection,
         pending_tasks=[t.model_dump(mode="json") for t in data.pending_tasks or []],
         declared_automatically=automatic,
         first_alert_at=first_alert_at,
@@ -195,7 +230,13 @@ def declare(
         text=text,
         data={"priority": incident.priority, "severity": incident.severity},
     )
+    if data.alerts:
+        linking.attach(session, now=now, actor=actor, incident=incident, alert_ids=data.alerts, declaring=True)
     _set_cadence(session, policy, incident, now, now)
+    unassigned = command.note_unassigned(session, policy=policy, now=now, incident=incident) if automatic else None
+    commander, mentions = mention(session, policy, incident.commander)
+    if unassigned:
+        commander += f" (cannot command: {unassigned}; hand over command to a person)"
     _notify(
         session,
         policy,
@@ -208,11 +249,12 @@ def declare(
             state=incident.state,
             priority=incident.priority,
             severity=incident.severity,
-            commander=incident.commander,
+            commander=commander,
             services=services,
             next_due=incident.next_update_due_at,
             link=link(policy, incident),
         ),
+        mentions=mentions,
     )
     return incident
 
@@ -265,17 +307,10 @@ def patch(
     if "pending_tasks" in given and given["pending_tasks"] is not None:
         incident.pending_tasks = [t.model_dump(mode="json") for t in data.pending_tasks or []]
         changes.append("pending_tasks")
-    if given.get("commander") and given["commander"].strip() != incident.commander:
-        old, incident.commander = incident.commander, given["commander"].strip()
-        add_timeline(
-            session,
-            incident,
-            now=now,
-            actor=actor,
-            kind="role_changed",
-            text=f"Commander changed from {old} to {incident.commander}",
-            data={"role": "commander", "from": old, "to": incident.commander},
-        )
+    if given.get("commander") and given["commander"].strip().lower() != incident.commander:
+        from warroom.incidents import command
+
+        command.hand_over(session, policy=policy, now=now, actor=actor, incident=incident, to=given["commander"])
     if given.get("severity") and given["severity"] != incident.severity:
         old, incident.severity = incident.severity, _check_severity(policy, given["severity"])
         add_timeline(
@@ -416,6 +451,16 @@ def transition(
     )
     if (to in states.OPEN_STATES) != (old in states.OPEN_STATES):
         _set_cadence(session, policy, incident, now, now)  # reopened: clock restarts; closed: stops
+    if old in states.OPEN_STATES and to not in states.OPEN_STATES:
+        # reminders, escalations and automatic updates still queued speak of an open incident
+        outbox.obsolete(
+            session,
+            incident_id=incident.id,
+            now=now,
+            reason=f"{incident.ref} was {to}",
+            events=("reminder", "escalation"),
+            automatic_updates=True,
+        )
     if to == "resolved":
         postmortems.generate(
             session, policy=policy, now=now, actor=SYSTEM, incident=incident, automatic=True, hooks=hooks
@@ -446,7 +491,14 @@ def transition(
                 incident.title,
                 actor=actor,
                 link=link(policy, incident),
-                duration=format_duration(now - incident.declared_at),
+                duration=format_duration(
+                    (incident.resolved_at or now) - (incident.first_alert_at or incident.declared_at)
+                ),
+                severity=incident.severity,
+                priority=incident.priority,
+                impacts=incident.impacts,
+                users_impacted=incident.users_impacted,
+                postmortem_link=link(policy, incident) + "/postmortem",
             ),
         )
     else:
@@ -495,6 +547,14 @@ def post_update(
     if not automatic:
         incident.missed_updates = 0
         acknowledge(session, policy=policy, now=now, actor=actor, incident=incident)
+        outbox.obsolete(
+            session,
+            incident_id=incident.id,
+            now=now,
+            reason=f"{actor} posted a status update",
+            events=("reminder",),
+            payload_match={"kind": "before_due"},
+        )
     add_timeline(
         session,
         incident,

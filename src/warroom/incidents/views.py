@@ -30,6 +30,10 @@ def incident_full(session: Session, *, policy: Policy, incident: Incident) -> In
     linked = alerts.for_incident(session, incident_id=incident.id, limit=DETAIL_ALERTS)
     out.alerts = [alert_brief(a) for a in linked.shown]
     out.alerts_total, out.alerts_firing = linked.total, linked.firing
+    if incident.state != "completed":
+        from warroom.incidents import command
+
+        out.commander_problem = command.problem(session, policy=policy, handle=incident.commander)
     return out
 
 

@@ -146,7 +146,7 @@ def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
     client = _slack_client(settings, timeout)
     kwargs: dict[str, Any] = {
         "channel": chan.channel,
-        "text": blocks.cut(out.text, blocks.TEXT_LIMIT),
+        "text": blocks.cut_escaped(blocks.mrkdwn(out.text, out.payload), blocks.TEXT_LIMIT),
         "blocks": blocks.message_blocks(out.event, out.text, out.payload),
         "unfurl_links": False,
         "metadata": {
@@ -156,6 +156,8 @@ def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
     }
     if out.thread_ts:
         kwargs["thread_ts"] = out.thread_ts
+        if out.event in chan.reply_broadcast:
+            kwargs["reply_broadcast"] = True  # also shown in the channel, not only in the thread
     try:
         response = client.chat_postMessage(**kwargs)
     except SlackApiError as exc:
@@ -168,7 +170,9 @@ def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
     return result
 
 
-ROOT_EVENTS = frozenset({"state_changed", "severity_changed", "priority_changed", "resolved", "completed"})
+ROOT_EVENTS = frozenset(
+    {"state_changed", "severity_changed", "priority_changed", "resolved", "completed", "commander_changed"}
+)
 
 
 def update_root(client: WebClient, out: Outgoing) -> str:
@@ -215,7 +219,7 @@ def _post(url: str, content: bytes, headers: dict[str, str], timeout: float) -> 
 def send_slack_webhook(chan: Channel, out: Outgoing, timeout: float) -> Result:
     body = json.dumps(
         {
-            "text": blocks.cut(out.text, blocks.TEXT_LIMIT),
+            "text": blocks.cut_escaped(blocks.mrkdwn(out.text, out.payload), blocks.TEXT_LIMIT),
             "blocks": blocks.message_blocks(out.event, out.text, out.payload),
         }
     ).encode()
@@ -270,8 +274,9 @@ def send_email(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
         msg["References"] = f"<{ref}@warroom>"  # mail clients thread an incident's messages
     msg[signing.IDEMPOTENCY_HEADER] = out.key
     body = blocks.plain(out.text, out.payload)
-    if out.payload.get("link") and out.payload["link"] not in body:
-        body += f"\n\n{out.payload['link']}"
+    url = blocks.safe_url(out.payload.get("link"))
+    if url and url not in body:
+        body += f"\n\n{url}"
     msg.set_content(body)
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout) as smtp:

@@ -17,7 +17,7 @@ notifications_app = typer.Typer(help="Outgoing notifications (the outbox).", no_
 @notifications_app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    state: Annotated[str, typer.Option(help="pending | sent | dead (comma-separated)")] = "dead",
+    state: Annotated[str, typer.Option(help="pending | sent | dead | obsolete (comma-separated)")] = "dead",
     incident: Annotated[str | None, typer.Option(help="Only this incident (INC-12)")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     as_json: JsonOpt = False,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import case, exists, func, literal_column, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
@@ -25,6 +25,7 @@ from warroom.core.settings import Settings
 from warroom.notifications import channels, rules
 from warroom.notifications.channels import Outgoing, Permanent, Result, Transient
 from warroom.notifications.models import ChannelPace, Notification, SlackThread
+from warroom.policy.durations import format_duration
 from warroom.policy.schema import Policy
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,26 @@ def _gate(session: Session, name: str, gap: timedelta, now: datetime) -> bool:
     return True
 
 
+def _waiting_for_root(policy: Policy) -> list[ColumnElement[bool]]:
+    """On a Slack channel an incident's first message starts its thread: while it is dead (not
+    sent) and no thread exists, the incident's later messages there wait for it (retry it), so a
+    reminder never becomes the thread's first message in place of the declaration."""
+    slack = sorted(name for name, chan in policy.channels.items() if chan.type == "slack")
+    if not slack:
+        return []
+    earlier = aliased(Notification)
+    dead_first = exists().where(
+        earlier.incident_id == Notification.incident_id,
+        earlier.channel == Notification.channel,
+        earlier.state == literal_column("'dead'"),
+        earlier.id < Notification.id,
+    )
+    threaded = exists().where(
+        SlackThread.incident_id == Notification.incident_id, SlackThread.channel == Notification.channel
+    )
+    return [~and_(Notification.channel.in_(slack), Notification.incident_id.is_not(None), dead_first, ~threaded)]
+
+
 def claim(session: Session, *, policy: Policy, now: datetime, worker_id: str, limit: int) -> list[int]:
     """Lease due rows; only the oldest pending row of each (incident, channel) is eligible."""
     earlier = aliased(Notification)
@@ -68,6 +89,7 @@ def claim(session: Session, *, policy: Policy, now: datetime, worker_id: str, li
             or_(Notification.lease_until.is_(None), Notification.lease_until < now),
             ~blocked,
             ~paused,
+            *_waiting_for_root(policy),
         )
         .order_by(Notification.next_attempt_at, Notification.id)
         .limit(limit)
@@ -153,12 +175,17 @@ def load(session: Session, ids: list[int]) -> list[Claimed]:
     ]
 
 
-def _failure_values(attempts: int, exc: Exception, policy: Policy, now: datetime) -> dict[str, Any]:
+def _failure_values(attempts: int, exc: Exception, policy: Policy, now: datetime, queued: datetime) -> dict[str, Any]:
     reason = exc.reason if isinstance(exc, channels.DeliveryError) else f"{type(exc).__name__}: {exc}"
     if isinstance(exc, Permanent):
         return {"state": "dead", "last_error": f"permanent: {reason}", "lease_until": None}
-    if rules.gives_up(attempts, policy.notifications):
-        return {"state": "dead", "last_error": f"gave up after {attempts} attempts: {reason}", "lease_until": None}
+    if rules.gives_up(attempts, policy.notifications, age=now - queued):
+        took = format_duration(max(now - queued, timedelta(0)))
+        return {
+            "state": "dead",
+            "last_error": f"gave up after {attempts} attempts in {took}: {reason}",
+            "lease_until": None,
+        }
     wait = rules.backoff(
         attempts, policy.notifications, retry_after=exc.retry_after if isinstance(exc, Transient) else None
     )
@@ -185,7 +212,7 @@ def _record(
     else:
         if not isinstance(outcome, channels.DeliveryError):
             log.error("notification %s: unexpected error", item.id, exc_info=outcome)
-        values = _failure_values(item.attempts, outcome, policy, now)
+        values = _failure_values(item.attempts, outcome, policy, now, as_utc(datetime.fromisoformat(item.created_at)))
     updated: CursorResult[Any] = session.execute(
         update(Notification)
         .where(

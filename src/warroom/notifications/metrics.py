@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from warroom.notifications.models import Notification
+from warroom.notifications.service import failing_channels
 
 
 def gauges(s: Session, now: datetime) -> Iterator[Metric]:
@@ -27,3 +28,18 @@ def gauges(s: Session, now: datetime) -> Iterator[Metric]:
         "Age of the oldest undelivered notification (0 when none)",
         value=max((now - oldest).total_seconds(), 0.0) if oldest else 0.0,
     )
+    failing = GaugeMetricFamily(
+        "warroom_notification_channel_failing",
+        "1 while a channel has messages in retry after a failed attempt (or dead ones), by channel",
+        labels=["channel"],
+    )
+    retrying = GaugeMetricFamily(
+        "warroom_notification_channel_retrying",
+        "Messages in retry after a failed attempt, by channel",
+        labels=["channel"],
+    )
+    for trouble in failing_channels(s):
+        failing.add_metric([trouble.channel], 1.0)
+        retrying.add_metric([trouble.channel], float(trouble.retrying))
+    yield failing
+    yield retrying

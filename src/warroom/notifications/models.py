@@ -34,7 +34,7 @@ class Notification(Base):
     channel: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|dead
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|dead|obsolete
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

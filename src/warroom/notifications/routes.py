@@ -20,11 +20,14 @@ class NotificationPage(BaseModel):
     total: int
 
 
+STATE_FILTER = r"^(pending|sent|dead|obsolete)(,(pending|sent|dead|obsolete))*$"
+
+
 @router.get("/api/v1/notifications", response_model=NotificationPage)
 def list_notifications(
     db: ReadDB,
     who: Viewer,
-    state: Annotated[str | None, Query(pattern=r"^(pending|sent|dead)(,(pending|sent|dead))*$")] = None,
+    state: Annotated[str | None, Query(pattern=STATE_FILTER)] = None,
     incident: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,

@@ -30,8 +30,9 @@ def pace(chan: Channel, cfg: Notifications) -> timedelta:
     return timedelta(0)
 
 
-def gives_up(attempts: int, cfg: Notifications) -> bool:
-    return attempts >= cfg.max_attempts
+def gives_up(attempts: int, cfg: Notifications, *, age: timedelta = timedelta(0)) -> bool:
+    """Dead once retried for `retry_for` since it was queued (or after `max_attempts`, when set)."""
+    return age >= cfg.retry_for or (cfg.max_attempts is not None and attempts >= cfg.max_attempts)
 
 
 def setup_problems(policy: Policy, *, slack_token: bool) -> list[str]:

@@ -27,6 +27,7 @@ EVENTS = (
     "escalation",
     "declare_prompt",
     "oob",
+    "commander_changed",
 )
 
 
@@ -100,6 +101,7 @@ class Channel(Strict):
     secret: str | None = None
     to: list[str] = []
     pace: Duration | None = None
+    reply_broadcast: list[str] = []  # events whose thread replies are also shown in the channel (Slack)
 
     @model_validator(mode="after")
     def _needs(self) -> Channel:
@@ -108,13 +110,20 @@ class Channel(Strict):
             raise ValueError(f"a {self.type} channel needs '{needed}'")
         if self.type == "email" and not self.to:
             raise ValueError("an email channel needs 'to' (a list of addresses)")
+        unknown = [e for e in self.reply_broadcast if e not in EVENTS]
+        if unknown:
+            raise ValueError(f"reply_broadcast: unknown event(s) {unknown}; expected some of {', '.join(EVENTS)}")
         return self
 
 
 class Notifications(Strict):
-    max_attempts: int = Field(default=8, ge=1)
+    """Delivery: a message is retried (capped exponential backoff) for `retry_for`, so an outage
+    of the receiver loses nothing; `max_attempts`, when set, also caps the number of tries."""
+
+    retry_for: Duration = timedelta(hours=6)
+    max_attempts: int | None = Field(default=None, ge=1)
     backoff_base: Duration = timedelta(seconds=2)
-    backoff_max: Duration = timedelta(minutes=10)
+    backoff_max: Duration = timedelta(minutes=2)
     lease: Duration = timedelta(seconds=60)
     slack_pace: Duration = timedelta(seconds=1)
     timeout: Duration = timedelta(seconds=10)
@@ -122,6 +131,15 @@ class Notifications(Strict):
     batch: int = Field(default=50, ge=1)
     concurrency: int = Field(default=8, ge=1, le=64)
     base_url: str = "http://127.0.0.1:8000"
+    slack_groups: dict[str, str] = {}  # backup_contact or handle -> Slack user group id (S0123): `<!subteam^ID>`
+
+    @field_validator("slack_groups")
+    @classmethod
+    def _group_ids(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(k for k, v in value.items() if not re.fullmatch(r"S[A-Z0-9]{2,30}", v))
+        if bad:
+            raise ValueError(f"slack_groups {bad}: a Slack user group id looks like S0123ABCD")
+        return value
 
 
 class AlertMatch(Strict):
@@ -194,9 +212,36 @@ class StatusPage(Strict):
     title: str = "Service status"
 
 
+USER_ROLES: tuple[str, ...] = ("viewer", "responder", "admin")
+# The platform team's OOB checklist items (deploys.states labels them); named here so the policy can refer to them.
+OOB_CHECKLIST_ITEMS: tuple[str, ...] = (
+    "paging_incident",
+    "leadership_ack",
+    "channels_notified",
+    "infrastructure_ack",
+    "security_review",
+)
+
+
 class Oob(Strict):
+    """Out-of-band deploys: the postmortem deadline and separation of duties."""
+
     postmortem_due_business_days: int = Field(default=2, ge=0)
     timezone: str = "UTC"
+    approver_differs_from_requester: bool = True
+    # item -> roles that may tick it: a user role (viewer/responder/admin) or an incident role held on the incident
+    checklist_roles: dict[str, list[str]] = {}
+
+    @field_validator("checklist_roles")
+    @classmethod
+    def _items(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = sorted(set(value) - set(OOB_CHECKLIST_ITEMS))
+        if unknown:
+            raise ValueError(f"unknown checklist item(s) {unknown}; expected one of {', '.join(OOB_CHECKLIST_ITEMS)}")
+        empty = sorted(k for k, v in value.items() if not v)
+        if empty:
+            raise ValueError(f"checklist item(s) {empty} list no role (leave the item out to let anyone tick it)")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -240,6 +285,8 @@ class Policy(Strict):
     postmortem_template: str | None = None
     schedules: dict[str, Schedule] = {}
     escalation_policies: dict[str, EscalationPolicy] = {}
+    # who may command an incident: active users with one of these roles (never free text)
+    commander_roles: list[Literal["viewer", "responder", "admin"]] = Field(default=["responder", "admin"], min_length=1)
     roles: list[str] = [
         "commander",
         "technical_lead",
@@ -273,6 +320,13 @@ class Policy(Strict):
                 raise ValueError(f"triage.severity_rules.{rule.id}: unknown severity {rule.severity}")
         if self.triage.default_severity not in sev_keys:
             raise ValueError(f"triage.default_severity: unknown severity {self.triage.default_severity}")
+        for item, names in self.oob.checklist_roles.items():
+            bad = [r for r in names if r not in USER_ROLES and r not in self.roles]
+            if bad:
+                raise ValueError(
+                    f"oob.checklist_roles.{item}: unknown role(s) {bad}; use a user role "
+                    f"({', '.join(USER_ROLES)}) or an incident role from `roles`"
+                )
         for name in ("severity_status", "stable_severity_status"):
             for sev in getattr(self.status_page, name):
                 if sev not in sev_keys:

@@ -44,6 +44,30 @@ def user_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         emit(data, as_json, "\n".join(f"{u['handle']:<24} {u['role']:<10} {u['name']}" for u in data) or "no users")
 
 
+@user_app.command("deactivate")
+def user_deactivate(
+    ctx: typer.Context,
+    handle: str,
+    new_commander: Annotated[
+        str | None, typer.Option("--new-commander", help="Takes over the incidents this person commands")
+    ] = None,
+) -> None:
+    """Deactivate a user (no sign-in, no tokens, no pings); a commander needs --new-commander."""
+    with session_scope(ctx) as (session, cmd):
+        user = users.require(session, handle)
+        users.set_active(
+            session,
+            user=user,
+            active=False,
+            hooks=cmd.hooks,
+            policy=cmd.policy,
+            actor=cmd.actor(session, None),
+            now=cmd.now(),
+            replacement=new_commander,
+        )
+    typer.echo(f"{handle} deactivated" + (f"; {new_commander} took over their incidents" if new_commander else ""))
+
+
 @user_app.command("passwd")
 def user_passwd(
     ctx: typer.Context,

@@ -51,6 +51,9 @@ class UserPatch(BaseModel):
     email: str | None = Field(default=None, max_length=320)
     slack_id: str | None = Field(default=None, max_length=64)
     active: bool | None = None
+    new_commander: str | None = Field(
+        default=None, max_length=64, description="Deactivating someone who commands incidents: who takes them over"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -133,9 +136,22 @@ def add_user(body: UserIn, state: State, db: DB, who: Admin) -> UserOut:
 
 
 @router.patch("/users/{handle}", response_model=UserOut)
-def edit_user(handle: str, body: UserPatch, db: DB, who: Admin) -> UserOut:
+def edit_user(handle: str, body: UserPatch, state: State, db: DB, who: Admin) -> UserOut:
     user = users.require(db, handle)
-    for name, value in body.model_dump(exclude_unset=True).items():
+    given = body.model_dump(exclude_unset=True)
+    replacement = given.pop("new_commander", None)
+    if "active" in given:
+        users.set_active(
+            db,
+            user=user,
+            active=given.pop("active"),
+            hooks=state.hooks,
+            policy=state.policy,
+            actor=who.handle,
+            now=state.now(),
+            replacement=replacement,
+        )
+    for name, value in given.items():
         setattr(user, name, value)
     return _user_out(user)
 

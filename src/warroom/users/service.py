@@ -19,8 +19,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from warroom.core.errors import Conflict, Invalid, NotFound
+from warroom.core.hooks import Deactivation, Hooks
 from warroom.core.ratelimit import Slots
 from warroom.core.settings import get_settings
+from warroom.policy.schema import Policy
 from warroom.users.models import ApiToken, User
 
 ROLES = ("viewer", "responder", "admin")
@@ -101,6 +103,33 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    return user
+
+
+def set_active(
+    session: Session,
+    *,
+    user: User,
+    active: bool,
+    hooks: Hooks,
+    policy: Policy,
+    actor: str,
+    now: datetime,
+    replacement: str | None = None,
+) -> User:
+    """Deactivating asks each domain first (`hooks.deactivation`): someone who commands an
+    incident needs a `replacement`, who takes it over in the same transaction."""
+    if not active and user.active:
+        if replacement is not None and replacement.strip().lower() == user.handle:
+            raise Invalid("the new commander must be someone else", {"field": "new_commander"})
+        user.active = False  # first: what the hooks write (a hand-over message) no longer pings them
+        session.info.get("slack_ids", {}).pop(user.handle, None)
+        session.flush()
+        for check in hooks.deactivation:
+            check(
+                session, Deactivation(handle=user.handle, replacement=replacement, actor=actor, now=now, policy=policy)
+            )
+    user.active = active
     return user
 
 

@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session
 from warroom.alerts import queries as alert_queries
 from warroom.api.deps import get_state
 from warroom.core.errors import NotFound
-from warroom.incidents import drafts, postmortems, states, versions
+from warroom.incidents import command, drafts, postmortems, states, versions
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.forms import DeclareForm, EditForm, NoteForm, TransitionForm, UpdateForm, values
-from warroom.incidents.pages import postmortem, tasks
+from warroom.incidents.pages import handover, postmortem, tasks
 from warroom.incidents.states import STATES
+from warroom.notifications import service as outbox
 from warroom.policy.schema import PRIORITIES
 from warroom.triage.helper import priority_helper, window_words
 from warroom.triage.rules import Decision
@@ -62,7 +63,8 @@ def _dashboard_ctx(request: Request) -> dict[str, Any]:
     with state.read_sessions() as s:
         open_rows = incident_queries.open_incidents(s)
         firing = alert_queries.firing_unlinked(s)
-    return {"incidents": open_rows, "firing": firing}
+        failing = outbox.failing_channels(s)
+    return {"incidents": open_rows, "firing": firing, "failing_channels": failing}
 
 
 @router.get("/")
@@ -135,17 +137,27 @@ def incident_list(
 
 
 @router.get("/incidents/new")
-def declare_form(request: Request, who: PageUser) -> Response:
-    policy = get_state(request).policy
+def declare_form(
+    request: Request, who: PageUser, alert: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None
+) -> Response:
+    """The declare form; `?alert=ID` (the dashboard's Declare on an alert) fills it from that alert,
+    which the new incident then gets attached."""
+    state = get_state(request)
+    policy = state.policy
+    with state.read_sessions() as s:
+        commanders = [u.handle for u in command.eligible(s, policy=policy)]
+        from_alert = alert_queries.get_alert(s, alert) if alert is not None else None
     return page(
         request,
         "declare.html",
         who=who,
+        commanders=commanders,
         priorities=PRIORITIES,
         tiers=sorted(policy.priority.tiers),
         window=window_words(policy.unknown_impact.escalation_window),
         decision=None,
-        chosen="P3",
+        chosen=from_alert.priority if from_alert else "P3",
+        from_alert=from_alert,
     )
 
 
@@ -220,6 +232,14 @@ def _room(
                 drafts.build(s, incident=incident, now=state.now())["text"] if incident.state != "completed" else ""
             ),
             "panels": [RoomPanelView(p.template, p.context(s, incident.id)) for p in state.hooks.room_panels],
+            "failing_channels": outbox.failing_channels(s),
+            # --- command (incidents.command): who may take over, and why the commander cannot command
+            "commanders": [u.handle for u in command.eligible(s, policy=state.policy)],
+            "commander_problem": (
+                command.problem(s, policy=state.policy, handle=incident.commander)
+                if incident.state != "completed"
+                else None
+            ),
         }
     moves = states.allowed(incident.state)
     return page(
@@ -313,3 +333,4 @@ def transition(request: Request, ref: str, who: Editor, form: Form) -> Response:
 # The postmortem page and the room's pending tasks: modules of their own, served with the room.
 router.include_router(postmortem.router)
 router.include_router(tasks.router)
+router.include_router(handover.router)
