@@ -123,7 +123,8 @@ def _cadence_policy(path: Path, every: str) -> Path:
 
 def _cadence_minutes(db_url: str, policy: Path | None) -> float:
     env = {"WARROOM_DATABASE_URL": db_url, "WARROOM_POLICY": str(policy) if policy else None}
-    out = json.loads(cli.ok("incident", "declare", "-s", "sis", "-p", "P2", "--severity", "SEV-3", "--json", env=env))
+    declare = ("incident", "declare", "-s", "sis", "-p", "P2", "--severity", "SEV-3", "--as", "admin", "--json")
+    out = json.loads(cli.ok(*declare, env=env))
     due, declared = (datetime.fromisoformat(out[k]) for k in ("next_update_due_at", "declared_at"))
     return (due - declared).total_seconds() / 60
 
