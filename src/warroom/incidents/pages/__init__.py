@@ -330,6 +330,18 @@ def transition(request: Request, ref: str, who: Editor, form: Form) -> Response:
     return act(request, who, f"/incidents/{ref}", work)
 
 
+@router.post("/incidents/{ref}/acknowledge")
+def acknowledge(request: Request, ref: str, who: Editor) -> Response:
+    state = get_state(request)
+
+    def work(s: Session) -> str:
+        incident = incidents.get(s, ref, for_update=True)
+        done = incidents.acknowledge(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident)
+        return f"{incident.ref} acknowledged." if done else f"{incident.ref} was already acknowledged."
+
+    return act(request, who, f"/incidents/{ref}", work)
+
+
 # The postmortem page and the room's pending tasks: modules of their own, served with the room.
 router.include_router(postmortem.router)
 router.include_router(tasks.router)
