@@ -114,6 +114,7 @@ def _send(
             "priority": incident.priority,
             "severity": incident.severity,
             "commander": incident.commander,
+            "services": incident.services,
             "link": incidents.link(policy, incident),
             "action": action,
             "dedup_key": dedup_key(incident),

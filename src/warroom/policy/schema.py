@@ -343,6 +343,10 @@ class Policy(Strict):
             for name in names:
                 if name not in self.channels:
                     raise ValueError(f"routes.{event}: channel '{name}' is not defined in channels")
+                if self.channels[name].type == "pagerduty" and event != "page":
+                    raise ValueError(
+                        f"routes.{event}: '{name}' is a pagerduty channel, which only takes the `page` event"
+                    )
         keys = [s.key for s in self.services]
         dupes = {k for k in keys if keys.count(k) > 1}
         if dupes:
