@@ -52,8 +52,8 @@ def level_one_commander(session: Session, policy: Policy, *, services: list[str]
     name = policy_of(policy, services)
     if name is None:
         return None
-    targets = oncall.level_targets(session, policy, escalation_policy=name, at=at)
-    for user in targets[0].users if targets else []:
+    target = oncall.level_target(session, policy, escalation_policy=name, level=1, at=at)
+    for user in target.users if target else []:
         if command.problem(session, policy=policy, handle=user.handle) is None:
             return user.handle
     return None
@@ -67,8 +67,9 @@ def pages(session: Session, incident_id: int) -> list[IncidentPage]:
     )
 
 
-def start(session: Session, *, policy: Policy, now: datetime, incident: Incident) -> bool:
-    """Page level 1 if the incident is unacknowledged, its priority pages and a service names a policy."""
+def start(session: Session, *, policy: Policy, now: datetime, incident: Incident, new: bool = False) -> bool:
+    """Page level 1 if the incident is unacknowledged, its priority pages and a service names a policy
+    (`new`: declared in this transaction, so nothing was paged yet)."""
     name = policy_of(policy, incident.services)
     if (
         name is None
@@ -78,9 +79,9 @@ def start(session: Session, *, policy: Policy, now: datetime, incident: Incident
         or incident.state not in states.OPEN_STATES
     ):
         return False
-    if session.scalar(select(IncidentPage.id).where(IncidentPage.incident_id == incident.id).limit(1)) is not None:
+    if not new and session.scalar(select(IncidentPage.id).where(IncidentPage.incident_id == incident.id).limit(1)):
         return False  # already paging (a priority went down and up again)
-    page_level(session, policy=policy, now=now, incident=incident, escalation_policy=name, level=1)
+    page_level(session, policy=policy, now=now, incident=incident, escalation_policy=name, level=1, checked=True)
     return True
 
 
@@ -125,27 +126,37 @@ def _send(
 
 
 def page_level(
-    session: Session, *, policy: Policy, now: datetime, incident: Incident, escalation_policy: str, level: int
+    session: Session,
+    *,
+    policy: Policy,
+    now: datetime,
+    incident: Incident,
+    escalation_policy: str,
+    level: int,
+    checked: bool = False,
 ) -> IncidentPage | None:
-    """Page one level (once), and schedule the next step at its acknowledgement timeout."""
+    """Page one level (once), and schedule the next step at its acknowledgement timeout
+    (`checked`: the caller knows no level was paged yet, under the same lock)."""
     from warroom.incidents import service as incidents
 
-    targets = oncall.level_targets(session, policy, escalation_policy=escalation_policy, at=now)
+    found = oncall.level_target(session, policy, escalation_policy=escalation_policy, level=level, at=now)
     subject = incident_subject(incident.id)
-    if level > len(targets):
+    if found is None:
+        levels = len(policy.escalation_policies[escalation_policy].levels)
         incidents.add_timeline(
             session,
             incident,
             now=now,
             actor=incidents.SYSTEM,
             kind="escalation_exhausted",
-            text=f"Nobody acknowledged: all {len(targets)} levels of {escalation_policy} were paged",
-            data={"escalation_policy": escalation_policy, "levels": len(targets)},
+            text=f"Nobody acknowledged: all {levels} levels of {escalation_policy} were paged",
+            data={"escalation_policy": escalation_policy, "levels": levels},
         )
         return None
-    if session.scalar(select(IncidentPage).where(IncidentPage.incident_id == incident.id, IncidentPage.level == level)):
+    paged = select(IncidentPage.id).where(IncidentPage.incident_id == incident.id, IncidentPage.level == level)
+    if not checked and session.scalar(paged) is not None:
         return None  # this level was paged already: never twice
-    target: Target = targets[level - 1]
+    target: Target = found
     handles = [u.handle for u in target.users]
     row = IncidentPage(
         incident_id=incident.id,

@@ -258,7 +258,7 @@ def declare(
         ),
         mentions=mentions,
     )
-    escalation.start(session, policy=policy, now=now, incident=incident)
+    escalation.start(session, policy=policy, now=now, incident=incident, new=True)
     return incident
 
 
