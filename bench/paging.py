@@ -18,17 +18,16 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import yaml
+from bench.clusterlib import drop_database, loadavg, new_database, proc_env, summary
 from tests.support.http_fakes import SlackApiServer
 from tests.support.notify import SLACK_TOKEN
 from tests.support.oncall import PEOPLE, example_data
 from tests.support.oncall_fakes import PagerDutyApi
 from tests.support.procs import ApiProc
 
-from bench.clusterlib import drop_database, loadavg, new_database, proc_env, summary
 from warroom import migrate
 from warroom.core.clock import utcnow
 from warroom.core.db import make_engine, session_factory
