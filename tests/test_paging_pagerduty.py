@@ -14,7 +14,7 @@ from sqlalchemy import select
 from tests.support import cli
 from tests.support.alerts import accepted, ingest_token, payload
 from tests.support.http_fakes import Fault
-from tests.support.oncall import PEOPLE, example_data
+from tests.support.oncall import PEOPLE, doc_blocks, example_data, merged
 from tests.support.oncall_fakes import PagerDutyApi
 from tests.support.server import Running
 from tests.support.smtp_fake import SmtpServer
@@ -174,3 +174,11 @@ def test_bad_pagerduty_configuration_is_refused_by_policy_check(tmp_path: Any, m
     data["channels"]["pd"]["routing_key"] = "${PD_ROUTING_KEY}"
     shown = parse_policy(yaml.safe_dump(data), "p").public_dict()["channels"]["pd"]
     assert shown["routing_key"] == "***"
+
+
+def test_the_docs_paging_block_loads_into_the_reference_and_pages_p1_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAGERDUTY_ROUTING_KEY", KEY)
+    block = next(b for b in doc_blocks("yaml") if "type: pagerduty" in b)
+    p = parse_policy(yaml.safe_dump(merged(yaml.safe_load(doc_blocks("yaml")[0]), yaml.safe_load(block))), "docs")
+    assert p.channels["pd"].routing_key == KEY and p.routes["page"] == ["support", "pd", "oncall-mail"]
+    assert p.paging.priorities == ["P1"] and p.service("sis").escalation_policy == "identity"  # type: ignore[union-attr]
