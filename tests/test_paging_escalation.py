@@ -133,6 +133,13 @@ def test_acknowledging_stops_the_escalation_and_resolving_tells_the_pager(
     rows = page_rows(server)
     assert [(p.level, p.acknowledged_by) for p in rows] == [(1, None), (2, "dave")]
     assert "Acknowledged by dave (level 2 paged)" in timeline(server, kind="acknowledged")[0]["text"]
+    with server.state.sessions() as s:  # pages still waiting (the receiver was down) are handled: dropped
+        rows = s.scalars(select(Notification).where(Notification.event == "page").order_by(Notification.id)).all()
+        assert [(n.payload["action"], n.state) for n in rows] == [
+            ("trigger", "obsolete"),
+            ("trigger", "obsolete"),
+            ("acknowledge", "pending"),
+        ]
     assert not timeline(server, kind="escalation_exhausted")
     with server.client(people["dave"]) as c:
         assert c.post("/api/v1/incidents/INC-1/transitions", json={"to": "resolved"}).status_code == 200

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
+from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -60,15 +61,16 @@ def _after_commit(session: Session) -> None:
         poke()
 
 
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_KEY, None)
+def _after_rollback(session: Session, previous: Any) -> None:
+    if previous.parent is None:  # the whole transaction; a savepoint's rollback keeps the mark
+        session.info.pop(_KEY, None)
 
 
 def attach(factory: sessionmaker[Session]) -> sessionmaker[Session]:
     """Make the factory's sessions wake workers on commit (`core.db.session_factory` does it)."""
     event.listen(factory, "before_commit", _before_commit)
     event.listen(factory, "after_commit", _after_commit)
-    event.listen(factory, "after_soft_rollback", lambda session, previous: _after_rollback(session))
+    event.listen(factory, "after_soft_rollback", _after_rollback)
     return factory
 
 

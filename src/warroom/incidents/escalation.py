@@ -224,6 +224,7 @@ def acknowledged(session: Session, *, policy: Policy, now: datetime, actor: str,
     paged = pages(session, incident.id)
     if not paged:
         return None
+    _drop_waiting_pages(session, incident=incident, now=now, reason=f"acknowledged by {actor}")
     last = paged[-1]
     if last.acknowledged_at is None:
         last.acknowledged_at, last.acknowledged_by = now, actor
@@ -240,10 +241,19 @@ def acknowledged(session: Session, *, policy: Policy, now: datetime, actor: str,
     return last.level
 
 
+def _drop_waiting_pages(session: Session, *, incident: Incident, now: datetime, reason: str) -> None:
+    """Pages not sent yet (a Slack outage) would ask someone to act on what is already handled:
+    dropped; a PagerDuty trigger still in flight is followed by the acknowledge or resolve."""
+    outbox.obsolete(
+        session, incident_id=incident.id, now=now, reason=reason, events=(PAGE,), payload_match={"action": "trigger"}
+    )
+
+
 def resolved(session: Session, *, policy: Policy, now: datetime, incident: Incident) -> None:
     """Resolved: no more steps; the pager resolves its alert."""
     scheduler.cancel(session, kind=ESCALATE, subject=incident_subject(incident.id))
     if pages(session, incident.id):
+        _drop_waiting_pages(session, incident=incident, now=now, reason=f"{incident.ref} was resolved")
         _send(session, policy=policy, now=now, incident=incident, action="resolve", text=f"{incident.ref} resolved")
 
 
