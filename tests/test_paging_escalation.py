@@ -20,7 +20,7 @@ from tests.support.server import Running
 from tests.support.web import login, make_web_user
 from tests.support.wired import REGISTRY
 from warroom.core.clock import FakeClock
-from warroom.incidents.models import IncidentPage
+from warroom.incidents.models import EscalationPage
 from warroom.main import build_cli
 from warroom.notifications.models import Notification
 from warroom.policy import Policy, parse_policy
@@ -75,9 +75,9 @@ def timeline(server: Running, ref: str = "INC-1", kind: str | None = None) -> li
     return [e for e in items if kind is None or e["kind"] == kind]
 
 
-def page_rows(server: Running) -> list[IncidentPage]:
+def page_rows(server: Running) -> list[EscalationPage]:
     with server.state.sessions() as s:
-        return list(s.scalars(select(IncidentPage).order_by(IncidentPage.level)))
+        return list(s.scalars(select(EscalationPage).order_by(EscalationPage.level)))
 
 
 def pager_actions(server: Running) -> list[tuple[str, Any]]:

@@ -25,7 +25,7 @@ from warroom.core.db import session_factory
 from warroom.core.settings import Settings
 from warroom.core.uow import UnitOfWork
 from warroom.incidents import service as incidents
-from warroom.incidents.models import IncidentPage
+from warroom.incidents.models import EscalationPage
 from warroom.incidents.schemas import IncidentCreate
 from warroom.notifications import service as outbox
 from warroom.policy import Policy, parse_policy
@@ -156,7 +156,9 @@ def test_two_worker_processes_never_page_a_level_twice(engine: Engine, db_url: s
         keys = [(e["dedup_key"], e["payload"]["custom_details"]["level"]) for e in pd.events]
         assert len(keys) == expected and len(set(keys)) == expected
         with session_factory(engine)() as s:
-            per_incident = s.execute(select(IncidentPage.incident_id, func.count()).group_by(IncidentPage.incident_id))
+            per_incident = s.execute(
+                select(EscalationPage.incident_id, func.count()).group_by(EscalationPage.incident_id)
+            )
             assert sorted(n for _, n in per_incident) == [3] * 12
         assert all("Traceback" not in p.log() for p in procs), [p.log()[-2000:] for p in procs]
 

@@ -5,8 +5,8 @@ from warroom.core.audit import AuditEntry
 from warroom.core.db import Base
 from warroom.deploys.models import OobRequest
 from warroom.incidents.models import (
+    EscalationPage,
     Incident,
-    IncidentPage,
     IncidentService,
     PostmortemVersion,
     StatusUpdate,
@@ -27,7 +27,7 @@ __all__ = [
     "Base",
     "DueJob",
     "Incident",
-    "IncidentPage",
+    "EscalationPage",
     "IncidentService",
     "Notification",
     "OncallOverride",

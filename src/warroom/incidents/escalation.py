@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from warroom.incidents import states
 from warroom.incidents.cadence import incident_subject
-from warroom.incidents.models import Incident, IncidentPage
+from warroom.incidents.models import EscalationPage, Incident
 from warroom.notifications import service as outbox
 from warroom.oncall import service as oncall
 from warroom.oncall.service import Target
@@ -59,10 +59,10 @@ def level_one_commander(session: Session, policy: Policy, *, services: list[str]
     return None
 
 
-def pages(session: Session, incident_id: int) -> list[IncidentPage]:
+def pages(session: Session, incident_id: int) -> list[EscalationPage]:
     return list(
         session.scalars(
-            select(IncidentPage).where(IncidentPage.incident_id == incident_id).order_by(IncidentPage.level)
+            select(EscalationPage).where(EscalationPage.incident_id == incident_id).order_by(EscalationPage.level)
         )
     )
 
@@ -79,7 +79,7 @@ def start(session: Session, *, policy: Policy, now: datetime, incident: Incident
         or incident.state not in states.OPEN_STATES
     ):
         return False
-    if not new and session.scalar(select(IncidentPage.id).where(IncidentPage.incident_id == incident.id).limit(1)):
+    if not new and session.scalar(select(EscalationPage.id).where(EscalationPage.incident_id == incident.id).limit(1)):
         return False  # already paging (a priority went down and up again)
     page_level(session, policy=policy, now=now, incident=incident, escalation_policy=name, level=1, checked=True)
     return True
@@ -134,7 +134,7 @@ def page_level(
     escalation_policy: str,
     level: int,
     checked: bool = False,
-) -> IncidentPage | None:
+) -> EscalationPage | None:
     """Page one level (once), and schedule the next step at its acknowledgement timeout
     (`checked`: the caller knows no level was paged yet, under the same lock)."""
     from warroom.incidents import service as incidents
@@ -153,12 +153,12 @@ def page_level(
             data={"escalation_policy": escalation_policy, "levels": levels},
         )
         return None
-    paged = select(IncidentPage.id).where(IncidentPage.incident_id == incident.id, IncidentPage.level == level)
+    paged = select(EscalationPage.id).where(EscalationPage.incident_id == incident.id, EscalationPage.level == level)
     if not checked and session.scalar(paged) is not None:
         return None  # this level was paged already: never twice
     target: Target = found
     handles = [u.handle for u in target.users]
-    row = IncidentPage(
+    row = EscalationPage(
         incident_id=incident.id,
         escalation_policy=escalation_policy,
         level=level,

@@ -125,7 +125,7 @@ class PostmortemVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class IncidentPage(Base):
+class EscalationPage(Base):
     """One level of an incident's escalation that was paged: whom, when, and whether they acknowledged.
     Unique per (incident, level), so a level is never paged twice, whichever node runs the step."""
 

@@ -131,7 +131,8 @@ def monthly_markdown(
         "## By service",
         "",
         md_table(by_service),
-        "Times are measured from the first alert (or the declaration when there was none). "
+        "Times are measured from the first alert (or the declaration when there was none); "
+        "MTTA of a paged incident from its first page. "
         "Mitigated means stable (or resolved, when an incident went straight to resolved). "
         "An incident affecting several services counts once in each service's row.",
         "",

@@ -11,7 +11,7 @@ from sqlalchemy.sql.expression import Executable
 from warroom.alerts.models import Alert
 from warroom.core.errors import Invalid
 from warroom.deploys.models import OobRequest
-from warroom.incidents.models import Incident, IncidentPage, IncidentService, StatusUpdate
+from warroom.incidents.models import EscalationPage, Incident, IncidentService, StatusUpdate
 from warroom.policy.schema import Policy
 from warroom.reports import paging, rules
 from warroom.reports.schemas import PagingReport, Report, ReportRow
@@ -87,9 +87,9 @@ def facts(session: Session, *, start: datetime, end: datetime) -> list[rules.Inc
     )
     first_page = dict(
         session.execute(
-            select(IncidentPage.incident_id, func.min(IncidentPage.paged_at))
-            .where(IncidentPage.incident_id.in_(ids))
-            .group_by(IncidentPage.incident_id)
+            select(EscalationPage.incident_id, func.min(EscalationPage.paged_at))
+            .where(EscalationPage.incident_id.in_(ids))
+            .group_by(EscalationPage.incident_id)
         ).all()
     )
     out = []
@@ -156,9 +156,9 @@ def paging_report(session: Session, *, policy: Policy, now: datetime, start: dat
     if end <= start:
         raise Invalid("'to' must be after 'from'", {"field": "to"})
     rows = session.scalars(
-        select(IncidentPage)
-        .where(IncidentPage.paged_at >= start, IncidentPage.paged_at < end)
-        .order_by(IncidentPage.paged_at, IncidentPage.id)
+        select(EscalationPage)
+        .where(EscalationPage.paged_at >= start, EscalationPage.paged_at < end)
+        .order_by(EscalationPage.paged_at, EscalationPage.id)
     ).all()
     facts = [
         paging.PageFacts(r.incident_id, r.level, tuple(r.users or ()), r.paged_at, r.acknowledged_at) for r in rows
