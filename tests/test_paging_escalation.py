@@ -112,6 +112,12 @@ def test_no_ack_pages_each_level_in_turn_then_says_nobody_acknowledged(
     assert len(page_rows(server)) == 2
     assert "all 2 levels of identity were paged" in timeline(server, kind="escalation_exhausted")[0]["text"]
     assert pager_actions(server) == [("trigger", 1), ("trigger", 2)]
+    with server.admin() as c:
+        pages = c.get("/api/v1/incidents/INC-1/pages").json()
+    assert [(p["level"], p["schedule"], p["acknowledged_by"]) for p in pages] == [
+        (1, "identity-primary", None),
+        (2, "identity-secondary", None),
+    ]
     with server.state.sessions() as s:  # nothing left to run
         assert not s.scalars(select(DueJob).where(DueJob.kind == "page_escalate", DueJob.done.is_(False))).all()
 
@@ -173,6 +179,7 @@ def test_the_cli_and_the_web_acknowledge(
     assert incident(server, "INC-2")["commander"] == "identity-oncall"  # today's behaviour
     browser, csrf = login(server, make_web_user(server, "webby", "responder"))
     assert 'id="acknowledge"' in browser.get("/incidents/INC-2").text
+    assert "L1 dave" in browser.get("/incidents/INC-1").text  # the room lists the levels paged
     r = browser.post("/incidents/INC-2/acknowledge", data={"csrf": csrf})
     assert r.status_code == 303, r.text
     assert 'id="acknowledge"' not in browser.get("/incidents/INC-2").text

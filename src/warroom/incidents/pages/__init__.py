@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from warroom.alerts import queries as alert_queries
 from warroom.api.deps import get_state
 from warroom.core.errors import NotFound
-from warroom.incidents import command, drafts, postmortems, states, versions
+from warroom.incidents import command, drafts, escalation, postmortems, states, versions
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.forms import DeclareForm, EditForm, NoteForm, TransitionForm, UpdateForm, values
@@ -231,6 +231,7 @@ def _room(
             "draft": (
                 drafts.build(s, incident=incident, now=state.now())["text"] if incident.state != "completed" else ""
             ),
+            "pages": escalation.pages(s, incident.id),
             "panels": [RoomPanelView(p.template, p.context(s, incident.id)) for p in state.hooks.room_panels],
             "failing_channels": outbox.failing_channels(s),
             # --- command (incidents.command): who may take over, and why the commander cannot command
