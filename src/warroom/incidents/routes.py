@@ -16,7 +16,6 @@ from warroom.incidents import command, compliance, drafts, escalation, linking, 
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import (
-    PageOut,
     AttachIn,
     CadenceOut,
     DraftOut,
@@ -26,6 +25,7 @@ from warroom.incidents.schemas import (
     IncidentPage,
     IncidentPatch,
     NoteIn,
+    PageOut,
     TimelineOut,
     TimelinePage,
     TransitionIn,
