@@ -152,6 +152,18 @@ def test_acknowledging_stops_the_escalation_and_resolving_tells_the_pager(
     assert pager_actions(server) == [("acknowledge", 2), ("resolve", None), ("trigger", 1), ("trigger", 2)]
 
 
+def test_lowering_the_priority_stops_the_escalation(server: Running, clock: FakeClock, people: dict[str, str]) -> None:
+    token = ingest_token(server, "events")
+    fire(server, token)
+    with server.client(people["alice"]) as c:
+        r = c.patch("/api/v1/incidents/INC-1", json={"priority": "P2"})
+        assert r.status_code == 200, r.text
+    assert incident(server)["acknowledged_at"] is None
+    clock.advance(5 * 60 + 1)
+    run_jobs(server)
+    assert [p.level for p in page_rows(server)] == [1]  # a P2 only posts
+
+
 def test_a_p2_posts_but_does_not_page(server: Running, clock: FakeClock, people: dict[str, str]) -> None:
     with server.client(people["alice"]) as c:
         r = c.post("/api/v1/incidents", json={"services": ["sis"], "priority": "P1", "severity": "SEV-2"})

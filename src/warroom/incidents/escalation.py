@@ -266,8 +266,8 @@ def step(session: Session, ctx: JobContext, job: DueJob) -> None:
     if incident is None or incident.state not in states.OPEN_STATES or incident.acknowledged_at is not None:
         return
     name = str(job.payload.get("escalation_policy", ""))
-    if name not in ctx.policy.escalation_policies:
-        return  # the policy changed since: nothing left to page
+    if name not in ctx.policy.escalation_policies or incident.priority not in ctx.policy.paging.priorities:
+        return  # the policy changed, or the priority went down to one that only posts: no next level
     page_level(
         session,
         policy=ctx.policy,
