@@ -24,6 +24,17 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     pagerduty_token: str | None = Field(default=None, description="PagerDuty REST API key for `pagerduty` schedules")
     pagerduty_api_url: str = "https://api.pagerduty.com/"
+    datadog_site: str = Field(
+        default="datadoghq.com",
+        description="Datadog site of the incident mirror (us3.datadoghq.com, datadoghq.eu, ...)",
+    )
+    datadog_api_key: str | None = Field(
+        default=None, description="Datadog API key; with the app key, turns the incident mirror on"
+    )
+    datadog_app_key: str | None = Field(
+        default=None, description="Datadog application key (incident_read, incident_write, user_access_read)"
+    )
+    datadog_api_url: str | None = Field(default=None, description="Overrides the site's API base (proxies, tests)")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "warroom@localhost"

@@ -262,6 +262,18 @@ class Worker(Strict):
     job_batch: int = Field(default=20, ge=1)  # due jobs per pass, so deliveries interleave with jobs
 
 
+class Datadog(Strict):
+    """The Datadog Incidents mirror (on once WARROOM_DATADOG_API_KEY and _APP_KEY are set): which of
+    our incidents stand there too, and how incidents declared there are taken in."""
+
+    priorities: list[Priority] = ["P1", "P2"]  # our incidents mirrored to Datadog
+    coalesce: Duration = timedelta(seconds=2)  # wait this long after a change: a burst is one PATCH
+    auth_retry: Duration = timedelta(minutes=1)  # paused on 401/403: try again this often
+    todos: bool = True  # pending tasks become Datadog todos
+    inbound_priority: dict[str, Priority] = {"SEV-1": "P1", "SEV-2": "P2", "SEV-3": "P3"}  # else P4
+    inbound_service: str | None = None  # service of a Datadog incident naming none of ours
+
+
 class Policy(Strict):
     version: Literal[1] = 1
     team: str
@@ -282,6 +294,7 @@ class Policy(Strict):
     oob: Oob = Oob()
     notifications: Notifications = Notifications()
     worker: Worker = Worker()
+    datadog: Datadog = Datadog()
     postmortem_template: str | None = None
     schedules: dict[str, Schedule] = {}
     escalation_policies: dict[str, EscalationPolicy] = {}
