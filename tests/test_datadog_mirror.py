@@ -82,3 +82,110 @@ def test_the_mirror_is_off_without_keys(server: Running, fake: DatadogServer, cl
     dd.declare(server)
     w.drain()
     assert fake.calls == []
+
+
+def _titles(fake: DatadogServer, dd_id: str | None) -> list[str]:
+    return [p["data"]["attributes"]["title"] for p in fake.patches(dd_id)]
+
+
+def test_a_burst_of_changes_is_one_patch_of_the_latest_state(
+    server: Running, fake: DatadogServer, clock: FakeClock, db_url: str
+) -> None:
+    w = dd.worker(server, clock, db_url, fake)
+    ref = dd.declare(server)
+    w.drain()
+    dd_id, _ = dd.datadog_ids(server, ref)
+    before = len(fake.patches(dd_id))
+    with server.admin() as c:
+        for i in range(8):
+            assert c.patch(f"/api/v1/incidents/{ref}", json={"title": f"Sign-in failing {i}"}).status_code == 200
+        assert c.patch(f"/api/v1/incidents/{ref}", json={"severity": "SEV-1"}).status_code == 200
+    w.drain()
+    patches = fake.patches(dd_id)[before:]
+    assert len(patches) == 1
+    attrs = patches[0]["data"]["attributes"]
+    assert attrs["title"] == "Sign-in failing 7" and attrs["fields"]["severity"]["value"] == "SEV-1"
+    assert fake.state_of(str(dd_id))["title"] == "Sign-in failing 7"
+
+
+def test_the_coalescing_window_comes_from_the_policy(
+    server: Running, fake: DatadogServer, clock: FakeClock, db_url: str
+) -> None:
+    server.state.policy = make_policy(datadog={"coalesce": "5s"})
+    w = dd.worker(server, clock, db_url, fake)
+    ref = dd.declare(server)
+    w.drain()
+    assert fake.creates() == []  # within the window: nothing yet
+    clock.advance(5)
+    w.drain()
+    assert len(fake.creates()) == 1
+    dd_id, _ = dd.datadog_ids(server, ref)
+    before = len(fake.patches(dd_id))
+    with server.admin() as c:
+        c.patch(f"/api/v1/incidents/{ref}", json={"title": "first"})
+        w.drain()
+        clock.advance(3)
+        c.patch(f"/api/v1/incidents/{ref}", json={"title": "second"})
+        w.drain()
+    assert len(fake.patches(dd_id)) == before
+    clock.advance(2)
+    w.drain()
+    assert _titles(fake, dd_id)[before:] == ["second"]
+
+
+def test_changes_during_a_send_follow_in_order_and_end_current(
+    server: Running, fake: DatadogServer, clock: FakeClock, db_url: str
+) -> None:
+    import threading
+
+    w1 = dd.worker(server, clock, db_url, fake, worker_id="w1")
+    w2 = dd.worker(server, clock, db_url, fake, worker_id="w2")
+    ref = dd.declare(server)
+    w1.drain()
+    dd_id, _ = dd.datadog_ids(server, ref)
+    stop = threading.Event()
+
+    def work(w: object) -> None:
+        while not stop.is_set():
+            w.run_once()  # type: ignore[attr-defined]
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in (w1, w2)]
+    for t in threads:
+        t.start()
+    try:
+        with server.admin() as c:
+            for i in range(12):
+                assert c.patch(f"/api/v1/incidents/{ref}", json={"title": f"t{i:02d}"}).status_code == 200
+        assert fake.wait_for(lambda calls: any(b'"t11"' in x.body for x in calls), timeout=15)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    titles = [t for t in _titles(fake, dd_id) if t.startswith("t")]
+    assert titles == sorted(titles), titles  # never an older state after a newer one
+    assert titles[-1] == "t11" and fake.state_of(str(dd_id))["title"] == "t11"
+    assert len(fake.creates()) == 1
+
+
+def test_resolving_sends_the_state_times_postmortem_link_and_tasks_as_todos(
+    server: Running, fake: DatadogServer, clock: FakeClock, db_url: str
+) -> None:
+    w = dd.worker(server, clock, db_url, fake)
+    ref = dd.declare(server, users_impacted=200)
+    w.drain()
+    dd_id, _ = dd.datadog_ids(server, ref)
+    with server.admin() as c:
+        tasks = [{"title": "Rotate the IdP certificate"}, {"title": "Done already", "done": True}]
+        assert c.patch(f"/api/v1/incidents/{ref}", json={"pending_tasks": tasks}).status_code == 200
+        w.drain()
+        clock.advance(600)
+        assert c.post(f"/api/v1/incidents/{ref}/transitions", json={"to": "resolved"}).status_code == 200
+    w.drain()
+    attrs = fake.patches(dd_id)[-1]["data"]["attributes"]
+    assert attrs["fields"]["state"]["value"] == "resolved"
+    assert attrs["resolved"] and attrs["customer_impact_end"] == attrs["resolved"]
+    assert fake.todos == [(dd_id, "Rotate the IdP certificate")]
+    assert len(fake.attachments) == 1
+    got = fake.attachments[0][1]
+    assert got["attachment_type"] == "postmortem"
+    assert got["attachment"]["documentUrl"].endswith(f"/incidents/{ref}/postmortem")
