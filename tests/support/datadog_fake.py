@@ -146,7 +146,17 @@ class DatadogServer(RecordingServer):
             if call.body:
                 call.data = json.loads(call.body)
             with self._mutex:
-                return self._route(call, parts, parse_qs(url.query))
+                answer = self._route(call, parts, parse_qs(url.query))
+                late = (
+                    self._after_create.popleft()
+                    if call.method == "POST"
+                    and answer[0] == 201
+                    and parts == ["api", "v2", "incidents"]
+                    and self._after_create
+                    else 0.0
+                )
+            time.sleep(late)  # Datadog acted; the caller may be gone (timed out, killed)
+            return answer
         except Invalid as exc:
             return 400, json_, {"errors": [{"status": "400", "title": "Bad Request", "detail": str(exc)}]}
 
@@ -231,8 +241,6 @@ class DatadogServer(RecordingServer):
             "commander": _relationships(data),
         }
         self.incidents[incident["id"]] = incident
-        if self._after_create:
-            time.sleep(self._after_create.popleft())  # Datadog acted; the caller may be gone
         return 201, {"Content-Type": "application/json"}, {"data": self._doc(incident)}
 
     def _patch(self, call: Call, incident: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
