@@ -195,7 +195,7 @@ def record(session: Session, *, policy: Policy, settings_keys: str, job: Job, ou
     if err is None:
         row.synced_version, row.synced_at, row.noticed_at = job.version, now, None
         row.attempts, row.last_error, row.failing_since, row.next_attempt_at = 0, None, None, None
-        row.sent = rules.remember(list(row.sent or []), rules.snapshot_fingerprint(job.snap))
+        row.sent = rules.remember(list(row.sent or []), rules.snapshot_fingerprint(job.snap), now)
         row.todos = [*(row.todos or []), *job.todos]
         row.postmortem_attached = row.postmortem_attached or job.postmortem
         session.execute(delete(DatadogPause))

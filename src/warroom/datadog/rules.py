@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 # Datadog knows active, stable, resolved (completed only where an org enabled it): ours map onto those.
@@ -107,8 +107,19 @@ def patch_body(snap: Snapshot, *, datadog_id: str, commander_id: str | None) -> 
     }
 
 
-def remember(sent: list[str], fp: str) -> list[str]:
-    return [*(x for x in sent if x != fp), fp][-KEEP_SENT:]
+def remember(sent: list[str], fp: str, now: datetime) -> list[str]:
+    """Keep `fingerprint@epoch` of the states recently sent (the newest last)."""
+    return [*(x for x in sent if not x.startswith(fp + "@")), f"{fp}@{int(now.timestamp())}"][-KEEP_SENT:]
+
+
+def sent_recently(sent: list[str], fp: str, now: datetime, window: timedelta) -> bool:
+    """Our own state coming back (Datadog notifies every change, ours too): only within `window`, so a
+    person in Datadog who later puts back a state we once sent is still heard."""
+    for item in sent:
+        got, _, at = item.partition("@")
+        if got == fp and at.isdigit() and now.timestamp() - int(at) <= window.total_seconds():
+            return True
+    return False
 
 
 # ---- inbound: a Datadog incident notification rule's webhook

@@ -269,6 +269,7 @@ class Datadog(Strict):
     priorities: list[Priority] = ["P1", "P2"]  # our incidents mirrored to Datadog
     coalesce: Duration = timedelta(seconds=2)  # wait this long after a change: a burst is one PATCH
     auth_retry: Duration = timedelta(minutes=1)  # paused on 401/403: try again this often
+    echo_window: Duration = timedelta(minutes=5)  # a notification of a state we sent this recently is our echo
     todos: bool = True  # pending tasks become Datadog todos
     inbound_priority: dict[str, Priority] = {"SEV-1": "P1", "SEV-2": "P2", "SEV-3": "P3"}  # else P4
     inbound_service: str | None = None  # service of a Datadog incident naming none of ours
