@@ -138,7 +138,7 @@ def test_refused_keys_pause_the_mirror_show_on_healthz_and_resume(
     first, second = dd.declare(server), dd.declare(server, title="Second")
     w.drain()
     assert fake.incidents == {}
-    assert len([c for c in fake.calls if c.method == "POST"]) == 1  # paused at the first refusal
+    assert len([c for c in fake.calls if c.method == "POST"]) <= 2  # those in flight together, then paused
     with server.admin() as c:
         health = c.get("/healthz").json()
         assert health["status"] == "degraded"
@@ -147,7 +147,7 @@ def test_refused_keys_pause_the_mirror_show_on_healthz_and_resume(
         )
         assert any("Datadog mirror is paused" in w for w in health["warnings"])
         assert "datadog-paused" in _room(server, first)
-    assert dd.mirror_row(server, first).attempts == 0  # not charged to the incident
+    assert dd.mirror_row(server, first).attempts == dd.mirror_row(server, second).attempts == 0  # not charged
     calls = len(fake.calls)
     clock.advance(30)
     w.drain()

@@ -39,7 +39,7 @@ def _env(tmp_path: Path, db_url: str, fake: DatadogServer) -> tuple[Policy, dict
     raw = policy_raw(
         channels={},
         routes={},
-        notifications={"lease": "3s", "timeout": "20s"},
+        notifications={"lease": "3s", "timeout": "2s"},  # the mirror's own lease: 4 x 2s + 1s
         worker={"poll_interval": "50ms", "heartbeat_every": "500ms"},
         datadog={"coalesce": "0s"},
     )
@@ -115,7 +115,7 @@ def test_a_worker_killed_after_datadog_created_the_incident_never_duplicates_it(
     first = _start(env)
     try:
         assert fake.wait_for(lambda calls: any(c.method == "POST" for c in calls), timeout=20)
-        time.sleep(0.2)
+        time.sleep(0.2)  # well within the 2s the first worker waits for the answer
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     finally:
@@ -125,7 +125,7 @@ def test_a_worker_killed_after_datadog_created_the_incident_never_duplicates_it(
     assert row.create_attempts == 1 and row.lease_until is not None
     second = _start(env)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 40
         while _read(db_url)[1].datadog_id is None and time.monotonic() < deadline:
             time.sleep(0.2)
         fake.wait_for(lambda calls: any(c.method == "PATCH" and c.ok for c in calls), timeout=10)

@@ -108,6 +108,46 @@ def test_slack_rate_limits_errors_and_timeouts(run: Run) -> None:
     checks.all_hold(run)
 
 
+@pytest.fixture
+def dd_run(cluster: PgCluster, tmp_path: Path) -> Iterator[Run]:
+    r = Run(cluster, tmp_path, datadog=True)
+    try:
+        yield r
+    finally:
+        r.close()
+        LOGS.append(r.logs())
+        SECRETS.extend(r.secrets)
+        print(f"\nfault run figures: {r.notes}")
+
+
+def test_datadog_outage(dd_run: Run) -> None:
+    """Datadog answers 500, then 429 with its reset, then too slowly (it still creates: the marker
+    search must find those), then comes back: every incident stands there once, current."""
+    dd = dd_run.dd
+    assert dd is not None
+
+    def outage(r: Run) -> None:
+        rate_limited = Fault(status=429, body='{"errors": ["Rate limit exceeded"]}', retry_after=1)
+        for fault in (Fault.http(500, '{"errors": ["Internal Server Error"]}'), rate_limited, Fault.slow(3)):
+            seen, start = len(dd.calls), time.monotonic()
+            dd.fail_always(fault)
+            time.sleep(r.seconds * 0.12)
+            dd.wait_for(
+                lambda calls, fault=fault, seen=seen: any(
+                    c.fault is not None and (c.fault.status, c.fault.delay) == (fault.status, fault.delay)
+                    for c in calls[seen:]
+                ),
+                timeout=max(0.0, 60 - (time.monotonic() - start)),
+            )
+        dd.clear()
+
+    dd_run.drive(outage, at=0.3)
+    kinds = {(c.fault.status, c.fault.delay > 0) for c in dd.calls if c.fault is not None}
+    assert {(500, False), (429, False), (200, True)} <= kinds, kinds
+    checks.all_hold(dd_run)
+    checks.datadog_mirrored_once(dd_run)
+
+
 def test_postgres_restarted(run: Run) -> None:
     def restart(r: Run) -> None:
         start = utcnow()

@@ -10,11 +10,11 @@ if TYPE_CHECKING:
 
 def register(registry: Registry) -> None:
     from warroom.core.hooks import RoomPanel
-    from warroom.datadog import health, mirror, routes, tracking, views
+    from warroom.datadog import health, jobs, routes, tracking, views
 
     tracking.install()
     registry.add_router(routes.router)
     registry.templates.append("warroom.datadog")
     registry.room_panels.append(RoomPanel(template="_datadog_panel.html", context=views.room_panel))
-    registry.worker_tasks.append(mirror.worker_task)
+    registry.worker_tasks.append(jobs.worker_task)
     registry.health.append(health.check)

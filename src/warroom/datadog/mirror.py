@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from warroom.core.hooks import WorkerContext
-from warroom.datadog import client, rules
+from warroom.datadog import rules
 from warroom.datadog.client import Api, AuthFailed, Created, DatadogError, Gone, Refused, Retry
 from warroom.datadog.models import DatadogMirror, DatadogPause, DatadogUser
 from warroom.incidents import postmortems
@@ -47,6 +49,7 @@ class Job:
     commander_cached: bool
     postmortem: bool
     todos: list[str] = field(default_factory=list)
+    deadline: float = 0.0  # time.monotonic() when the lease runs out: no call may outlive it
 
 
 @dataclass
@@ -92,6 +95,12 @@ def _snapshot(session: Session, policy: Policy, incident: Incident, email: str |
     )
 
 
+def lease(policy: Policy) -> timedelta:
+    """How long a claim holds an incident: the policy's lease, and never less than the four calls a
+    send may make (user, search, create, update) each waiting up to the policy's timeout."""
+    return max(policy.notifications.lease, 4 * policy.notifications.timeout + timedelta(seconds=1))
+
+
 def claim(session: Session, *, policy: Policy, now: datetime, limit: int) -> list[Job]:
     """Lease dirty rows whose coalescing window has passed; a create is counted before it is sent."""
     rows = session.scalars(
@@ -118,7 +127,7 @@ def claim(session: Session, *, policy: Policy, now: datetime, limit: int) -> lis
         if row.noticed_at is None and policy.datadog.coalesce:
             row.noticed_at, row.next_attempt_at = now, now + policy.datadog.coalesce
             continue
-        row.lease_until, row.claimed_by = now + policy.notifications.lease, WORKER_ID
+        row.lease_until, row.claimed_by = now + lease(policy), WORKER_ID
         row.attempts += 1
         if not linked:
             row.marker = row.marker or f"warroom-{incident.ref}-{uuid.uuid4().hex[:16]}"
@@ -139,9 +148,17 @@ def claim(session: Session, *, policy: Policy, now: datetime, limit: int) -> lis
                 commander_cached=cached,
                 postmortem=snap.postmortem_url is not None and not row.postmortem_attached,
                 todos=[t for t in snap.tasks if t not in (row.todos or [])] if policy.datadog.todos else [],
+                deadline=time.monotonic() + lease(policy).total_seconds(),
             )
         )
     return jobs
+
+
+def _in_lease(api: Api, job: Job) -> None:
+    """A call that could end after our lease would overlap another worker's claim of this incident
+    (two creates at once are two Datadog incidents): stop here, the rest is retried."""
+    if job.deadline and time.monotonic() + api.timeout >= job.deadline:
+        raise Retry("the lease would run out before the next call could end; continuing on the next claim")
 
 
 def send(api: Api, job: Job) -> Outcome:
@@ -149,23 +166,29 @@ def send(api: Api, job: Job) -> Outcome:
     out = Outcome(commander_id=job.commander_id)
     try:
         if not job.commander_cached and job.snap.commander_email:
+            _in_lease(api, job)
             out.commander_id = api.user_id(job.snap.commander_email)
             out.looked_up = True
         datadog_id = job.datadog_id
         if datadog_id is None:
-            found = api.search(job.marker) if job.search_first else []
+            found: list[Created] = []
+            if job.search_first:  # an earlier create may have reached Datadog: look before creating
+                _in_lease(api, job)
+                found = api.search(job.marker)
             if found:
                 log.info("datadog: %s was created by an earlier attempt (%s): adopted", job.snap.ref, found[0].id)
-            out.created = (
-                found[0]
-                if found
-                else api.create(rules.create_body(job.snap, marker=job.marker, commander_id=out.commander_id))
-            )
+                out.created = found[0]
+            else:
+                _in_lease(api, job)
+                out.created = api.create(rules.create_body(job.snap, marker=job.marker, commander_id=out.commander_id))
             datadog_id = out.created.id
+        _in_lease(api, job)
         api.patch(datadog_id, rules.patch_body(job.snap, datadog_id=datadog_id, commander_id=out.commander_id))
         if job.postmortem and job.snap.postmortem_url:
+            _in_lease(api, job)
             api.attach_postmortem(datadog_id, job.snap.postmortem_url, f"Postmortem of {job.snap.ref}")
         for todo in job.todos:
+            _in_lease(api, job)
             api.add_todo(datadog_id, todo)
     except Exception as exc:  # noqa: BLE001 - recorded on the row; unknown errors are retried
         out.error = exc
@@ -242,14 +265,15 @@ def _cache_user(session: Session, email: str, user_id: str | None, now: datetime
 
 
 def pause(session: Session, *, keys: str, reason: str, now: datetime, retry: timedelta) -> None:
-    row = session.get(DatadogPause, 1)
-    if row is None:
-        session.add(DatadogPause(id=1, keys=keys, reason=reason, since=now, retry_at=now + retry))
-    else:
-        row.keys, row.reason, row.retry_at = keys, reason, now + retry
+    """One row for the whole mirror (an upsert: several deliveries may be refused at once)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    values = {"keys": keys, "reason": reason, "retry_at": now + retry}
+    session.execute(
+        insert(DatadogPause).values(id=1, since=now, **values).on_conflict_do_update(index_elements=["id"], set_=values)
+    )
 
 
-def _may_run(session: Session, *, keys: str, now: datetime) -> int | None:
+def may_run(session: Session, *, keys: str, now: datetime) -> int | None:
     """How many rows this pass may claim: none while paused, one probe when the pause is due, all
     at once when the keys changed since Datadog refused them."""
     row = session.get(DatadogPause, 1)
@@ -259,40 +283,3 @@ def _may_run(session: Session, *, keys: str, now: datetime) -> int | None:
         session.delete(row)
         return None
     return 1 if now >= row.retry_at else 0
-
-
-def worker_task(ctx: WorkerContext) -> int:
-    """Run by every worker pass; off while the keys are unset."""
-    if not client.enabled(ctx.settings):
-        return 0
-    keys = client.keys_digest(ctx.settings)
-    with ctx.sessions.begin() as session:
-        now = ctx.clock.now()
-        limit = _may_run(session, keys=keys, now=now)
-        if limit == 0:
-            return 0
-        jobs = claim(session, policy=ctx.policy, now=now, limit=limit or ctx.policy.notifications.batch)
-    if not jobs:
-        return 0
-    api = Api(ctx.settings, timeout=ctx.policy.notifications.timeout.total_seconds())
-    done = 0
-    for job in jobs:
-        out = send(api, job)
-        with ctx.sessions.begin() as session:
-            got = record(session, policy=ctx.policy, settings_keys=keys, job=job, out=out, now=ctx.clock.now())
-        done += 1
-        if got == "paused":
-            with ctx.sessions.begin() as session:
-                _release(session, [j.incident_id for j in jobs if j is not job])
-            break
-    return done
-
-
-def _release(session: Session, ids: list[int]) -> None:
-    """Give back rows not started (the mirror paused): no attempt charged."""
-    if ids:
-        session.execute(
-            update(DatadogMirror)
-            .where(DatadogMirror.incident_id.in_(ids), DatadogMirror.claimed_by == WORKER_ID)
-            .values(lease_until=None, claimed_by=None, attempts=DatadogMirror.attempts - 1)
-        )
