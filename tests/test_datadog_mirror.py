@@ -6,13 +6,17 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from tests.support import datadog as dd
 from tests.support.datadog_fake import API_KEY, APP_KEY, DatadogServer
 from tests.support.notify import make_policy
 from tests.support.server import Running
+from tests.support.wired import HOOKS, JOBS
 from warroom.core.clock import FakeClock
+from warroom.datadog.models import DatadogMirror
 from warroom.policy import Policy
+from warroom.worker import Worker
 
 
 @pytest.fixture
@@ -189,3 +193,51 @@ def test_resolving_sends_the_state_times_postmortem_link_and_tasks_as_todos(
     got = fake.attachments[0][1]
     assert got["attachment_type"] == "postmortem"
     assert got["attachment"]["documentUrl"].endswith(f"/incidents/{ref}/postmortem")
+
+
+def test_an_incident_declared_by_the_ingest_writer_process_is_mirrored_too(
+    engine: Engine, fake: DatadogServer, db_url: str, policy: Policy
+) -> None:
+    """The writer process gets the hooks pickled, not the wiring: the mirror's tracking comes with them."""
+    import json
+
+    from tests.support.alerts import FIXTURES
+    from tests.support.server import ThreadedServer, http_client
+    from warroom.app import create_app
+    from warroom.core.clock import SystemClock
+    from warroom.core.db import session_factory
+    from warroom.core.settings import Settings
+    from warroom.incidents.models import Incident
+    from warroom.users import service as users
+
+    with session_factory(engine).begin() as s:
+        _, token = users.create_token(s, now=SystemClock().now(), user=None, kind="ingest", name="events")
+    app = create_app(Settings(database_url=db_url), policy=policy, engine=engine, ingest_process=True)
+    server = ThreadedServer(app).start()
+    try:
+        assert app.fastpath.process is not None
+        with http_client() as c:
+            r = c.post(
+                f"{server.url}/api/v1/ingest/events",
+                content=(FIXTURES / "events_trigger.json").read_bytes(),
+                headers={"Authorization": f"Bearer {token}", "content-type": "application/json"},
+            )
+            assert r.status_code == 202, r.text
+        with session_factory(engine)() as s:
+            (inc,) = s.query(Incident).all()
+            assert inc.priority == "P1" and inc.declared_automatically
+            assert s.get(DatadogMirror, inc.id) is not None  # marked in the writer's own transaction
+        w = Worker(
+            session_factory(engine),
+            settings=dd.settings(db_url, fake),
+            policy=policy,
+            clock=SystemClock(),
+            worker_id="dd-writer-test",
+            jobs=JOBS,
+            hooks=HOOKS,
+        )
+        w.drain()
+        assert len(fake.creates()) == 1
+        assert json.loads(fake.creates()[0].body)["data"]["attributes"]["title"] == inc.title
+    finally:
+        server.stop()
