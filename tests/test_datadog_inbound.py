@@ -152,3 +152,18 @@ def test_tokens_and_bodies_are_checked(server: Running) -> None:
     assert r.status_code == 422 and "INCIDENT_UUID" in r.text
     r = send(server, token, notification(fields={"services": ["nothing-of-ours"]}))
     assert r.status_code == 422 and "inbound_service" in r.text
+
+
+def test_a_datadog_incident_naming_none_of_our_services_takes_the_policys_inbound_service(
+    server: Running, fake: DatadogServer
+) -> None:
+    server.state.policy = make_policy(datadog={"inbound_service": "sis"})
+    token = ingest_token(server, "datadog-incident")
+    body = notification(fields={"services": ["billing"]}, severity="SEV-4", commander=None)
+    r = send(server, token, body)
+    assert r.status_code == 200, r.text
+    inc = dd.incident(server, r.json()["incident"])
+    assert inc["services"] == ["sis"] and inc["priority"] == "P4" and inc["severity"] == "SEV-4"
+    assert inc["declared_automatically"]  # no person to command it: as an automatic declaration
+    with pytest.raises(ValueError, match="inbound_service"):
+        make_policy(datadog={"inbound_service": "nope"})

@@ -334,6 +334,8 @@ class Policy(Strict):
                 raise ValueError(f"triage.severity_rules.{rule.id}: unknown severity {rule.severity}")
         if self.triage.default_severity not in sev_keys:
             raise ValueError(f"triage.default_severity: unknown severity {self.triage.default_severity}")
+        if self.datadog.inbound_service and self.datadog.inbound_service not in keys:
+            raise ValueError(f"datadog.inbound_service: unknown service {self.datadog.inbound_service}")
         for item, names in self.oob.checklist_roles.items():
             bad = [r for r in names if r not in USER_ROLES and r not in self.roles]
             if bad:
