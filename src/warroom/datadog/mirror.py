@@ -200,18 +200,18 @@ def _mine(row: DatadogMirror | None, now: datetime) -> bool:
 
 
 def record(session: Session, *, policy: Policy, settings_keys: str, job: Job, out: Outcome, now: datetime) -> str:
-    """Write what happened, only while we still hold the lease; returns the row's outcome."""
+    """Write what happened, only while we still hold the lease; returns the row's outcome. The
+    incident row is written (locked) before the mirror row, the order of every use case whose
+    change marks the mirror row: never the other way round (a deadlock on PostgreSQL)."""
+    if out.created is not None:
+        _link(session, job.incident_id, out.created)  # even with the lease lost: the id must never be lost
     row = session.get(DatadogMirror, job.incident_id, with_for_update=True)
+    if out.created is not None and row is not None:
+        row.state = "linked"
     if row is None or not _mine(row, now):
-        if out.created is not None and row is not None:
-            row.state = "linked"  # the lease ran out, but the id we got must never be lost
-            _link(session, job.incident_id, out.created)
         log.warning("datadog mirror of %s: lease lost before recording the outcome", job.snap.ref)
         return "lost"
     row.lease_until, row.claimed_by = None, None
-    if out.created is not None:
-        row.state = "linked"
-        _link(session, job.incident_id, out.created)
     if out.looked_up and job.snap.commander_email:
         _cache_user(session, job.snap.commander_email, out.commander_id, now)
     err = out.error
