@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import event, inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from warroom.datadog.models import DatadogMirror
 from warroom.incidents.models import Incident
@@ -65,7 +65,13 @@ def _after_flush(session: Session, context: Any) -> None:
     connection.execute(stmt)
 
 
+def _transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # quiet lasts one transaction, whatever reuses the session next
+        session.info.pop(QUIET, None)
+
+
 def install() -> None:
     """Listen on every session of this process (idempotent: the wiring may be built more than once)."""
     if not event.contains(Session, "after_flush", _after_flush):
         event.listen(Session, "after_flush", _after_flush)
+        event.listen(Session, "after_transaction_end", _transaction_end)
