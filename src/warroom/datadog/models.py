@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from warroom.core.db import Base, JSONType, UTCDateTime
@@ -16,7 +16,15 @@ class DatadogMirror(Base):
     transaction), `synced_version` once Datadog holds that state; a worker sends only the latest."""
 
     __tablename__ = "datadog_mirror"
-    __table_args__ = (Index("ix_datadog_mirror_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        # the claim reads only dirty rows: a partial index keeps each worker pass small however many incidents
+        Index(
+            "ix_datadog_mirror_dirty",
+            "incident_id",
+            postgresql_where=text("version > synced_version"),
+            sqlite_where=text("version > synced_version"),
+        ),
+    )
 
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|linked|skipped|dead|deleted

@@ -52,7 +52,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("incident_id", name=op.f("pk_datadog_mirror")),
     )
     with op.batch_alter_table("datadog_mirror", schema=None) as batch_op:
-        batch_op.create_index("ix_datadog_mirror_due", ["state", "next_attempt_at"], unique=False)
+        batch_op.create_index(
+            "ix_datadog_mirror_dirty",
+            ["incident_id"],
+            unique=False,
+            postgresql_where=sa.text("version > synced_version"),
+            sqlite_where=sa.text("version > synced_version"),
+        )
     op.create_table(
         "datadog_users",
         sa.Column("email", sa.String(length=320), nullable=False),
@@ -85,7 +91,7 @@ def downgrade() -> None:
     op.drop_table("datadog_pause")
     op.drop_table("datadog_users")
     with op.batch_alter_table("datadog_mirror", schema=None) as batch_op:
-        batch_op.drop_index("ix_datadog_mirror_due")
+        batch_op.drop_index("ix_datadog_mirror_dirty")
     op.drop_table("datadog_mirror")
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_incidents_datadog_id"), type_="unique")
