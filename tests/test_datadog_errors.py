@@ -190,3 +190,25 @@ def test_a_datadog_incident_deleted_there_stops_its_mirror(
         assert len(fake.calls) == calls  # no longer mirrored
         assert "deleted in Datadog" in _room(server, ref)
     assert fake.incidents == {}
+
+
+def test_a_refused_todo_does_not_stop_the_mirror(
+    server: Running, fake: DatadogServer, clock: FakeClock, db_url: str
+) -> None:
+    w = dd.worker(server, clock, db_url, fake)
+    ref = dd.declare(server, pending_tasks=[{"title": "Page the IdP vendor"}])
+    w.drain()
+    dd_id, _ = dd.datadog_ids(server, ref)
+    assert fake.todos == [(dd_id, "Page the IdP vendor")]
+    with server.admin() as c:
+        tasks = [{"title": "Page the IdP vendor"}, {"title": "Rotate keys"}]
+        c.patch(f"/api/v1/incidents/{ref}", json={"pending_tasks": tasks, "title": "New title"})
+    # the PATCH passes, the todo is refused (a 400 in Datadog's string shape)
+    calls = len(fake.calls)
+    fake.fail_next(Fault.late_answer(0))  # the PATCH: answered normally
+    fake.fail_next(Fault.http(400, '{"errors": ["Todos are not enabled"]}'))
+    w.drain()
+    row = dd.mirror_row(server, ref)
+    assert row.state == "linked" and row.synced_version == row.version
+    assert fake.state_of(str(dd_id))["title"] == "New title"
+    assert "Todos are not enabled" in (row.last_error or "") and len(fake.calls) > calls

@@ -57,6 +57,7 @@ class Outcome:
     created: Created | None = None
     commander_id: str | None = None
     looked_up: bool = False
+    extras_failed: str | None = None  # Datadog refused the postmortem link or a todo (the state went)
     error: DatadogError | Exception | None = None
 
 
@@ -184,12 +185,15 @@ def send(api: Api, job: Job) -> Outcome:
             datadog_id = out.created.id
         _in_lease(api, job)
         api.patch(datadog_id, rules.patch_body(job.snap, datadog_id=datadog_id, commander_id=out.commander_id))
-        if job.postmortem and job.snap.postmortem_url:
-            _in_lease(api, job)
-            api.attach_postmortem(datadog_id, job.snap.postmortem_url, f"Postmortem of {job.snap.ref}")
-        for todo in job.todos:
-            _in_lease(api, job)
-            api.add_todo(datadog_id, todo)
+        try:  # extras: a refusal here must not stop the incident's own state from being mirrored
+            if job.postmortem and job.snap.postmortem_url:
+                _in_lease(api, job)
+                api.attach_postmortem(datadog_id, job.snap.postmortem_url, f"Postmortem of {job.snap.ref}")
+            for todo in job.todos:
+                _in_lease(api, job)
+                api.add_todo(datadog_id, todo)
+        except Refused as exc:
+            out.extras_failed = exc.reason
     except Exception as exc:  # noqa: BLE001 - recorded on the row; unknown errors are retried
         out.error = exc
     return out
@@ -217,10 +221,12 @@ def record(session: Session, *, policy: Policy, settings_keys: str, job: Job, ou
     err = out.error
     if err is None:
         row.synced_version, row.synced_at, row.noticed_at = job.version, now, None
-        row.attempts, row.last_error, row.failing_since, row.next_attempt_at = 0, None, None, None
+        row.attempts, row.failing_since, row.next_attempt_at = 0, None, None
         row.sent = rules.remember(list(row.sent or []), rules.snapshot_fingerprint(job.snap), now)
-        row.todos = [*(row.todos or []), *job.todos]
-        row.postmortem_attached = row.postmortem_attached or job.postmortem
+        row.last_error = f"the state is current; Datadog refused: {out.extras_failed}" if out.extras_failed else None
+        if not out.extras_failed:  # else tried again with the next change
+            row.todos = [*(row.todos or []), *job.todos]
+            row.postmortem_attached = row.postmortem_attached or job.postmortem
         session.execute(delete(DatadogPause))
         return "sent"
     reason = err.reason if isinstance(err, DatadogError) else f"{type(err).__name__}: {err}"
