@@ -212,3 +212,18 @@ def test_a_refused_todo_does_not_stop_the_mirror(
     assert row.state == "linked" and row.synced_version == row.version
     assert fake.state_of(str(dd_id))["title"] == "New title"
     assert "Todos are not enabled" in (row.last_error or "") and len(fake.calls) > calls
+
+
+def test_the_incident_room_and_api_show_the_datadog_link(
+    server: Running, fake: DatadogServer, clock: FakeClock, db_url: str
+) -> None:
+    w = dd.worker(server, clock, db_url, fake)
+    server.state.settings = dd.settings(db_url, fake, datadog_site="us3.datadoghq.com")
+    ref = dd.declare(server)
+    w.drain()
+    page = _room(server, ref)
+    assert 'id="datadog-link"' in page and "Datadog incident #1" in page
+    with server.admin() as c:
+        got = c.get(f"/api/v1/incidents/{ref}/datadog").json()
+    assert got["datadog_url"] == "https://us3.datadoghq.com/incidents/1"
+    assert got["state"] == "linked" and got["in_sync"] and got["datadog_public_id"] == 1
