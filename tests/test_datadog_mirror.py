@@ -237,6 +237,10 @@ def test_an_incident_declared_by_the_ingest_writer_process_is_mirrored_too(
             hooks=HOOKS,
         )
         w.drain()
+        got = fake.wait_for(lambda calls: any(c.method == "POST" and c.ok for c in calls), timeout=10)
+        with session_factory(engine)() as s:
+            row = s.get(DatadogMirror, inc.id)
+            assert got, (fake.calls, row and (row.state, row.version, row.synced_version, row.last_error))
         assert len(fake.creates()) == 1
         assert json.loads(fake.creates()[0].body)["data"]["attributes"]["title"] == inc.title
     finally:
