@@ -16,6 +16,7 @@ CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlin
 DOMAINS = (
     "alerts",
     "audit",
+    "datadog",
     "deploys",
     "incidents",
     "ingest",

@@ -3,6 +3,7 @@
 from warroom.alerts.models import Alert, AlertEvent
 from warroom.core.audit import AuditEntry
 from warroom.core.db import Base
+from warroom.datadog.models import DatadogDelivery, DatadogMirror, DatadogPause, DatadogUser
 from warroom.deploys.models import OobRequest
 from warroom.incidents.models import (
     EscalationPage,
@@ -24,6 +25,10 @@ __all__ = [
     "ApiToken",
     "AppSetting",
     "ChannelPace",
+    "DatadogDelivery",
+    "DatadogMirror",
+    "DatadogPause",
+    "DatadogUser",
     "Base",
     "DueJob",
     "Incident",

@@ -12,6 +12,7 @@ from warroom.core.hooks import (
     HealthCheck,
     Hooks,
     MetricsSource,
+    ProcessSetup,
     RoomPanel,
     SectionProvider,
     WorkerTask,
@@ -37,6 +38,7 @@ class Registry:
     health: list[HealthCheck] = field(default_factory=list)
     worker_tasks: list[WorkerTask] = field(default_factory=list)
     deactivation: list[DeactivationCheck] = field(default_factory=list)
+    process_setup: list[ProcessSetup] = field(default_factory=list)
 
     def add_router(self, router: APIRouter) -> None:
         self.routers.append(router)
@@ -66,5 +68,6 @@ class Registry:
             health=tuple(self.health),
             worker_tasks=tuple(self.worker_tasks),
             deactivation=tuple(self.deactivation),
+            process_setup=tuple(self.process_setup),
             templates=tuple(self.templates),
         )

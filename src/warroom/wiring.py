@@ -11,6 +11,7 @@ from collections.abc import Callable
 from warroom import (
     alerts,
     audit,
+    datadog,
     deploys,
     incidents,
     ingest,
@@ -35,6 +36,7 @@ DOMAINS: tuple[Callable[[Registry], None], ...] = (
     incidents.register,
     deploys.register,
     ingest.register,
+    datadog.register,
     reports.register,
     status.register,
 )

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from tests.faults.scenario import CADENCE_S, REMIND_BEFORE_S, Run
 from warroom.alerts.models import Alert, AlertEvent
+from warroom.datadog.models import DatadogMirror
 from warroom.incidents.models import Incident, IncidentService, StatusUpdate
 from warroom.notifications.models import Notification
 
@@ -203,6 +204,33 @@ def _story(inc: Incident, ups: list[StatusUpdate], notes: list[Notification]) ->
 def _around(text: str, needle: str, width: int = 1500) -> str:
     i = text.find(needle)
     return text[max(0, i - 200) : i + width] if i >= 0 else ""
+
+
+def datadog_mirrored_once(run: Run) -> None:
+    """After a Datadog outage: every mirrored incident stands in Datadog exactly once (no create
+    duplicated by a retry after a 5xx or a timeout), holding our latest title, severity and state."""
+    assert run.dd is not None
+    with run.sessions() as s:
+        incidents = list(s.scalars(select(Incident).order_by(Incident.id)))
+        rows = {r.incident_id: r for r in s.scalars(select(DatadogMirror))}
+    mirrored = [i for i in incidents if i.priority in ("P1", "P2") or i.datadog_id]
+    assert mirrored, "no incident to mirror: the scenario did not exercise the mirror"
+    unsynced = [i.ref for i in mirrored if i.datadog_id is None or rows[i.id].version > rows[i.id].synced_version]
+    assert not unsynced, f"not mirrored (current) once Datadog was back: {unsynced[:10]}"
+    markers = Counter(
+        m.group(0)
+        for inc in run.dd.incidents.values()
+        for m in [re.search(r"warroom-INC-\d+-[0-9a-f]+", inc["cells"])]
+        if m
+    )
+    assert len(run.dd.incidents) == len(mirrored), (len(run.dd.incidents), len(mirrored))
+    assert max(markers.values()) == 1 and len(markers) == len(mirrored), "a Datadog incident was created twice"
+    states = {"active": "active", "stable": "stable", "resolved": "resolved", "completed": "resolved"}
+    for inc in mirrored:
+        got = run.dd.state_of(str(inc.datadog_id))
+        assert (got["title"], got["severity"], got["state"]) == (inc.title, inc.severity, states[inc.state]), inc.ref
+    run.notes["datadog_incidents"] = len(run.dd.incidents)
+    run.notes["datadog_calls"] = Counter(c.method for c in run.dd.calls)
 
 
 def all_hold(run: Run, *, allow_db_warnings: bool = False) -> None:

@@ -17,6 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from tests.faults import load
+from tests.support import datadog_fake
+from tests.support.datadog_fake import DatadogServer
 from tests.support.http_fakes import SlackApiServer
 from tests.support.notify import policy_raw
 from tests.support.pgcluster import PgCluster
@@ -24,6 +26,7 @@ from tests.support.procs import ApiProc, Proc, env_for, worker_proc
 from warroom import migrate
 from warroom.core.clock import utcnow
 from warroom.core.db import make_engine, session_factory
+from warroom.datadog.models import DatadogMirror
 from warroom.incidents.models import Incident
 from warroom.notifications.models import Notification
 from warroom.scheduler.models import DueJob
@@ -96,10 +99,12 @@ class Run:
     fault_windows: list[tuple[datetime, datetime]] = field(default_factory=list)
     ambiguous: set[str] = field(default_factory=set)  # idempotency keys in flight at a SIGKILL
     notes: dict[str, Any] = field(default_factory=dict)
+    datadog: bool = False  # also mirror incidents to a local Datadog (its outage scenario)
 
     def __post_init__(self) -> None:
         self.seconds = load_seconds(self.events)
         self.slack = SlackApiServer(token=SLACK_TOKEN).start()
+        self.dd = DatadogServer().start() if self.datadog else None
         self.cluster.recreate_database()
         migrate.upgrade(self.cluster.url)
         self.engine: Engine = make_engine(self.cluster.url, pool_size=4, max_overflow=4)
@@ -134,7 +139,18 @@ class Run:
             WARROOM_INGEST_BURST="100000",
             WARROOM_DB_POOL_SIZE="8",
             WARROOM_DB_MAX_OVERFLOW="8",
+            **(
+                {
+                    "WARROOM_DATADOG_API_KEY": datadog_fake.API_KEY,
+                    "WARROOM_DATADOG_APP_KEY": datadog_fake.APP_KEY,
+                    "WARROOM_DATADOG_API_URL": self.dd.base,
+                }
+                if self.dd
+                else {}
+            ),
         )
+        if self.dd:
+            self.secrets += [datadog_fake.API_KEY, datadog_fake.APP_KEY]
         self.apis = [ApiProc(self.env, self.dir / f"api{i}.log") for i in (1, 2)]
         self.workers = [worker_proc(self.env, self.dir / f"worker{i}.log") for i in (1, 2)]
         for w in self.workers:
@@ -215,6 +231,8 @@ class Run:
                     )
                     or 0
                 )
+            if self.dd is not None:
+                pending += self._datadog_waiting()
             if not pending and not overdue and time.monotonic() - t0 >= min_tail:
                 break
             time.sleep(0.5)
@@ -224,6 +242,23 @@ class Run:
         for p in self.apis:
             p.stop()
         self.slack.stop()
+        if self.dd is not None:
+            self.dd.stop()
+
+    def _datadog_waiting(self) -> int:
+        """Incidents whose latest state Datadog does not hold yet (the mirror's dirty rows)."""
+        with self.sessions() as s:
+            return (
+                s.scalar(
+                    select(func.count())
+                    .select_from(DatadogMirror)
+                    .where(
+                        DatadogMirror.state.in_(("pending", "linked")),
+                        DatadogMirror.version > DatadogMirror.synced_version,
+                    )
+                )
+                or 0
+            )
 
     def procs(self) -> list[Proc]:
         return [*self.apis, *self.workers]

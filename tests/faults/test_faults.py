@@ -20,6 +20,7 @@ from tests.faults import checks
 from tests.faults.scenario import LEASE_S, Run
 from tests.support.http_fakes import Fault
 from tests.support.pgcluster import PgCluster
+from tests.support.server import http_client
 from warroom.core.clock import utcnow
 from warroom.notifications.models import Notification
 from warroom.scheduler.models import WorkerHeartbeat
@@ -106,6 +107,59 @@ def test_slack_rate_limits_errors_and_timeouts(run: Run) -> None:
     assert {(429, False), (500, False), (200, True)} <= kinds, kinds
     run.notes["slack_faulted_calls"] = len(faulted)
     checks.all_hold(run)
+
+
+@pytest.fixture
+def dd_run(cluster: PgCluster, tmp_path: Path) -> Iterator[Run]:
+    r = Run(cluster, tmp_path, datadog=True)
+    try:
+        yield r
+    finally:
+        r.close()
+        LOGS.append(r.logs())
+        SECRETS.extend(r.secrets)
+        print(f"\nfault run figures: {r.notes}")
+
+
+def test_datadog_outage(dd_run: Run) -> None:
+    """Datadog answers 500, then 429 with its reset, then too slowly (it still creates: the marker
+    search must find those), then comes back: every incident stands there once, current."""
+    dd = dd_run.dd
+    assert dd is not None
+
+    def retitle(r: Run, tag: str) -> None:
+        """Changes for the mirror to carry while Datadog is down (status updates change nothing it shows)."""
+        with http_client(timeout=10) as c:
+            for ref in r.incident_refs():
+                c.patch(
+                    f"{r.urls[0]}/api/v1/incidents/{ref}",
+                    json={"title": f"{ref} seen during {tag}"},
+                    headers={"authorization": f"Bearer {r.responder_token}"},
+                )
+
+    def outage(r: Run) -> None:
+        rate_limited = Fault(status=429, body='{"errors": ["Rate limit exceeded"]}', retry_after=1)
+        for fault in (Fault.http(500, '{"errors": ["Internal Server Error"]}'), rate_limited, Fault.slow(3)):
+            seen, start = len(dd.calls), time.monotonic()
+            dd.fail_always(fault)
+            retitle(r, f"{fault.status} {fault.delay}")
+            time.sleep(r.seconds * 0.12)
+            retitle(r, f"{fault.status} {fault.delay} later")
+            dd.wait_for(
+                lambda calls, fault=fault, seen=seen: any(
+                    c.fault is not None and (c.fault.status, c.fault.delay) == (fault.status, fault.delay)
+                    for c in calls[seen:]
+                ),
+                timeout=max(0.0, 60 - (time.monotonic() - start)),
+            )
+        dd.clear()
+
+    dd_run.drive(outage, at=0.1)
+    kinds = {(c.fault.status, c.fault.delay > 0) for c in dd.calls if c.fault is not None}
+    assert {(500, False), (429, False), (200, True)} <= kinds, kinds
+    checks.all_hold(dd_run)
+    checks.datadog_mirrored_once(dd_run)
+    dd_run.notes["datadog_faulted_calls"] = sum(c.fault is not None for c in dd.calls)
 
 
 def test_postgres_restarted(run: Run) -> None:

@@ -76,6 +76,9 @@ class WorkerContext:
 
 # Run by every worker pass outside any transaction (refreshing external calendars); returns work done.
 WorkerTask = Callable[[WorkerContext], int]
+# Run once by every process that builds its AppState, the ingest writer process too (it gets the hooks
+# pickled, not the wiring): e.g. the Datadog mirror's flush listener that marks changed incidents.
+ProcessSetup = Callable[[], None]
 
 
 @dataclass(frozen=True)
@@ -88,4 +91,5 @@ class Hooks:
     health: tuple[HealthCheck, ...] = ()
     worker_tasks: tuple[WorkerTask, ...] = ()
     deactivation: tuple[DeactivationCheck, ...] = ()
+    process_setup: tuple[ProcessSetup, ...] = ()
     templates: tuple[str, ...] = field(default=())  # packages holding a templates/ folder, searched in order

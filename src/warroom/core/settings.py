@@ -27,6 +27,17 @@ class Settings(BaseSettings):
     pagerduty_events_url: str = Field(
         default="https://events.pagerduty.com/", description="PagerDuty Events API v2 host for `pagerduty` channels"
     )
+    datadog_site: str = Field(
+        default="datadoghq.com",
+        description="Datadog site of the incident mirror (us3.datadoghq.com, datadoghq.eu, ...)",
+    )
+    datadog_api_key: str | None = Field(
+        default=None, description="Datadog API key; with the app key, turns the incident mirror on"
+    )
+    datadog_app_key: str | None = Field(
+        default=None, description="Datadog application key (incident_read, incident_write, user_access_read)"
+    )
+    datadog_api_url: str | None = Field(default=None, description="Overrides the site's API base (proxies, tests)")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "warroom@localhost"

@@ -49,6 +49,9 @@ class Incident(Base):
     next_update_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     missed_updates: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # the same incident in Datadog Incident Management (warroom.datadog keeps both in step)
+    datadog_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    datadog_public_id: Mapped[int | None] = mapped_column(Integer)
 
     service_links: Mapped[list[IncidentService]] = relationship(
         back_populates="incident",

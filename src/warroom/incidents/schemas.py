@@ -205,6 +205,8 @@ class IncidentOut(BaseModel):
     next_update_due_at: datetime | None
     missed_updates: int
     updated_at: datetime
+    datadog_id: str | None = Field(None, description="The same incident in Datadog Incident Management (UUID)")
+    datadog_public_id: int | None = Field(None, description="Its public id in Datadog (the number people quote)")
     completion_missing: list[str] = Field(
         [], description="What completion still needs (resolved incidents; empty in lists)"
     )

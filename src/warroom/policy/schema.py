@@ -294,6 +294,19 @@ class Worker(Strict):
     job_batch: int = Field(default=20, ge=1)  # due jobs per pass, so deliveries interleave with jobs
 
 
+class Datadog(Strict):
+    """The Datadog Incidents mirror (on once WARROOM_DATADOG_API_KEY and _APP_KEY are set): which of
+    our incidents stand there too, and how incidents declared there are taken in."""
+
+    priorities: list[Priority] = ["P1", "P2"]  # our incidents mirrored to Datadog
+    coalesce: Duration = timedelta(seconds=2)  # wait this long after a change: a burst is one PATCH
+    auth_retry: Duration = timedelta(minutes=1)  # paused on 401/403: try again this often
+    echo_window: Duration = timedelta(minutes=5)  # a notification of a state we sent this recently is our echo
+    todos: bool = True  # pending tasks become Datadog todos
+    inbound_priority: dict[str, Priority] = {"SEV-1": "P1", "SEV-2": "P2", "SEV-3": "P3"}  # else P4
+    inbound_service: str | None = None  # service of a Datadog incident naming none of ours
+
+
 class Policy(Strict):
     version: Literal[1] = 1
     team: str
@@ -314,6 +327,7 @@ class Policy(Strict):
     oob: Oob = Oob()
     notifications: Notifications = Notifications()
     worker: Worker = Worker()
+    datadog: Datadog = Datadog()
     postmortem_template: str | None = None
     schedules: dict[str, Schedule] = {}
     escalation_policies: dict[str, EscalationPolicy] = {}
@@ -357,6 +371,8 @@ class Policy(Strict):
                 raise ValueError(f"triage.severity_rules.{rule.id}: unknown severity {rule.severity}")
         if self.triage.default_severity not in sev_keys:
             raise ValueError(f"triage.default_severity: unknown severity {self.triage.default_severity}")
+        if self.datadog.inbound_service and self.datadog.inbound_service not in keys:
+            raise ValueError(f"datadog.inbound_service: unknown service {self.datadog.inbound_service}")
         for item, names in self.oob.checklist_roles.items():
             bad = [r for r in names if r not in USER_ROLES and r not in self.roles]
             if bad:
