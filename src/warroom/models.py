@@ -5,9 +5,10 @@ from warroom.core.audit import AuditEntry
 from warroom.core.db import Base
 from warroom.deploys.models import OobRequest
 from warroom.incidents.models import Incident, IncidentService, PostmortemVersion, StatusUpdate, TimelineEntry
-from warroom.notifications.models import ChannelPace, Notification, SlackThread
+from warroom.notifications.models import ChannelPace, Notification, SlackRoom, SlackThread
 from warroom.oncall.models import OncallOverride, OncallSourceCache
 from warroom.scheduler.models import DueJob, WorkerHeartbeat
+from warroom.slack.models import SlackRequest
 from warroom.users.models import ApiToken, AppSetting, User, WebSession
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "OncallSourceCache",
     "OobRequest",
     "PostmortemVersion",
+    "SlackRequest",
+    "SlackRoom",
     "SlackThread",
     "StatusUpdate",
     "TimelineEntry",

@@ -115,7 +115,7 @@ def retry_after(headers: Any) -> float | None:
 _clients = threading.local()
 
 
-def _slack_client(settings: Settings, timeout: float) -> WebClient:
+def slack_client(settings: Settings, timeout: float) -> WebClient:
     """One client per thread and configuration (building one per message costs more than the send)."""
     if not settings.slack_token:
         raise Permanent("not_authed: WARROOM_SLACK_TOKEN is not set")
@@ -143,7 +143,7 @@ def _slack_error(exc: SlackApiError) -> DeliveryError:
 
 
 def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float) -> Result:
-    client = _slack_client(settings, timeout)
+    client = slack_client(settings, timeout)
     kwargs: dict[str, Any] = {
         "channel": chan.channel,
         "text": blocks.cut_escaped(blocks.mrkdwn(out.text, out.payload), blocks.TEXT_LIMIT),
