@@ -126,7 +126,7 @@ def test_declare_prompt_links_only_http(db_url: str, engine: Any, clock: FakeClo
             w.drain()
             posts = slack.posts("#support")
             assert len(posts) == 2, [p["text"] for p in posts]
-            contexts = [p["blocks"][-1]["elements"][0]["text"] for p in posts]
+            contexts = [b["elements"][0]["text"] for p in posts for b in p["blocks"] if b["type"] == "context"]
             assert not any("javascript" in c for c in contexts)
             assert any("<https://grafana.example/d?a=1&amp;b=&lt;2&gt;|" in c for c in contexts), contexts
     finally:
