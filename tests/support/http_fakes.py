@@ -92,6 +92,7 @@ class RecordingServer:
         self.ok_count = 0  # successful answers so far (cheap to poll under load)
         self.lock = threading.Condition()
         self._faults: deque[Fault] = deque()
+        self._path_faults: dict[str, deque[Fault]] = {}
         self._always: Fault | None = None
         outer = self
 
@@ -134,6 +135,11 @@ class RecordingServer:
         with self.lock:
             self._faults.extend(faults)
 
+    def fail_path(self, suffix: str, *faults: Fault) -> None:
+        """Apply `faults` to the next requests whose path ends with `suffix` (`chat.update`) only."""
+        with self.lock:
+            self._path_faults.setdefault(suffix, deque()).extend(faults)
+
     def fail_always(self, fault: Fault) -> None:
         with self.lock:
             self._always = fault
@@ -141,6 +147,7 @@ class RecordingServer:
     def clear(self) -> None:
         with self.lock:
             self._faults.clear()
+            self._path_faults.clear()
             self._always = None
 
     def wait_for(self, predicate: Any, timeout: float = 10) -> bool:
@@ -170,7 +177,8 @@ class RecordingServer:
             at=time.time(),
         )
         with self.lock:
-            fault = self._faults.popleft() if self._faults else self._always
+            by_path = next((q for suffix, q in self._path_faults.items() if q and req.path.endswith(suffix)), None)
+            fault = by_path.popleft() if by_path else self._faults.popleft() if self._faults else self._always
             call.fault = None if fault is not None and fault.late else fault
             self.calls.append(call)
             self.lock.notify_all()

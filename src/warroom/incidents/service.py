@@ -145,7 +145,12 @@ def _set_cadence(session: Session, policy: Policy, incident: Incident, now: date
 def notify(
     session: Session, policy: Policy, incident: Incident, now: datetime, event: str, text: str, **payload: Any
 ) -> None:
-    """Enqueue `event` for the incident with the fields every message's payload carries."""
+    """Enqueue `event` for the incident with the fields every message's payload carries; the
+    declaration carries the live card, and a change the card shows queues its edit (incidents.card)."""
+    from warroom.incidents import card
+
+    if event == "declared":
+        payload["card"] = card.fields(session, policy, incident)
     outbox.enqueue(
         session,
         policy=policy,
@@ -164,6 +169,8 @@ def notify(
             **payload,
         },
     )
+    if event in card.CHANGES or (event == "reminder" and payload.get("kind") == "missed"):
+        card.refresh(session, policy=policy, now=now, incident=incident)
 
 
 def declare(
@@ -266,6 +273,9 @@ def acknowledge(session: Session, *, policy: Policy, now: datetime, actor: str, 
     incident.acknowledged_at = now
     incident.updated_at = now
     add_timeline(session, incident, now=now, actor=actor, kind="acknowledged", text=f"Acknowledged by {actor}")
+    from warroom.incidents import card
+
+    card.refresh(session, policy=policy, now=now, incident=incident)
     return True
 
 

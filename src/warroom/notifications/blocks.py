@@ -123,18 +123,6 @@ def message_buttons(event: str, payload: dict[str, Any]) -> list[dict[str, Any]]
     return []
 
 
-def root_blocks(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """The thread's first message, rewritten by chat.update when state or severity changes."""
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": cut_escaped(header_line(payload), SECTION_LIMIT)}},
-    ]
-    fields = [f"*Commander:* {escape(payload.get('commander', 'n/a'))}"]
-    if opened := _open_link(payload):
-        fields.append(opened)
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " | ".join(fields)}]})
-    return blocks
-
-
 def plain(text: str, payload: dict[str, Any]) -> str:
     """Text for non-Slack channels: Slack mentions become the handles they stand for, emoji codes go."""
     names: dict[str, str] = payload.get("mentions") or {}

@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from warroom import __version__
 from warroom.core.settings import Settings
-from warroom.notifications import blocks, signing
+from warroom.notifications import blocks, card, signing
 from warroom.policy.schema import Channel
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,9 @@ SLACK_PERMANENT = frozenset(
         "ekm_access_denied",
         "token_expired",
         "cannot_reply_to_message",
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
         "org_login_required",
     }
 )
@@ -96,6 +99,7 @@ class Result:
     external_id: str | None
     slack_channel: str | None = None
     notes: list[str] = field(default_factory=list)
+    reroot: bool = False  # a fresh card replaced the thread's deleted first message
 
 
 def retry_after(headers: Any) -> float | None:
@@ -142,12 +146,30 @@ def _slack_error(exc: SlackApiError) -> DeliveryError:
     return Transient(code)
 
 
+def _slack_call(call: Any, **kwargs: Any) -> Any:
+    try:
+        return call(**kwargs)
+    except SlackApiError as exc:
+        raise _slack_error(exc) from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+        raise Transient(f"connection: {type(exc).__name__}: {exc}") from None
+
+
+def _code(error: DeliveryError) -> str:
+    return error.reason.split(":")[0].split(" ")[0]
+
+
 def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float) -> Result:
     client = slack_client(settings, timeout)
+    if out.event == card.CARD_EVENT:
+        return send_card(client, chan, out)
+    as_card = out.event == "declared" and not out.thread_ts and isinstance(out.payload.get("card"), dict)
     kwargs: dict[str, Any] = {
         "channel": chan.channel,
         "text": blocks.cut_escaped(blocks.mrkdwn(out.text, out.payload), blocks.TEXT_LIMIT),
-        "blocks": blocks.message_blocks(out.event, out.text, out.payload),
+        "blocks": card.blocks(out.payload["card"])
+        if as_card
+        else blocks.message_blocks(out.event, out.text, out.payload),
         "unfurl_links": False,
         "metadata": {
             "event_type": "warroom_notification",
@@ -158,35 +180,31 @@ def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
         kwargs["thread_ts"] = out.thread_ts
         if out.event in chan.reply_broadcast:
             kwargs["reply_broadcast"] = True  # also shown in the channel, not only in the thread
-    try:
-        response = client.chat_postMessage(**kwargs)
-    except SlackApiError as exc:
-        raise _slack_error(exc) from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-        raise Transient(f"connection: {type(exc).__name__}: {exc}") from None
-    result = Result(external_id=str(response["ts"]), slack_channel=str(response.get("channel") or chan.channel))
-    if out.root and out.event in ROOT_EVENTS:
-        result.notes.append(update_root(client, out))
-    return result
+    response = _slack_call(client.chat_postMessage, **kwargs)
+    return Result(external_id=str(response["ts"]), slack_channel=str(response.get("channel") or chan.channel))
 
 
-ROOT_EVENTS = frozenset(
-    {"state_changed", "severity_changed", "priority_changed", "resolved", "completed", "commander_changed"}
-)
-
-
-def update_root(client: WebClient, out: Outgoing) -> str:
-    """Keep the thread's first message showing the current state; a failure here loses nothing."""
-    assert out.root is not None
-    channel, ts = out.root
-    try:
-        client.chat_update(
-            channel=channel, ts=ts, text=blocks.header_line(out.payload), blocks=blocks.root_blocks(out.payload)
-        )
-        return "root updated"
-    except Exception as exc:  # noqa: BLE001 - best effort; the threaded reply already went out
-        log.warning("chat.update of %s/%s failed: %s", channel, ts, exc)
-        return f"root update failed: {exc}"
+def send_card(client: WebClient, chan: Channel, out: Outgoing) -> Result:
+    """Edit the incident's first message in place; if it is gone (deleted: `message_not_found`)
+    or there is none yet, post a fresh card, which becomes the thread's first message."""
+    data: dict[str, Any] = out.payload.get("card") or {}
+    fresh = {"text": card.text(data), "blocks": card.blocks(data)}
+    if out.root is not None:
+        channel, ts = out.root
+        try:
+            _slack_call(client.chat_update, channel=channel, ts=ts, **fresh)
+            return Result(external_id=ts, notes=["card updated"])
+        except Permanent as exc:
+            if _code(exc) != "message_not_found":
+                raise
+            log.warning("card of incident %s in %s was deleted: posting a fresh one", out.incident_id, channel)
+    response = _slack_call(client.chat_postMessage, channel=chan.channel, unfurl_links=False, **fresh)
+    return Result(
+        external_id=str(response["ts"]),
+        slack_channel=str(response.get("channel") or chan.channel),
+        notes=["fresh card posted"],
+        reroot=out.root is not None,
+    )
 
 
 def _http_error(status: int, body: str, headers: Any, permanent_codes: frozenset[str]) -> DeliveryError:

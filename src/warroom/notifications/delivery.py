@@ -295,6 +295,13 @@ def _record_sent(session: Session, sent: list[tuple[Claimed, Result]], *, worker
     if threads:
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         session.execute(insert(SlackThread).on_conflict_do_nothing(), threads)
+    for item, r in sent:  # a fresh card replaced a deleted first message: the thread goes on under it
+        if r.reroot and item.id in recorded and r.slack_channel and r.external_id and item.out.incident_id:
+            session.execute(
+                update(SlackThread)
+                .where(SlackThread.incident_id == item.out.incident_id, SlackThread.channel == item.channel)
+                .values(slack_channel=r.slack_channel, ts=r.external_id)
+            )
     return sorted(recorded)
 
 
