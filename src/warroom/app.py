@@ -25,7 +25,6 @@ from warroom.core.state import AppState
 from warroom.ingest.fastpath import FastPath
 from warroom.policy import Policy, load_policy
 from warroom.registry import Registry
-from warroom.slack import entry as slack_entry
 from warroom.web import static
 
 if TYPE_CHECKING:
@@ -111,7 +110,6 @@ def create_app(
     for router in registry.pages:
         app.include_router(router, include_in_schema=False)
     app.include_router(static.router)
-    app.include_router(slack_entry.build_router(registry.slack))
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:

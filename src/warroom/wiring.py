@@ -19,6 +19,7 @@ from warroom import (
     policy,
     reports,
     scheduler,
+    slack,
     status,
     users,
 )
@@ -37,6 +38,7 @@ DOMAINS: tuple[Callable[[Registry], None], ...] = (
     ingest.register,
     reports.register,
     status.register,
+    slack.register,  # the Slack entry point: after every domain whose commands and buttons it serves
 )
 
 
