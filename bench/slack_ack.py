@@ -2,12 +2,12 @@
 p99 < 300 ms) on its own and with the server under ingest load.
 
 `warroom serve --no-worker` in a subprocess on a fresh database, a local Slack Web API
-(tests/support/http_fakes.py: views.open and response_url posts), N open incidents. A client
-sends signed requests as Slack does, one at a time at `--slack-rate`: slash commands that write
-(`note INC-k ...`; the incidents are on `tou`, the alerts on `sis`, so alerts do not join them), read (`status`) and open a modal (`declare`: views.open in the request), and
-buttons that change the incident (`card_take`: a hand-over, a timeline entry, outbox rows, the
-card's edit). Then the same while bench/openloop.c sends new alerts open loop at `--ingest-rate`.
-Needs gcc (Debian).
+(tests/support/http_fakes.py: views.open and response_url posts), N open incidents (on `tou`; the
+alerts are on `sis`, so they do not join them). A client sends signed requests as Slack does, one
+at a time at `--slack-rate`: slash commands that write (`note INC-k ...`), read (`status`) and
+open a modal (`declare`: views.open in the request), and buttons that change the incident
+(`card_take`: a hand-over, a timeline entry, outbox rows, the card's edit). Then the same while
+bench/openloop.c sends new alerts open loop at `--ingest-rate`. Needs gcc (Debian).
 
     PYTHONPATH=src:. python bench/slack_ack.py [--seconds 10] [--ingest-rate 1500] [--db sqlite|postgres]
 """
