@@ -171,6 +171,10 @@ def notify(
     )
     if event in card.CHANGES or (event == "reminder" and payload.get("kind") == "missed"):
         card.refresh(session, policy=policy, now=now, incident=incident)
+    if policy.slack.incident_channels.priorities:
+        from warroom.incidents import room
+
+        room.follow(session, policy=policy, now=now, incident=incident, event=event)
 
 
 def declare(

@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from warroom import __version__
 from warroom.core.settings import Settings
-from warroom.notifications import blocks, card, signing
+from warroom.notifications import blocks, card, rooms, signing
 from warroom.policy.schema import Channel
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,7 @@ class Outgoing:
     incident_id: int | None
     thread_ts: str | None = None
     root: tuple[str, str] | None = None  # (slack channel id, ts) of the thread's first message
+    room: tuple[str | None, str | None] | None = None  # the incident's own channel: (id, card ts), if any
 
 
 @dataclass
@@ -100,6 +101,7 @@ class Result:
     slack_channel: str | None = None
     notes: list[str] = field(default_factory=list)
     reroot: bool = False  # a fresh card replaced the thread's deleted first message
+    room: dict[str, Any] | None = None  # what to record of the incident's own channel
 
 
 def retry_after(headers: Any) -> float | None:
@@ -163,6 +165,8 @@ def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
     client = slack_client(settings, timeout)
     if out.event == card.CARD_EVENT:
         return send_card(client, chan, out)
+    if out.event in rooms.ROOM_EVENTS:
+        return send_room(client, out)
     as_card = out.event == "declared" and not out.thread_ts and isinstance(out.payload.get("card"), dict)
     kwargs: dict[str, Any] = {
         "channel": chan.channel,
@@ -184,6 +188,30 @@ def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
     return Result(external_id=str(response["ts"]), slack_channel=str(response.get("channel") or chan.channel))
 
 
+def _code_of(exc: Exception) -> str:
+    return _code(exc) if isinstance(exc, DeliveryError) else type(exc).__name__
+
+
+def send_room(client: WebClient, out: Outgoing) -> Result:
+    existing = out.room or (None, None)
+    if out.event == rooms.ROOM_ARCHIVE:
+        notes = rooms.archive_room(client, existing[0], _slack_call, _code_of)
+        return Result(external_id=existing[0], notes=notes, room={"archived": True})
+    channel_id, card_ts, notes = rooms.open_room(client, out.payload, existing, _slack_call, _code_of)
+    return Result(external_id=channel_id, notes=notes, room={"slack_channel": channel_id, "card_ts": card_ts})
+
+
+def _room_card(client: WebClient, out: Outgoing, fresh: dict[str, Any]) -> str | None:
+    """The card in the incident's own channel follows the thread's; best effort (noted on the row)."""
+    if out.room is None or not out.room[0] or not out.room[1]:
+        return None
+    try:
+        _slack_call(client.chat_update, channel=out.room[0], ts=out.room[1], **fresh)
+        return "room card updated"
+    except DeliveryError as exc:
+        return f"room card update failed: {exc.reason}"
+
+
 def send_card(client: WebClient, chan: Channel, out: Outgoing) -> Result:
     """Edit the incident's first message in place; if it is gone (deleted: `message_not_found`)
     or there is none yet, post a fresh card, which becomes the thread's first message."""
@@ -193,7 +221,8 @@ def send_card(client: WebClient, chan: Channel, out: Outgoing) -> Result:
         channel, ts = out.root
         try:
             _slack_call(client.chat_update, channel=channel, ts=ts, **fresh)
-            return Result(external_id=ts, notes=["card updated"])
+            room = _room_card(client, out, fresh)
+            return Result(external_id=ts, notes=["card updated", *([room] if room else [])])
         except Permanent as exc:
             if _code(exc) != "message_not_found":
                 raise
