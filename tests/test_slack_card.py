@@ -124,6 +124,15 @@ def test_every_change_edits_the_card_in_place(rig: SlackRig, w: Worker, clock: F
     assert all(p.get("thread_ts") == root["ts"] for p in rig.api.posts("#support")[1:])
 
 
+def test_reminders_carry_the_post_update_button(rig: SlackRig, w: Worker, clock: FakeClock) -> None:
+    ref, _ = _declare(rig, w)
+    clock.advance(timedelta(minutes=25))  # the reminder before the 30-minute due time
+    w.drain()
+    [reminder] = [p for p in rig.api.posts("#support") if p["text"].startswith(":alarm_clock:")]
+    [actions] = [b for b in reminder["blocks"] if b["type"] == "actions"]
+    assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [("card_update", ref)]
+
+
 def test_acknowledge_button_shows_while_unacknowledged(rig: SlackRig, w: Worker) -> None:
     token = ingest_token(rig.server, "datadog")
     accepted(rig.server, token, "datadog", dd(tags="env:prod,service:sis,users_per_hour:4000"))  # P1: auto-declared

@@ -154,3 +154,24 @@ def test_a_worker_killed_between_ack_and_work_loses_nothing(db_url: str, tmp_pat
         finally:
             for p in procs:
                 p.stop()
+
+
+def test_requests_are_forgotten_after_policy_remember_requests(
+    rig: SlackRig, policy: Policy, clock: FakeClock, db_url: str
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from warroom.slack.models import SlackRequest
+
+    ref = _declare(rig)
+    assert rig.slack.slash("UALICE", f"note {ref} remembered", trigger_id="5.5.remember").status_code == 200
+    w = worker(rig.server.state.sessions, policy, clock, db_url, slack=rig.api)
+    w.drain()
+    with rig.server.state.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(SlackRequest)) == 1
+    clock.advance(policy.slack.remember_requests + timedelta(minutes=11))
+    w.drain()
+    with rig.server.state.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(SlackRequest)) == 0

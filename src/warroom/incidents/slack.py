@@ -204,7 +204,7 @@ def prompt_declare(ctx: Ctx) -> Reply:
 
 
 def prompt_dismiss(ctx: Ctx) -> Reply:
-    who = f"<@{ctx.user.slack_id}>" if ctx.user.slack_id else escape(ctx.actor)
+    who = auth.mention(ctx.user)
     return Reply(
         replace={"text": f"Declare prompt dismissed by {who}: no incident.", "blocks": []},
         audit="slack dismiss prompt",
@@ -247,7 +247,7 @@ def declare_submit(ctx: Ctx) -> Reply:
     reply = Reply(audit="slack declare", target=incident.ref)
     url = (meta.get("prompt") or {}).get("response_url")
     if url:
-        who = f"<@{ctx.user.slack_id}>" if ctx.user.slack_id else escape(ctx.actor)
+        who = auth.mention(ctx.user)
         reply.replace = {"text": f"Declared as *{escape(incident.ref)}* by {who}.", "blocks": []}
         reply.response_url = url
     return reply

@@ -270,6 +270,8 @@ class SlackApp(Strict):
     command: str = Field(default="/warroom", pattern=r"^/[a-z0-9_-]{1,31}$")
     create_unknown_users: bool = False  # an unknown Slack user becomes a viewer (cannot declare or act)
     incident_channels: IncidentChannels = IncidentChannels()
+    # how long a request Slack sent is remembered to recognise its retries, double clicks and submits
+    remember_requests: Duration = timedelta(days=1)
 
 
 class Worker(Strict):

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 def register(registry: Registry) -> None:
     """Last in the wiring: the one request URL dispatches to what the domains registered before."""
-    from warroom.slack import cli, entry
+    from warroom.slack import cli, entry, prune
 
     registry.add_router(entry.build_router(registry.slack))
     registry.add_cli(cli.slack_app, "slack")
+    registry.worker_tasks.append(prune.worker_task)

@@ -48,3 +48,12 @@ def resolve(session: Session, *, policy: Policy, now: datetime, slack_id: str, n
     return users.create_user(
         session, now=now, handle=_free_handle(session, name, slack_id), role="viewer", name=name, slack_id=slack_id
     )
+
+
+def mention(user: User) -> str:
+    """`<@U123>` for a linked user (an id that is only letters and digits), else the escaped handle."""
+    from warroom.notifications.blocks import escape
+
+    if user.slack_id and user.slack_id.isalnum():
+        return f"<@{user.slack_id}>"
+    return escape(user.handle)
