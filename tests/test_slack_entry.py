@@ -143,6 +143,10 @@ def test_refused_transition_explains_itself(rig: SlackRig) -> None:
     )
     r = rig.slack.slash("UALICE", "ack INC-999")
     assert "no incident" in r.json()["text"]
+    r = rig.slack.click("UALICE", "card_ack", "<!channel>")  # echoed back escaped, never as markup
+    assert r.status_code == 200
+    assert rig.api.wait_for(lambda calls: any(b"&lt;!channel&gt;" in c.body for c in calls))
+    assert not any(b"<!channel>" in c.body for c in rig.api.calls_to("response"))
 
 
 def test_a_retried_command_runs_once(rig: SlackRig) -> None:

@@ -16,6 +16,9 @@ _NOT_HANDLE = re.compile(r"[^a-z0-9_.-]+")
 
 
 def link_help(slack_id: str) -> str:
+    from warroom.notifications.blocks import escape
+
+    slack_id = escape(slack_id)
     return (
         f"You are not a warroom user yet (Slack id `{slack_id}`). Ask a warroom admin to link you: "
         f"`warroom user add YOUR-HANDLE --slack-id {slack_id}`, or set `slack_id` on your user "

@@ -18,6 +18,7 @@ from warroom.core import metrics
 from warroom.core.errors import Invalid, WarroomError
 from warroom.core.state import AppState
 from warroom.core.uow import UnitOfWork
+from warroom.notifications.blocks import escape
 from warroom.slack import api, auth, payloads, verify
 from warroom.slack.handlers import Ctx, Reply, Route, SlackHandlers
 from warroom.slack.models import SlackRequest
@@ -128,7 +129,7 @@ def _refusal(exc: WarroomError, inc: payloads.Incoming) -> Reply:
     if inc.kind == "view_submission" and inc.block_ids:
         block = details.get("field") if details.get("field") in inc.block_ids else inc.block_ids[0]
         return Reply(errors={str(block): text[:2000]})
-    return Reply(text=f":no_entry: {text}")
+    return Reply(text=f":no_entry: {escape(text)}")  # it may quote what the person typed
 
 
 def _answer(inc: payloads.Incoming, reply: Reply) -> Response:
