@@ -120,6 +120,7 @@ def test_every_process_builds_from_the_one_wiring(db_url: str) -> None:
         "oob_postmortem_due",
         "triage_escalate",
         "alert_autoresolve",
+        "page_escalate",
     }
     helptext = cli.ok("--help", env={})
     for group in (

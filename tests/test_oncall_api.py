@@ -55,7 +55,8 @@ def _z(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-def test_the_docs_example_is_a_valid_policy_and_its_other_blocks_too() -> None:
+def test_the_docs_example_is_a_valid_policy_and_its_other_blocks_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAGERDUTY_ROUTING_KEY", "0123456789abcdef0123456789abcdef")  # the paging block's key
     p = example_policy()
     assert set(p.schedules) == {"identity-primary", "identity-secondary"}
     assert [lv.schedule for lv in p.escalation_policies["identity"].levels] == [

@@ -4,7 +4,14 @@ from warroom.alerts.models import Alert, AlertEvent
 from warroom.core.audit import AuditEntry
 from warroom.core.db import Base
 from warroom.deploys.models import OobRequest
-from warroom.incidents.models import Incident, IncidentService, PostmortemVersion, StatusUpdate, TimelineEntry
+from warroom.incidents.models import (
+    EscalationPage,
+    Incident,
+    IncidentService,
+    PostmortemVersion,
+    StatusUpdate,
+    TimelineEntry,
+)
 from warroom.notifications.models import ChannelPace, Notification, SlackRoom, SlackThread
 from warroom.oncall.models import OncallOverride, OncallSourceCache
 from warroom.scheduler.models import DueJob, WorkerHeartbeat
@@ -21,6 +28,7 @@ __all__ = [
     "Base",
     "DueJob",
     "Incident",
+    "EscalationPage",
     "IncidentService",
     "Notification",
     "OncallOverride",

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from warroom.core import outage
+from warroom.core import outage, wake
 from warroom.core.clock import Clock, SystemClock
 from warroom.core.hooks import Hooks, WorkerContext
 from warroom.core.settings import Settings, in_force
@@ -30,6 +30,7 @@ from warroom.scheduler.models import WorkerHeartbeat
 log = logging.getLogger(__name__)
 FORGET_AFTER = timedelta(days=1)
 MAX_BACKOFF_S = 5.0
+STOP_CHECK_S = 0.05  # how often an idle worker looks at its stop event (a wake needs no look)
 
 
 def new_worker_id() -> str:
@@ -62,6 +63,7 @@ class Worker:
         self.started_at = clock.now()
         self.held_jobs: list[runner.Claimed] = []  # claimed due jobs not yet run (database outage)
         self.failures = 0  # passes failed in a row
+        self.waker = wake.subscribe()  # set when a transaction of this process (or, on PostgreSQL, any) queues work
 
     def beat(self, *, stopped: bool = False) -> None:
         now = self.clock.now()
@@ -112,7 +114,9 @@ class Worker:
         for problem in rules.setup_problems(self.policy, slack_token=bool(self.settings.slack_token)):
             log.warning("%s", problem)
         last_beat = -1e9
+        wake.start_listener(self.settings.database_url, self.stop)
         while not self.stop.is_set():
+            self.waker.clear()  # a commit from here on wakes the idle wait below at once
             try:
                 if time.monotonic() - last_beat >= cfg.heartbeat_every.total_seconds():
                     self.beat()
@@ -127,12 +131,23 @@ class Worker:
                 last_beat = -1e9  # show we are alive at once
                 continue
             if not done:
-                self.stop.wait(cfg.poll_interval.total_seconds())
+                self.idle(cfg.poll_interval.total_seconds())
         try:
             self.beat(stopped=True)
         except Exception as exc:  # noqa: BLE001
             log.warning("final heartbeat failed: %s", outage.one_line(exc))
         log.info("worker %s stopped after %d items", self.worker_id, self.processed)
+
+    def idle(self, seconds: float) -> bool:
+        """Wait until work is committed (woken), `stop`, or `seconds` (the poll: the fallback); True if woken."""
+        deadline = time.monotonic() + seconds
+        while not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self.waker.wait(min(left, STOP_CHECK_S)):
+                return True
+        return False
 
     def _failed(self, exc: Exception) -> None:
         """One log line per failed pass (a traceback only for what is not an outage), then back off."""

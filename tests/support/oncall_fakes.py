@@ -1,4 +1,11 @@
-"""A local PagerDuty REST API speaking `GET /oncalls`, and an iCal feed server, for the on-call tests.
+"""A local PagerDuty speaking the REST API's `GET /oncalls` and the Events API v2's `POST /v2/enqueue`,
+and an iCal feed server, for the on-call and paging tests.
+
+`/v2/enqueue` checks the event as PagerDuty documents it (a 32-character routing_key; event_action
+trigger, acknowledge or resolve; a trigger's payload with summary, source and a severity of critical,
+error, warning or info; dedup_key up to 255 characters) and answers 202 {"status": "success",
+"message": "Event processed", "dedup_key": ...} or 400 {"status": "invalid event", "errors": [...]};
+accepted events are in `events`. It takes no token (the routing key is the credential).
 
 `PagerDutyApi` checks `Authorization: Token token=...` (401 with PagerDuty's error body otherwise),
 filters `schedule_ids[]` / `escalation_policy_ids[]` / `escalation_levels[]` and the since/until
@@ -8,6 +15,7 @@ e-mails only with `include[]=users`, and pages with limit/offset/more. Faults as
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,6 +34,7 @@ class PagerDutyApi(RecordingServer):
         self.oncalls: list[dict[str, Any]] = []
         self.page_size_cap = 100
         self.html: str | None = None  # answer 200 with this page instead (a captive proxy, a maintenance page)
+        self.events: list[dict[str, Any]] = []  # accepted Events API v2 events, in order
 
     @property
     def url(self) -> str:
@@ -58,6 +67,8 @@ class PagerDutyApi(RecordingServer):
         json_type = {"Content-Type": "application/json"}
         if self.html is not None:
             return 200, {"Content-Type": "text/html"}, self.html
+        if call.method == "POST" and urlsplit(call.path).path.rstrip("/") == "/v2/enqueue":
+            return self.enqueue(call)
         if call.headers.get("authorization") != f"Token token={self.token}":
             return 401, json_type, {"error": {"message": "Unauthorized", "code": 2006}}
         parts = urlsplit(call.path)
@@ -91,6 +102,40 @@ class PagerDutyApi(RecordingServer):
         page = found[offset : offset + limit]
         body = {"oncalls": page, "limit": limit, "offset": offset, "more": offset + limit < len(found), "total": None}
         return 200, json_type, body
+
+    def enqueue(self, call: Call) -> tuple[int, dict[str, str], Any]:
+        json_type = {"Content-Type": "application/json"}
+        try:
+            event = json.loads(call.body)
+        except ValueError:
+            return 400, json_type, {"status": "invalid event", "errors": ["bad JSON"]}
+        errors = []
+        if not isinstance(event, dict):
+            event, errors = {}, ["Event object is invalid"]
+        if len(str(event.get("routing_key") or "")) != 32:
+            errors.append("Length of 'routing_key' is incorrect (should be 32 characters)")
+        action = event.get("event_action")
+        if action not in ("trigger", "acknowledge", "resolve"):
+            errors.append("'event_action' is invalid (must be one of 'trigger', 'acknowledge' or 'resolve')")
+        if action in ("acknowledge", "resolve") and not event.get("dedup_key"):
+            errors.append("'dedup_key' is required for acknowledge and resolve")
+        if len(str(event.get("dedup_key") or "")) > 255:
+            errors.append("'dedup_key' is too long (255 characters at most)")
+        if action == "trigger":
+            body = event.get("payload") or {}
+            for key in ("summary", "source", "severity"):
+                if not body.get(key):
+                    errors.append(f"'payload.{key}' is missing or blank")
+            if body.get("severity") and body["severity"] not in ("critical", "error", "warning", "info"):
+                errors.append("'payload.severity' is invalid")
+            if len(str(body.get("summary") or "")) > 1024:
+                errors.append("'payload.summary' is too long")
+        if errors:
+            return 400, json_type, {"status": "invalid event", "message": "Event object is invalid", "errors": errors}
+        dedup = event.get("dedup_key") or f"pd-{len(self.events) + 1}"
+        with self.lock:
+            self.events.append(event)
+        return 202, json_type, {"status": "success", "message": "Event processed", "dedup_key": dedup}
 
 
 class IcalFeed(RecordingServer):

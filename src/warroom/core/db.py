@@ -179,4 +179,7 @@ def readonly(engine: Engine) -> Engine:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, future=True)
+    """Sessions that wake the workers when they commit queued work (`core.wake`)."""
+    from warroom.core import wake
+
+    return wake.attach(sessionmaker(bind=engine, expire_on_commit=False, future=True))

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     )
     pagerduty_token: str | None = Field(default=None, description="PagerDuty REST API key for `pagerduty` schedules")
     pagerduty_api_url: str = "https://api.pagerduty.com/"
+    pagerduty_events_url: str = Field(
+        default="https://events.pagerduty.com/", description="PagerDuty Events API v2 host for `pagerduty` channels"
+    )
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "warroom@localhost"

@@ -10,13 +10,14 @@ if TYPE_CHECKING:
 
 
 def register(registry: Registry) -> None:
-    from warroom.incidents import cadence, cli, command, compliance, jobs, metrics, pages, routes, slack
+    from warroom.incidents import cadence, cli, command, compliance, escalation, jobs, metrics, pages, routes, slack
 
     registry.add_router(routes.router)
     registry.add_pages(pages.router, templates="warroom.incidents")
     registry.add_cli(cli.incident_app, "incident")
     registry.add_job(cadence.CADENCE_REMIND, jobs.remind, batch_lock=jobs.lock_incidents)
     registry.add_job(cadence.CADENCE_DUE, jobs.due, batch_lock=jobs.lock_incidents)
+    registry.add_job(escalation.ESCALATE, escalation.step, batch_lock=jobs.lock_incidents)
     registry.postmortem_sections.append(compliance.postmortem_section)
     registry.metrics.append(metrics.gauges)
     registry.deactivation.append(command.on_deactivate)

@@ -169,6 +169,21 @@ def transition(
         emit(incident_out(inc).model_dump(mode="json"), as_json, _line(inc))
 
 
+@incident_app.command("ack")
+def ack(ctx: typer.Context, ref: str, actor: ActorOpt = None, as_json: JsonOpt = False) -> None:
+    """Acknowledge an incident: escalation stops and the pager (PagerDuty) is told."""
+    with session_scope(ctx) as (session, cmd):
+        inc = incidents.get(session, ref, for_update=True)
+        done = incidents.acknowledge(
+            session, policy=cmd.policy, now=cmd.now(), actor=cmd.actor(session, actor), incident=inc
+        )
+        emit(
+            incident_out(inc).model_dump(mode="json"),
+            as_json,
+            f"{inc.ref} acknowledged" if done else f"{inc.ref} was already acknowledged",
+        )
+
+
 @incident_app.command("hand-over")
 def hand_over(
     ctx: typer.Context,

@@ -123,3 +123,25 @@ class PostmortemVersion(Base):
     author: Mapped[str] = mapped_column(String(64))
     markdown: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EscalationPage(Base):
+    """One level of an incident's escalation that was paged: whom, when, and whether they acknowledged.
+    Unique per (incident, level), so a level is never paged twice, whichever node runs the step."""
+
+    __tablename__ = "incident_pages"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "level"),
+        Index("ix_incident_pages_paged_at", "paged_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    escalation_policy: Mapped[str] = mapped_column(String(64))
+    level: Mapped[int] = mapped_column()
+    users: Mapped[list[str]] = mapped_column(JSONType, default=list)  # handles paged (empty: nobody on call)
+    schedule: Mapped[str | None] = mapped_column(String(64))
+    paged_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ack_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))

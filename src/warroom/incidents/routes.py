@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from warroom.api.deps import DB, ReadDB, Responder, State, Viewer
 from warroom.core.bounds import UtcDateTime
 from warroom.core.errors import NotFound
-from warroom.incidents import command, compliance, drafts, linking, postmortems, versions
+from warroom.incidents import command, compliance, drafts, escalation, linking, postmortems, versions
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import (
@@ -25,6 +25,7 @@ from warroom.incidents.schemas import (
     IncidentPage,
     IncidentPatch,
     NoteIn,
+    PageOut,
     TimelineOut,
     TimelinePage,
     TransitionIn,
@@ -176,6 +177,13 @@ def post_update(ref: str, body: UpdateIn, state: State, db: DB, who: Responder) 
 def list_updates(ref: str, db: ReadDB, who: Viewer) -> list[UpdateOut]:
     incident = incidents.get(db, ref)
     return [update_out(u) for u in incident_queries.updates(db, incident_id=incident.id)]
+
+
+@router.get("/{ref}/pages", response_model=list[PageOut])
+def get_pages(ref: str, db: ReadDB, who: Viewer) -> list[PageOut]:
+    """The levels of the service's escalation policy paged so far, and which one acknowledged."""
+    incident = incidents.get(db, ref)
+    return [PageOut.model_validate(p) for p in escalation.pages(db, incident.id)]
 
 
 @router.get("/{ref}/timeline", response_model=TimelinePage)

@@ -126,6 +126,21 @@ class TimelineOut(BaseModel):
     data: Data = {}
 
 
+class PageOut(BaseModel):
+    """One level of the incident's escalation policy that was paged."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    level: int
+    escalation_policy: str
+    users: list[str] = Field(description="Handles paged; empty: nobody was on call, the next level followed")
+    schedule: str | None
+    paged_at: datetime
+    ack_due_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+
+
 class TimelinePage(BaseModel):
     items: list[TimelineOut] = Field(description="Entries in true order: when they happened, then when recorded")
     total: int

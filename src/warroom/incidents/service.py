@@ -188,13 +188,15 @@ def declare(
     first_alert_at: datetime | None = None,
     reason: str | None = None,
 ) -> Incident:
-    from warroom.incidents import command, linking
+    from warroom.incidents import command, escalation, linking
 
     services = _check_services(policy, data.services)
     severity = _check_severity(policy, data.severity)
     commander = (data.commander or actor).strip()
     if not automatic:  # a person declares: the commander is a person who may command
         commander = command.check(session, policy=policy, handle=commander)
+    else:  # the level-1 person of the service's escalation policy, when there is one who may command
+        commander = escalation.level_one_commander(session, policy, services=services, at=now) or commander
     monitors, detection = data.monitors or [], data.detection_method
     if data.alerts:  # declared from alerts: they say what detected it and when it started
         filled_monitors, filled_detection, started = linking.declaration_fields(session, data.alerts)
@@ -267,16 +269,30 @@ def declare(
         ),
         mentions=mentions,
     )
+    escalation.start(session, policy=policy, now=now, incident=incident, new=True)
     return incident
 
 
 def acknowledge(session: Session, *, policy: Policy, now: datetime, actor: str, incident: Incident) -> bool:
-    """First human acknowledgement wins; later calls change nothing."""
+    """First human acknowledgement wins (escalation stops, the pager is told); later calls change
+    nothing. The one use case behind the API, the CLI, the web button and Slack's button;
+    the caller holds the incident's row lock (`get(..., for_update=True)`)."""
+    from warroom.incidents import escalation
+
     if incident.acknowledged_at is not None:
         return False
     incident.acknowledged_at = now
     incident.updated_at = now
-    add_timeline(session, incident, now=now, actor=actor, kind="acknowledged", text=f"Acknowledged by {actor}")
+    level = escalation.acknowledged(session, policy=policy, now=now, actor=actor, incident=incident)
+    add_timeline(
+        session,
+        incident,
+        now=now,
+        actor=actor,
+        kind="acknowledged",
+        text=f"Acknowledged by {actor}" + (f" (level {level} paged)" if level else ""),
+        data={"level": level} if level else None,
+    )
     from warroom.incidents import card
 
     card.refresh(session, policy=policy, now=now, incident=incident)
@@ -405,6 +421,9 @@ def set_priority(
         "priority_changed",
         messages.changed(incident.ref, incident.title, what="priority", old=old, new=priority, actor=actor),
     )
+    from warroom.incidents import escalation
+
+    escalation.start(session, policy=policy, now=now, incident=incident)  # raised to a paging priority
 
 
 def completion_missing(session: Session, *, policy: Policy, incident: Incident) -> list[str]:
@@ -476,6 +495,9 @@ def transition(
             automatic_updates=True,
         )
     if to == "resolved":
+        from warroom.incidents import escalation
+
+        escalation.resolved(session, policy=policy, now=now, incident=incident)
         postmortems.generate(
             session, policy=policy, now=now, actor=SYSTEM, incident=incident, automatic=True, hooks=hooks
         )

@@ -23,6 +23,7 @@ EMOJI = {
     "reminder": ":alarm_clock:",
     "escalation": ":sos:",
     "update": ":memo:",
+    "page": ":pager:",
 }
 
 

@@ -315,7 +315,8 @@ def send_email(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
     first_line = blocks.plain(out.text, out.payload).splitlines()[0] if out.text else out.event
     msg["Subject"] = blocks.cut(first_line if ref in first_line else f"{ref}: {first_line}", 200)
     msg["From"] = settings.smtp_from
-    msg["To"] = ", ".join(chan.to)
+    paged = [str(a) for a in out.payload.get("paged_emails") or []] if out.event == "page" else []
+    msg["To"] = ", ".join(dict.fromkeys([*chan.to, *paged]))  # a page also reaches the paged person
     msg["Message-ID"] = f"<{out.key}@warroom>"
     if out.payload.get("incident"):
         msg["References"] = f"<{ref}@warroom>"  # mail clients thread an incident's messages
@@ -356,5 +357,9 @@ def send(settings: Settings, chan: Channel, out: Outgoing, *, timeout: float, no
         return send_webhook(chan, out, timeout, now=now, created_at=created_at)
     if chan.type == "email":
         return send_email(settings, chan, out, timeout)
+    if chan.type == "pagerduty":
+        from warroom.notifications.pagerduty import send_pagerduty
+
+        return send_pagerduty(settings, chan, out, timeout)
     log.info("notification %s [%s] %s", out.key, out.event, blocks.plain(out.text, out.payload))
     return Result(external_id=None)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from warroom.core import wake
 from warroom.core.errors import Conflict, NotFound
 from warroom.notifications.models import Notification
 from warroom.policy.schema import Policy
@@ -26,7 +27,7 @@ def enqueue(
     payload: dict[str, Any] | None = None,
     channels: list[str] | None = None,
 ) -> list[Notification]:
-    """One pending row per channel routed for `event`; nothing leaves before commit."""
+    """One pending row per channel routed for `event`; nothing leaves before commit (which wakes the workers)."""
     rows = []
     for channel in channels if channels is not None else policy.channels_for(event):
         row = Notification(
@@ -43,6 +44,8 @@ def enqueue(
         )
         session.add(row)
         rows.append(row)
+    if rows:
+        wake.mark(session)
     return rows
 
 

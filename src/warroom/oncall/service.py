@@ -22,7 +22,7 @@ from warroom.oncall import rules
 from warroom.oncall.models import OncallOverride, OncallSourceCache
 from warroom.oncall.rules import Segment
 from warroom.oncall.sources import LOOKBEHIND, WINDOW
-from warroom.policy.schedules import Schedule, check_timezone
+from warroom.policy.schedules import EscalationLevel, Schedule, check_timezone
 from warroom.policy.schema import Policy
 from warroom.users.models import User
 
@@ -214,16 +214,33 @@ def level_targets(session: Session, policy: Policy, *, escalation_policy: str, a
     if ep is None:
         raise NotFound(f"no escalation policy '{escalation_policy}' in the policy")
     people = People(session)
-    out = []
-    for i, level in enumerate(ep.levels, start=1):
-        if level.schedule:
-            answer = who(session, policy, schedule=level.schedule, at=at, people=people)
-            users = [answer.user] if answer.user else []
-            out.append(Target(i, users, level.ack_timeout, schedule=level.schedule, oncall=answer))
-        else:
-            users = [u for u in (people.match(h) for h in level.users) if u is not None]
-            out.append(Target(i, users, level.ack_timeout))
-    return out
+    return [_target(session, policy, level, i, at, people) for i, level in enumerate(ep.levels, start=1)]
+
+
+def level_target(
+    session: Session, policy: Policy, *, escalation_policy: str, level: int, at: datetime
+) -> Target | None:
+    """One level (1-based) of an escalation policy at `at`, None past its last level; computed once
+    per transaction and instant (a declaration asks for level 1 twice: its commander, its page)."""
+    ep = policy.escalation_policies.get(escalation_policy)
+    if ep is None:
+        raise NotFound(f"no escalation policy '{escalation_policy}' in the policy")
+    if not 1 <= level <= len(ep.levels):
+        return None
+    known: dict[tuple[str, int, datetime], Target] = session.info.setdefault("oncall_level_targets", {})
+    key = (escalation_policy, level, at)
+    if key not in known:
+        known[key] = _target(session, policy, ep.levels[level - 1], level, at, People(session))
+    return known[key]
+
+
+def _target(session: Session, policy: Policy, level: EscalationLevel, i: int, at: datetime, people: People) -> Target:
+    if level.schedule:
+        answer = who(session, policy, schedule=level.schedule, at=at, people=people)
+        users = [answer.user] if answer.user else []
+        return Target(i, users, level.ack_timeout, schedule=level.schedule, oncall=answer)
+    users = [u for u in (people.match(h) for h in level.users) if u is not None]
+    return Target(i, users, level.ack_timeout)
 
 
 def unknown_members(session: Session, policy: Policy) -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from warroom.policy.durations import parse_duration
-from warroom.policy.schedules import EscalationPolicy, Schedule, check_names
+from warroom.policy.schedules import EscalationPolicy, Schedule, check_names, check_timezone
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Priority = Literal["P1", "P2", "P3", "P4"]
@@ -28,7 +28,9 @@ EVENTS = (
     "declare_prompt",
     "oob",
     "commander_changed",
+    "page",
 )
+PAGERDUTY_SEVERITIES = ("critical", "error", "warning", "info")
 
 
 class Strict(BaseModel):
@@ -95,8 +97,9 @@ class Cadence(Strict):
 class Channel(Strict):
     """Where a message goes; secrets may be given as `${ENV_VAR}`."""
 
-    type: Literal["slack", "slack_webhook", "webhook", "email", "log"]
+    type: Literal["slack", "slack_webhook", "webhook", "email", "log", "pagerduty"]
     channel: str | None = None
+    routing_key: str | None = None  # pagerduty: the Events API v2 integration key (give it as `${ENV_VAR}`)
     url: str | None = None
     secret: str | None = None
     to: list[str] = []
@@ -105,7 +108,8 @@ class Channel(Strict):
 
     @model_validator(mode="after")
     def _needs(self) -> Channel:
-        needed = {"slack": "channel", "slack_webhook": "url", "webhook": "url"}.get(self.type)
+        needs = {"slack": "channel", "slack_webhook": "url", "webhook": "url", "pagerduty": "routing_key"}
+        needed = needs.get(self.type)
         if needed and not getattr(self, needed):
             raise ValueError(f"a {self.type} channel needs '{needed}'")
         if self.type == "email" and not self.to:
@@ -157,7 +161,7 @@ class Service(Strict):
     owned: bool = True
     runbook: str = ""
     oncall: str | None = None
-    escalation_policy: str | None = None  # who is paged (warroom.oncall; the paging itself comes later)
+    escalation_policy: str | None = None  # who is paged, level after level (docs/oncall.md)
     match: list[AlertMatch] = []
 
 
@@ -274,6 +278,34 @@ class SlackApp(Strict):
     remember_requests: Duration = timedelta(days=1)
 
 
+class WorkingHours(Strict):
+    """When pages are "in hours" for the reports (outside them a page is out-of-hours)."""
+
+    timezone: str = "UTC"
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = ["mon", "tue", "wed", "thu", "fri"]
+    start: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(default="18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return check_timezone(value)
+
+
+class Paging(Strict):
+    """Which priorities page the service's escalation policy (others only post), and how pages are sent."""
+
+    priorities: list[Priority] = ["P1"]
+    pagerduty_severity: dict[Priority, Literal["critical", "error", "warning", "info"]] = {
+        "P1": "critical",
+        "P2": "error",
+        "P3": "warning",
+        "P4": "info",
+    }
+    email_paged: bool = True  # email channels routed `page` also write to the paged person's e-mail
+    working_hours: WorkingHours = WorkingHours()
+
+
 class Worker(Strict):
     heartbeat_every: Duration = timedelta(seconds=5)
     stale_after: Duration = timedelta(seconds=60)
@@ -305,6 +337,7 @@ class Policy(Strict):
     postmortem_template: str | None = None
     schedules: dict[str, Schedule] = {}
     escalation_policies: dict[str, EscalationPolicy] = {}
+    paging: Paging = Paging()
     # who may command an incident: active users with one of these roles (never free text)
     commander_roles: list[Literal["viewer", "responder", "admin"]] = Field(default=["responder", "admin"], min_length=1)
     roles: list[str] = [
@@ -330,6 +363,10 @@ class Policy(Strict):
             for name in names:
                 if name not in self.channels:
                     raise ValueError(f"routes.{event}: channel '{name}' is not defined in channels")
+                if self.channels[name].type == "pagerduty" and event != "page":
+                    raise ValueError(
+                        f"routes.{event}: '{name}' is a pagerduty channel, which only takes the `page` event"
+                    )
         keys = [s.key for s in self.services]
         dupes = {k for k in keys if keys.count(k) > 1}
         if dupes:
@@ -380,7 +417,7 @@ class Policy(Strict):
         """The policy as JSON with channel secrets masked, for the read-only policy views."""
         data = self.model_dump(mode="json")
         for chan in data.get("channels", {}).values():
-            for secret_key in ("url", "secret"):
+            for secret_key in ("url", "secret", "routing_key"):
                 if chan.get(secret_key) and chan["type"] != "slack":
                     chan[secret_key] = "***"
         for schedule in data.get("schedules", {}).values():

@@ -34,6 +34,7 @@ def report(
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json | markdown")] = "table",
     svg: Annotated[Path | None, typer.Option("--svg", help="Also write a bar chart of --metric here")] = None,
     metric: Annotated[str, typer.Option(help="Column charted by --svg")] = "mtta_seconds",
+    paging: Annotated[bool, typer.Option("--paging", help="The paging report: pages per person, by level")] = False,
 ) -> None:
     """Incidents declared in a period: count, MTTA, time to mitigate/resolve, updates on time."""
     if fmt not in ("table", "csv", "json", "markdown"):
@@ -52,6 +53,12 @@ def report(
         policy, now = cmd.policy, cmd.now()
         if fmt == "markdown":
             typer.echo(reports.monthly_markdown(session, policy=policy, now=now, month=month or ""), nl=False)
+            return
+        if paging:
+            paged = reports.paging_report(session, policy=policy, now=now, start=start, end=end)
+            typer.echo(
+                json.dumps(paged.model_dump(mode="json"), indent=2) if fmt == "json" else formats.paging_text(paged)
+            )
             return
         built = reports.build(session, policy=policy, now=now, start=start, end=end, group_by=group_by)
     if svg is not None:

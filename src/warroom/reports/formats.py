@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from warroom.policy.durations import format_duration
 from warroom.reports import rules
-from warroom.reports.schemas import Report, ReportRow
+from warroom.reports.schemas import PagingReport, Report, ReportRow
 
 _DURATIONS = ("mtta_seconds", "time_to_mitigate_seconds", "time_to_resolve_seconds")
 _TABLE = (
@@ -74,7 +74,34 @@ def md_table(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def monthly_markdown(*, team: str, month: str, by_priority: Report, by_severity: Report, by_service: Report) -> str:
+def paging_lines(p: PagingReport) -> list[str]:
+    """The paging figures as Markdown bullets (and the people table)."""
+    levels = ", ".join(f"level {k}: {n}" for k, n in p.acknowledged_by_level.items()) or "none"
+    lines = [
+        f"- Incidents paged: **{p.incidents_paged}** ({p.pages} pages, **{p.out_of_hours_pages}** out of hours)",
+        f"- MTTA from the first page: **{human('mtta_seconds', p.mtta_seconds)}** "
+        f"({p.acknowledged} acknowledged, {p.unacknowledged} not)",
+        f"- Acknowledged at: {levels}",
+    ]
+    if p.people:
+        lines += ["", "| Person | Month | Pages | Out of hours |", "|---|---|---|---|"]
+        lines += [f"| {x.user} | {x.month} | {x.pages} | {x.out_of_hours} |" for x in p.people]
+    return lines
+
+
+def paging_text(p: PagingReport) -> str:
+    return f"Pages sent {p.start:%Y-%m-%d} to {p.end:%Y-%m-%d} (UTC)\n" + "\n".join(paging_lines(p)) + "\n"
+
+
+def monthly_markdown(
+    *,
+    team: str,
+    month: str,
+    by_priority: Report,
+    by_severity: Report,
+    by_service: Report,
+    paging: PagingReport | None = None,
+) -> str:
     """A report ready to paste for leadership: headline figures, then per group tables."""
     t = by_priority.total
     lines = [
@@ -94,6 +121,7 @@ def monthly_markdown(*, team: str, month: str, by_priority: Report, by_severity:
         f"- Alerts per incident: **{human('alerts_per_incident', t.alerts_per_incident)}**",
         f"- Out-of-band deploys: **{t.oob_deploys}** (of {t.oob_requests} requested)",
         "",
+        *(["## Paging", "", *paging_lines(paging), ""] if paging is not None and paging.incidents_paged else []),
         "## By priority",
         "",
         md_table(by_priority),
@@ -103,7 +131,8 @@ def monthly_markdown(*, team: str, month: str, by_priority: Report, by_severity:
         "## By service",
         "",
         md_table(by_service),
-        "Times are measured from the first alert (or the declaration when there was none). "
+        "Times are measured from the first alert (or the declaration when there was none); "
+        "MTTA of a paged incident from its first page. "
         "Mitigated means stable (or resolved, when an incident went straight to resolved). "
         "An incident affecting several services counts once in each service's row.",
         "",

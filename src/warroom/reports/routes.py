@@ -12,7 +12,7 @@ from warroom.api.deps import ReadDB, State, Viewer
 from warroom.core.bounds import UtcDateTime
 from warroom.reports import charts, formats
 from warroom.reports import service as reports
-from warroom.reports.schemas import GroupBy, Report
+from warroom.reports.schemas import GroupBy, PagingReport, Report
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 Metric = Literal[
@@ -56,6 +56,13 @@ def report(
     if format == "csv":
         return PlainTextResponse(formats.to_csv(body), media_type="text/csv")
     return body
+
+
+@router.get("/paging", response_model=PagingReport)
+def paging(state: State, db: ReadDB, who: Viewer, start: FromQ, end: ToQ) -> PagingReport:
+    """Pages sent in [from, to): per person and month, out of hours (policy `paging.working_hours`),
+    acknowledgements by level, and MTTA from the first page to the acknowledgement."""
+    return reports.paging_report(db, policy=state.policy, now=state.now(), start=_utc(start), end=_utc(end))
 
 
 @router.get("/monthly", response_class=PlainTextResponse)

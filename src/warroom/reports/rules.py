@@ -22,6 +22,7 @@ class IncidentFacts:
     services: tuple[str, ...]
     start: datetime
     acknowledged_at: datetime | None = None
+    first_paged_at: datetime | None = None  # MTTA of a paged incident counts from its first page
     mitigated_at: datetime | None = None
     resolved_at: datetime | None = None
     updates: int = 0
@@ -103,8 +104,13 @@ def summarize_one(key: str, facts: Iterable[IncidentFacts]) -> Row:
     res: list[float] = []
     for f in facts:
         row.incidents += 1
-        for bucket, end in ((ack, f.acknowledged_at), (mit, f.mitigated_at), (res, f.resolved_at)):
-            seconds = _since(f.start, end)
+        paged_or_start = f.first_paged_at or f.start
+        for bucket, begin, end in (
+            (ack, paged_or_start, f.acknowledged_at),
+            (mit, f.start, f.mitigated_at),
+            (res, f.start, f.resolved_at),
+        ):
+            seconds = _since(begin, end)
             if seconds is not None:
                 bucket.append(seconds)
         row.updates += f.updates

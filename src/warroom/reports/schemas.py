@@ -37,3 +37,26 @@ class Report(BaseModel):
     generated_at: datetime
     rows: list[ReportRow]
     total: ReportRow
+
+
+class PersonPages(BaseModel):
+    user: str
+    month: str  # YYYY-MM (UTC)
+    pages: int
+    out_of_hours: int
+
+
+class PagingReport(BaseModel):
+    """Pages sent in [start, end): MTTA from the first page to the acknowledgement."""
+
+    start: datetime
+    end: datetime
+    generated_at: datetime
+    incidents_paged: int
+    pages: int
+    out_of_hours_pages: int
+    acknowledged: int
+    unacknowledged: int
+    mtta_seconds: float | None
+    acknowledged_by_level: dict[str, int]
+    people: list[PersonPages]

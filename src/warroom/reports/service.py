@@ -11,10 +11,10 @@ from sqlalchemy.sql.expression import Executable
 from warroom.alerts.models import Alert
 from warroom.core.errors import Invalid
 from warroom.deploys.models import OobRequest
-from warroom.incidents.models import Incident, IncidentService, StatusUpdate
+from warroom.incidents.models import EscalationPage, Incident, IncidentService, StatusUpdate
 from warroom.policy.schema import Policy
-from warroom.reports import rules
-from warroom.reports.schemas import Report, ReportRow
+from warroom.reports import paging, rules
+from warroom.reports.schemas import PagingReport, Report, ReportRow
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
@@ -85,6 +85,13 @@ def facts(session: Session, *, start: datetime, end: datetime) -> list[rules.Inc
         .where(OobRequest.incident_id.in_(ids), OobRequest.deployed_at.is_not(None))
         .group_by(OobRequest.incident_id),
     )
+    first_page = dict(
+        session.execute(
+            select(EscalationPage.incident_id, func.min(EscalationPage.paged_at))
+            .where(EscalationPage.incident_id.in_(ids))
+            .group_by(EscalationPage.incident_id)
+        ).all()
+    )
     out = []
     for inc in incidents:
         n_updates, on_time = updates.get(inc.id, (0, 0))
@@ -97,6 +104,7 @@ def facts(session: Session, *, start: datetime, end: datetime) -> list[rules.Inc
                 services=tuple(services.get(inc.id, [])),
                 start=inc.first_alert_at or inc.declared_at,
                 acknowledged_at=inc.acknowledged_at,
+                first_paged_at=first_page.get(inc.id),
                 mitigated_at=inc.stable_at or inc.resolved_at,
                 resolved_at=inc.resolved_at,
                 updates=n_updates,
@@ -139,4 +147,21 @@ def monthly_markdown(session: Session, *, policy: Policy, now: datetime, month: 
         by_priority=built["priority"],
         by_severity=built["severity"],
         by_service=built["service"],
+        paging=paging_report(session, policy=policy, now=now, start=start, end=end),
     )
+
+
+def paging_report(session: Session, *, policy: Policy, now: datetime, start: datetime, end: datetime) -> PagingReport:
+    """Every level paged in [start, end): per person and month, out of hours, acknowledged by level."""
+    if end <= start:
+        raise Invalid("'to' must be after 'from'", {"field": "to"})
+    rows = session.scalars(
+        select(EscalationPage)
+        .where(EscalationPage.paged_at >= start, EscalationPage.paged_at < end)
+        .order_by(EscalationPage.paged_at, EscalationPage.id)
+    ).all()
+    facts = [
+        paging.PageFacts(r.incident_id, r.level, tuple(r.users or ()), r.paged_at, r.acknowledged_at) for r in rows
+    ]
+    figures = paging.summarize(facts, policy.paging.working_hours)
+    return PagingReport.model_validate({"start": start, "end": end, "generated_at": now, **figures})

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from warroom.core import wake
 from warroom.scheduler.models import DueJob
 
 
@@ -31,6 +32,8 @@ def schedule(
     job.done = False
     job.lease_until = None
     job.claimed_by = None
+    if due_at <= now:
+        wake.mark(session)  # due at once: the workers need not wait for their next poll
     session.flush()
     return job
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from warroom.alerts import queries as alert_queries
 from warroom.api.deps import get_state
 from warroom.core.errors import NotFound
-from warroom.incidents import command, drafts, postmortems, states, versions
+from warroom.incidents import command, drafts, escalation, postmortems, states, versions
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.forms import DeclareForm, EditForm, NoteForm, TransitionForm, UpdateForm, values
@@ -231,6 +231,7 @@ def _room(
             "draft": (
                 drafts.build(s, incident=incident, now=state.now())["text"] if incident.state != "completed" else ""
             ),
+            "pages": escalation.pages(s, incident.id),
             "panels": [RoomPanelView(p.template, p.context(s, incident.id)) for p in state.hooks.room_panels],
             "failing_channels": outbox.failing_channels(s),
             # --- command (incidents.command): who may take over, and why the commander cannot command
@@ -326,6 +327,18 @@ def transition(request: Request, ref: str, who: Editor, form: Form) -> Response:
             hooks=state.hooks,
         )
         return f"{incident.ref} is now {to}."
+
+    return act(request, who, f"/incidents/{ref}", work)
+
+
+@router.post("/incidents/{ref}/acknowledge")
+def acknowledge(request: Request, ref: str, who: Editor) -> Response:
+    state = get_state(request)
+
+    def work(s: Session) -> str:
+        incident = incidents.get(s, ref, for_update=True)
+        done = incidents.acknowledge(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident)
+        return f"{incident.ref} acknowledged." if done else f"{incident.ref} was already acknowledged."
 
     return act(request, who, f"/incidents/{ref}", work)
 

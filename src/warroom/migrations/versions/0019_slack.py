@@ -1,7 +1,7 @@
 """slack: requests already answered (idempotency) and incidents' own channels
 
 Revision ID: 0019_slack
-Revises: 0016_oncall
+Revises: 0021_paging
 Create Date: 2026-12-06 08:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019_slack"
-down_revision: str | Sequence[str] | None = "0016_oncall"
+down_revision: str | Sequence[str] | None = "0021_paging"  # re-chained when main (paging) was merged in
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
