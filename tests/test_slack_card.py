@@ -206,3 +206,13 @@ def test_completed_card_has_no_buttons(rig: SlackRig, w: Worker) -> None:
     r = rig.slack.click("UALICE", "card_update", ref)  # an old card's button: refused, explained
     assert r.status_code == 200
     assert rig.api.wait_for(lambda calls: any("no more status updates" in c.body.decode() for c in calls))
+
+
+def test_a_page_in_slack_carries_acknowledge_and_other_page_actions_do_not() -> None:
+    from warroom.notifications.blocks import message_blocks
+
+    trigger = message_blocks("page", "Paging <@U1> for INC-4", {"incident": "INC-4", "action": "trigger"})
+    [actions] = [b for b in trigger if b["type"] == "actions"]
+    assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [("card_ack", "INC-4")]
+    resolved = message_blocks("page", "INC-4 resolved", {"incident": "INC-4", "action": "resolve"})
+    assert not [b for b in resolved if b["type"] == "actions"]

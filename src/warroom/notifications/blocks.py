@@ -115,12 +115,14 @@ def button(action_id: str, label: str, value: str, style: str | None = None) -> 
 
 def message_buttons(event: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
     """What a person can do from the message (/slack/events answers the clicks): a declare prompt
-    asks Declare or Dismiss; a reminder carries Post update."""
+    asks Declare or Dismiss; a reminder carries Post update; a page, Acknowledge."""
     if event == "declare_prompt" and payload.get("alert_id") is not None:
         alert = str(payload["alert_id"])
         return [button("prompt_declare", "Declare", alert, "danger"), button("prompt_dismiss", "Dismiss", alert)]
     if event == "reminder" and payload.get("incident") and payload.get("state") != "completed":
         return [button("card_update", "Post update", str(payload["incident"]), "primary")]
+    if event == "page" and payload.get("action") == "trigger" and payload.get("incident"):
+        return [button("card_ack", "Acknowledge", str(payload["incident"]), "danger")]
     return []
 
 
