@@ -85,7 +85,7 @@ def test_hand_over_is_its_own_action_on_timeline_and_notified(
     assert "Commander: <@U0ALICE>" in declared["text"]
     assert "command handed over from <@U0ALICE> to <@U0BOB> by alice: end of shift" in handed["text"]
     assert handed["thread_ts"] == declared["ts"]
-    assert "*Commander:* bob" in json.dumps(slack.updates()[-1]["blocks"])  # the thread's root follows
+    assert "*Commander*\\n<@U0BOB>" in json.dumps(slack.updates()[-1]["blocks"])  # the card follows
     clock.set(T0 + timedelta(minutes=25))
     w.drain()
     reminder = slack.posts("#support")[-1]["text"]

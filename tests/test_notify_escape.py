@@ -40,7 +40,8 @@ def _mrkdwn_of(post: dict[str, Any]) -> list[str]:
     for block in post.get("blocks") or []:
         if block.get("text"):
             out.append(block["text"]["text"])
-        out += [e["text"] for e in block.get("elements", []) if "text" in e]
+        out += [e["text"] for e in block.get("elements", []) if "text" in e and isinstance(e["text"], str)]
+        out += [f["text"] for f in block.get("fields", [])]
     return out
 
 
@@ -81,8 +82,8 @@ def test_titles_notes_and_automatic_updates_reach_slack_escaped(
     assert slack.updates()
     for upd in slack.updates():
         _assert_inert(_mrkdwn_of(upd))
-    context = posts[0]["blocks"][-1]["elements"][0]["text"]
-    assert "|open in warroom>" in context and "<http://" in context
+    link = next(f["text"] for b in posts[0]["blocks"] for f in b.get("fields", []) if f["text"].startswith("*Link*"))
+    assert "|open in warroom>" in link and "<http://" in link
 
 
 def test_alert_titles_labels_and_links_reach_slack_escaped(
@@ -126,7 +127,7 @@ def test_declare_prompt_links_only_http(db_url: str, engine: Any, clock: FakeClo
             w.drain()
             posts = slack.posts("#support")
             assert len(posts) == 2, [p["text"] for p in posts]
-            contexts = [p["blocks"][-1]["elements"][0]["text"] for p in posts]
+            contexts = [b["elements"][0]["text"] for p in posts for b in p["blocks"] if b["type"] == "context"]
             assert not any("javascript" in c for c in contexts)
             assert any("<https://grafana.example/d?a=1&amp;b=&lt;2&gt;|" in c for c in contexts), contexts
     finally:

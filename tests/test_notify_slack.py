@@ -87,16 +87,18 @@ def test_lifecycle_messages_go_to_the_right_channel_threaded(
     root = support[0]
     assert "thread_ts" not in root
     assert all(p["thread_ts"] == root["ts"] for p in support[1:])
-    assert root["blocks"][0]["type"] == "section" and root["metadata"]["event_payload"]["idempotency_key"]
-    # the first message is kept current with chat.update
-    assert slack.updates() and slack.updates()[-1]["ts"] == root["ts"]
-    assert "resolved" in slack.updates()[-1]["text"]
+    assert root["blocks"][0]["type"] == "header" and root["metadata"]["event_payload"]["idempotency_key"]
+    # the first message is the live card, kept current with chat.update (the last edit: completed, no buttons)
+    assert slack.updates() and {u["ts"] for u in slack.updates()} == {root["ts"]}
+    assert "completed" in slack.updates()[-1]["text"]
+    assert not [b for b in slack.updates()[-1]["blocks"] if b["type"] == "actions"]
     leaders = slack.posts("#leaders")
     assert len(leaders) == 1 and leaders[0]["text"].startswith("INC-1 completed by admin")
     assert "thread_ts" not in leaders[0]  # first message of the incident in that channel
-    rows = _rows(server)
+    rows = [r for r in _rows(server) if r.event != "card"]  # card edits: sent, or dropped for a newer one
     assert {r.state for r in rows} == {"sent"} and len(rows) == 6
     assert [r.external_id for r in rows if r.channel == "support"] == [p["ts"] for p in support]
+    assert {r.state for r in _rows(server) if r.event == "card"} <= {"sent", "obsolete"}
     with server.state.sessions() as s:
         threads = s.scalars(select(SlackThread).order_by(SlackThread.channel)).all()
         assert [(t.channel, t.ts) for t in threads] == [("leadership", leaders[0]["ts"]), ("support", root["ts"])]

@@ -10,7 +10,8 @@ from tests.support.routes import iter_routes
 from tests.support.server import Running
 
 # rule: open (no credentials), viewer / responder / admin (user token with at least that role),
-# ingest (ingest token), public (no token by design: status page, metrics).
+# ingest (ingest token), public (no token by design: status page, metrics), slack (Slack's request
+# signature only: no token of ours opens it).
 RULES: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "open",
     ("GET", "/openapi.json"): "open",
@@ -79,6 +80,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/status/{service}"): "public",
     ("GET", "/status"): "public",
     ("GET", "/metrics"): "public",
+    ("POST", "/slack/events"): "slack",
     ("GET", "/login"): "open",
     ("POST", "/login"): "session",  # needs the CSRF token of a GET /login first
     ("GET", "/static/{name}"): "open",
@@ -164,6 +166,12 @@ def test_rules_hold(server: Running, tokens: dict[str, str]) -> None:
             # web pages: no session -> sign-in redirect (or 401/403 for htmx/forms), never content
             if status not in (302, 303, 401, 403):
                 failures.append(f"{method} {path}: no session gave {status}")
+            continue
+        if rule == "slack":
+            with server.client(tokens["admin"]) as c:
+                signed_in = c.request(method, url, json={}).status_code
+            if (status, signed_in) != (401, 401):
+                failures.append(f"{method} {path}: unsigned gave {status} and {signed_in} with a token, want 401")
             continue
         if rule == "ingest":
             if status != 401:

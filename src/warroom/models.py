@@ -13,9 +13,10 @@ from warroom.incidents.models import (
     StatusUpdate,
     TimelineEntry,
 )
-from warroom.notifications.models import ChannelPace, Notification, SlackThread
+from warroom.notifications.models import ChannelPace, Notification, SlackRoom, SlackThread
 from warroom.oncall.models import OncallOverride, OncallSourceCache
 from warroom.scheduler.models import DueJob, WorkerHeartbeat
+from warroom.slack.models import SlackRequest
 from warroom.users.models import ApiToken, AppSetting, User, WebSession
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "OncallSourceCache",
     "OobRequest",
     "PostmortemVersion",
+    "SlackRequest",
+    "SlackRoom",
     "SlackThread",
     "StatusUpdate",
     "TimelineEntry",

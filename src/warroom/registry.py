@@ -18,6 +18,7 @@ from warroom.core.hooks import (
     WorkerTask,
 )
 from warroom.scheduler.runner import BatchLock, JobHandler, JobSpec
+from warroom.slack.handlers import SlackHandlers
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Registry:
     worker_tasks: list[WorkerTask] = field(default_factory=list)
     deactivation: list[DeactivationCheck] = field(default_factory=list)
     process_setup: list[ProcessSetup] = field(default_factory=list)
+    slack: SlackHandlers = field(default_factory=SlackHandlers)  # commands, buttons, modals (/slack/events)
 
     def add_router(self, router: APIRouter) -> None:
         self.routers.append(router)

@@ -20,6 +20,7 @@ from warroom import (
     policy,
     reports,
     scheduler,
+    slack,
     status,
     users,
 )
@@ -39,6 +40,7 @@ DOMAINS: tuple[Callable[[Registry], None], ...] = (
     datadog.register,
     reports.register,
     status.register,
+    slack.register,  # the Slack entry point: after every domain whose commands and buttons it serves
 )
 
 

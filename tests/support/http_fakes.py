@@ -92,6 +92,7 @@ class RecordingServer:
         self.ok_count = 0  # successful answers so far (cheap to poll under load)
         self.lock = threading.Condition()
         self._faults: deque[Fault] = deque()
+        self._path_faults: dict[str, deque[Fault]] = {}
         self._always: Fault | None = None
         outer = self
 
@@ -134,6 +135,11 @@ class RecordingServer:
         with self.lock:
             self._faults.extend(faults)
 
+    def fail_path(self, suffix: str, *faults: Fault) -> None:
+        """Apply `faults` to the next requests whose path ends with `suffix` (`chat.update`) only."""
+        with self.lock:
+            self._path_faults.setdefault(suffix, deque()).extend(faults)
+
     def fail_always(self, fault: Fault) -> None:
         with self.lock:
             self._always = fault
@@ -141,6 +147,7 @@ class RecordingServer:
     def clear(self) -> None:
         with self.lock:
             self._faults.clear()
+            self._path_faults.clear()
             self._always = None
 
     def wait_for(self, predicate: Any, timeout: float = 10) -> bool:
@@ -170,7 +177,8 @@ class RecordingServer:
             at=time.time(),
         )
         with self.lock:
-            fault = self._faults.popleft() if self._faults else self._always
+            by_path = next((q for suffix, q in self._path_faults.items() if q and req.path.endswith(suffix)), None)
+            fault = by_path.popleft() if by_path else self._faults.popleft() if self._faults else self._always
             call.fault = None if fault is not None and fault.late else fault
             self.calls.append(call)
             self.lock.notify_all()
@@ -230,6 +238,8 @@ class SlackApiServer(RecordingServer):
         self.token = token
         self.channel_errors: dict[str, str] = {}
         self.names: dict[str, str] = {}
+        self.deleted: set[str] = set()  # ts of messages someone deleted: chat.update answers message_not_found
+        self.expired_triggers: set[str] = set()
         self._seq = 0
 
     @property
@@ -246,6 +256,8 @@ class SlackApiServer(RecordingServer):
         return status, headers, body
 
     def _args(self, call: Call) -> dict[str, Any]:
+        if call.path.startswith("/response/"):
+            return dict(json.loads(call.body or b"{}"))
         ctype = call.headers.get("content-type", "")
         if "json" in ctype:
             return dict(json.loads(call.body or b"{}"))
@@ -258,6 +270,9 @@ class SlackApiServer(RecordingServer):
     def handle(self, call: Call) -> tuple[int, dict[str, str], Any]:
         args = self._args(call)
         call.data = args
+        if call.path.startswith("/response/"):  # a response_url: no token, a plain "ok"
+            call.response = {"ok": True}
+            return 200, {"Content-Type": "text/plain"}, "ok"
         method = call.path.rsplit("/", 1)[-1]
         if self.token and call.headers.get("authorization") != f"Bearer {self.token}":
             return 200, {}, {"ok": False, "error": "invalid_auth"}
@@ -276,7 +291,38 @@ class SlackApiServer(RecordingServer):
             call.response = {"ok": True, "channel": cid, "ts": ts, "message": {"text": args.get("text")}}
             return 200, {"Content-Type": "application/json"}, call.response
         if method == "chat.update":
+            if str(args.get("ts")) in self.deleted:
+                return 200, {}, {"ok": False, "error": "message_not_found"}
             call.response = {"ok": True, "channel": channel, "ts": args.get("ts"), "text": args.get("text")}
+            return 200, {"Content-Type": "application/json"}, call.response
+        return self.handle_more(call, method, args)
+
+    def handle_more(self, call: Call, method: str, args: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        """views.open, chat.postEphemeral and the conversations.* calls of an incident's own channel."""
+        if method == "views.open":
+            if not args.get("trigger_id") or args["trigger_id"] in self.expired_triggers:
+                return 200, {}, {"ok": False, "error": "expired_trigger_id"}
+            view = args.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            args["view"] = view
+            with self.lock:
+                self._seq += 1
+                view_id = f"V{self._seq:08d}"
+            call.response = {"ok": True, "view": {**(view or {}), "id": view_id, "hash": f"h{self._seq}"}}
+            return 200, {"Content-Type": "application/json"}, call.response
+        if method == "chat.postEphemeral":
+            call.response = {"ok": True, "message_ts": f"{1700000000 + self._seq}.000001"}
+            return 200, {"Content-Type": "application/json"}, call.response
+        if method == "conversations.create":
+            name = str(args.get("name", ""))
+            if name in self.names.values():
+                return 200, {}, {"ok": False, "error": "name_taken"}
+            cid = _channel_id(name)
+            self.names[cid] = name
+            call.response = {"ok": True, "channel": {"id": cid, "name": name}}
+            return 200, {"Content-Type": "application/json"}, call.response
+        if method in ("conversations.invite", "conversations.setTopic", "bookmarks.add", "conversations.archive"):
+            call.response = {"ok": True}
             return 200, {"Content-Type": "application/json"}, call.response
         return 404, {}, {"ok": False, "error": "unknown_method"}
 
@@ -289,6 +335,16 @@ class SlackApiServer(RecordingServer):
             if posted and (channel is None or c.data.get("channel") == channel):
                 out.append({**c.data, "ts": c.response["ts"], "channel_id": c.response["channel"], "at": c.at})
         return out
+
+    def calls_to(self, method: str) -> list[Call]:
+        """Every call of a Web API method (`views.open`), or to response URLs (`response`), ok or not."""
+        with self.lock:
+            if method == "response":
+                return [c for c in self.calls if c.path.startswith("/response/")]
+            return [c for c in self.calls if c.path.endswith("/" + method)]
+
+    def response_url(self, n: int) -> str:
+        return f"{self.base}/response/{n}"
 
     def updates(self) -> list[dict[str, Any]]:
         return [

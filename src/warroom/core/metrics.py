@@ -48,6 +48,21 @@ INGEST_BATCH_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1),
 )
 
+# Counted by the process that called Slack from a request (views.open, response_url) or that
+# answered /slack/events: `outcome` ok | refused | duplicate | unsigned, `error` Slack's code.
+SLACK_REQUESTS = Counter(
+    "warroom_slack_requests",
+    "Requests Slack sent to /slack/events, by kind and outcome",
+    ["kind", "outcome"],
+    registry=REGISTRY,
+)
+SLACK_API_ERRORS = Counter(
+    "warroom_slack_api_errors",
+    "Slack Web API calls made while answering Slack that failed, by method and error",
+    ["method", "error"],
+    registry=REGISTRY,
+)
+
 
 class _Scrape(Collector):
     """Each domain's gauges (core.hooks.MetricsSource), computed from the database for one scrape."""

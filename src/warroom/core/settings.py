@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     base_url: str | None = None
     slack_token: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    slack_signing_secret: str | None = Field(
+        default=None, description="Slack app's signing secret: /slack/events refuses everything without it"
+    )
     pagerduty_token: str | None = Field(default=None, description="PagerDuty REST API key for `pagerduty` schedules")
     pagerduty_api_url: str = "https://api.pagerduty.com/"
     pagerduty_events_url: str = Field(

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 
 def register(registry: Registry) -> None:
-    from warroom.incidents import cadence, cli, command, compliance, escalation, jobs, metrics, pages, routes
+    from warroom.incidents import cadence, cli, command, compliance, escalation, jobs, metrics, pages, routes, slack
 
     registry.add_router(routes.router)
     registry.add_pages(pages.router, templates="warroom.incidents")
@@ -21,3 +21,4 @@ def register(registry: Registry) -> None:
     registry.postmortem_sections.append(compliance.postmortem_section)
     registry.metrics.append(metrics.gauges)
     registry.deactivation.append(command.on_deactivate)
+    slack.register(registry.slack)

@@ -145,7 +145,12 @@ def _set_cadence(session: Session, policy: Policy, incident: Incident, now: date
 def notify(
     session: Session, policy: Policy, incident: Incident, now: datetime, event: str, text: str, **payload: Any
 ) -> None:
-    """Enqueue `event` for the incident with the fields every message's payload carries."""
+    """Enqueue `event` for the incident with the fields every message's payload carries; the
+    declaration carries the live card, and a change the card shows queues its edit (incidents.card)."""
+    from warroom.incidents import card
+
+    if event == "declared":
+        payload["card"] = card.fields(session, policy, incident)
     outbox.enqueue(
         session,
         policy=policy,
@@ -164,6 +169,12 @@ def notify(
             **payload,
         },
     )
+    if event in card.CHANGES or (event == "reminder" and payload.get("kind") == "missed"):
+        card.refresh(session, policy=policy, now=now, incident=incident)
+    if policy.slack.incident_channels.priorities:
+        from warroom.incidents import room
+
+        room.follow(session, policy=policy, now=now, incident=incident, event=event)
 
 
 def declare(
@@ -282,6 +293,9 @@ def acknowledge(session: Session, *, policy: Policy, now: datetime, actor: str, 
         text=f"Acknowledged by {actor}" + (f" (level {level} paged)" if level else ""),
         data={"level": level} if level else None,
     )
+    from warroom.incidents import card
+
+    card.refresh(session, policy=policy, now=now, incident=incident)
     return True
 
 

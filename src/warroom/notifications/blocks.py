@@ -96,19 +96,34 @@ def message_blocks(event: str, text: str, payload: dict[str, Any]) -> list[dict[
     if opened := _open_link(payload):
         context.append(opened)
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " | ".join(context)}]})
+    if buttons := message_buttons(event, payload):
+        blocks.append({"type": "actions", "elements": buttons})
     return blocks
 
 
-def root_blocks(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """The thread's first message, rewritten by chat.update when state or severity changes."""
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": cut_escaped(header_line(payload), SECTION_LIMIT)}},
-    ]
-    fields = [f"*Commander:* {escape(payload.get('commander', 'n/a'))}"]
-    if opened := _open_link(payload):
-        fields.append(opened)
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " | ".join(fields)}]})
-    return blocks
+def button(action_id: str, label: str, value: str, style: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": label},
+        "value": value[:2000],
+    }
+    if style:
+        out["style"] = style
+    return out
+
+
+def message_buttons(event: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a person can do from the message (/slack/events answers the clicks): a declare prompt
+    asks Declare or Dismiss; a reminder carries Post update; a page, Acknowledge."""
+    if event == "declare_prompt" and payload.get("alert_id") is not None:
+        alert = str(payload["alert_id"])
+        return [button("prompt_declare", "Declare", alert, "danger"), button("prompt_dismiss", "Dismiss", alert)]
+    if event == "reminder" and payload.get("incident") and payload.get("state") != "completed":
+        return [button("card_update", "Post update", str(payload["incident"]), "primary")]
+    if event == "page" and payload.get("action") == "trigger" and payload.get("incident"):
+        return [button("card_ack", "Acknowledge", str(payload["incident"]), "danger")]
+    return []
 
 
 def plain(text: str, payload: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from warroom import __version__
 from warroom.core.settings import Settings
-from warroom.notifications import blocks, signing
+from warroom.notifications import blocks, card, rooms, signing
 from warroom.policy.schema import Channel
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,9 @@ SLACK_PERMANENT = frozenset(
         "ekm_access_denied",
         "token_expired",
         "cannot_reply_to_message",
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
         "org_login_required",
     }
 )
@@ -89,6 +92,7 @@ class Outgoing:
     incident_id: int | None
     thread_ts: str | None = None
     root: tuple[str, str] | None = None  # (slack channel id, ts) of the thread's first message
+    room: tuple[str | None, str | None] | None = None  # the incident's own channel: (id, card ts), if any
 
 
 @dataclass
@@ -96,6 +100,8 @@ class Result:
     external_id: str | None
     slack_channel: str | None = None
     notes: list[str] = field(default_factory=list)
+    reroot: bool = False  # a fresh card replaced the thread's deleted first message
+    room: dict[str, Any] | None = None  # what to record of the incident's own channel
 
 
 def retry_after(headers: Any) -> float | None:
@@ -115,7 +121,7 @@ def retry_after(headers: Any) -> float | None:
 _clients = threading.local()
 
 
-def _slack_client(settings: Settings, timeout: float) -> WebClient:
+def slack_client(settings: Settings, timeout: float) -> WebClient:
     """One client per thread and configuration (building one per message costs more than the send)."""
     if not settings.slack_token:
         raise Permanent("not_authed: WARROOM_SLACK_TOKEN is not set")
@@ -142,12 +148,32 @@ def _slack_error(exc: SlackApiError) -> DeliveryError:
     return Transient(code)
 
 
+def _slack_call(call: Any, **kwargs: Any) -> Any:
+    try:
+        return call(**kwargs)
+    except SlackApiError as exc:
+        raise _slack_error(exc) from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+        raise Transient(f"connection: {type(exc).__name__}: {exc}") from None
+
+
+def _code(error: DeliveryError) -> str:
+    return error.reason.split(":")[0].split(" ")[0]
+
+
 def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float) -> Result:
-    client = _slack_client(settings, timeout)
+    client = slack_client(settings, timeout)
+    if out.event == card.CARD_EVENT:
+        return send_card(client, chan, out)
+    if out.event in rooms.ROOM_EVENTS:
+        return send_room(client, out)
+    as_card = out.event == "declared" and not out.thread_ts and isinstance(out.payload.get("card"), dict)
     kwargs: dict[str, Any] = {
         "channel": chan.channel,
         "text": blocks.cut_escaped(blocks.mrkdwn(out.text, out.payload), blocks.TEXT_LIMIT),
-        "blocks": blocks.message_blocks(out.event, out.text, out.payload),
+        "blocks": card.blocks(out.payload["card"])
+        if as_card
+        else blocks.message_blocks(out.event, out.text, out.payload),
         "unfurl_links": False,
         "metadata": {
             "event_type": "warroom_notification",
@@ -158,35 +184,56 @@ def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
         kwargs["thread_ts"] = out.thread_ts
         if out.event in chan.reply_broadcast:
             kwargs["reply_broadcast"] = True  # also shown in the channel, not only in the thread
+    response = _slack_call(client.chat_postMessage, **kwargs)
+    return Result(external_id=str(response["ts"]), slack_channel=str(response.get("channel") or chan.channel))
+
+
+def _code_of(exc: Exception) -> str:
+    return _code(exc) if isinstance(exc, DeliveryError) else type(exc).__name__
+
+
+def send_room(client: WebClient, out: Outgoing) -> Result:
+    existing = out.room or (None, None)
+    if out.event == rooms.ROOM_ARCHIVE:
+        notes = rooms.archive_room(client, existing[0], _slack_call, _code_of)
+        return Result(external_id=existing[0], notes=notes, room={"archived": True})
+    channel_id, card_ts, notes = rooms.open_room(client, out.payload, existing, _slack_call, _code_of)
+    return Result(external_id=channel_id, notes=notes, room={"slack_channel": channel_id, "card_ts": card_ts})
+
+
+def _room_card(client: WebClient, out: Outgoing, fresh: dict[str, Any]) -> str | None:
+    """The card in the incident's own channel follows the thread's; best effort (noted on the row)."""
+    if out.room is None or not out.room[0] or not out.room[1]:
+        return None
     try:
-        response = client.chat_postMessage(**kwargs)
-    except SlackApiError as exc:
-        raise _slack_error(exc) from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-        raise Transient(f"connection: {type(exc).__name__}: {exc}") from None
-    result = Result(external_id=str(response["ts"]), slack_channel=str(response.get("channel") or chan.channel))
-    if out.root and out.event in ROOT_EVENTS:
-        result.notes.append(update_root(client, out))
-    return result
+        _slack_call(client.chat_update, channel=out.room[0], ts=out.room[1], **fresh)
+        return "room card updated"
+    except DeliveryError as exc:
+        return f"room card update failed: {exc.reason}"
 
 
-ROOT_EVENTS = frozenset(
-    {"state_changed", "severity_changed", "priority_changed", "resolved", "completed", "commander_changed"}
-)
-
-
-def update_root(client: WebClient, out: Outgoing) -> str:
-    """Keep the thread's first message showing the current state; a failure here loses nothing."""
-    assert out.root is not None
-    channel, ts = out.root
-    try:
-        client.chat_update(
-            channel=channel, ts=ts, text=blocks.header_line(out.payload), blocks=blocks.root_blocks(out.payload)
-        )
-        return "root updated"
-    except Exception as exc:  # noqa: BLE001 - best effort; the threaded reply already went out
-        log.warning("chat.update of %s/%s failed: %s", channel, ts, exc)
-        return f"root update failed: {exc}"
+def send_card(client: WebClient, chan: Channel, out: Outgoing) -> Result:
+    """Edit the incident's first message in place; if it is gone (deleted: `message_not_found`)
+    or there is none yet, post a fresh card, which becomes the thread's first message."""
+    data: dict[str, Any] = out.payload.get("card") or {}
+    fresh = {"text": card.text(data), "blocks": card.blocks(data)}
+    if out.root is not None:
+        channel, ts = out.root
+        try:
+            _slack_call(client.chat_update, channel=channel, ts=ts, **fresh)
+            room = _room_card(client, out, fresh)
+            return Result(external_id=ts, notes=["card updated", *([room] if room else [])])
+        except Permanent as exc:
+            if _code(exc) != "message_not_found":
+                raise
+            log.warning("card of incident %s in %s was deleted: posting a fresh one", out.incident_id, channel)
+    response = _slack_call(client.chat_postMessage, channel=chan.channel, unfurl_links=False, **fresh)
+    return Result(
+        external_id=str(response["ts"]),
+        slack_channel=str(response.get("channel") or chan.channel),
+        notes=["fresh card posted"],
+        reroot=out.root is not None,
+    )
 
 
 def _http_error(status: int, body: str, headers: Any, permanent_codes: frozenset[str]) -> DeliveryError:

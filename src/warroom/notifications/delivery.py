@@ -24,12 +24,13 @@ from warroom.core.clock import Clock, as_utc
 from warroom.core.settings import Settings
 from warroom.notifications import channels, rules
 from warroom.notifications.channels import Outgoing, Permanent, Result, Transient
-from warroom.notifications.models import ChannelPace, Notification, SlackThread
+from warroom.notifications.models import ChannelPace, Notification, SlackRoom, SlackThread
 from warroom.policy.durations import format_duration
 from warroom.policy.schema import Policy
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
+ROOMED = frozenset({"card", "room_open", "room_archive"})  # rows that need the incident's own channel
 
 
 def _gate(session: Session, name: str, gap: timedelta, now: datetime) -> bool:
@@ -137,7 +138,11 @@ class Claimed:
     out: Outgoing
 
 
-def _outgoing(row: Notification, threads: dict[tuple[int, str], tuple[str, str]]) -> Outgoing:
+def _outgoing(
+    row: Notification,
+    threads: dict[tuple[int, str], tuple[str, str]],
+    rooms: dict[int, tuple[str | None, str | None]] | None = None,
+) -> Outgoing:
     out = Outgoing(
         key=row.idempotency_key,
         event=row.event,
@@ -148,6 +153,8 @@ def _outgoing(row: Notification, threads: dict[tuple[int, str], tuple[str, str]]
     root = threads.get((row.incident_id, row.channel)) if row.incident_id is not None else None
     if root is not None:
         out.thread_ts, out.root = root[1], root
+    if rooms and row.incident_id in rooms:
+        out.room = rooms[row.incident_id]
     return out
 
 
@@ -163,13 +170,21 @@ def load(session: Session, ids: list[int]) -> list[Claimed]:
             )
         ):
             threads[(t.incident_id, t.channel)] = (t.slack_channel, t.ts)
+    rooms: dict[int, tuple[str | None, str | None]] = {}
+    if incident_ids and any(row.event in ROOMED for row in rows):
+        for r in session.execute(
+            select(SlackRoom.incident_id, SlackRoom.slack_channel, SlackRoom.card_ts).where(
+                SlackRoom.incident_id.in_(incident_ids)
+            )
+        ):
+            rooms[r.incident_id] = (r.slack_channel, r.card_ts)
     return [
         Claimed(
             id=row.id,
             channel=row.channel,
             attempts=row.attempts,
             created_at=row.created_at.isoformat(),
-            out=_outgoing(row, threads),
+            out=_outgoing(row, threads, rooms),
         )
         for row in rows
     ]
@@ -295,6 +310,17 @@ def _record_sent(session: Session, sent: list[tuple[Claimed, Result]], *, worker
     if threads:
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         session.execute(insert(SlackThread).on_conflict_do_nothing(), threads)
+    for item, r in sent:  # the incident's own channel: made (its id, its card) or archived
+        if r.room and item.id in recorded and item.out.incident_id is not None:
+            values = {"archived_at": now} if r.room.get("archived") else dict(r.room)
+            session.execute(update(SlackRoom).where(SlackRoom.incident_id == item.out.incident_id).values(**values))
+    for item, r in sent:  # a fresh card replaced a deleted first message: the thread goes on under it
+        if r.reroot and item.id in recorded and r.slack_channel and r.external_id and item.out.incident_id:
+            session.execute(
+                update(SlackThread)
+                .where(SlackThread.incident_id == item.out.incident_id, SlackThread.channel == item.channel)
+                .values(slack_channel=r.slack_channel, ts=r.external_id)
+            )
     return sorted(recorded)
 
 

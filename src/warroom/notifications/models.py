@@ -66,3 +66,16 @@ class ChannelPace(Base):
 
     channel: Mapped[str] = mapped_column(String(64), primary_key=True)
     next_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SlackRoom(Base):
+    """An incident's own Slack channel (policy `slack.incident_channels`): made once, archived on completion."""
+
+    __tablename__ = "slack_rooms"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    slack_channel: Mapped[str | None] = mapped_column(String(64))  # the id Slack answered with, once made
+    card_ts: Mapped[str | None] = mapped_column(String(32))  # the card posted there, edited like the thread's
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -259,6 +259,25 @@ class Oob(Strict):
         return value
 
 
+class IncidentChannels(Strict):
+    """A Slack channel of its own per incident (off unless priorities are listed): created, the
+    commander and on-call invited, topic and bookmark set, the card posted, archived on completion."""
+
+    priorities: list[Priority] = []
+    prefix: str = Field(default="inc", pattern=r"^[a-z0-9][a-z0-9_-]{0,20}$")
+    archive_on_completion: bool = True
+
+
+class SlackApp(Strict):
+    """Slack as an entry point: the slash command's name and who may use it."""
+
+    command: str = Field(default="/warroom", pattern=r"^/[a-z0-9_-]{1,31}$")
+    create_unknown_users: bool = False  # an unknown Slack user becomes a viewer (cannot declare or act)
+    incident_channels: IncidentChannels = IncidentChannels()
+    # how long a request Slack sent is remembered to recognise its retries, double clicks and submits
+    remember_requests: Duration = timedelta(days=1)
+
+
 class WorkingHours(Strict):
     """When pages are "in hours" for the reports (outside them a page is out-of-hours)."""
 
@@ -328,6 +347,7 @@ class Policy(Strict):
     notifications: Notifications = Notifications()
     worker: Worker = Worker()
     datadog: Datadog = Datadog()
+    slack: SlackApp = SlackApp()
     postmortem_template: str | None = None
     schedules: dict[str, Schedule] = {}
     escalation_policies: dict[str, EscalationPolicy] = {}

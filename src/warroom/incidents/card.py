@@ -1,0 +1,80 @@
+"""The live incident card's data: what the Slack card shows, and a `card` outbox row for every Slack
+channel that holds the incident's thread whenever state, priority, severity, commander or the next
+due time changes (the worker edits the first message in place; a crash loses nothing)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.incidents.models import Incident
+from warroom.notifications import service as outbox
+from warroom.notifications.card import CARD_EVENT
+from warroom.policy.schema import Policy
+from warroom.users.models import User
+
+# events after which the card changes (an update moves the next due time)
+CHANGES = frozenset(
+    {
+        "update",
+        "state_changed",
+        "priority_changed",
+        "severity_changed",
+        "resolved",
+        "completed",
+        "commander_changed",
+        "acknowledged",
+    }
+)
+
+
+def extra_fields(incident: Incident) -> list[tuple[str, str]]:
+    """More (label, value) fields for the card; the Datadog mirror adds its ids here."""
+    return []
+
+
+def fields(session: Session, policy: Policy, incident: Incident) -> dict[str, Any]:
+    slack_id = session.scalar(
+        select(User.slack_id).where(User.handle == incident.commander, User.active.is_(True)).limit(1)
+    )
+    names = [(policy.service(s).name if policy.service(s) else s) for s in incident.services]  # type: ignore[union-attr]
+    return {
+        "ref": incident.ref,
+        "title": incident.title,
+        "state": incident.state,
+        "priority": incident.priority,
+        "severity": incident.severity,
+        "commander": incident.commander,
+        "commander_slack_id": slack_id,
+        "services": names,
+        "next_due": incident.next_update_due_at.isoformat() if incident.next_update_due_at else None,
+        "acknowledged": incident.acknowledged_at is not None,
+        "link": f"{policy.notifications.base_url.rstrip('/')}/incidents/{incident.ref}",
+        "extra": extra_fields(incident),
+    }
+
+
+def channels(policy: Policy) -> list[str]:
+    """The Slack channels (type slack) where the incident's first message lives."""
+    return [name for name in policy.channels_for("declared") if policy.channels[name].type == "slack"]
+
+
+def refresh(session: Session, *, policy: Policy, now: datetime, incident: Incident) -> None:
+    """Queue an edit of the card; an older edit still queued is dropped (the newest shows all)."""
+    targets = channels(policy)
+    if not targets or incident.id is None:
+        return
+    outbox.obsolete(session, incident_id=incident.id, now=now, reason="a newer card", events=(CARD_EVENT,))
+    outbox.enqueue(
+        session,
+        policy=policy,
+        now=now,
+        event=CARD_EVENT,
+        text=f"{incident.ref} card",
+        incident_id=incident.id,
+        payload={"incident": incident.ref, "card": fields(session, policy, incident)},
+        channels=targets,
+    )
