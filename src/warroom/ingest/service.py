@@ -39,8 +39,8 @@ def triage(policy: Policy, item: Incoming) -> Triaged:
     environment = rules.environment_from(policy, item.labels)
     tier_decision = rules.tier_for(policy, environment)
     tier = int(tier_decision.value)
-    users = rules.users_from(policy, item.labels)
-    priority = rules.alert_priority(policy, tier=tier, users=users)
+    users, users_problem = rules.users_figure(policy, item.labels)
+    priority = rules.alert_priority(policy, tier=tier, users=users, users_problem=users_problem)
     return Triaged(
         service=service,
         mapped=mapped,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from warroom.core.bounds import DB_INT_MAX
 from warroom.policy.durations import format_duration
 from warroom.policy.schema import PRIORITIES, Policy
 
@@ -109,15 +111,27 @@ def environment_from(policy: Policy, labels: dict[str, str]) -> str | None:
 
 def users_from(policy: Policy, labels: dict[str, str]) -> int | None:
     """A users/hour figure from the first configured label that holds a number."""
+    return users_figure(policy, labels)[0]
+
+
+def users_figure(policy: Policy, labels: dict[str, str]) -> tuple[int | None, str | None]:
+    """A users/hour figure from the first configured label that holds a number in range, else
+    None and why a number was not kept: `inf`, `1e400` or 2**63 is kept as unknown impact (the
+    alert is stored with the reason) rather than failing the sender's whole batch."""
+    problem = None
     for key in policy.triage.users_keys:
         raw = (labels.get(key) or "").replace(",", "").replace("_", "").strip()
         try:
-            value = int(float(raw))
+            number = float(raw)
         except ValueError:
             continue
-        if value >= 0:
-            return value
-    return None
+        if math.isnan(number) or number < 0:
+            continue
+        if number > DB_INT_MAX:
+            problem = problem or f"{key} '{raw[:40]}' is out of range (0 to {DB_INT_MAX}): kept as unknown"
+            continue
+        return int(number), None
+    return None, problem
 
 
 def is_production(policy: Policy, tier: int) -> bool:
@@ -134,13 +148,14 @@ def cap(policy: Policy, tier: int, decision: Decision) -> Decision:
     )
 
 
-def alert_priority(policy: Policy, *, tier: int, users: int | None) -> Decision:
+def alert_priority(policy: Policy, *, tier: int, users: int | None, users_problem: str | None = None) -> Decision:
     """Matrix when a users figure is known, otherwise provisional (lowest cell of the tier)."""
     if users is not None:
         return cap(policy, tier, priority_from_matrix(policy, tier, users))
     row = policy.priority.tiers[tier]
+    why = f" ({users_problem})" if users_problem else ""
     decision = Decision(
-        row[-1], "unknown-impact-provisional", f"users affected unknown: provisional {row[-1]} for Tier {tier}"
+        row[-1], "unknown-impact-provisional", f"users affected unknown{why}: provisional {row[-1]} for Tier {tier}"
     )
     return cap(policy, tier, decision)
 
