@@ -8,12 +8,22 @@ JSON, failed attempts are limited per client address, and only verified tokens h
 from __future__ import annotations
 
 import json
+import os
+import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy.engine import Engine
 
-from tests.support.alerts import accepted, alerts, ingest_token, payload
-from tests.support.server import Running
+from tests.support.alerts import accepted, alerts, ingest_token, payload, send
+from tests.support.procs import ApiProc, env_for
+from tests.support.server import Running, http_client
+from warroom.core.clock import SystemClock
+from warroom.core.db import session_factory
+from warroom.ingest import parsers
+from warroom.users import service as users
 
 OUT_OF_RANGE = ("inf", "1e400", "9223372036854775808", "2147483648")
 
@@ -56,3 +66,111 @@ def test_out_of_range_users_in_the_dry_run(server: Running) -> None:
     assert r.status_code == 200, r.text
     first = r.json()["results"][0]
     assert first["users_per_hour"] is None and "out of range" in json.dumps(first), first
+
+
+def test_made_up_tokens_never_get_a_bucket(server: Running, token: str) -> None:
+    """The per-token limiter was keyed on the token the caller claimed: every made-up token
+    had a bucket (and a caller without one shared `ip:` buckets with everyone at its address)."""
+    limiter = server.state.ingest_limiter
+    for n in range(3):
+        r = send(server, f"made-up-{n}", "datadog", {"title": "x"})
+        assert r.status_code == 401, r.text
+        assert users.hash_token(f"made-up-{n}") not in limiter
+    r = send(server, None, "datadog", {"title": "x"})
+    assert r.status_code == 401, r.text
+    assert len(limiter) == 0
+    accepted(server, token, "datadog", {"title": "[Triggered] x", "alert_id": "1", "id": "1"})
+    assert users.hash_token(token) in limiter and len(limiter) == 1
+
+
+# --- A real `warroom serve` process: made-up tokens are refused before the body is read ---------
+
+
+def _token(engine: Engine, name: str = "guard") -> str:
+    with session_factory(engine).begin() as s:
+        _, plain = users.create_token(s, now=SystemClock().now(), user=None, kind="ingest", name=name)
+    return plain
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _big_alertmanager(count: int = 1900) -> bytes:
+    body = payload("alertmanager_firing")
+    template = body["alerts"][0]
+    body["alerts"] = [
+        {**template, "fingerprint": f"big-{n}", "labels": {**template["labels"], "instance": f"host-{n:05d}"}}
+        for n in range(count)
+    ]
+    return json.dumps(body).encode()
+
+
+def _post(api: ApiProc, source: str, raw: bytes, token: str | None, **headers: str) -> httpx.Response:
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
+    with http_client(base_url=api.url, timeout=60) as c:
+        return c.post(
+            f"/api/v1/ingest/{source}", content=raw, headers={"content-type": "application/json", **auth, **headers}
+        )
+
+
+@pytest.mark.slow
+def test_made_up_tokens_with_huge_bodies_are_refused_before_parsing(db_url: str, tmp_path: Path) -> None:
+    """The server spends on ten ~900 KB bodies with made-up tokens less than a fifth of what
+    parsing them takes (it parsed and triaged each before the token was checked); a malformed
+    one is a 401, not a 400."""
+    big = _big_alertmanager()
+    assert 800_000 < len(big) < 1_000_000
+    started = time.process_time()
+    for _ in range(3):
+        parsers.parse("alertmanager", parsers.loads(big))
+    parse_s = (time.process_time() - started) / 3
+    api = ApiProc(env_for(db_url, WARROOM_INGEST_FAILURE_BURST="1000"), tmp_path / "api.log").start()
+    try:
+        assert api.popen is not None
+        _post(api, "alertmanager", b"{}", "warmed-up")  # imports, first connection
+        before = _cpu_s(api.popen.pid)
+        for n in range(10):
+            r = _post(api, "alertmanager", big, f"made-up-{n}")
+            assert r.status_code == 401, r.text
+        spent = _cpu_s(api.popen.pid) - before
+        assert spent < 10 * parse_s / 5, (spent, parse_s)
+        malformed = b'{"alerts": [' + b'{"labels": {"x": "y"}}, ' * 30_000
+        r = _post(api, "alertmanager", malformed, "made-up-again")
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", r.text
+        r = _post(api, "events", b'{"routing_key": "made-up", "payload": ' + b" " * 600_000 + b"}", None)
+        assert r.status_code == 413, r.text  # a body carrying its token is bounded before it is read
+    finally:
+        api.stop()
+
+
+@pytest.mark.slow
+def test_failed_attempts_are_limited_per_client_address(db_url: str, engine: Engine, tmp_path: Path) -> None:
+    """Behind a trusted proxy: a guesser's address is answered 429 after its failures (before its
+    guesses are looked up), a token that address already proved still works, and other addresses
+    are not affected."""
+    sender, late = _token(engine, "sender"), _token(engine, "late")
+    env = env_for(
+        db_url,
+        WARROOM_TRUSTED_PROXIES="127.0.0.0/8",
+        WARROOM_INGEST_FAILURE_BURST="3",
+        WARROOM_INGEST_FAILURES_PER_MIN="0.1",
+    )
+    api = ApiProc(env, tmp_path / "api.log").start()
+    guesser = {"X-Forwarded-For": "203.0.113.66"}
+    alert = json.dumps({"title": "[Triggered] x", "alert_id": "7", "id": "7"}).encode()
+    try:
+        assert _post(api, "datadog", alert, sender, **guesser).status_code == 202
+        codes = [_post(api, "datadog", alert, f"guess-{n}", **guesser).status_code for n in range(5)]
+        assert codes == [401, 401, 401, 429, 429], codes
+        r = _post(api, "datadog", alert, None, **guesser)
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1, r.text
+        event = {"routing_key": "guess", "event_action": "trigger", "payload": {"summary": "x"}}
+        assert _post(api, "events", json.dumps(event).encode(), None, **guesser).status_code == 429
+        assert _post(api, "datadog", alert, late, **guesser).status_code == 429  # not yet proved from there
+        assert _post(api, "datadog", alert, sender, **guesser).status_code == 202  # proved before
+        assert _post(api, "datadog", alert, late, **{"X-Forwarded-For": "198.51.100.10"}).status_code == 202
+        assert _post(api, "datadog", alert, "guess-x", **{"X-Forwarded-For": "198.51.100.10"}).status_code == 401
+    finally:
+        api.stop()

@@ -44,6 +44,22 @@ class Settings(BaseSettings):
     )
     ingest_rate_per_s: float = 500.0
     ingest_burst: int = 1000
+    ingest_failures_per_min: float = Field(
+        default=30.0, description="Failed ingest attempts (no or a wrong token) refilled per minute, per client address"
+    )
+    ingest_failure_burst: int = Field(
+        default=20, description="Failed ingest attempts a client address may make before it is answered 429"
+    )
+    ingest_token_recheck_seconds: float = Field(
+        default=30.0,
+        description="How long the ingest gate trusts a token it verified before reading the database again "
+        "(the writer checks every batch's tokens anyway: a revoked token stores nothing)",
+    )
+    ingest_body_token_max_bytes: int = Field(
+        default=524_288,
+        description="Largest PagerDuty-style event whose token is only in its body (routing_key), read before "
+        "that token is verified (PagerDuty's own limit is 512 KB); a token in the header has max_body_bytes",
+    )
     login_rate_per_min: float = 10.0
     login_burst: int = 5
     trusted_proxies: str = Field(

@@ -36,6 +36,7 @@ from warroom.ingest import parsers
 from warroom.ingest.fastpath import statements, store
 from warroom.ingest.fastpath.driversql import driver_pipeline
 from warroom.ingest.fastpath.groupcommit import GroupCommitter
+from warroom.ingest.fastpath.tokens import TokenCheck
 from warroom.ingest.fastpath.walcheckpoint import WalCheckpointer
 from warroom.ingest.parsers import BadPayload, Incoming
 from warroom.ingest.service import Triaged, TriageMemo
@@ -158,6 +159,7 @@ async def receive(
     state: AppState,
     writer: Writer,
     memo: TriageMemo,
+    tokens: TokenCheck,
     source: str,
     body: bytes,
     *,
@@ -165,31 +167,59 @@ async def receive(
     query_string: bytes,
     client: str,
 ) -> Reply:
-    """Everything but HTTP framing: auth, rate limit, parse, triage, store (after its commit)."""
-    items: list[Incoming] = []
-    truncated, data, problem = 0, None, None
-    try:
-        data = parsers.loads(body)
-        items, truncated = parsers.parse(source, data)
-    except BadPayload as exc:
-        problem = bad(source, str(exc), exc.errors)
-    except ValueError as exc:  # a problem is answered only after auth
-        problem = bad(source, f"the body is not valid JSON: {exc}", [str(exc)])
+    """Everything but HTTP framing: the token first (nothing reads the body of a made-up one), the
+    rate limit of a verified token, then parse, triage, store (answered after its commit)."""
     plain = token_of(authorization, query_string)
-    if not plain and source == "events" and isinstance(data, dict) and isinstance(data.get("routing_key"), str):
-        plain = data["routing_key"]
     digest = _digest(plain) if plain else None
-    wait = state.ingest_limiter.hit(digest or f"ip:{client}")
-    if wait:
+    data: Any = None
+    if digest is None and source == "events":  # PagerDuty's routing_key: the token is in the body
+        if len(body) > state.settings.ingest_body_token_max_bytes:
+            return _too_large(state.settings.ingest_body_token_max_bytes)
+        if wait := tokens.blocked(client):
+            return _failures(wait)
+        try:
+            data = parsers.loads(body)
+        except ValueError:
+            data = None
+        key = data.get("routing_key") if isinstance(data, dict) else None
+        digest = _digest(key) if isinstance(key, str) and key else None
+    known = tokens.fresh(digest) if digest else None
+    if known is None:
+        if not (digest and tokens.seen(digest)) and (wait := tokens.blocked(client)):
+            return _failures(wait)
+        known = await tokens.verify(digest) if digest else None
+        if known is None or digest is None:
+            tokens.failed(client)
+            return _unknown(digest)
+    refused = _refused(source, known)
+    if refused is not None:
+        return refused
+    if wait := state.ingest_limiter.hit(digest):  # verified tokens only: a made-up one has no bucket
         return Reply(
             429,
             error_body("rate_limited", "too many alerts from this token; retry later"),
             ((b"retry-after", retry_after_header(wait)["Retry-After"].encode()),),
         )
+    items: list[Incoming] = []
+    truncated, problem = 0, None
+    try:
+        items, truncated = parsers.parse(source, parsers.loads(body) if data is None else data)
+    except BadPayload as exc:
+        problem = bad(source, str(exc), exc.errors)
+    except ValueError as exc:
+        problem = bad(source, f"the body is not valid JSON: {exc}", [str(exc)])
     triaged = [memo(item) for item in items] if problem is None else []
     services = frozenset(t.service for t in triaged)  # run_deliveries locks them for the batch
     delivery = Delivery(source, digest, items, triaged, services, truncated, problem)
     return await writer.submit_async(delivery)
+
+
+def _failures(wait: float) -> Reply:
+    return Reply(
+        429,
+        error_body("rate_limited", "too many failed attempts from this address; retry later"),
+        ((b"retry-after", retry_after_header(wait)["Retry-After"].encode()),),
+    )
 
 
 def _digest(token: str) -> str:
@@ -201,24 +231,33 @@ def _digest(token: str) -> str:
     return found
 
 
-def _refusal(d: Delivery, token: tuple[str, str] | None) -> Reply | None:
-    if d.digest is None:
+def _unknown(digest: str | None) -> Reply:
+    if digest is None:
         return _error(
             401,
             "unauthorized",
             "missing ingest token: send 'Authorization: Bearer "
             "<token>', basic auth with the token as password, or ?token=",
         )
-    if token is None:
-        return _error(401, "unauthorized", "invalid or revoked ingest token")
+    return _error(401, "unauthorized", "invalid or revoked ingest token")
+
+
+def _refused(source: str, token: tuple[str, str]) -> Reply | None:
     kind, name = token
     if kind != "ingest":
         return _error(
             403, "forbidden", "this is a user token; alerts need an ingest token (warroom token create --ingest NAME)"
         )
-    if name in _RESTRICTED and name != d.source:
-        return _error(403, "forbidden", f"this ingest token is for {name}, not {d.source}")
-    return d.problem
+    if name in _RESTRICTED and name != source:
+        return _error(403, "forbidden", f"this ingest token is for {name}, not {source}")
+    return None
+
+
+def _refusal(d: Delivery, token: tuple[str, str] | None) -> Reply | None:
+    """The writer's check, in the batch's transaction: a token revoked since the gate saw it stores nothing."""
+    if d.digest is None or token is None:
+        return _unknown(d.digest)
+    return _refused(d.source, token) or d.problem
 
 
 def run_deliveries(session: Session, state: AppState, deliveries: list[Delivery]) -> list[Reply]:
