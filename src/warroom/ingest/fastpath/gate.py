@@ -183,12 +183,17 @@ async def receive(
             data = None
         key = data.get("routing_key") if isinstance(data, dict) else None
         digest = _digest(key) if isinstance(key, str) and key else None
-    known = tokens.fresh(digest) if digest else None
-    if known is None:
-        if not (digest and tokens.seen(digest)) and (wait := tokens.blocked(client)):
+    if digest is None:
+        if wait := tokens.blocked(client):
             return _failures(wait)
-        known = await tokens.verify(digest) if digest else None
-        if known is None or digest is None:
+        tokens.failed(client)
+        return _unknown(None)
+    known = tokens.fresh(digest)
+    if known is None:
+        if not tokens.seen(digest) and (wait := tokens.blocked(client)):
+            return _failures(wait)
+        known = await tokens.verify(digest)
+        if known is None:
             tokens.failed(client)
             return _unknown(digest)
     refused = _refused(source, known)
