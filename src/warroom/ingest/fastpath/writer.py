@@ -163,7 +163,10 @@ class ProcessWriter:
         """The child exited (or closed its end): answer what it held, start another unless closing."""
         loop = asyncio.get_running_loop()
         loop.remove_reader(conn.fileno())
-        self._sender.submit(conn.close)  # after any send queued to it (its number is not reused under one)
+        try:
+            self._sender.submit(conn.close)  # after any send queued to it (its number is not reused under one)
+        except RuntimeError:  # stopped: nothing is queued any more
+            conn.close()
         if self._conn is conn:
             self._conn = None
         self._answer_all(ids=list(self._pending))
