@@ -36,7 +36,7 @@ def storm_body(prefix: str, n: int) -> dict[str, Any]:
         "version": "4",
         "status": "firing",
         "receiver": "warroom",
-        "groupKey": f"{{}}:{{alertname=\"Storm\", run=\"{prefix}\"}}",
+        "groupKey": f'{{}}:{{alertname="Storm", run="{prefix}"}}',
         "truncatedAlerts": 0,
         "groupLabels": {"alertname": "Storm"},
         "commonLabels": {"alertname": "Storm", "service": SERVICE, "env": "prod"},
@@ -114,9 +114,9 @@ def main() -> None:
         with served(cmd, env, f"{base}/healthz"):
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {user}"}, timeout=60) as c:
                 refs = [
-                    c.post(
-                        "/api/v1/incidents", json={"services": [svc], "priority": "P2", "severity": "SEV-3"}
-                    ).json()["id"]
+                    c.post("/api/v1/incidents", json={"services": [svc], "priority": "P2", "severity": "SEV-3"}).json()[
+                        "id"
+                    ]
                     for svc in (SERVICE, "sis")
                 ]
             states = {ref: "active" for ref in refs}

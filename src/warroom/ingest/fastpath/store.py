@@ -24,7 +24,7 @@ from warroom.alerts.models import Alert
 from warroom.core.hooks import Hooks
 from warroom.incidents import service as incidents
 from warroom.incidents.states import OPEN_STATES
-from warroom.ingest import grouping
+from warroom.ingest import grouping, joining
 from warroom.ingest.fastpath import bulk, statements
 from warroom.ingest.fastpath.driversql import driver_pipeline
 from warroom.ingest.parsers import Incoming
@@ -192,8 +192,7 @@ def _round(session: Session, b: _Batch, events: list[_Event], lookahead: Lookahe
     _insert_alerts(b, [e for e in live if e.row is None])
     live = _record_events(b, [e for e in live if e.out.alert_id is not None])
     _update_seen(b, live)
-    for e in live:
-        _group(session, b, e)
+    _group_all(session, b, live)
 
 
 def _find(b: _Batch, events: list[_Event], lookahead: Lookahead | None) -> None:
@@ -368,6 +367,26 @@ def _update_seen(b: _Batch, events: list[_Event]) -> None:
     )
     if steps:
         driver_pipeline(b.conn, steps)  # one round trip for both shapes on PostgreSQL
+
+
+def _group_all(session: Session, b: _Batch, live: list[_Event]) -> None:
+    """New firing alerts of one service are placed together (a storm joins its incident in a few
+    statements, `joining`), at the place of the service's first one; every other event alone."""
+    runs: dict[str, list[_Event]] = {}
+    for e in live:
+        if e.out.created and e.item.status == "firing" and e.inserted is not None:
+            runs.setdefault(e.inserted["service"], []).append(e)
+    first = {id(run[0]): run for run in runs.values()}
+    members = {id(e) for run in runs.values() for e in run}
+    for e in live:
+        if id(e) not in members:
+            _group(session, b, e)
+        elif (run := first.get(id(e))) is not None:
+            placed = joining.place_many(
+                session, policy=b.policy, now=b.now, hooks=b.hooks, rows=[r.inserted for r in run], quiet=b.quiet
+            )
+            for r, incident_id in zip(run, placed, strict=True):
+                r.out.incident_id = incident_id
 
 
 def _group(session: Session, b: _Batch, e: _Event) -> None:
