@@ -11,6 +11,7 @@ that was not committed.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -28,7 +29,7 @@ from warroom.api.errors import error_body, unavailable_body
 from warroom.api.limits import too_large_body
 from warroom.api.requestid import log_access, request_id
 from warroom.api.security import HEADERS as SECURITY_HEADERS
-from warroom.core import metrics, outage
+from warroom.core import metrics, outage, writeturns
 from warroom.core.logs import request_id_var
 from warroom.core.ratelimit import retry_after_header
 from warroom.core.state import AppState
@@ -78,6 +79,9 @@ log = logging.getLogger(__name__)
 _outages = outage.Throttled(log)
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once, not per answer
 _DIGESTS: dict[str, str] = {}  # token -> sha256: a sender sends the same token every time
+# A body this big (a group of hundreds of alerts: parsing 10,000 takes ~1 s) is parsed and triaged
+# on a thread, so the event loop keeps answering people meanwhile.
+OFF_LOOP_BYTES = 262_144
 
 
 @dataclass(slots=True)
@@ -146,6 +150,7 @@ def make_writer(
         state.sessions,  # no prelock: run_deliveries sends the locks with its first reads
         run_batch=lambda session, deliveries: run_deliveries(session, state, deliveries),
         on_commit=on_commit,
+        turns=writeturns.for_engine(state.engine),
     )
 
 
@@ -168,9 +173,9 @@ async def receive(
     """Everything but HTTP framing: auth, rate limit, parse, triage, store (after its commit)."""
     items: list[Incoming] = []
     truncated, data, problem = 0, None, None
+    big = len(body) > OFF_LOOP_BYTES
     try:
-        data = parsers.loads(body)
-        items, truncated = parsers.parse(source, data)
+        data, items, truncated = await asyncio.to_thread(_decode, source, body) if big else _decode(source, body)
     except BadPayload as exc:
         problem = bad(source, str(exc), exc.errors)
     except ValueError as exc:  # a problem is answered only after auth
@@ -186,10 +191,55 @@ async def receive(
             error_body("rate_limited", "too many alerts from this token; retry later"),
             ((b"retry-after", retry_after_header(wait)["Retry-After"].encode()),),
         )
-    triaged = [memo(item) for item in items] if problem is None else []
+    triaged: list[Triaged] = []
+    if problem is None:
+        triaged = await asyncio.to_thread(_triage, memo, items) if big else _triage(memo, items)
     services = frozenset(t.service for t in triaged)  # run_deliveries locks them for the batch
     delivery = Delivery(source, digest, items, triaged, services, truncated, problem)
+    chunk = state.settings.ingest_chunk_alerts
+    if len(items) > chunk and problem is None:
+        return await _in_chunks(writer, delivery, chunk)
     return await writer.submit_async(delivery)
+
+
+async def _in_chunks(writer: Writer, d: Delivery, size: int) -> Reply:
+    """A big group (an alert storm) is stored a chunk per transaction, one after the other, so it
+    never holds the write lock (SQLite) or its incident's row for long. Each chunk is answered
+    after its commit; on a failure the sender gets that answer and retries the whole group, whose
+    stored alerts are then answered as duplicates: nothing is lost, nothing is stored twice."""
+    replies: list[Reply] = []
+    for start in range(0, len(d.items), size):
+        items, triaged = d.items[start : start + size], d.triaged[start : start + size]
+        part = Delivery(d.source, d.digest, items, triaged, frozenset(t.service for t in triaged), d.truncated, None)
+        reply = await writer.submit_async(part)
+        if reply.status != 202:
+            if start and isinstance(reply.body.get("error"), dict):
+                reply.body["error"]["message"] += (
+                    f" ({start:,} of the {len(d.items):,} alerts were stored before it; a retry of the "
+                    "whole group answers them as duplicates)"
+                )
+            return reply
+        replies.append(reply)
+    return Reply(
+        202,
+        {
+            "status": "accepted",
+            "truncated_alerts": d.truncated,
+            "alerts": [a for r in replies for a in r.body["alerts"]],
+        },
+        (),
+        tuple(o for r in replies for o in r.outcomes),
+    )
+
+
+def _decode(source: str, body: bytes) -> tuple[Any, list[Incoming], int]:
+    data = parsers.loads(body)
+    items, truncated = parsers.parse(source, data)
+    return data, items, truncated
+
+
+def _triage(memo: TriageMemo, items: list[Incoming]) -> list[Triaged]:
+    return [memo(item) for item in items]
 
 
 def _digest(token: str) -> str:

@@ -372,20 +372,20 @@ def _update_seen(b: _Batch, events: list[_Event]) -> None:
 def _group_all(session: Session, b: _Batch, live: list[_Event]) -> None:
     """New firing alerts of one service are placed together (a storm joins its incident in a few
     statements, `joining`), at the place of the service's first one; every other event alone."""
-    runs: dict[str, list[_Event]] = {}
+    runs: dict[str, list[tuple[_Event, dict[str, Any]]]] = {}
     for e in live:
         if e.out.created and e.item.status == "firing" and e.inserted is not None:
-            runs.setdefault(e.inserted["service"], []).append(e)
-    first = {id(run[0]): run for run in runs.values()}
-    members = {id(e) for run in runs.values() for e in run}
+            runs.setdefault(e.inserted["service"], []).append((e, e.inserted))
+    first = {id(run[0][0]): run for run in runs.values()}
+    members = {id(e) for run in runs.values() for e, _ in run}
     for e in live:
         if id(e) not in members:
             _group(session, b, e)
         elif (run := first.get(id(e))) is not None:
             placed = joining.place_many(
-                session, policy=b.policy, now=b.now, hooks=b.hooks, rows=[r.inserted for r in run], quiet=b.quiet
+                session, policy=b.policy, now=b.now, hooks=b.hooks, rows=[row for _, row in run], quiet=b.quiet
             )
-            for r, incident_id in zip(run, placed, strict=True):
+            for (r, _), incident_id in zip(run, placed, strict=True):
                 r.out.incident_id = incident_id
 
 
