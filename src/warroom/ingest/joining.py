@@ -67,7 +67,29 @@ def join(session: Session, *, policy: Policy, now: datetime, incident: Incident,
                 .returning(A.c.id)
             ).scalars()
         )
-    joined = [{**row, "incident_id": incident.id} for row in rows if row["id"] in linked]
+    joined_(session, policy=policy, now=now, incident=incident, rows=[row for row in rows if row["id"] in linked])
+
+
+def open_incident(session: Session, *, policy: Policy, now: datetime, service: str) -> Incident | None:
+    """The service's open incident, locked, that its new firing alerts join (`place`'s first choice)."""
+    found = session.scalar(
+        grouping.TARGET,
+        {
+            "service": service,
+            "open_since": now - policy.triage.grouping_window,
+            "resolved_since": now - policy.triage.reopen_window,
+        },
+    )
+    if found is None:
+        return None
+    incident = incidents.get(session, found, for_update=True)
+    return incident if incident.state in states.OPEN_STATES else None
+
+
+def joined_(session: Session, *, policy: Policy, now: datetime, incident: Incident, rows: list[dict[str, Any]]) -> None:
+    """What follows alerts joining `incident` (their rows already name it): the timeline, the
+    auto-resolve cancelled, the priority raised and the severity suggested, once for them all."""
+    joined = [{**row, "incident_id": incident.id} for row in rows]
     if not joined:
         return
     if len(joined) == 1:
@@ -80,7 +102,17 @@ def join(session: Session, *, policy: Policy, now: datetime, incident: Incident,
     grouping.raise_priority(
         session, policy=policy, now=now, incident=incident, a=next(a for a in joined if a["priority"] == top)
     )
-    tagged = next((a for a in joined if rules.adds_severity_values(policy, dict(a["labels"] or {}), a["tier"])), None)
+    tags = {rule.distinct_tag for rule in policy.triage.severity_rules}
+    tagged = next(
+        (
+            a
+            for a in joined
+            if a["labels"]
+            and not tags.isdisjoint(a["labels"])
+            and rules.adds_severity_values(policy, dict(a["labels"]), a["tier"])
+        ),
+        None,
+    )
     if tagged is not None:
         grouping.suggest_severity(session, policy=policy, now=now, incident=incident, a=tagged)
 

@@ -108,6 +108,7 @@ _ALERT_COLUMNS = (
     ("last_seen_at", "timestamptz"),
     ("resolved_at", "timestamptz"),
     ("event_count", "integer"),
+    ("incident_id", "integer"),  # set when the service has an open incident to join (ingest.joining)
 )
 ALERTS = Bulk("alerts", _ALERT_COLUMNS, "ON CONFLICT (dedup_key, source, open_key) DO NOTHING", ("id", "dedup_key"))
 
