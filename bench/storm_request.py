@@ -24,8 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from bench.clusterlib import drop_database, loadavg, new_database, pct, proc_env, warroom_cli
-from bench.ingest import free_port, served
+from bench.ingest import cpu_seconds, descendants, free_port, served
+
+from warroom.core.db import normalize_url
 
 SERVICE = "csp"
 
@@ -93,6 +96,24 @@ def human_writes(
             time.sleep(0.02)  # a person's pace, still many writes a storm
 
 
+def _cpu(pid: int, url: str) -> list[float]:
+    """CPU seconds of `serve` (with its threads: the timed writes' requests too), of its writer
+    process, and of the PostgreSQL backends serving this database (same machine)."""
+    kids = descendants(pid)
+    out = [cpu_seconds(pid) - sum(cpu_seconds(k) for k in kids), *(cpu_seconds(k) for k in kids[:1])]
+    if url.startswith("postgres"):
+        engine = sa.create_engine(normalize_url(url), poolclass=sa.pool.NullPool)
+        with engine.connect() as c:
+            pids = c.scalars(
+                sa.text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).all()
+        engine.dispose()
+        out.append(sum(cpu_seconds(p) for p in pids))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -114,7 +135,7 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         cmd = [sys.executable, "-m", "warroom", "serve", "--port", str(port), "--no-worker", "--no-migrate"]
-        with served(cmd, env, f"{base}/healthz"):
+        with served(cmd, env, f"{base}/healthz") as proc:
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {user}"}, timeout=60) as c:
                 refs = [
                     c.post("/api/v1/incidents", json={"services": [svc], "priority": "P2", "severity": "SEV-3"}).json()[
@@ -146,6 +167,7 @@ def main() -> None:
                 human = threading.Thread(target=human_writes, args=(base, user, states, stop, writes))
                 human.start()
                 time.sleep(0.2)  # writes already flowing when the storm arrives
+                cpu0 = _cpu(proc.pid, url)
                 t0 = time.perf_counter()
                 # curl sends the storm: this process's GIL is left to the timed writes
                 sent = subprocess.run(
@@ -170,6 +192,7 @@ def main() -> None:
                     check=False,
                 )
                 took = time.perf_counter() - t0
+                cpu = [b - a for a, b in zip(cpu0, _cpu(proc.pid, url), strict=True)]
                 stop.set()
                 human.join()
                 answer = body.with_suffix(".out").read_text()
@@ -185,7 +208,9 @@ def main() -> None:
                     f"in {took:.2f} s = "
                     f"{args.alerts / took:,.0f} alerts/s, {joined:,} joined {refs[0]}; "
                     f"{len(lat)} human writes meanwhile: p50 {pct(lat, 50) * 1000:.0f} ms, "
-                    f"p99 {pct(lat, 99) * 1000:.0f} ms, max {worst[1] * 1000:.0f} ms ({worst[0]})",
+                    f"p99 {pct(lat, 99) * 1000:.0f} ms, max {worst[1] * 1000:.0f} ms ({worst[0]}); "
+                    f"CPU s: server {cpu[0]:.2f}"
+                    + (f", writer process {cpu[1]:.2f}, PostgreSQL {cpu[2]:.2f}" if len(cpu) > 2 else ""),
                     flush=True,
                 )
             print(
