@@ -3,9 +3,11 @@
 A group-commit batch carries many webhook deliveries. Their events are applied in rounds: a round
 holds at most one event per alert key, so each step of a round (look up the open alerts, insert
 the new ones, insert the events, update the seen ones, schedule escalations) is one statement for
-the whole round whatever its size. Grouping into incidents then runs event by event, in
-(service, key) order so concurrent batches lock in one order, with a per-batch memory of the
-services known to have no incident to join (one look-up per service, not per alert).
+the whole round whatever its size. New firing alerts of a service with an open incident are
+inserted already linked to it and join it together (`ingest.joining`: a few statements per
+service, not per alert); every other event is grouped event by event, in (service, key) order so
+concurrent batches lock in one order, with a per-batch memory of the services known to have no
+incident to join (one look-up per service, not per alert).
 """
 
 from __future__ import annotations
