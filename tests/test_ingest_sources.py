@@ -234,7 +234,7 @@ def test_source_named_token_only_opens_its_source(server: Running) -> None:
 
 def test_oversize_body_is_413(server: Running, token: str) -> None:
     body = dd()
-    body["event_msg"] = "x" * (server.state.settings.max_body_bytes + 10)
+    body["event_msg"] = "x" * (server.state.settings.max_ingest_body_bytes + 10)
     r = send(server, token, "datadog", body)
     assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
     assert alerts(server)["total"] == 0

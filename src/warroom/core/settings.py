@@ -34,6 +34,17 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576
+    max_ingest_body_bytes: int = Field(
+        default=8_388_608,
+        description="Largest alert webhook body (an Alertmanager group of 10,000 alerts is 3-5 MB); "
+        "every other request: max_body_bytes",
+    )
+    ingest_chunk_alerts: int = Field(
+        default=500,
+        ge=1,
+        description="Alerts of one webhook stored per transaction: a bigger group (an alert storm) is stored "
+        "a chunk at a time, so people's writes never wait for the whole of it",
+    )
     db_pool_size: int = 10
     db_max_overflow: int = 10
     secure_cookies: bool = False

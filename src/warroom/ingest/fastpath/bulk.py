@@ -125,7 +125,7 @@ def of_table(model: type[Base], *, omit: tuple[str, ...], on_conflict: str, retu
 # tuples in these columns' order (the tables' order).
 ALERTS = of_table(
     Alert,
-    omit=("id", "incident_id"),
+    omit=("id",),  # incident_id is set when the service has an open incident to join (ingest.joining)
     on_conflict="ON CONFLICT (dedup_key, source, open_key) DO NOTHING",
     returning=("id", "dedup_key"),
 )

@@ -60,4 +60,4 @@ class FastPath:
 
     def gate(self, app: ASGIApp) -> IngestGate:
         """Wrap the whole app: webhooks are answered here, everything else passes through."""
-        return IngestGate(app, self, max_bytes=self.state.settings.max_body_bytes)
+        return IngestGate(app, self, max_bytes=self.state.settings.max_ingest_body_bytes)

@@ -3,9 +3,11 @@
 A group-commit batch carries many webhook deliveries. Their events are applied in rounds: a round
 holds at most one event per alert key, so each step of a round (look up the open alerts, insert
 the new ones, insert the events, update the seen ones, schedule escalations) is one statement for
-the whole round whatever its size. Grouping into incidents then runs event by event, in
-(service, key) order so concurrent batches lock in one order, with a per-batch memory of the
-services known to have no incident to join (one look-up per service, not per alert).
+the whole round whatever its size. New firing alerts of a service with an open incident are
+inserted already linked to it and join it together (`ingest.joining`: a few statements per
+service, not per alert); every other event is grouped event by event, in (service, key) order so
+concurrent batches lock in one order, with a per-batch memory of the services known to have no
+incident to join (one look-up per service, not per alert).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from sqlalchemy.orm import Session
 from warroom.alerts.models import Alert
 from warroom.core.hooks import Hooks
 from warroom.incidents import service as incidents
+from warroom.incidents.models import Incident
 from warroom.incidents.states import OPEN_STATES
-from warroom.ingest import grouping
+from warroom.ingest import grouping, joining
 from warroom.ingest.fastpath import bulk, statements
 from warroom.ingest.fastpath.driversql import driver_pipeline
 from warroom.ingest.parsers import Incoming
@@ -68,6 +71,7 @@ class _Batch:
     locked: set[str]
     now_w: Any = None  # `now` in the driver's form, once per batch
     quiet: set[str] = field(default_factory=set)  # services with no incident to join (this batch)
+    joins: dict[str, Incident] = field(default_factory=dict)  # this round's services' open incidents
 
     def __post_init__(self) -> None:
         self.now_w = self.st.wire.time(self.now)
@@ -189,11 +193,11 @@ def _round(session: Session, b: _Batch, events: list[_Event], lookahead: Lookahe
     wanted = sorted({e.row.service if e.row is not None else e.t.service for e in live} - b.locked)
     grouping.lock_services(session, wanted)  # alerts whose service the caller did not prelock
     b.locked.update(wanted)
+    _open_incidents(session, b, [e for e in live if e.row is None and e.item.status == "firing"])
     _insert_alerts(b, [e for e in live if e.row is None])
     live = _record_events(b, [e for e in live if e.out.alert_id is not None])
     _update_seen(b, live)
-    for e in live:
-        _group(session, b, e)
+    _group_all(session, b, live)
 
 
 def _find(b: _Batch, events: list[_Event], lookahead: Lookahead | None) -> None:
@@ -223,11 +227,24 @@ def _find(b: _Batch, events: list[_Event], lookahead: Lookahead | None) -> None:
             e.out.alert_id, e.out.incident_id = e.row.id, e.row.incident_id
 
 
+def _open_incidents(session: Session, b: _Batch, new: list[_Event]) -> None:
+    """The open incident (locked) of each service with new firing alerts: they are inserted
+    already linked to it, and join it together (`joining`), with no statement per alert."""
+    b.joins = {}
+    for service in sorted({e.t.service for e in new} - b.quiet):
+        incident = joining.open_incident(session, policy=b.policy, now=b.now, service=service)
+        if incident is not None:
+            b.joins[service] = incident
+
+
 def _insert_alerts(b: _Batch, new: list[_Event]) -> None:
     """One multi-row insert; an alert a concurrent delivery opened first is read instead."""
     if not new:
         return
     rows = [_alert_row(e.item, e.t, b.now) for e in new]
+    for row in rows:
+        if row["status"] == "firing" and (incident := b.joins.get(row["service"])) is not None:
+            row["incident_id"] = incident.id
     json_, now_w = b.st.wire.json, b.now_w
     ids = {
         r.dedup_key: r.id
@@ -368,6 +385,31 @@ def _update_seen(b: _Batch, events: list[_Event]) -> None:
     )
     if steps:
         driver_pipeline(b.conn, steps)  # one round trip for both shapes on PostgreSQL
+
+
+def _group_all(session: Session, b: _Batch, live: list[_Event]) -> None:
+    """New firing alerts of one service are placed together (a storm joins its incident in a few
+    statements, `joining`), at the place of the service's first one; every other event alone."""
+    runs: dict[str, list[tuple[_Event, dict[str, Any]]]] = {}
+    for e in live:
+        if e.out.created and e.item.status == "firing" and e.inserted is not None:
+            runs.setdefault(e.inserted["service"], []).append((e, e.inserted))
+    first = {id(run[0][0]): run for run in runs.values()}
+    members = {id(e) for run in runs.values() for e, _ in run}
+    for e in live:
+        if id(e) not in members:
+            _group(session, b, e)
+        elif (run := first.get(id(e))) is not None and (incident := b.joins.get(run[0][1]["service"])) is not None:
+            rows = [row for _, row in run]  # inserted already linked to their open incident
+            joining.joined_(session, policy=b.policy, now=b.now, incident=incident, rows=rows)
+            for r, _ in run:
+                r.out.incident_id = incident.id
+        elif run is not None:
+            placed = joining.place_many(
+                session, policy=b.policy, now=b.now, hooks=b.hooks, rows=[row for _, row in run], quiet=b.quiet
+            )
+            for (r, _), incident_id in zip(run, placed, strict=True):
+                r.out.incident_id = incident_id
 
 
 def _group(session: Session, b: _Batch, e: _Event) -> None:
