@@ -150,7 +150,8 @@ def test_grafana_legacy_alerting_then_ok(server: Running, token: str) -> None:
     assert (a["service"], a["tier"], a["title"]) == ("csp", 1, "CSP login.gov success rate")
     assert a["labels"]["csp"] == "logingov" and a["link"].startswith("https://grafana.internal/d/identity-csp")
     for state in ("pending", "paused"):  # nothing changes
-        assert accepted(server, token, "grafana", {**payload("grafana_legacy_alerting"), "state": state})["alerts"] == []
+        quiet = {**payload("grafana_legacy_alerting"), "state": state}
+        assert accepted(server, token, "grafana", quiet)["alerts"] == []
     assert alerts(server, status="firing")["total"] == 1
     ok = {**payload("grafana_legacy_alerting"), "state": "ok", "evalMatches": [], "title": "[OK] CSP"}
     out = accepted(server, token, "grafana", ok, method="PUT")
