@@ -42,8 +42,14 @@ class Incoming:
     link: str | None = None
     priority_hint: str | None = None
     monitor_id: str | None = None
-    occurred_at: datetime | None = None
+    occurred_at: datetime | None = None  # a firing event's: when the sender says the alert started
     raw: str = ""
+    episode_key: str | None = None  # what stays the same from one firing of this alert to the next
+
+    @property
+    def episode(self) -> str:
+        """The key a flapping alert keeps across re-fires (Datadog's cycle key changes each time)."""
+        return self.episode_key or self.dedup_key
 
     def content_hash(self) -> str:
         return hashlib.sha256(f"{self.source}\n{self.dedup_key}\n{self.status}\n{self.raw}".encode()).hexdigest()
@@ -210,6 +216,7 @@ def parse_datadog(body: Any) -> list[Incoming]:
             monitor_id=monitor_id,
             occurred_at=parse_time(body.get("date")) or parse_time(body.get("last_updated")),
             raw=_raw(body),
+            episode_key=_key(f"{monitor_id}:{scope or '*'}") if monitor_id and cycle else None,
         )
     ]
 

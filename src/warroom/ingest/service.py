@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
@@ -112,6 +112,7 @@ def simulate(
                 Incident.id.in_(svc),
                 Incident.state.in_(OPEN_STATES),
                 Incident.updated_at >= now - policy.triage.grouping_window,
+                func.coalesce(Incident.tier, rules.production_tier(policy)) == t.tier,  # environment groups
             )
             .order_by(Incident.id.desc())
             .limit(1)

@@ -107,6 +107,8 @@ _ALERT_COLUMNS = (
     ("first_seen_at", "timestamptz"),
     ("last_seen_at", "timestamptz"),
     ("resolved_at", "timestamptz"),
+    ("started_at", "timestamptz"),
+    ("episode_key", "text"),
     ("event_count", "integer"),
 )
 ALERTS = Bulk("alerts", _ALERT_COLUMNS, "ON CONFLICT (dedup_key, source, open_key) DO NOTHING", ("id", "dedup_key"))

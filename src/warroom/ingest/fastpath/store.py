@@ -5,14 +5,16 @@ holds at most one event per alert key, so each step of a round (look up the open
 the new ones, insert the events, update the seen ones, schedule escalations) is one statement for
 the whole round whatever its size. Grouping into incidents then runs event by event, in
 (service, key) order so concurrent batches lock in one order, with a per-batch memory of the
-services known to have no incident to join (one look-up per service, not per alert).
+(service, tier) pairs known to have no incident to join (one look-up per pair, not per alert).
+A new alert's 15-minute clock starts when its sender says it started, or where its episode
+started when it re-fires within the flap window (triage.rules: alert_start, episode_start).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
@@ -67,7 +69,7 @@ class _Batch:
     st: statements.Statements
     locked: set[str]
     now_w: Any = None  # `now` in the driver's form, once per batch
-    quiet: set[str] = field(default_factory=set)  # services with no incident to join (this batch)
+    quiet: set[tuple[str, int]] = field(default_factory=set)  # (service, tier) with no incident to join
 
     def __post_init__(self) -> None:
         self.now_w = self.st.wire.time(self.now)
@@ -75,7 +77,8 @@ class _Batch:
 
 class Lookahead:
     """The reads a batch starts with, for the caller to send with its own (locks, tokens) in one
-    round trip on PostgreSQL: each key's open alert, and each service's incident to join."""
+    round trip on PostgreSQL: each key's open alert, each (service, tier)'s incident to join, and
+    the recently recovered alerts of the firing events' episode keys (flapping)."""
 
     def __init__(
         self, session: Session, *, policy: Policy, now: datetime, items: list[Incoming], triaged: list[Triaged]
@@ -84,31 +87,42 @@ class Lookahead:
         self.keys: dict[str, set[str]] = {}
         for item in items:
             self.keys.setdefault(item.source, set()).add(item.dedup_key)
-        self.services = sorted({t.service for t in triaged})
+        self.groups = sorted({(t.service, t.tier) for t in triaged})
+        self.episodes: dict[str, set[str]] = {}
+        if policy.triage.flap_window:
+            for item in items:
+                if item.status == "firing":
+                    self.episodes.setdefault(item.source, set()).add(item.episode)
         self.steps = [
             st.open_alerts.step({"source": source, "keys": st.wire.keys(sorted(keys))})
             for source, keys in self.keys.items()
         ]
-        self.steps += [
-            st.target.step(
-                {
-                    "service": service,
-                    "open_since": st.wire.time(now - policy.triage.grouping_window),
-                    "resolved_since": st.wire.time(now - policy.triage.reopen_window),
-                }
+        for service, tier in self.groups:
+            params = grouping.target_params(policy, now=now, service=service, tier=tier)
+            params["open_since"], params["resolved_since"] = (
+                st.wire.time(params["open_since"]),
+                st.wire.time(params["resolved_since"]),
             )
-            for service in self.services
+            self.steps.append(st.target.step(params))
+        since = st.wire.time(now - policy.triage.flap_window)
+        self.steps += [
+            st.recent_episodes.step({"source": source, "keys": st.wire.keys(sorted(keys)), "since": since})
+            for source, keys in self.episodes.items()
         ]
         self.open: dict[tuple[str, str], Any] = {}
-        self.quiet: set[str] = set()  # services with no incident to join
+        self.quiet: set[tuple[str, int]] = set()  # (service, tier) with no incident to join
+        self.recovered: dict[tuple[str, str], tuple[datetime, datetime]] = {}  # (source, episode) -> previous
 
     def take(self, results: list[list[Any]]) -> None:
         """The rows of `steps`, in order."""
         for source, rows in zip(self.keys, results[: len(self.keys)], strict=True):
             self.open.update(((source, row.dedup_key), row) for row in rows)
-        for service, rows in zip(self.services, results[len(self.keys) :], strict=True):
+        targets = results[len(self.keys) : len(self.keys) + len(self.groups)]
+        for group, rows in zip(self.groups, targets, strict=True):
             if not rows:
-                self.quiet.add(service)
+                self.quiet.add(group)
+        for source, rows in zip(self.episodes, results[len(self.keys) + len(self.groups) :], strict=True):
+            self.recovered.update(_previous(source, rows))
 
 
 def ingest(
@@ -189,7 +203,7 @@ def _round(session: Session, b: _Batch, events: list[_Event], lookahead: Lookahe
     wanted = sorted({e.row.service if e.row is not None else e.t.service for e in live} - b.locked)
     grouping.lock_services(session, wanted)  # alerts whose service the caller did not prelock
     b.locked.update(wanted)
-    _insert_alerts(b, [e for e in live if e.row is None])
+    _insert_alerts(b, [e for e in live if e.row is None], lookahead)
     live = _record_events(b, [e for e in live if e.out.alert_id is not None])
     _update_seen(b, live)
     for e in live:
@@ -223,11 +237,63 @@ def _find(b: _Batch, events: list[_Event], lookahead: Lookahead | None) -> None:
             e.out.alert_id, e.out.incident_id = e.row.id, e.row.incident_id
 
 
-def _insert_alerts(b: _Batch, new: list[_Event]) -> None:
+def _previous(source: str, rows: list[Any]) -> dict[tuple[str, str], tuple[datetime, datetime]]:
+    """Per episode key, its last recovered alert's (resolved_at, episode start), from driver rows."""
+    out: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+    for row in rows:
+        resolved, started = _time(row.resolved_at), _time(row.started_at or row.first_seen_at)
+        key = (source, row.episode_key)
+        if key not in out or out[key][0] < resolved:
+            out[key] = (resolved, started)
+    return out
+
+
+def _time(value: Any) -> datetime:
+    """A driver's timestamp (SQLite: naive UTC text) as an aware datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+
+
+def _starts(b: _Batch, new: list[_Event], lookahead: Lookahead | None) -> list[datetime]:
+    """Each new alert's episode start: the sender's start time, or its episode's when it re-fires
+    within the flap window (from the lookahead, else one look-up per source)."""
+    policy, now = b.policy, b.now
+    recovered: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+    wanted: dict[str, set[str]] = {}
+    for e in new:
+        if e.item.status != "firing" or not policy.triage.flap_window:
+            continue
+        if lookahead is not None and e.item.episode in lookahead.episodes.get(e.item.source, ()):
+            found = lookahead.recovered.get((e.item.source, e.item.episode))
+            if found is not None:
+                recovered[(e.item.source, e.item.episode)] = found
+        else:
+            wanted.setdefault(e.item.source, set()).add(e.item.episode)
+    since = b.st.wire.time(now - policy.triage.flap_window)
+    for source, keys in wanted.items():
+        rows = b.st.recent_episodes.rows(
+            b.conn, {"source": source, "keys": b.st.wire.keys(sorted(keys)), "since": since}
+        )
+        recovered.update(_previous(source, rows))
+    return [
+        rules.episode_start(
+            policy,
+            start=rules.alert_start(policy, sent=e.item.occurred_at, now=now),
+            now=now,
+            previous=recovered.get((e.item.source, e.item.episode)),
+        )
+        if e.item.status == "firing"
+        else now
+        for e in new
+    ]
+
+
+def _insert_alerts(b: _Batch, new: list[_Event], lookahead: Lookahead | None) -> None:
     """One multi-row insert; an alert a concurrent delivery opened first is read instead."""
     if not new:
         return
-    rows = [_alert_row(e.item, e.t, b.now) for e in new]
+    rows = [_alert_row(e.item, e.t, b.now, started) for e, started in zip(new, _starts(b, new, lookahead), strict=True)]
     json_, now_w = b.st.wire.json, b.now_w
     ids = {
         r.dedup_key: r.id
@@ -241,6 +307,7 @@ def _insert_alerts(b: _Batch, new: list[_Event]) -> None:
                         "first_seen_at": now_w,
                         "last_seen_at": now_w,
                         "resolved_at": r["resolved_at"] and now_w,
+                        "started_at": b.st.wire.time(r["started_at"]),
                     }
                 )
                 for r in rows
@@ -257,7 +324,7 @@ def _insert_alerts(b: _Batch, new: list[_Event]) -> None:
         e.out.alert_id, e.out.incident_id = e.row.id, e.row.incident_id
 
 
-def _alert_row(item: Incoming, t: Triaged, now: datetime) -> dict[str, Any]:
+def _alert_row(item: Incoming, t: Triaged, now: datetime, started: datetime) -> dict[str, Any]:
     firing = item.status == "firing"
     return dict(
         source=item.source,
@@ -280,6 +347,8 @@ def _alert_row(item: Incoming, t: Triaged, now: datetime) -> dict[str, Any]:
         first_seen_at=now,
         last_seen_at=now,
         resolved_at=None if firing else now,
+        started_at=started,
+        episode_key=item.episode,
         incident_id=None,
         event_count=1,
     )
@@ -315,14 +384,13 @@ def _record_events(b: _Batch, events: list[_Event]) -> list[_Event]:
     inserts = len(steps)
     due = [e for e in events if e.out.created and e.item.status == "firing" and e.t.escalates]
     if due:  # new alerts' events are never duplicates: their escalation rows go in the same trip
-        due_at = time_(b.now + b.policy.unknown_impact.escalation_window)
         steps += bulk.DUE.steps(
             b.conn,
             [
                 (
                     grouping.ESCALATE,
                     grouping.alert_subject(e.out.alert_id or 0),
-                    due_at,
+                    time_(_escalation_due(b, e)),
                     _due_payload(e.item.dedup_key),
                     False,
                     0,
@@ -338,6 +406,12 @@ def _record_events(b: _Batch, events: list[_Event]) -> list[_Event]:
     for e, key in zip(events, keys, strict=True):
         e.out.duplicate = key not in stored
     return [e for e in events if not e.out.duplicate]
+
+
+def _escalation_due(b: _Batch, e: _Event) -> datetime:
+    """The 15-minute rule's due time, counted from the new alert's episode start."""
+    started = e.inserted["started_at"] if e.inserted is not None else b.now
+    return rules.escalation_due(b.policy, started=started, now=b.now)
 
 
 def _due_payload(dedup_key: str) -> str:
