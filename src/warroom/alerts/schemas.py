@@ -54,6 +54,10 @@ class AlertOut(BaseModel):
     resolved_at: datetime | None
     incident: IncidentRef = Field(validation_alias=AliasChoices("incident_id", "incident"))
     event_count: int
+    started_at: datetime | None = Field(
+        default=None,
+        description="When its episode started (the sender's start time, or the flapping episode's): the 15-minute clock",
+    )
 
 
 class AlertBrief(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from warroom.policy.durations import parse_duration
+from warroom.policy.durations import format_duration, parse_duration
 from warroom.policy.schedules import EscalationPolicy, Schedule, check_names
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -198,7 +198,7 @@ class Triage(Strict):
     def _windows(self) -> Triage:
         if self.clock_skew > MAX_CLOCK_SKEW:
             raise ValueError(
-                f"clock_skew: {self.clock_skew} is not a sane clock skew (at most 1h): a sender whose clock is "
+                f"clock_skew: {format_duration(self.clock_skew)} is not a sane clock skew (at most 1h): a sender whose clock is "
                 "further off should be fixed, not trusted"
             )
         if self.flap_window > self.grouping_window:
