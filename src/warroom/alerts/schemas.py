@@ -56,7 +56,8 @@ class AlertOut(BaseModel):
     event_count: int
     started_at: datetime | None = Field(
         default=None,
-        description="When its episode started (the sender's start time, or the flapping episode's): the 15-minute clock",
+        description="When its episode started (the sender's start time, or its flapping episode's): "
+        "the 15-minute rule counts from here",
     )
 
 

@@ -198,8 +198,8 @@ class Triage(Strict):
     def _windows(self) -> Triage:
         if self.clock_skew > MAX_CLOCK_SKEW:
             raise ValueError(
-                f"clock_skew: {format_duration(self.clock_skew)} is not a sane clock skew (at most 1h): a sender whose clock is "
-                "further off should be fixed, not trusted"
+                f"clock_skew: {format_duration(self.clock_skew)} is not a sane clock skew (at most 1h): "
+                "a sender whose clock is further off should be fixed, not trusted"
             )
         if self.flap_window > self.grouping_window:
             raise ValueError("flap_window: longer than grouping_window (an episode would outlive its grouping)")

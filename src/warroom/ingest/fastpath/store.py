@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
@@ -26,7 +26,7 @@ from warroom.alerts.models import Alert
 from warroom.core.hooks import Hooks
 from warroom.incidents import service as incidents
 from warroom.incidents.states import OPEN_STATES
-from warroom.ingest import grouping
+from warroom.ingest import episodes, grouping
 from warroom.ingest.fastpath import bulk, statements
 from warroom.ingest.fastpath.driversql import driver_pipeline
 from warroom.ingest.parsers import Incoming
@@ -88,11 +88,7 @@ class Lookahead:
         for item in items:
             self.keys.setdefault(item.source, set()).add(item.dedup_key)
         self.groups = sorted({(t.service, t.tier) for t in triaged})
-        self.episodes: dict[str, set[str]] = {}
-        if policy.triage.flap_window:
-            for item in items:
-                if item.status == "firing":
-                    self.episodes.setdefault(item.source, set()).add(item.episode)
+        self.episodes = episodes.wanted(policy, items)
         self.steps = [
             st.open_alerts.step({"source": source, "keys": st.wire.keys(sorted(keys))})
             for source, keys in self.keys.items()
@@ -111,7 +107,7 @@ class Lookahead:
         ]
         self.open: dict[tuple[str, str], Any] = {}
         self.quiet: set[tuple[str, int]] = set()  # (service, tier) with no incident to join
-        self.recovered: dict[tuple[str, str], tuple[datetime, datetime]] = {}  # (source, episode) -> previous
+        self.recovered: episodes.Recovered = {}
 
     def take(self, results: list[list[Any]]) -> None:
         """The rows of `steps`, in order."""
@@ -122,7 +118,7 @@ class Lookahead:
             if not rows:
                 self.quiet.add(group)
         for source, rows in zip(self.episodes, results[len(self.keys) + len(self.groups) :], strict=True):
-            self.recovered.update(_previous(source, rows))
+            self.recovered.update(episodes.recovered_from_rows(source, rows))
 
 
 def ingest(
@@ -237,56 +233,22 @@ def _find(b: _Batch, events: list[_Event], lookahead: Lookahead | None) -> None:
             e.out.alert_id, e.out.incident_id = e.row.id, e.row.incident_id
 
 
-def _previous(source: str, rows: list[Any]) -> dict[tuple[str, str], tuple[datetime, datetime]]:
-    """Per episode key, its last recovered alert's (resolved_at, episode start), from driver rows."""
-    out: dict[tuple[str, str], tuple[datetime, datetime]] = {}
-    for row in rows:
-        resolved, started = _time(row.resolved_at), _time(row.started_at or row.first_seen_at)
-        key = (source, row.episode_key)
-        if key not in out or out[key][0] < resolved:
-            out[key] = (resolved, started)
-    return out
-
-
-def _time(value: Any) -> datetime:
-    """A driver's timestamp (SQLite: naive UTC text) as an aware datetime."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
-
-
 def _starts(b: _Batch, new: list[_Event], lookahead: Lookahead | None) -> list[datetime]:
-    """Each new alert's episode start: the sender's start time, or its episode's when it re-fires
-    within the flap window (from the lookahead, else one look-up per source)."""
-    policy, now = b.policy, b.now
-    recovered: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+    """Each new alert's episode start; the recently recovered episodes from the lookahead, else
+    one look-up per source."""
+    recovered: episodes.Recovered = {}
     wanted: dict[str, set[str]] = {}
-    for e in new:
-        if e.item.status != "firing" or not policy.triage.flap_window:
-            continue
-        if lookahead is not None and e.item.episode in lookahead.episodes.get(e.item.source, ()):
-            found = lookahead.recovered.get((e.item.source, e.item.episode))
-            if found is not None:
-                recovered[(e.item.source, e.item.episode)] = found
-        else:
-            wanted.setdefault(e.item.source, set()).add(e.item.episode)
-    since = b.st.wire.time(now - policy.triage.flap_window)
+    for source, keys in episodes.wanted(b.policy, [e.item for e in new]).items():
+        known = lookahead.episodes.get(source, set()) if lookahead is not None else set()
+        if keys - known:
+            wanted[source] = keys
+        elif lookahead is not None:
+            recovered.update((k, v) for k, v in lookahead.recovered.items() if k[0] == source)
+    since = b.st.wire.time(b.now - b.policy.triage.flap_window)
     for source, keys in wanted.items():
-        rows = b.st.recent_episodes.rows(
-            b.conn, {"source": source, "keys": b.st.wire.keys(sorted(keys)), "since": since}
-        )
-        recovered.update(_previous(source, rows))
-    return [
-        rules.episode_start(
-            policy,
-            start=rules.alert_start(policy, sent=e.item.occurred_at, now=now),
-            now=now,
-            previous=recovered.get((e.item.source, e.item.episode)),
-        )
-        if e.item.status == "firing"
-        else now
-        for e in new
-    ]
+        params = {"source": source, "keys": b.st.wire.keys(sorted(keys)), "since": since}
+        recovered.update(episodes.recovered_from_rows(source, b.st.recent_episodes.rows(b.conn, params)))
+    return [episodes.start(b.policy, item=e.item, now=b.now, recovered=recovered) for e in new]
 
 
 def _insert_alerts(b: _Batch, new: list[_Event], lookahead: Lookahead | None) -> None:
