@@ -102,6 +102,18 @@ def test_incident_declared_by_a_person_is_production(server: Running, token: str
     assert (staging["incident"], prod["incident"]) == (None, ref)
 
 
+def test_incident_declared_from_staging_alerts_groups_staging(server: Running, token: str) -> None:
+    first = accepted(server, token, "datadog", dd(tags="env:staging,service:sis", alert_id="s1"))["alerts"][0]
+    with server.admin() as c:
+        body = {"services": ["sis"], "priority": "P3", "severity": "SEV-3", "alerts": [first["id"]]}
+        r = c.post("/api/v1/incidents", json=body)
+        assert r.status_code == 201, r.text
+        ref = r.json()["id"]
+    staging = accepted(server, token, "datadog", dd(tags="env:staging,service:sis", alert_id="s2"))["alerts"][0]
+    prod = accepted(server, token, "datadog", dd(tags="env:prod,service:sis", alert_id="p"))["alerts"][0]
+    assert (staging["incident"], prod["incident"]) == (ref, None)
+
+
 # ---- 2. the 15-minute clock -----------------------------------------------------------------------
 
 
