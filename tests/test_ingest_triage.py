@@ -55,7 +55,7 @@ def test_unknown_impact_escalates_after_window_and_declares(server: Running, tok
     [inc] = incidents(server)
     assert (inc["priority"], inc["commander"], inc["services"]) == ("P1", "identity-oncall", ["sis"])
     assert inc["declared_automatically"] is True and a["incident"] == inc["id"]
-    assert inc["first_alert_at"] == "2026-10-05T08:59:40Z"
+    assert inc["first_alert_at"] == "2026-10-05T09:00:00Z"
     declared = timeline(server, inc["id"])[0]
     assert declared["kind"] == "declared" and "unknown-impact-window" in declared["text"]
     assert "15m" in declared["text"]

@@ -376,7 +376,7 @@ def declare(session: Session, *, policy: Policy, now: datetime, a: Any) -> Incid
         actor=SYSTEM,
         data=data,
         automatic=True,
-        first_alert_at=min(p["started_at"] or p["first_seen_at"] for p in pending),
+        first_alert_at=min(p["first_seen_at"] for p in pending),
         reason=reason,
     )
     incident.tier = a["tier"]
