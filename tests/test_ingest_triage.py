@@ -286,7 +286,10 @@ def test_simulate_stores_nothing(server: Running, token: str) -> None:
             "unknown-impact-window",
             "severity-default",
         ]
-        assert "declare if still firing after" in res["action"]
+        assert "declare if still firing after" in res["action"] and "at once" not in res["action"]
+        late = {**dd(tags="env:prod,service:sis"), "date": "2026-10-05T08:40:00Z"}  # started 20 minutes ago
+        [res] = c.post("/api/v1/triage/simulate", params={"source": "datadog"}, json=late).json()["results"]
+        assert res["started_at"] == "2026-10-05T08:40:00+00:00" and res["action"].endswith("already past, at once")
         r = c.post("/api/v1/triage/simulate", params={"source": "alertmanager"}, json=payload("alertmanager_firing"))
         results = r.json()["results"]
         assert [x["declare"] for x in results] == [False, True]

@@ -104,6 +104,7 @@ def simulate(
     out = []
     for item in items:
         t = triage(policy, item)
+        started = rules.alert_start(policy, sent=item.occurred_at, now=now)  # a flapping episode's is not read
         row = _open_alert(session, item)
         svc = select(IncidentService.incident_id).where(IncidentService.service == t.service)
         open_incident = session.scalar(
@@ -127,9 +128,10 @@ def simulate(
         elif must:
             action = "declare an incident" if policy.triage.auto_declare else "queue a declare prompt"
         elif t.escalates:
-            action = (
-                "open a triage record; declare if still firing after "
-                f"{format_duration(policy.unknown_impact.escalation_window)}"
+            window = format_duration(policy.unknown_impact.escalation_window)
+            late = rules.escalation_due(policy, started=started, now=now) <= now
+            action = f"open a triage record; declare if still firing after {window}" + (
+                f" from its start ({started.isoformat()}): already past, at once" if late else ""
             )
         else:
             action = "open a triage record"
@@ -153,6 +155,7 @@ def simulate(
                 "priority": t.priority.value,
                 "priority_rule": t.priority.rule,
                 "escalates": t.escalates,
+                "started_at": started.isoformat(),
                 "severity": severity.value,
                 "declare": must and item.status == "firing",
                 "action": action,
