@@ -298,14 +298,11 @@ def place(
 
 
 def _reopen_reason(session: Session, incident: Incident, a: Any, window: str) -> str:
-    """ "Fired again" only of the same alert (its key was already in the incident); otherwise a new one."""
+    """Say "fired again" only of the same alert: its key (or episode key, for Datadog's cycles) was in the incident."""
+    same = or_(A.c.dedup_key == a["dedup_key"], A.c.episode_key == (a.get("episode_key") or a["dedup_key"]))
     again = (
         session.connection()
-        .execute(
-            select(A.c.id)
-            .where(A.c.incident_id == incident.id, A.c.source == a["source"], A.c.dedup_key == a["dedup_key"])
-            .limit(1)
-        )
+        .execute(select(A.c.id).where(A.c.incident_id == incident.id, A.c.source == a["source"], same).limit(1))
         .first()
     )
     if again is not None:
