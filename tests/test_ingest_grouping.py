@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import T0
 from tests.support.alerts import accepted, alerts, dd, incident, incidents, ingest_token, payload, run_jobs, timeline
 from tests.support.server import Running
+from tests.support.web import login, make_web_user
 from warroom.core.clock import FakeClock
 
 PROD_P1 = "env:prod,service:sis,users_per_hour:5000"
@@ -141,6 +142,9 @@ def test_alert_that_started_20_minutes_ago_escalates_at_once(server: Running, to
     assert (a["priority"], a["priority_rule"]) == ("P1", "unknown-impact-window")
     [inc] = incidents(server)
     assert a["incident"] == inc["id"]
+    make_web_user(server, "alice")
+    web, _ = login(server, "alice")
+    assert "started 2026-10-05 08:40" in web.get("/alerts").text
 
 
 @pytest.mark.parametrize(
