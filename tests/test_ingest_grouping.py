@@ -49,6 +49,10 @@ def test_staging_alert_never_joins_or_holds_open_a_production_incident(
     out = accepted(server, token, "datadog", dd(tags="env:staging,service:sis", alert_id="9"))
     assert out["alerts"][0]["incident"] is None  # a triage record of its own environment
     assert [a["environment"] for a in incident(server, inc["id"])["alerts"]] == ["prod"]
+    make_web_user(server, "alice")
+    web, _ = login(server, "alice")
+    room = web.get(f"/incidents/{inc['id']}").text  # shown as related, not joined
+    assert 'id="related-alerts"' in room and f"{out['alerts'][0]['id']}: SiS sign-in error rate high" in room
     accepted(server, token, "datadog", dd("Recovered", tags=PROD_P1, alert_id="8"))
     _resolve_quietly(server, clock)  # the staging alert still fires: it does not hold production open
     assert incident(server, inc["id"])["state"] == "resolved"

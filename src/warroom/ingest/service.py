@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
@@ -83,6 +84,25 @@ class TriageMemo:
                 self._memo.clear()
             found = self._memo[key] = triage(self.policy, item)
         return found
+
+
+RELATED_SHOWN = 20
+
+
+def related_alerts(session: Session, incident_id: int) -> Mapping[str, object]:
+    """The room panel's firing alerts of the incident's services that it does not group (another
+    environment, another incident, or none): shown, never joined."""
+    services = select(IncidentService.service).where(IncidentService.incident_id == incident_id)
+    where = (
+        Alert.status == "firing",
+        Alert.service.in_(services),
+        or_(Alert.incident_id.is_(None), Alert.incident_id != incident_id),
+    )
+    rows = session.scalars(
+        select(Alert).where(*where).order_by(Alert.first_seen_at.desc(), Alert.id.desc()).limit(RELATED_SHOWN)
+    ).all()
+    total = len(rows) if len(rows) < RELATED_SHOWN else session.scalar(select(func.count()).where(*where))
+    return {"related": list(rows), "related_total": total}
 
 
 def _open_alert(session: Session, item: Incoming) -> Alert | None:
