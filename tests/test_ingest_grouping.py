@@ -59,6 +59,20 @@ def test_staging_alert_never_joins_or_holds_open_a_production_incident(
     assert alerts(server, status="firing")["items"][0]["environment"] == "staging"
 
 
+def test_staging_alert_attached_by_hand_does_not_hold_production_open(
+    server: Running, token: str, clock: FakeClock
+) -> None:
+    accepted(server, token, "datadog", dd(tags=PROD_P1, alert_id="8"))
+    [inc] = incidents(server)
+    staging = accepted(server, token, "datadog", dd(tags="env:staging,service:sis", alert_id="9"))["alerts"][0]
+    with server.admin() as c:  # a person may attach it (it is then listed), but it never holds production open
+        assert c.post(f"/api/v1/incidents/{inc['id']}/alerts", json={"alert_ids": [staging["id"]]}).status_code == 200
+    accepted(server, token, "datadog", dd("Recovered", tags=PROD_P1, alert_id="8"))
+    _resolve_quietly(server, clock)
+    got = incident(server, inc["id"])
+    assert got["state"] == "resolved" and len(got["alerts"]) == 2
+
+
 def test_new_staging_alert_never_reopens_production_and_fired_again_means_the_same_alert(
     server: Running, token: str, clock: FakeClock
 ) -> None:
