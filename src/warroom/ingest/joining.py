@@ -1,15 +1,17 @@
-"""Many new alerts of one service joining its open incident at once (an alert storm).
+"""Many new alerts of one service and tier joining its open incident at once (an alert storm).
 
 `grouping.place` decides for one alert (join, reopen, declare, prompt) with a few statements and
 a timeline entry each: ~1.7 ms an alert, 15-22 s for a 10,000-alert Alertmanager group, all of it
-holding the write lock. In set form: the store finds each service's open incident once
-(`open_incident`, locked) and inserts its new firing alerts already linked to it; `joined_` then
+holding the write lock. In set form: the store finds each (service, tier)'s open incident of that
+tier once (`open_incident`, locked: grouping's TARGET, so the environment is part of it and a
+staging storm never joins a production incident) and inserts its new firing alerts already linked
+to it; `joined_` then
 does what follows once for them all: one timeline entry that says how many joined and names the
 first few (a lone alert keeps its own entry), one cancel of the pending auto-resolve, one priority
 raise (the most urgent alert's) and one severity suggestion (the first alert that brings a value
-of a severity rule's tag). A service without an open incident goes through `place_many`: its
-first alert is placed as ever (reopen, declare, prompt), and once that opened an incident the rest
-join it with one UPDATE per 1,000 alerts.
+of a severity rule's tag). A (service, tier) without an open incident goes through `place_many`:
+its first alert is placed as ever (reopen, declare, prompt), and once that opened an incident of
+their tier the rest join it with one UPDATE per 1,000 alerts.
 """
 
 from __future__ import annotations
@@ -38,9 +40,17 @@ IDS_KEPT = 100  # alert ids a joined-together entry keeps in its data
 
 
 def place_many(
-    session: Session, *, policy: Policy, now: datetime, hooks: Hooks, rows: list[dict[str, Any]], quiet: set[str]
+    session: Session,
+    *,
+    policy: Policy,
+    now: datetime,
+    hooks: Hooks,
+    rows: list[dict[str, Any]],
+    quiet: set[tuple[str, int]],
 ) -> list[int | None]:
-    """New firing alerts of one service, in order; each one's incident (None: a triage record)."""
+    """New firing alerts of one (service, tier), in order; each one's incident (None: a triage record)."""
+    if len({(row["service"], row["tier"]) for row in rows}) > 1:
+        raise ValueError("place_many: rows of one (service, tier) only (the environment is part of grouping)")
     out: list[int | None] = []
     for n, row in enumerate(rows):
         placed = grouping.place(session, policy=policy, now=now, alert_id=row["id"], hooks=hooks, row=row, quiet=quiet)
@@ -49,18 +59,18 @@ def place_many(
         if placed is None or not rest:
             continue
         incident = incidents.get(session, placed)  # already loaded and locked by `place`
-        if incident.state in states.OPEN_STATES:
+        if incident.state in states.OPEN_STATES and _groups(policy, incident, rest[0]):
             join(session, policy=policy, now=now, incident=incident, rows=rest)
             return out + [incident.id] * len(rest)
     return out
 
 
 def join(session: Session, *, policy: Policy, now: datetime, incident: Incident, rows: list[dict[str, Any]]) -> None:
-    """Link `rows` (new firing alerts) to the open `incident`; those an auto-declaration in this
-    transaction already linked are left as they are."""
+    """Link `rows` (new firing alerts of the incident's tier) to the open `incident`; those an
+    auto-declaration in this transaction already linked are left as they are."""
     conn = session.connection()
     linked: set[int] = set()
-    ids = [row["id"] for row in rows]
+    ids = [row["id"] for row in rows if _groups(policy, incident, row)]
     for start in range(0, len(ids), CHUNK):
         linked.update(
             conn.execute(
@@ -73,16 +83,15 @@ def join(session: Session, *, policy: Policy, now: datetime, incident: Incident,
     joined_(session, policy=policy, now=now, incident=incident, rows=[row for row in rows if row["id"] in linked])
 
 
-def open_incident(session: Session, *, policy: Policy, now: datetime, service: str) -> Incident | None:
-    """The service's open incident, locked, that its new firing alerts join (`place`'s first choice)."""
-    found = session.scalar(
-        grouping.TARGET,
-        {
-            "service": service,
-            "open_since": now - policy.triage.grouping_window,
-            "resolved_since": now - policy.triage.reopen_window,
-        },
-    )
+def _groups(policy: Policy, incident: Incident, row: dict[str, Any]) -> bool:
+    """Whether a new alert may join `incident` (grouping's TARGET rule: its tier is the incident's)."""
+    return bool(row["tier"] == rules.incident_tier(policy, incident.tier))
+
+
+def open_incident(session: Session, *, policy: Policy, now: datetime, service: str, tier: int) -> Incident | None:
+    """The open incident of the service and tier, locked, that its new firing alerts of that tier
+    join (`place`'s first choice): a staging alert never joins a production incident."""
+    found = session.scalar(grouping.TARGET, grouping.target_params(policy, now=now, service=service, tier=tier))
     if found is None:
         return None
     incident = incidents.get(session, found, for_update=True)

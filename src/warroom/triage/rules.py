@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 
 from warroom.core.bounds import DB_INT_MAX
 from warroom.policy.durations import format_duration
@@ -134,8 +135,48 @@ def users_figure(policy: Policy, labels: dict[str, str]) -> tuple[int | None, st
     return None, problem
 
 
+def production_tier(policy: Policy) -> int:
+    return min(policy.priority.tiers)
+
+
 def is_production(policy: Policy, tier: int) -> bool:
-    return tier == min(policy.priority.tiers)
+    return tier == production_tier(policy)
+
+
+def incident_tier(policy: Policy, tier: int | None) -> int:
+    """An incident's grouping tier; one declared by a person (no tier) counts as production."""
+    return production_tier(policy) if tier is None else tier
+
+
+def holds_open(policy: Policy, *, alert_tier: int, incident_tier_: int | None) -> bool:
+    """Whether a firing alert keeps an incident open: never one of a lower tier (staging vs production)."""
+    return alert_tier <= incident_tier(policy, incident_tier_)
+
+
+def alert_start(policy: Policy, *, sent: datetime | None, now: datetime) -> datetime:
+    """When an alert started: the sender's time, never after `now`; one more than
+    `triage.clock_skew` ahead of us comes from a wrong clock, so our receipt time counts."""
+    if sent is None or sent > now + policy.triage.clock_skew:
+        return now
+    return min(sent, now)
+
+
+def episode_start(
+    policy: Policy, *, start: datetime, now: datetime, previous: tuple[datetime, datetime] | None
+) -> datetime:
+    """A re-fire within `triage.flap_window` of the previous alert's recovery continues its
+    episode: `previous` is (that alert's resolved_at, its episode start)."""
+    if previous is None or not policy.triage.flap_window:
+        return start
+    resolved_at, started = previous
+    if now - resolved_at > policy.triage.flap_window:
+        return start
+    return min(started, start)
+
+
+def escalation_due(policy: Policy, *, started: datetime, now: datetime) -> datetime:
+    """The 15-minute rule counts from the episode's start (at once if that is long past)."""
+    return max(now, started + policy.unknown_impact.escalation_window)
 
 
 def cap(policy: Policy, tier: int, decision: Decision) -> Decision:
