@@ -17,8 +17,8 @@ from tests.support.server import Running
 N = 10_000
 
 
-def _group(prefix: str, n: int, service: str = "csp") -> dict[str, Any]:
-    """An Alertmanager v4 group of n new firing production alerts of one service (~4 MB for 10,000)."""
+def _group(prefix: str, n: int, service: str = "csp", env: str = "prod") -> dict[str, Any]:
+    """An Alertmanager v4 group of n new firing alerts of one service and environment (~4 MB for 10,000)."""
     return {
         "version": "4",
         "status": "firing",
@@ -26,7 +26,7 @@ def _group(prefix: str, n: int, service: str = "csp") -> dict[str, Any]:
         "groupKey": f'{{}}:{{alertname="Storm", run="{prefix}"}}',
         "truncatedAlerts": 0,
         "groupLabels": {"alertname": "Storm"},
-        "commonLabels": {"alertname": "Storm", "service": service, "env": "prod"},
+        "commonLabels": {"alertname": "Storm", "service": service, "env": env},
         "commonAnnotations": {"summary": f"{service} sign-ins failing"},
         "externalURL": "http://alertmanager:9093",
         "alerts": [
@@ -36,7 +36,7 @@ def _group(prefix: str, n: int, service: str = "csp") -> dict[str, Any]:
                 "labels": {
                     "alertname": "Storm",
                     "service": service,
-                    "env": "prod",
+                    "env": env,
                     "instance": f"{service}-{i}.internal:9100",
                     "pod": f"{service}-{i:010x}",
                     "severity": "warning",
@@ -124,3 +124,28 @@ def test_a_group_joins_together_with_one_summary_entry(server: Running) -> None:
     r = send(server, token, "alertmanager", _group("one", 1))
     lone = [e for e in timeline(server, ref) if e["kind"] == "alert"][-1]
     assert lone["data"]["alert_id"] == r.json()["alerts"][0]["id"] and "joined" in lone["text"]
+
+
+def test_a_staging_storm_never_joins_the_production_incident_of_its_service(server: Running) -> None:
+    """The set-form join keeps grouping's environment rule: in one group, the production alerts of
+    csp join its (production) incident together; the staging ones stay triage records of their own."""
+    token = ingest_token(server)
+    ref = _declare(server, "csp")  # declared by a person: production
+    body = _group("mixed-prod", 3)
+    body["alerts"] += _group("mixed-staging", 4, env="staging")["alerts"]
+    r = send(server, token, "alertmanager", body)
+    assert r.status_code == 202, r.text
+    got = r.json()["alerts"]
+    prod, staging = got[:3], got[3:]
+    assert {a["incident"] for a in prod} == {ref} and {a["incident"] for a in staging} == {None}
+    [entry] = [e for e in timeline(server, ref) if e["kind"] == "alert"]
+    assert entry["data"]["count"] == 3 and sorted(entry["data"]["alert_ids"]) == sorted(a["id"] for a in prod)
+    # A storm of staging alerts alone, with the production incident open: none joins it.
+    r = send(server, token, "alertmanager", _group("staging", 6, env="staging"))
+    assert r.status_code == 202 and {a["incident"] for a in r.json()["alerts"]} == {None}
+    with server.admin() as c:
+        linked = c.get("/api/v1/alerts", params={"incident": ref, "per_page": 100}).json()
+        assert linked["total"] == 3 and {a["environment"] for a in linked["items"]} == {"prod"}
+        unlinked = c.get("/api/v1/alerts", params={"service": "csp", "unlinked": "true", "per_page": 100}).json()
+        assert unlinked["total"] == 10 and {a["environment"] for a in unlinked["items"]} == {"staging"}
+    assert len([e for e in timeline(server, ref) if e["kind"] == "alert"]) == 1
