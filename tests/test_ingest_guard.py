@@ -83,6 +83,19 @@ def test_made_up_tokens_never_get_a_bucket(server: Running, token: str) -> None:
     assert users.hash_token(token) in limiter and len(limiter) == 1
 
 
+def test_a_revoked_token_stops_at_once_though_the_gate_remembers_it(server: Running, token: str) -> None:
+    """The gate trusts a verified token for a while (no look-up per request); the writer checks
+    every batch's tokens in its transaction, so a revoked one stores nothing from the next request."""
+    body = {"title": "[Triggered] x", "alert_id": "1", "id": "1"}
+    accepted(server, token, "datadog", body)
+    with server.admin() as admin:
+        mine = next(t for t in admin.get("/api/v1/tokens").json() if t["name"] == "tests")
+        assert admin.delete(f"/api/v1/tokens/{mine['id']}").status_code == 200
+    r = send(server, token, "datadog", {**body, "alert_id": "2", "id": "2"})
+    assert r.status_code == 401 and "revoked" in r.json()["error"]["message"], r.text
+    assert alerts(server)["total"] == 1
+
+
 # --- A real `warroom serve` process: made-up tokens are refused before the body is read ---------
 
 
