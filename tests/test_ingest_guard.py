@@ -130,7 +130,7 @@ def _post(api: ApiProc, source: str, raw: bytes, token: str | None, **headers: s
 
 @pytest.mark.slow
 def test_made_up_tokens_with_huge_bodies_are_refused_before_parsing(db_url: str, tmp_path: Path) -> None:
-    """The server spends on ten ~900 KB bodies with made-up tokens less than a fifth of what
+    """The server spends on ten ~900 KB bodies with made-up tokens less than a third of what
     parsing them takes (it parsed and triaged each before the token was checked); a malformed
     one is a 401, not a 400."""
     big = _big_alertmanager()
@@ -148,7 +148,7 @@ def test_made_up_tokens_with_huge_bodies_are_refused_before_parsing(db_url: str,
             r = _post(api, "alertmanager", big, f"made-up-{n}")
             assert r.status_code == 401, r.text
         spent = _cpu_s(api.popen.pid) - before
-        assert spent < 10 * parse_s / 5, (spent, parse_s)
+        assert spent < 10 * parse_s / 3, (spent, parse_s)  # main: ~10 times parse_s
         malformed = b'{"alerts": [' + b'{"labels": {"x": "y"}}, ' * 30_000
         r = _post(api, "alertmanager", malformed, "made-up-again")
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", r.text
