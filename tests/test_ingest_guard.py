@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.support.alerts import accepted, alerts, ingest_token, payload, send
+from tests.support.alerts import accepted, alerts, dd, ingest_token, payload, send
 from tests.support.procs import ApiProc, env_for
 from tests.support.server import Running, http_client
 from warroom.core.clock import SystemClock
@@ -66,6 +66,27 @@ def test_out_of_range_users_in_the_dry_run(server: Running) -> None:
     assert r.status_code == 200, r.text
     first = r.json()["results"][0]
     assert first["users_per_hour"] is None and "out of range" in json.dumps(first), first
+
+
+def test_absurd_numbers_and_times_elsewhere_in_bodies_are_never_a_500(server: Running, token: str) -> None:
+    """The other numbers senders put in bodies: kept or ignored, never a 500 that a sender retries forever."""
+    sent: list[tuple[str, Any, int]] = []
+    for n, value in enumerate(("1e400", "inf", "nan", 10**30, "-99999999999999999")):
+        body = dd(alert_id=f"date-{n}")
+        body["date"] = value
+        sent.append(("datadog date", value, send(server, token, "datadog", body).status_code))
+    for value in ("99999-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00"):
+        body = payload("alertmanager_firing")
+        body["alerts"][0]["startsAt"] = value
+        sent.append(("alertmanager startsAt", value, send(server, token, "alertmanager", body).status_code))
+    for value in (10**30, "1e400", -1):
+        body = payload("alertmanager_firing")
+        body["truncatedAlerts"] = value
+        sent.append(("alertmanager truncatedAlerts", value, send(server, token, "alertmanager", body).status_code))
+    body = payload("events_trigger")
+    body["payload"]["timestamp"] = "99999-01-01T00:00:00Z"
+    sent.append(("events timestamp", "99999", send(server, token, "events", body).status_code))
+    assert all(status < 500 for *_, status in sent), sent
 
 
 def test_made_up_tokens_never_get_a_bucket(server: Running, token: str) -> None:
