@@ -208,3 +208,19 @@ def test_failed_attempts_are_limited_per_client_address(db_url: str, engine: Eng
         assert _post(api, "datadog", alert, "guess-x", **{"X-Forwarded-For": "198.51.100.10"}).status_code == 401
     finally:
         api.stop()
+
+
+@pytest.mark.slow
+def test_a_made_up_forwarded_for_does_not_escape_the_failure_limit(db_url: str, tmp_path: Path) -> None:
+    """Without WARROOM_TRUSTED_PROXIES the peer is the client: a new X-Forwarded-For per guess is ignored."""
+    env = env_for(db_url, WARROOM_INGEST_FAILURE_BURST="2", WARROOM_INGEST_FAILURES_PER_MIN="0.1")
+    api = ApiProc(env, tmp_path / "api.log").start()
+    alert = json.dumps({"title": "[Triggered] x", "alert_id": "7", "id": "7"}).encode()
+    try:
+        codes = [
+            _post(api, "datadog", alert, f"guess-{n}", **{"X-Forwarded-For": f"203.0.113.{n}"}).status_code
+            for n in range(3)
+        ]
+        assert codes == [401, 401, 429], codes
+    finally:
+        api.stop()
