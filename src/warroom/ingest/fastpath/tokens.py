@@ -11,6 +11,7 @@ proxy in `WARROOM_TRUSTED_PROXIES` (uvicorn rewrites it before the gate sees it)
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ class TokenCheck:
         self.recheck_s = settings.ingest_token_recheck_seconds
         self.failures = RateLimiter(settings.ingest_failures_per_min / 60.0, settings.ingest_failure_burst, clock)
         self._known: dict[str, tuple[Known, float]] = {}  # digest -> (kind, name), verified at
+        self._pending: dict[str, asyncio.Future[Known | None]] = {}
 
     def fresh(self, digest: str) -> Known | None:
         """The token's kind and name if verified within the recheck time (no database read)."""
@@ -49,8 +51,13 @@ class TokenCheck:
         return digest in self._known
 
     async def verify(self, digest: str) -> Known | None:
-        """Look the token up (in a thread: the event loop never waits on the database)."""
-        found = await run_in_threadpool(self._lookup, digest)
+        """Look the token up (in a thread: the event loop never waits on the database), once for
+        every request that asks at the same moment (all of a sender's, when its entry goes stale)."""
+        pending = self._pending.get(digest)
+        if pending is None:
+            pending = self._pending[digest] = asyncio.ensure_future(run_in_threadpool(self._lookup, digest))
+            pending.add_done_callback(lambda _: self._pending.pop(digest, None))
+        found = await asyncio.shield(pending)  # a sender that goes away does not cancel the others' look-up
         if found is None:
             self._known.pop(digest, None)
             return None
