@@ -35,6 +35,7 @@ from warroom.core.ratelimit import retry_after_header
 from warroom.core.state import AppState
 from warroom.ingest import parsers
 from warroom.ingest.fastpath import statements, store
+from warroom.ingest.fastpath.chunks import OFF_LOOP_BYTES, PAUSE, in_chunks
 from warroom.ingest.fastpath.driversql import driver_pipeline
 from warroom.ingest.fastpath.groupcommit import GroupCommitter
 from warroom.ingest.fastpath.walcheckpoint import WalCheckpointer
@@ -79,9 +80,6 @@ log = logging.getLogger(__name__)
 _outages = outage.Throttled(log)
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once, not per answer
 _DIGESTS: dict[str, str] = {}  # token -> sha256: a sender sends the same token every time
-# A body this big (a group of hundreds of alerts: parsing 10,000 takes ~1 s) is parsed and triaged
-# on a thread, so the event loop keeps answering people meanwhile.
-OFF_LOOP_BYTES = 262_144
 
 
 @dataclass(slots=True)
@@ -171,6 +169,22 @@ async def receive(
     client: str,
 ) -> Reply:
     """Everything but HTTP framing: auth, rate limit, parse, triage, store (after its commit)."""
+    if len(body) <= OFF_LOOP_BYTES:
+        return await _receive(state, writer, memo, source, body, authorization, query_string, client)
+    with PAUSE:
+        return await _receive(state, writer, memo, source, body, authorization, query_string, client)
+
+
+async def _receive(
+    state: AppState,
+    writer: Writer,
+    memo: TriageMemo,
+    source: str,
+    body: bytes,
+    authorization: str,
+    query_string: bytes,
+    client: str,
+) -> Reply:
     items: list[Incoming] = []
     truncated, data, problem = 0, None, None
     big = len(body) > OFF_LOOP_BYTES
@@ -198,38 +212,8 @@ async def receive(
     delivery = Delivery(source, digest, items, triaged, services, truncated, problem)
     chunk = state.settings.ingest_chunk_alerts
     if len(items) > chunk and problem is None:
-        return await _in_chunks(writer, delivery, chunk)
+        return await in_chunks(writer, delivery, chunk)
     return await writer.submit_async(delivery)
-
-
-async def _in_chunks(writer: Writer, d: Delivery, size: int) -> Reply:
-    """A big group (an alert storm) is stored a chunk per transaction, one after the other, so it
-    never holds the write lock (SQLite) or its incident's row for long. Each chunk is answered
-    after its commit; on a failure the sender gets that answer and retries the whole group, whose
-    stored alerts are then answered as duplicates: nothing is lost, nothing is stored twice."""
-    replies: list[Reply] = []
-    for start in range(0, len(d.items), size):
-        items, triaged = d.items[start : start + size], d.triaged[start : start + size]
-        part = Delivery(d.source, d.digest, items, triaged, frozenset(t.service for t in triaged), d.truncated, None)
-        reply = await writer.submit_async(part)
-        if reply.status != 202:
-            if start and isinstance(reply.body.get("error"), dict):
-                reply.body["error"]["message"] += (
-                    f" ({start:,} of the {len(d.items):,} alerts were stored before it; a retry of the "
-                    "whole group answers them as duplicates)"
-                )
-            return reply
-        replies.append(reply)
-    return Reply(
-        202,
-        {
-            "status": "accepted",
-            "truncated_alerts": d.truncated,
-            "alerts": [a for r in replies for a in r.body["alerts"]],
-        },
-        (),
-        tuple(o for r in replies for o in r.outcomes),
-    )
 
 
 def _decode(source: str, body: bytes) -> tuple[Any, list[Incoming], int]:
