@@ -5,14 +5,25 @@ person's write wait for the whole of it (issue 19: a note waited 14 s behind suc
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 
 from tests.support.alerts import ingest_token, send, timeline
-from tests.support.server import Running
+from tests.support.server import Running, ThreadedServer, http_client
+from warroom.alerts.models import Alert, AlertEvent
+from warroom.app import create_app
+from warroom.core.clock import SystemClock
+from warroom.core.db import session_factory
+from warroom.core.settings import Settings
+from warroom.policy import reference_policy
+from warroom.users import service as users
 
 N = 10_000
 
@@ -149,3 +160,52 @@ def test_a_staging_storm_never_joins_the_production_incident_of_its_service(serv
         unlinked = c.get("/api/v1/alerts", params={"service": "csp", "unlinked": "true", "per_page": 100}).json()
         assert unlinked["total"] == 10 and {a["environment"] for a in unlinked["items"]} == {"staging"}
     assert len([e for e in timeline(server, ref) if e["kind"] == "alert"]) == 1
+def test_a_group_cut_short_by_a_dead_writer_is_stored_once_by_its_retry(db_url: str, engine: Engine) -> None:
+    """Chunks commit one by one: the writer process killed mid-group answers 503 (saying how many
+    were stored), and the sender's retry of the whole group stores the rest, the first as duplicates."""
+    with session_factory(engine).begin() as s:
+        _, token = users.create_token(s, now=SystemClock().now(), user=None, kind="ingest", name="tests")
+    settings = Settings(database_url=db_url, ingest_chunk_alerts=100)
+    app = create_app(settings, policy=reference_policy(), engine=engine, ingest_process=True)
+    server = ThreadedServer(app).start()
+    n = 5_000
+    body = json.dumps(_group("cut", n)).encode()
+    headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
+    try:
+        writer = app.fastpath.process
+        assert writer is not None and writer.child is not None
+        answer: dict[str, httpx.Response] = {}
+
+        def storm_request() -> None:
+            with http_client(base_url=server.url, timeout=300) as c:
+                answer["r"] = c.post("/api/v1/ingest/alertmanager", content=body, headers=headers)
+
+        sender = threading.Thread(target=storm_request)
+        sender.start()
+        deadline = time.monotonic() + 60
+        while _count(engine, Alert) < 300 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        os.kill(writer.child.pid, signal.SIGKILL)
+        sender.join()
+        cut = answer["r"]
+        assert cut.status_code == 503, cut.text[:300]
+        stored = _count(engine, Alert)
+        assert 300 <= stored < n and f"{stored:,} of the {n:,} alerts were stored before it" in cut.text
+        with http_client(base_url=server.url, timeout=300) as c:
+            for _ in range(100):  # the sender retries until the new writer process answers
+                again = c.post("/api/v1/ingest/alertmanager", content=body, headers=headers)
+                if again.status_code == 202:
+                    break
+                assert again.status_code == 503
+                time.sleep(0.1)
+        got = again.json()["alerts"]
+        assert again.status_code == 202 and len(got) == n
+        assert sum(a["duplicate"] for a in got) == stored  # the first part, answered as duplicates
+        assert (_count(engine, Alert), _count(engine, AlertEvent)) == (n, n)  # nothing lost, nothing twice
+    finally:
+        server.stop()
+
+
+def _count(engine: Engine, model: type) -> int:
+    with session_factory(engine)() as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)

@@ -35,6 +35,7 @@ from warroom.core.ratelimit import retry_after_header
 from warroom.core.state import AppState
 from warroom.ingest import parsers
 from warroom.ingest.fastpath import statements, store
+from warroom.ingest.fastpath.chunks import OFF_LOOP_BYTES, PAUSE, in_chunks
 from warroom.ingest.fastpath.driversql import driver_pipeline
 from warroom.ingest.fastpath.groupcommit import GroupCommitter
 from warroom.ingest.fastpath.tokens import TokenCheck
@@ -80,9 +81,6 @@ log = logging.getLogger(__name__)
 _outages = outage.Throttled(log)
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once, not per answer
 _DIGESTS: dict[str, str] = {}  # token -> sha256: a sender sends the same token every time
-# A body this big (a group of hundreds of alerts: parsing 10,000 takes ~1 s) is parsed and triaged
-# on a thread, so the event loop keeps answering people meanwhile.
-OFF_LOOP_BYTES = 262_144
 
 
 @dataclass(slots=True)
@@ -174,7 +172,25 @@ async def receive(
 ) -> Reply:
     """Everything but HTTP framing: the token first (nothing reads the body of a made-up one), the
     rate limit of a verified token, then parse, triage (off the event loop when big), store
-    (answered after its commit; a storm a chunk per transaction)."""
+    (answered after its commit; a storm a chunk per transaction, with the cyclic collector paused)."""
+    args = (state, writer, memo, tokens, source, body, authorization, query_string, client)
+    if len(body) <= OFF_LOOP_BYTES:
+        return await _receive(*args)
+    with PAUSE:
+        return await _receive(*args)
+
+
+async def _receive(
+    state: AppState,
+    writer: Writer,
+    memo: TriageMemo,
+    tokens: TokenCheck,
+    source: str,
+    body: bytes,
+    authorization: str,
+    query_string: bytes,
+    client: str,
+) -> Reply:
     plain = token_of(authorization, query_string)
     digest = _digest(plain) if plain else None
     data: Any = None
@@ -230,7 +246,7 @@ async def receive(
     delivery = Delivery(source, digest, items, triaged, services, truncated, problem)
     chunk = state.settings.ingest_chunk_alerts
     if len(items) > chunk and problem is None:
-        return await _in_chunks(writer, delivery, chunk)
+        return await in_chunks(writer, delivery, chunk)
     return await writer.submit_async(delivery)
 
 
@@ -239,36 +255,6 @@ def _failures(wait: float) -> Reply:
         429,
         error_body("rate_limited", "too many failed attempts from this address; retry later"),
         ((b"retry-after", retry_after_header(wait)["Retry-After"].encode()),),
-    )
-
-
-async def _in_chunks(writer: Writer, d: Delivery, size: int) -> Reply:
-    """A big group (an alert storm) is stored a chunk per transaction, one after the other, so it
-    never holds the write lock (SQLite) or its incident's row for long. Each chunk is answered
-    after its commit; on a failure the sender gets that answer and retries the whole group, whose
-    stored alerts are then answered as duplicates: nothing is lost, nothing is stored twice."""
-    replies: list[Reply] = []
-    for start in range(0, len(d.items), size):
-        items, triaged = d.items[start : start + size], d.triaged[start : start + size]
-        part = Delivery(d.source, d.digest, items, triaged, frozenset(t.service for t in triaged), d.truncated, None)
-        reply = await writer.submit_async(part)
-        if reply.status != 202:
-            if start and isinstance(reply.body.get("error"), dict):
-                reply.body["error"]["message"] += (
-                    f" ({start:,} of the {len(d.items):,} alerts were stored before it; a retry of the "
-                    "whole group answers them as duplicates)"
-                )
-            return reply
-        replies.append(reply)
-    return Reply(
-        202,
-        {
-            "status": "accepted",
-            "truncated_alerts": d.truncated,
-            "alerts": [a for r in replies for a in r.body["alerts"]],
-        },
-        (),
-        tuple(o for r in replies for o in r.outcomes),
     )
 
 
