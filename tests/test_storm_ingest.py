@@ -160,6 +160,8 @@ def test_a_staging_storm_never_joins_the_production_incident_of_its_service(serv
         unlinked = c.get("/api/v1/alerts", params={"service": "csp", "unlinked": "true", "per_page": 100}).json()
         assert unlinked["total"] == 10 and {a["environment"] for a in unlinked["items"]} == {"staging"}
     assert len([e for e in timeline(server, ref) if e["kind"] == "alert"]) == 1
+
+
 def test_a_group_cut_short_by_a_dead_writer_is_stored_once_by_its_retry(db_url: str, engine: Engine) -> None:
     """Chunks commit one by one: the writer process killed mid-group answers 503 (saying how many
     were stored), and the sender's retry of the whole group stores the rest, the first as duplicates."""
