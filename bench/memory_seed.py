@@ -76,6 +76,7 @@ def incidents(rng: random.Random, year_start: datetime, n: int) -> Iterator[tupl
             detection_method=None if storm else "alert",
             pending_tasks=[],
             declared_automatically=bool(i % 3),
+            tier=1,  # production incidents: production alerts join them
             first_alert_at=declared - timedelta(minutes=2),
             declared_at=declared,
             acknowledged_at=ack,
@@ -199,6 +200,8 @@ def seed(
                     first_seen_at=first,
                     last_seen_at=last,
                     resolved_at=None if firing else last,
+                    started_at=first,
+                    episode_key=key,
                     incident_id=incident_id,
                     event_count=EVENTS_PER_ALERT,
                 )

@@ -23,7 +23,7 @@ from pathlib import Path
 from bench.clusterlib import dd_body, drop_database, new_database
 from bench.memory_seed import SERVICES, seed
 
-from warroom import migrate
+from warroom import migrate, wiring
 from warroom.core.db import make_engine, session_factory
 from warroom.ingest import parsers
 from warroom.ingest.fastpath import store as ingest
@@ -38,6 +38,7 @@ def main() -> None:
     ap.add_argument("--tagged", action="store_true", help="joining alerts carry a severity tag (csp:idme)")
     args = ap.parse_args()
     policy = reference_policy()
+    hooks = wiring.build_registry().hooks()  # store.ingest takes the wiring's hooks (a reopen runs them)
     rng = random.Random(3)
     for size in (int(s) for s in args.sizes.split(",")):
         url = new_database(args.db, Path(tempfile.mkdtemp()))
@@ -56,7 +57,7 @@ def main() -> None:
                 assert not args.tagged or items[0].labels.get("csp") == "idme"
                 t0 = time.perf_counter()
                 with sessions.begin() as s:
-                    out = ingest.ingest(s, policy=policy, now=datetime.now(UTC), items=items)
+                    out = ingest.ingest(s, policy=policy, hooks=hooks, now=datetime.now(UTC), items=items)
                 times.append(time.perf_counter() - t0)
                 joined += out[0].incident_id == counts["storm_incident"]
             print(

@@ -52,7 +52,8 @@ def test_the_slack_example_is_a_valid_policy() -> None:
 # --- The contributor documents (and every other doc) name only what exists -----------------------
 
 REQUIRED = (ROOT / "CONTRIBUTING.md", ROOT / "docs" / "architecture.md")
-DOCS = (ROOT / "README.md", *REQUIRED, *sorted((ROOT / "docs").glob("*.md")))
+FASTPATH = ROOT / "src" / "warroom" / "ingest" / "fastpath"
+DOCS = (ROOT / "README.md", *REQUIRED, *sorted((ROOT / "docs").glob("*.md")), FASTPATH / "README.md")
 DEPLOY = tuple(sorted(p for p in (ROOT / "deploy").iterdir() if p.is_file()))
 # environment variables the test suite reads, documented for contributors; not process settings
 TEST_VARIABLES = ("WARROOM_TEST_DATABASE_URL", "WARROOM_FAULT_EVENTS")
@@ -208,3 +209,25 @@ def test_the_default_database_is_the_file_the_readme_and_make_clean_name() -> No
     assert default == "sqlite:///./warroom.db"
     assert f"`{default}`" in section("Configuration")
     assert "warroom.db" in (ROOT / "Makefile").read_text() and "/warroom.db*" in (ROOT / ".gitignore").read_text()
+
+
+def test_the_fast_path_readme_states_its_invariants() -> None:
+    """The fast path's README says what must stay true (issue 17), and keeps up with the package."""
+    from warroom.ingest.fastpath import messages
+
+    readme = FASTPATH / "README.md"
+    assert readme.exists(), "src/warroom/ingest/fastpath/README.md is missing"
+    text = readme.read_text()
+    for topic in (
+        "**A batch is one event per transaction.**",
+        "**Answered only after commit.**",
+        "**The token before the body.**",
+        "**Lock order.**",
+        "## The writer process",
+        "## On a crash",
+    ):
+        assert topic in text, topic
+    modules = sorted(p.name for p in FASTPATH.glob("*.py") if p.name != "__init__.py")
+    assert not [m for m in modules if f"`{m}`" not in text], "a module the README's table does not name"
+    kinds = [n for n, v in vars(messages).items() if isinstance(v, type) and v.__module__ == messages.__name__]
+    assert kinds and not [k for k in kinds if f"`{k}(" not in text], "a message kind the README does not describe"

@@ -132,3 +132,31 @@ def test_the_writer_process_leaves_shutdown_to_the_server(
     assert writer.child.pid == child and writer.child.poll() is None and writer.restarts == 0
     server.stop()
     assert writer.child.wait(10) == 0  # the server's end of file ended it, cleanly
+
+
+def test_big_and_small_deliveries_together_through_the_writer_process(
+    served: tuple[ThreadedServer, str, ProcessWriter], engine: Engine
+) -> None:
+    """A delivery too big to write from the event loop without blocking goes through the sender
+    thread; small ones sent meanwhile queue behind it (in order), and every one is answered."""
+    server, token, _ = served
+    big = json.loads((FIXTURES / "alertmanager_firing.json").read_text())
+    template = big["alerts"][0]
+    big["alerts"] = [{**template, "fingerprint": f"big-{n}"} for n in range(400)]
+
+    def post(body: bytes, path: str) -> int:
+        with http_client(base_url=server.url, timeout=60) as c:
+            return c.post(f"/api/v1/ingest/{path}", content=body, headers=_auth(token)).status_code
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(
+            pool.map(
+                post,
+                [json.dumps(big).encode(), *(_body(f"s{n}") for n in range(30))],
+                ["alertmanager", *["datadog"] * 30],
+            )
+        )
+    assert codes == [202] * 31, codes
+    assert _count(engine, Alert) == 430

@@ -142,6 +142,25 @@ def test_grafana_post_and_put(server: Running, token: str, method: str) -> None:
     assert alerts(server, status="resolved")["total"] == 1
 
 
+def test_grafana_legacy_alerting_then_ok(server: Running, token: str) -> None:
+    """Grafana 8-10's legacy dashboard alerts (ruleId, state, evalMatches; no `alerts` list)."""
+    out = accepted(server, token, "grafana", payload("grafana_legacy_alerting"))
+    assert out["alerts"][0]["status"] == "firing" and out["alerts"][0]["dedup_key"] == "legacy:1:12"
+    [a] = alerts(server, source="grafana")["items"]
+    assert (a["service"], a["tier"], a["title"]) == ("csp", 1, "CSP login.gov success rate")
+    assert a["labels"]["csp"] == "logingov" and a["link"].startswith("https://grafana.internal/d/identity-csp")
+    for state in ("pending", "paused"):  # nothing changes
+        quiet = {**payload("grafana_legacy_alerting"), "state": state}
+        assert accepted(server, token, "grafana", quiet)["alerts"] == []
+    assert alerts(server, status="firing")["total"] == 1
+    ok = {**payload("grafana_legacy_alerting"), "state": "ok", "evalMatches": [], "title": "[OK] CSP"}
+    out = accepted(server, token, "grafana", ok, method="PUT")
+    assert out["alerts"][0]["status"] == "resolved"
+    assert alerts(server, status="resolved")["total"] == 1 and alerts(server, status="firing")["total"] == 0
+    bad = send(server, token, "grafana", {**payload("grafana_legacy_alerting"), "state": "exploded"})
+    assert bad.status_code == 400 and "state" in bad.text
+
+
 def test_events_trigger_ack_resolve_and_retrigger(server: Running, token: str) -> None:
     r = send(server, token, "events", payload("events_trigger"))
     assert r.status_code == 202
@@ -234,7 +253,7 @@ def test_source_named_token_only_opens_its_source(server: Running) -> None:
 
 def test_oversize_body_is_413(server: Running, token: str) -> None:
     body = dd()
-    body["event_msg"] = "x" * (server.state.settings.max_body_bytes + 10)
+    body["event_msg"] = "x" * (server.state.settings.max_ingest_body_bytes + 10)
     r = send(server, token, "datadog", body)
     assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
     assert alerts(server)["total"] == 0

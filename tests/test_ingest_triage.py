@@ -46,7 +46,7 @@ def test_unknown_impact_escalates_after_window_and_declares(server: Running, tok
     [a] = alerts(server)["items"]
     assert (a["priority"], a["priority_rule"]) == ("P3", "unknown-impact-provisional")
     assert incidents(server) == []
-    clock.advance(timedelta(minutes=14, seconds=59))
+    clock.advance(timedelta(minutes=14, seconds=39))  # Datadog's $DATE says it started at 08:59:40
     assert run_jobs(server) == 0
     clock.advance(timedelta(seconds=1))
     assert run_jobs(server) == 1
@@ -286,7 +286,10 @@ def test_simulate_stores_nothing(server: Running, token: str) -> None:
             "unknown-impact-window",
             "severity-default",
         ]
-        assert "declare if still firing after" in res["action"]
+        assert "declare if still firing after" in res["action"] and "at once" not in res["action"]
+        late = {**dd(tags="env:prod,service:sis"), "date": "2026-10-05T08:40:00Z"}  # started 20 minutes ago
+        [res] = c.post("/api/v1/triage/simulate", params={"source": "datadog"}, json=late).json()["results"]
+        assert res["started_at"] == "2026-10-05T08:40:00+00:00" and res["action"].endswith("already past, at once")
         r = c.post("/api/v1/triage/simulate", params={"source": "alertmanager"}, json=payload("alertmanager_firing"))
         results = r.json()["results"]
         assert [x["declare"] for x in results] == [False, True]

@@ -125,6 +125,9 @@ def _mutate(old: str, new: str) -> str:
             "  escalate_after_missed: 0",
             "cadence.escalate_after_missed: Input should be greater than or equal to 1",
         ),
+        ("  clock_skew: 5m", "  clock_skew: 2h", "triage: clock_skew: 2h 00m is not a sane clock skew"),
+        ("  flap_window: 5m", "  flap_window: 5h", "flap_window: longer than grouping_window"),
+        ("  flap_window: 5m", "  flap_window: -5m", "triage.flap_window: expected a duration"),
     ],
 )
 def test_bad_policy_names_the_key(old: str, new: str, expected: str) -> None:
@@ -165,3 +168,16 @@ def test_policy_check_cli(tmp_path: Path) -> None:
     res = cli.warroom("policy", "check", str(bad), env={})
     assert res.returncode == 2
     assert str(bad) in res.stderr and "cadence.default" in res.stderr
+
+
+def test_policy_check_warns_about_grouping_without_environments(tmp_path: Path) -> None:
+    """No environment label means every alert is default_tier: staging and production alerts group."""
+    loose = tmp_path / "loose.yaml"
+    loose.write_text(
+        _mutate("  environment_keys: [env, environment]", "  environment_keys: []").replace(
+            "  flap_window: 5m", "  flap_window: 0s"
+        )
+    )
+    res = cli.warroom("policy", "check", "--strict", str(loose), env={})
+    assert res.returncode == 1, res.stdout
+    assert "triage.environment_keys is empty" in res.stderr and "triage.flap_window is 0" in res.stderr

@@ -14,12 +14,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.conftest import T0
 from tests.support.wired import HOOKS
 from warroom.alerts.models import Alert, AlertEvent
+from warroom.incidents.models import Incident, TimelineEntry
 from warroom.ingest import parsers
 from warroom.ingest.fastpath import store
 from warroom.policy import Policy
 
 
-def _event(key: str, status: str, note: str = "") -> parsers.Incoming:
+def _event(
+    key: str, status: str, note: str = "", *, service: str = "ssoe", env: str = "staging", **labels: str
+) -> parsers.Incoming:
     """A Grafana-style event; `note` changes its content (a different event of the same alert)."""
     (item,), _ = parsers.parse(
         "grafana",
@@ -28,7 +31,7 @@ def _event(key: str, status: str, note: str = "") -> parsers.Incoming:
                 {
                     "status": status,
                     "fingerprint": key,
-                    "labels": {"alertname": "Bench", "service": "ssoe", "env": "staging"},
+                    "labels": {"alertname": "Bench", "service": service, "env": env, **labels},
                     "annotations": {"summary": f"bench {key}", "note": note},
                 }
             ]
@@ -108,3 +111,30 @@ def test_batches_end_where_one_event_per_transaction_ends(
         for k, status, note in batch:
             _ingest(sessions, policy, [_event(f"s{run}-{k}", status, note)], minute)
     assert _state(sessions, f"b{run}-") == _state(sessions, f"s{run}-")
+
+
+def test_a_staging_storm_never_joins_a_production_incident_in_set_form(
+    sessions: sessionmaker[Session], policy: Policy
+) -> None:
+    """The set-form join (ingest.joining: new alerts inserted already linked to their open incident)
+    keeps grouping's environment rule. No lookahead here, so nothing but `joining.open_incident`
+    and the (service, tier) keys decide which incident a storm joins."""
+    [declared] = _ingest(sessions, policy, [_event("p-0", "firing", service="sis", env="prod", users_per_hour="5000")])
+    assert declared.incident_id is not None  # P1 in production: declared, tier 1
+    staging = [_event(f"s-{i}", "firing", service="sis") for i in range(5)]
+    prod = [_event(f"p-{i}", "firing", service="sis", env="prod") for i in range(1, 4)]
+    out = _ingest(sessions, policy, staging + prod, minute=1)
+    assert [o.incident_id for o in out] == [None] * 5 + [declared.incident_id] * 3
+    out = _ingest(sessions, policy, [_event(f"s2-{i}", "firing", service="sis") for i in range(4)], minute=2)
+    assert {o.incident_id for o in out} == {None}  # a storm of staging alerts alone
+    with sessions() as s:
+        linked = s.scalars(select(Alert.environment).where(Alert.incident_id == declared.incident_id)).all()
+        assert sorted(linked) == ["prod"] * 4
+        assert s.scalar(select(Incident.tier).where(Incident.id == declared.incident_id)) == 1
+        joined = s.scalars(
+            select(TimelineEntry.data).where(
+                TimelineEntry.incident_id == declared.incident_id, TimelineEntry.kind == "alert"
+            )
+        ).all()
+    # the declaring alert's entry, then one entry for the three production alerts that joined together
+    assert [d.get("count") for d in joined] == [None, 3]

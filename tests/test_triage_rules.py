@@ -173,3 +173,60 @@ def test_bulk_inserts_match_their_tables() -> None:
         }
         assert required <= set(statement.names), (statement.table, required - set(statement.names))
         assert set(statement.returning) <= set(table.c.keys())
+
+
+NOW = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("sent", "started"),
+    [
+        (None, NOW),
+        (datetime(2026, 10, 5, 8, 40, tzinfo=UTC), datetime(2026, 10, 5, 8, 40, tzinfo=UTC)),
+        (datetime(2026, 10, 4, 9, 0, tzinfo=UTC), datetime(2026, 10, 4, 9, 0, tzinfo=UTC)),  # long firing
+        (datetime(2026, 10, 5, 9, 5, tzinfo=UTC), NOW),  # at the skew limit: now
+        (datetime(2026, 10, 5, 9, 5, 1, tzinfo=UTC), NOW),  # past it: a wrong clock, receipt time
+    ],
+)
+def test_alert_start_bounded_by_clock_skew(sent: datetime | None, started: datetime) -> None:
+    assert rules.alert_start(P, sent=sent, now=NOW) == started
+
+
+def test_episode_start_and_escalation_due() -> None:
+    first = datetime(2026, 10, 5, 8, 50, tzinfo=UTC)
+    within = (datetime(2026, 10, 5, 8, 56, tzinfo=UTC), first)  # recovered 4 minutes ago
+    after = (datetime(2026, 10, 5, 8, 54, 59, tzinfo=UTC), first)  # just over the 5m flap window
+    assert rules.episode_start(P, start=NOW, now=NOW, previous=within) == first
+    assert rules.episode_start(P, start=NOW, now=NOW, previous=after) == NOW
+    assert rules.episode_start(P, start=NOW, now=NOW, previous=None) == NOW
+    off = P.model_copy(update={"triage": P.triage.model_copy(update={"flap_window": 0})})
+    assert rules.episode_start(off, start=NOW, now=NOW, previous=within) == NOW
+    assert rules.escalation_due(P, started=first, now=NOW) == datetime(2026, 10, 5, 9, 5, tzinfo=UTC)
+    assert rules.escalation_due(P, started=datetime(2026, 10, 5, 8, 0, tzinfo=UTC), now=NOW) == NOW
+
+
+def test_incident_tier_and_holding_open() -> None:
+    assert rules.incident_tier(P, None) == 1  # declared by a person: production
+    assert rules.holds_open(P, alert_tier=1, incident_tier_=None)
+    assert not rules.holds_open(P, alert_tier=2, incident_tier_=1)  # staging never holds production open
+    assert rules.holds_open(P, alert_tier=1, incident_tier_=2)
+
+
+def test_grafana_legacy_parse() -> None:
+    [item] = parsers.parse("grafana", payload("grafana_legacy_alerting"))[0]
+    assert (item.status, item.dedup_key, item.transition) == ("firing", "legacy:1:12", "alerting")
+    assert item.labels["service"] == "csp" and item.labels["csp"] == "logingov" and item.occurred_at is None
+    no_data = parsers.parse("grafana", {**payload("grafana_legacy_alerting"), "state": "no_data"})[0]
+    assert no_data[0].status == "firing"
+    assert parsers.parse("grafana", {**payload("grafana_legacy_alerting"), "state": "paused"}) == ([], 0)
+    with pytest.raises(parsers.BadPayload, match="ruleId"):
+        parsers.parse("grafana", {"state": "ok", "evalMatches": []})
+
+
+def test_datadog_episode_key_survives_cycles() -> None:
+    body = payload("datadog_rich_triggered")
+    [one] = parsers.parse_datadog(body)
+    [two] = parsers.parse_datadog({**body, "cycle_key": "another-cycle"})
+    assert one.dedup_key != two.dedup_key and one.episode == two.episode == "48213771:env:eks-prod,service:sis"
+    [plain] = parsers.parse_alertmanager(payload("alertmanager_firing"))[0][:1]
+    assert plain.episode == plain.dedup_key

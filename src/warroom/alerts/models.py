@@ -28,6 +28,8 @@ class Alert(Base):
         Index("ix_alerts_status_first_seen", "status", "first_seen_at", "id"),
         # Firing and unlinked (the dashboard, ?unlinked=true), and an incident's firing alerts.
         Index("ix_alerts_status_incident_first_seen", "status", "incident_id", "first_seen_at", "id"),
+        # A key's previous episode (flapping), for keys whose dedup key changes per cycle (Datadog).
+        Index("ix_alerts_episode", "episode_key", "source"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -51,6 +53,11 @@ class Alert(Base):
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the episode started: the sender's start time (bounded by triage.clock_skew), or the
+    # start of the previous alert of the same episode key when this one re-fired within the flap
+    # window. The 15-minute rule counts from here. NULL on rows stored before 0017: first_seen_at.
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    episode_key: Mapped[str | None] = mapped_column(String(255))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
     event_count: Mapped[int] = mapped_column(default=0)
 

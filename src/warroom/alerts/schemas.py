@@ -54,6 +54,11 @@ class AlertOut(BaseModel):
     resolved_at: datetime | None
     incident: IncidentRef = Field(validation_alias=AliasChoices("incident_id", "incident"))
     event_count: int
+    started_at: datetime | None = Field(
+        default=None,
+        description="When its episode started (the sender's start time, or its flapping episode's): "
+        "the 15-minute rule counts from here",
+    )
 
 
 class AlertBrief(BaseModel):

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from warroom.core import writeturns
 from warroom.core.clock import as_utc
 
 NAMING = {
@@ -134,10 +135,16 @@ def make_engine(
             cur.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
             cur.close()
 
+        turns = writeturns.attach(engine)
+
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
             mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            if mode == "DEFERRED":
+                conn.exec_driver_sql(f"BEGIN {mode}")
+                return
+            with turns.writer():  # an ingest batch open in this process lets this writer go first
+                conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
     if "poolclass" not in kw:

@@ -34,6 +34,22 @@ class RateLimiter:
             self._buckets[key] = (tokens, now)
             return max(0.001, (cost - tokens) / self.rate)
 
+    def blocked(self, key: str, cost: float = 1.0) -> float:
+        """What `hit` would answer, taking nothing: a check before work that only a failure pays for."""
+        now = self.clock()
+        with self._lock:
+            found = self._buckets.get(key)
+            if found is None:
+                return 0.0
+            tokens = min(float(self.burst), found[0] + (now - found[1]) * self.rate)
+            return 0.0 if tokens >= cost else max(0.001, (cost - tokens) / self.rate)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._buckets
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
 
 def retry_after_header(wait: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(wait)))}

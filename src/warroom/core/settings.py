@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576
+    max_ingest_body_bytes: int = Field(
+        default=8_388_608,
+        description="Largest alert webhook body (an Alertmanager group of 10,000 alerts is 3-5 MB); "
+        "every other request: max_body_bytes",
+    )
+    ingest_chunk_alerts: int = Field(
+        default=500,
+        ge=1,
+        description="Alerts of one webhook stored per transaction: a bigger group (an alert storm) is stored "
+        "a chunk at a time, so people's writes never wait for the whole of it",
+    )
     db_pool_size: int = 10
     db_max_overflow: int = 10
     secure_cookies: bool = False
@@ -61,6 +72,22 @@ class Settings(BaseSettings):
     )
     ingest_rate_per_s: float = 500.0
     ingest_burst: int = 1000
+    ingest_failures_per_min: float = Field(
+        default=30.0, description="Failed ingest attempts (no or a wrong token) refilled per minute, per client address"
+    )
+    ingest_failure_burst: int = Field(
+        default=20, description="Failed ingest attempts a client address may make before it is answered 429"
+    )
+    ingest_token_recheck_seconds: float = Field(
+        default=30.0,
+        description="How long the ingest gate trusts a token it verified before reading the database again "
+        "(the writer checks every batch's tokens anyway: a revoked token stores nothing)",
+    )
+    ingest_body_token_max_bytes: int = Field(
+        default=524_288,
+        description="Largest PagerDuty-style event whose token is only in its body (routing_key), read before "
+        "that token is verified (PagerDuty's own limit is 512 KB); a token in the header has max_body_bytes",
+    )
     login_rate_per_min: float = 10.0
     login_burst: int = 5
     trusted_proxies: str = Field(

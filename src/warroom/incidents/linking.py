@@ -125,10 +125,11 @@ def detach(session: Session, *, now: datetime, actor: str, incident: Incident, a
     return a
 
 
-def declaration_fields(session: Session, alert_ids: list[int]) -> tuple[list[str], str, datetime]:
+def declaration_fields(session: Session, alert_ids: list[int]) -> tuple[list[str], str, datetime, int]:
     """What declaring from alerts fills in when the person did not: monitors (the alerts' titles),
-    the detection method and the first alert time."""
+    the detection method, the first alert time and the tier the incident groups (the most
+    production of theirs)."""
     rows = _alerts(session, alert_ids)
     sources = sorted({a.source for a in rows})
     monitors = list(dict.fromkeys(a.title[:200] for a in rows))[:20]
-    return monitors, f"alert ({', '.join(sources)})", min(a.first_seen_at for a in rows)
+    return monitors, f"alert ({', '.join(sources)})", min(a.first_seen_at for a in rows), min(a.tier for a in rows)

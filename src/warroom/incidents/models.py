@@ -39,6 +39,9 @@ class Incident(Base):
     detection_method: Mapped[str | None] = mapped_column(String(200))
     pending_tasks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     declared_automatically: Mapped[bool] = mapped_column(default=False)
+    # The tier of the alerts it groups (their environment's): only alerts of this tier join, hold
+    # open or reopen it. NULL: declared by a person, taken as production (the lowest tier number).
+    tier: Mapped[int | None] = mapped_column(Integer)
     first_alert_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     declared_at: Mapped[datetime] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -197,9 +197,9 @@ def declare(
         commander = command.check(session, policy=policy, handle=commander)
     else:  # the level-1 person of the service's escalation policy, when there is one who may command
         commander = escalation.level_one_commander(session, policy, services=services, at=now) or commander
-    monitors, detection = data.monitors or [], data.detection_method
-    if data.alerts:  # declared from alerts: they say what detected it and when it started
-        filled_monitors, filled_detection, started = linking.declaration_fields(session, data.alerts)
+    monitors, detection, tier = data.monitors or [], data.detection_method, None
+    if data.alerts:  # declared from alerts: they say what detected it, when it started, its environment
+        filled_monitors, filled_detection, started, tier = linking.declaration_fields(session, data.alerts)
         monitors, detection = monitors or filled_monitors, detection or filled_detection
         first_alert_at = min(first_alert_at, started) if first_alert_at else started
     incident = Incident(
@@ -221,6 +221,7 @@ def declare(
         detection_method=detection,
         pending_tasks=[t.model_dump(mode="json") for t in data.pending_tasks or []],
         declared_automatically=automatic,
+        tier=tier,
         first_alert_at=first_alert_at,
         declared_at=now,
         acknowledged_at=None if automatic else now,

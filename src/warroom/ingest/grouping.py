@@ -38,12 +38,15 @@ LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 LOCKS = text(
     "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
 )
-# The service's open incident (active within the grouping window), else one resolved within the
-# reopen window (bind: service, open_since, resolved_since).
+# The service's open incident of the alert's tier (active within the grouping window), else one
+# resolved within the reopen window (bind: service, tier, production_tier, open_since,
+# resolved_since). The environment is part of grouping: a staging alert never joins or reopens a
+# production incident, nor a production alert a staging one; a person's incident is production.
 TARGET = (
     select(Incident.id)
     .where(
         Incident.id.in_(select(IncidentService.incident_id).where(IncidentService.service == bindparam("service"))),
+        func.coalesce(Incident.tier, bindparam("production_tier")) == bindparam("tier"),
         or_(
             and_(
                 or_(*(Incident.state == s for s in states.OPEN_STATES)), Incident.updated_at >= bindparam("open_since")
@@ -54,6 +57,17 @@ TARGET = (
     .order_by(case((Incident.state == "resolved", 1), else_=0), Incident.id.desc())
     .limit(1)
 )
+
+
+def target_params(policy: Policy, *, now: datetime, service: str, tier: int) -> dict[str, Any]:
+    """TARGET's values (datetimes as given: the fast path converts them for its driver)."""
+    return {
+        "service": service,
+        "tier": tier,
+        "production_tier": rules.production_tier(policy),
+        "open_since": now - policy.triage.grouping_window,
+        "resolved_since": now - policy.triage.reopen_window,
+    }
 
 
 def lock_service(session: Session, service: str) -> None:
@@ -138,12 +152,18 @@ def raise_priority(session: Session, *, policy: Policy, now: datetime, incident:
     )
 
 
-def _any_firing(session: Session, incident_id: int) -> bool:
+def holding_open(policy: Policy, incident: Incident) -> Any:
+    """The alerts that keep an incident open: its firing ones of its tier or a more production one."""
+    return and_(
+        A.c.incident_id == incident.id,
+        A.c.status == "firing",
+        A.c.tier <= rules.incident_tier(policy, incident.tier),
+    )
+
+
+def _any_firing(session: Session, policy: Policy, incident: Incident) -> bool:
     return (
-        session.connection()
-        .execute(select(A.c.id).where(A.c.incident_id == incident_id, A.c.status == "firing").limit(1))
-        .first()
-        is not None
+        session.connection().execute(select(A.c.id).where(holding_open(policy, incident)).limit(1)).first() is not None
     )
 
 
@@ -201,17 +221,11 @@ def _target(
     policy: Policy,
     now: datetime,
     service: str,
+    tier: int,
 ) -> Incident | None:
-    """The service's open incident (active within the grouping window), else one resolved
-    within the reopen window; locked for update and re-checked after the lock."""
-    found = session.scalar(
-        TARGET,
-        {
-            "service": service,
-            "open_since": now - policy.triage.grouping_window,
-            "resolved_since": now - policy.triage.reopen_window,
-        },
-    )
+    """The service's open incident of this tier (active within the grouping window), else one
+    resolved within the reopen window; locked for update and re-checked after the lock."""
+    found = session.scalar(TARGET, target_params(policy, now=now, service=service, tier=tier))
     if found is None:
         return None
     incident = incidents.get(session, found, for_update=True)
@@ -234,11 +248,11 @@ def place(
     alert_id: int,
     hooks: Hooks,
     row: dict[str, Any] | None = None,
-    quiet: set[str] | None = None,
+    quiet: set[tuple[str, int]] | None = None,
 ) -> int | None:
     """Put a firing alert where it belongs; returns its incident id (None: triage record).
-    `row` is the just-inserted alert, which saves reading it back; `quiet` holds the services
-    this transaction already found without an incident to join (kept up to date here)."""
+    `row` is the just-inserted alert, which saves reading it back; `quiet` holds the (service,
+    tier) pairs this transaction already found without an incident to join (kept up to date here)."""
     a = row if row is not None else _alert(session, alert_id)
     if a["status"] != "firing":
         return a["incident_id"]
@@ -247,15 +261,15 @@ def place(
         if current.state in states.OPEN_STATES:
             raise_priority(session, policy=policy, now=now, incident=current, a=a)
         return current.id
-    service = a["service"]
+    group = (a["service"], a["tier"])
     must = rules.must_declare(policy, a["priority"])
-    if quiet is not None and service in quiet and not must:
-        return None  # a triage record, as the last alert of this service in this transaction
-    incident = _target(session, policy=policy, now=now, service=service)
+    if quiet is not None and group in quiet and not must:
+        return None  # a triage record, as the last alert of this service and tier in this transaction
+    incident = _target(session, policy=policy, now=now, service=group[0], tier=group[1])
     if quiet is not None:
-        quiet.discard(service)
+        quiet.discard(group)
         if incident is None and not (must and policy.triage.auto_declare):
-            quiet.add(service)
+            quiet.add(group)
     if incident is not None and incident.state in states.OPEN_STATES:
         _link(session, policy=policy, now=now, incident=incident, a=a, what="joined")
     elif incident is not None:
@@ -267,7 +281,7 @@ def place(
             actor=SYSTEM,
             incident=incident,
             to="active",
-            reason=f"{_label(a)} fired again within the reopen window ({window})",
+            reason=_reopen_reason(session, incident, a, window),
             hooks=hooks,
         )
         _link(session, policy=policy, now=now, incident=incident, a=a, what="reopened")
@@ -281,6 +295,19 @@ def place(
         _prompt(session, policy=policy, now=now, a=a)
         return None
     return declare(session, policy=policy, now=now, a=a).id
+
+
+def _reopen_reason(session: Session, incident: Incident, a: Any, window: str) -> str:
+    """Say "fired again" only of the same alert: its key (or episode key, for Datadog's cycles) was in the incident."""
+    same = or_(A.c.dedup_key == a["dedup_key"], A.c.episode_key == (a.get("episode_key") or a["dedup_key"]))
+    again = (
+        session.connection()
+        .execute(select(A.c.id).where(A.c.incident_id == incident.id, A.c.source == a["source"], same).limit(1))
+        .first()
+    )
+    if again is not None:
+        return f"{_label(a)} fired again within the reopen window ({window})"
+    return f"new {_label(a)} on {a['service']} fired within the reopen window ({window})"
 
 
 def _prompt(session: Session, *, policy: Policy, now: datetime, a: Any) -> None:
@@ -312,7 +339,12 @@ def declare(session: Session, *, policy: Policy, now: datetime, a: Any) -> Incid
         session.connection()
         .execute(
             select(A)
-            .where(A.c.service == a["service"], A.c.status == "firing", A.c.incident_id.is_(None))
+            .where(
+                A.c.service == a["service"],
+                A.c.tier == a["tier"],
+                A.c.status == "firing",
+                A.c.incident_id.is_(None),
+            )
             .order_by(A.c.id)
         )
         .mappings()
@@ -344,6 +376,7 @@ def declare(session: Session, *, policy: Policy, now: datetime, a: Any) -> Incid
         first_alert_at=min(p["first_seen_at"] for p in pending),
         reason=reason,
     )
+    incident.tier = a["tier"]
     for p in pending:
         _link(
             session, policy=policy, now=now, incident=incident, a=p, what="declared" if p["id"] == a["id"] else "joined"
@@ -359,7 +392,7 @@ def after_resolve(session: Session, *, policy: Policy, now: datetime, alert_id: 
         return
     incident = incidents.get(session, a["incident_id"], for_update=True)
     alert_timeline(session, incident, now=now, a=a, what="recovered")
-    if incident.state in states.OPEN_STATES and not _any_firing(session, incident.id):
+    if incident.state in states.OPEN_STATES and not _any_firing(session, policy, incident):
         scheduler.schedule(
             session,
             kind=AUTORESOLVE,

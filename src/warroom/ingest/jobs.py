@@ -48,7 +48,7 @@ def autoresolve(session: Session, ctx: JobContext, job: DueJob) -> None:
     incident = incidents.get(session, incident_id, for_update=True)
     if incident.state not in states.OPEN_STATES:
         return
-    firing = session.scalar(select(func.count()).where(A.c.incident_id == incident_id, A.c.status == "firing"))
+    firing = session.scalar(select(func.count()).where(grouping.holding_open(policy, incident)))
     if firing:
         return
     last = session.scalar(select(func.max(A.c.resolved_at)).where(A.c.incident_id == incident_id))

@@ -42,8 +42,14 @@ class Incoming:
     link: str | None = None
     priority_hint: str | None = None
     monitor_id: str | None = None
-    occurred_at: datetime | None = None
+    occurred_at: datetime | None = None  # a firing event's: when the sender says the alert started
     raw: str = ""
+    episode_key: str | None = None  # what stays the same from one firing of this alert to the next
+
+    @property
+    def episode(self) -> str:
+        """The key a flapping alert keeps across re-fires (Datadog's cycle key changes each time)."""
+        return self.episode_key or self.dedup_key
 
     def content_hash(self) -> str:
         return hashlib.sha256(f"{self.source}\n{self.dedup_key}\n{self.status}\n{self.raw}".encode()).hexdigest()
@@ -210,6 +216,7 @@ def parse_datadog(body: Any) -> list[Incoming]:
             monitor_id=monitor_id,
             occurred_at=parse_time(body.get("date")) or parse_time(body.get("last_updated")),
             raw=_raw(body),
+            episode_key=_key(f"{monitor_id}:{scope or '*'}") if monitor_id and cycle else None,
         )
     ]
 
@@ -259,6 +266,53 @@ def parse_alertmanager(body: Any, source: str = "alertmanager") -> tuple[list[In
         )
     truncated = body.get("truncatedAlerts") or 0
     return out, int(truncated) if isinstance(truncated, int | float | str) and str(truncated).isdigit() else 0
+
+
+_LEGACY_STATES = {"alerting": "firing", "no_data": "firing", "ok": "resolved", "paused": None, "pending": None}
+
+
+def is_grafana_legacy(body: Any) -> bool:
+    """Grafana 8-10's legacy dashboard alerting: `ruleId`/`state`/`evalMatches`, no `alerts` list."""
+    return isinstance(body, dict) and "alerts" not in body and ("ruleId" in body or "evalMatches" in body)
+
+
+def parse_grafana_legacy(body: dict[str, Any]) -> list[Incoming]:
+    """One rule's state change: alerting/no_data fire, ok resolves, paused/pending store nothing."""
+    state = (_s(body.get("state")) or "").lower()
+    if state not in _LEGACY_STATES:
+        raise BadPayload(
+            f"a legacy Grafana alert's 'state' must be one of {', '.join(_LEGACY_STATES)}, not '{state}'",
+        )
+    status = _LEGACY_STATES[state]
+    if status is None:
+        return []  # a paused rule is not evaluated and a pending one has not fired: nothing changes
+    rule_id = _s(body.get("ruleId"))
+    if rule_id is None:
+        raise BadPayload("a legacy Grafana alert needs 'ruleId'")
+    tags = body.get("tags")
+    labels = {str(k): str(v) for k, v in _dict(tags).items() if v is not None}
+    for match in body.get("evalMatches") or []:
+        for k, v in _dict(_dict(match).get("tags")).items():
+            labels.setdefault(str(k), str(v))
+    message = _s(body.get("message"))
+    if message:
+        labels.setdefault("message", message[:2000])
+    rule_name = _s(body.get("ruleName")) or f"Grafana rule {rule_id}"
+    return [
+        Incoming(
+            source="grafana",
+            dedup_key=_key(f"legacy:{_s(body.get('orgId')) or '1'}:{rule_id}"),
+            status=status,
+            title=rule_name[:1024],
+            transition=state,
+            labels=labels,
+            link=_s(body.get("ruleUrl")),
+            priority_hint=(labels.get("priority") or "").upper()[:8] or None,
+            monitor_id=rule_name,
+            occurred_at=None,  # the legacy body carries no start time: warroom's receipt time counts
+            raw=_raw(body),
+        )
+    ]
 
 
 _PD_ACTIONS = {"trigger": "firing", "resolve": "resolved", "acknowledge": "acknowledged"}
@@ -319,6 +373,8 @@ def parse(source: str, body: Any) -> tuple[list[Incoming], int]:
     """Dispatch on the source name; returns the events and the count Alertmanager truncated."""
     if source == "datadog":
         return parse_datadog(body), 0
+    if source == "grafana" and is_grafana_legacy(body):
+        return parse_grafana_legacy(body), 0
     if source in ("alertmanager", "grafana"):
         return parse_alertmanager(body, source)
     if source == "events":

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
@@ -39,8 +40,8 @@ def triage(policy: Policy, item: Incoming) -> Triaged:
     environment = rules.environment_from(policy, item.labels)
     tier_decision = rules.tier_for(policy, environment)
     tier = int(tier_decision.value)
-    users = rules.users_from(policy, item.labels)
-    priority = rules.alert_priority(policy, tier=tier, users=users)
+    users, users_problem = rules.users_figure(policy, item.labels)
+    priority = rules.alert_priority(policy, tier=tier, users=users, users_problem=users_problem)
     return Triaged(
         service=service,
         mapped=mapped,
@@ -85,6 +86,25 @@ class TriageMemo:
         return found
 
 
+RELATED_SHOWN = 20
+
+
+def related_alerts(session: Session, incident_id: int) -> Mapping[str, object]:
+    """The room panel's firing alerts of the incident's services that it does not group (another
+    environment, another incident, or none): shown, never joined."""
+    services = select(IncidentService.service).where(IncidentService.incident_id == incident_id)
+    where = (
+        Alert.status == "firing",
+        Alert.service.in_(services),
+        or_(Alert.incident_id.is_(None), Alert.incident_id != incident_id),
+    )
+    rows = session.scalars(
+        select(Alert).where(*where).order_by(Alert.first_seen_at.desc(), Alert.id.desc()).limit(RELATED_SHOWN)
+    ).all()
+    total = len(rows) if len(rows) < RELATED_SHOWN else session.scalar(select(func.count()).where(*where))
+    return {"related": list(rows), "related_total": total}
+
+
 def _open_alert(session: Session, item: Incoming) -> Alert | None:
     return session.scalar(
         select(Alert).where(
@@ -104,6 +124,7 @@ def simulate(
     out = []
     for item in items:
         t = triage(policy, item)
+        started = rules.alert_start(policy, sent=item.occurred_at, now=now)  # a flapping episode's is not read
         row = _open_alert(session, item)
         svc = select(IncidentService.incident_id).where(IncidentService.service == t.service)
         open_incident = session.scalar(
@@ -112,6 +133,7 @@ def simulate(
                 Incident.id.in_(svc),
                 Incident.state.in_(OPEN_STATES),
                 Incident.updated_at >= now - policy.triage.grouping_window,
+                func.coalesce(Incident.tier, rules.production_tier(policy)) == t.tier,  # environment groups
             )
             .order_by(Incident.id.desc())
             .limit(1)
@@ -126,9 +148,10 @@ def simulate(
         elif must:
             action = "declare an incident" if policy.triage.auto_declare else "queue a declare prompt"
         elif t.escalates:
-            action = (
-                "open a triage record; declare if still firing after "
-                f"{format_duration(policy.unknown_impact.escalation_window)}"
+            window = format_duration(policy.unknown_impact.escalation_window)
+            late = rules.escalation_due(policy, started=started, now=now) <= now
+            action = f"open a triage record; declare if still firing after {window}" + (
+                f" from its start ({started.isoformat()}): already past, at once" if late else ""
             )
         else:
             action = "open a triage record"
@@ -152,6 +175,7 @@ def simulate(
                 "priority": t.priority.value,
                 "priority_rule": t.priority.rule,
                 "escalates": t.escalates,
+                "started_at": started.isoformat(),
                 "severity": severity.value,
                 "declare": must and item.status == "firing",
                 "action": action,

@@ -39,6 +39,16 @@ def warnings(policy: Policy) -> list[str]:
         found.append(f"unknown_impact.escalate_tiers: tier {tier} has no row in priority.tiers, so it never matches")
     for tier in sorted(set(policy.status_page.alert_tiers) - tiers):
         found.append(f"status_page.alert_tiers: tier {tier} has no row in priority.tiers, so it never matches")
+    if not policy.triage.environment_keys:
+        found.append(
+            "triage.environment_keys is empty: no alert has an environment, so every alert is "
+            f"default_tier {policy.default_tier} and staging alerts group with production ones"
+        )
+    if not policy.triage.flap_window:
+        found.append(
+            "triage.flap_window is 0: a flapping alert (firing, recovering for seconds, firing again) "
+            "starts its 15-minute clock over at each re-fire and never escalates"
+        )
     if not policy.triage.auto_declare:
         found.append("triage.auto_declare is false: alerts never declare incidents, whatever must_declare says")
     elif not policy.must_declare:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from warroom.policy.durations import parse_duration
+from warroom.policy.durations import format_duration, parse_duration
 from warroom.policy.schedules import EscalationPolicy, Schedule, check_names, check_timezone
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -175,7 +175,14 @@ class SeverityRule(Strict):
     severity: str
 
 
+MAX_CLOCK_SKEW = timedelta(hours=1)  # beyond this a "skew" is a wrong clock, not a tolerance
+
+
 class Triage(Strict):
+    """How alerts become incidents. The environment (`environment_keys`, its tier) is part of
+    grouping; `clock_skew` bounds how far in the future a sender's start time may be; a re-fire of
+    one alert key within `flap_window` of its recovery continues the same episode and its clock."""
+
     environment_keys: list[str] = ["env", "environment"]
     users_keys: list[str] = ["users_per_hour", "users_affected"]
     service_keys: list[str] = ["service"]
@@ -184,10 +191,23 @@ class Triage(Strict):
     grouping_window: Duration = timedelta(hours=4)
     stability_window: Duration = timedelta(minutes=10)
     reopen_window: Duration = timedelta(minutes=30)
+    clock_skew: Duration = timedelta(minutes=5)
+    flap_window: Duration = timedelta(minutes=5)
     resolve_via_stable: bool = False
     non_production_cap: Priority = "P3"
     default_severity: str = "SEV-3"
     severity_rules: list[SeverityRule] = []
+
+    @model_validator(mode="after")
+    def _windows(self) -> Triage:
+        if self.clock_skew > MAX_CLOCK_SKEW:
+            raise ValueError(
+                f"clock_skew: {format_duration(self.clock_skew)} is not a sane clock skew (at most 1h): "
+                "a sender whose clock is further off should be fixed, not trusted"
+            )
+        if self.flap_window > self.grouping_window:
+            raise ValueError("flap_window: longer than grouping_window (an episode would outlive its grouping)")
+        return self
 
 
 class Completion(Strict):

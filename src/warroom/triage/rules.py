@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import datetime
 
+from warroom.core.bounds import DB_INT_MAX
 from warroom.policy.durations import format_duration
 from warroom.policy.schema import PRIORITIES, Policy
 
@@ -109,19 +112,71 @@ def environment_from(policy: Policy, labels: dict[str, str]) -> str | None:
 
 def users_from(policy: Policy, labels: dict[str, str]) -> int | None:
     """A users/hour figure from the first configured label that holds a number."""
+    return users_figure(policy, labels)[0]
+
+
+def users_figure(policy: Policy, labels: dict[str, str]) -> tuple[int | None, str | None]:
+    """A users/hour figure from the first configured label that holds a number in range, else
+    None and why a number was not kept: `inf`, `1e400` or 2**63 is kept as unknown impact (the
+    alert is stored with the reason) rather than failing the sender's whole batch."""
+    problem = None
     for key in policy.triage.users_keys:
         raw = (labels.get(key) or "").replace(",", "").replace("_", "").strip()
         try:
-            value = int(float(raw))
+            number = float(raw)
         except ValueError:
             continue
-        if value >= 0:
-            return value
-    return None
+        if math.isnan(number) or number < 0:
+            continue
+        if number > DB_INT_MAX:
+            problem = problem or f"{key} '{raw[:40]}' is out of range (0 to {DB_INT_MAX}): kept as unknown"
+            continue
+        return int(number), None
+    return None, problem
+
+
+def production_tier(policy: Policy) -> int:
+    return min(policy.priority.tiers)
 
 
 def is_production(policy: Policy, tier: int) -> bool:
-    return tier == min(policy.priority.tiers)
+    return tier == production_tier(policy)
+
+
+def incident_tier(policy: Policy, tier: int | None) -> int:
+    """An incident's grouping tier; one declared by a person (no tier) counts as production."""
+    return production_tier(policy) if tier is None else tier
+
+
+def holds_open(policy: Policy, *, alert_tier: int, incident_tier_: int | None) -> bool:
+    """Whether a firing alert keeps an incident open: never one of a lower tier (staging vs production)."""
+    return alert_tier <= incident_tier(policy, incident_tier_)
+
+
+def alert_start(policy: Policy, *, sent: datetime | None, now: datetime) -> datetime:
+    """When an alert started: the sender's time, never after `now`; one more than
+    `triage.clock_skew` ahead of us comes from a wrong clock, so our receipt time counts."""
+    if sent is None or sent > now + policy.triage.clock_skew:
+        return now
+    return min(sent, now)
+
+
+def episode_start(
+    policy: Policy, *, start: datetime, now: datetime, previous: tuple[datetime, datetime] | None
+) -> datetime:
+    """A re-fire within `triage.flap_window` of the previous alert's recovery continues its
+    episode: `previous` is (that alert's resolved_at, its episode start)."""
+    if previous is None or not policy.triage.flap_window:
+        return start
+    resolved_at, started = previous
+    if now - resolved_at > policy.triage.flap_window:
+        return start
+    return min(started, start)
+
+
+def escalation_due(policy: Policy, *, started: datetime, now: datetime) -> datetime:
+    """The 15-minute rule counts from the episode's start (at once if that is long past)."""
+    return max(now, started + policy.unknown_impact.escalation_window)
 
 
 def cap(policy: Policy, tier: int, decision: Decision) -> Decision:
@@ -134,13 +189,14 @@ def cap(policy: Policy, tier: int, decision: Decision) -> Decision:
     )
 
 
-def alert_priority(policy: Policy, *, tier: int, users: int | None) -> Decision:
+def alert_priority(policy: Policy, *, tier: int, users: int | None, users_problem: str | None = None) -> Decision:
     """Matrix when a users figure is known, otherwise provisional (lowest cell of the tier)."""
     if users is not None:
         return cap(policy, tier, priority_from_matrix(policy, tier, users))
     row = policy.priority.tiers[tier]
+    why = f" ({users_problem})" if users_problem else ""
     decision = Decision(
-        row[-1], "unknown-impact-provisional", f"users affected unknown: provisional {row[-1]} for Tier {tier}"
+        row[-1], "unknown-impact-provisional", f"users affected unknown{why}: provisional {row[-1]} for Tier {tier}"
     )
     return cap(policy, tier, decision)
 

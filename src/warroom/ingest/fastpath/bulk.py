@@ -18,9 +18,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Integer, String, Table, TypeDecorator
 from sqlalchemy.engine import Connection
 
+from warroom.alerts.models import Alert, AlertEvent
+from warroom.core.db import Base
 from warroom.ingest.fastpath.driversql import Step, driver_pipeline
+from warroom.scheduler.models import DueJob
 
 SQLITE_ROWS = 500  # rows per statement: SQLite allows 32,766 bind variables
 
@@ -86,58 +90,54 @@ class Bulk:
 
 _JSON = json.JSONEncoder(separators=(",", ":"))
 
-_ALERT_COLUMNS = (
-    ("source", "text"),
-    ("dedup_key", "text"),
-    ("open_key", "text"),
-    ("service", "text"),
-    ("mapped", "boolean"),
-    ("environment", "text"),
-    ("tier", "integer"),
-    ("title", "text"),
-    ("status", "text"),
-    ("transition", "text"),
-    ("priority", "text"),
-    ("priority_rule", "text"),
-    ("priority_reason", "text"),
-    ("priority_hint", "text"),
-    ("users_hint", "integer"),
-    ("labels", "jsonb"),
-    ("link", "text"),
-    ("first_seen_at", "timestamptz"),
-    ("last_seen_at", "timestamptz"),
-    ("resolved_at", "timestamptz"),
-    ("event_count", "integer"),
-)
-ALERTS = Bulk("alerts", _ALERT_COLUMNS, "ON CONFLICT (dedup_key, source, open_key) DO NOTHING", ("id", "dedup_key"))
 
-_EVENT_COLUMNS = (
-    ("alert_id", "integer"),
-    ("event_key", "text"),
-    ("source", "text"),
-    ("status", "text"),
-    ("transition", "text"),
-    ("received_at", "timestamptz"),
-    ("occurred_at", "timestamptz"),
-    ("raw", "text"),
+def _pg_type(col: Column[Any]) -> str:
+    """The cast a JSON text value takes on its way into this column (text for every string:
+    PostgreSQL refuses one too long for a VARCHAR(n) instead of cutting it, as an INSERT does)."""
+    kind = col.type.impl if isinstance(col.type, TypeDecorator) else col.type
+    if isinstance(kind, String):
+        return "text"
+    if isinstance(kind, Boolean):
+        return "boolean"
+    if isinstance(kind, BigInteger):
+        return "bigint"
+    if isinstance(kind, Integer):
+        return "integer"
+    if isinstance(kind, DateTime):
+        return "timestamptz" if kind.timezone else "timestamp"
+    if isinstance(kind, JSON):
+        return "jsonb"
+    raise TypeError(f"no bulk insert cast for {col.table.name}.{col.name} ({col.type!r})")
+
+
+def of_table(model: type[Base], *, omit: tuple[str, ...], on_conflict: str, returning: tuple[str, ...] = ()) -> Bulk:
+    """A bulk insert of every column of the model's table, in the table's order, but `omit` (left
+    to their defaults): the columns come from the table, never repeated by hand."""
+    table: Table = model.__table__  # type: ignore[assignment]
+    unknown = set(omit) - set(table.columns.keys())
+    if unknown:
+        raise ValueError(f"{table.name} has no column {sorted(unknown)}")
+    columns = tuple((c.name, _pg_type(c)) for c in table.columns if c.name not in omit)
+    return Bulk(table.name, columns, on_conflict, returning)
+
+
+# The ingest store builds alert rows as mappings (`Bulk.row`), events and escalation rows as
+# tuples in these columns' order (the tables' order).
+ALERTS = of_table(
+    Alert,
+    omit=("id",),  # incident_id is set when the service has an open incident to join (ingest.joining)
+    on_conflict="ON CONFLICT (dedup_key, source, open_key) DO NOTHING",
+    returning=("id", "dedup_key"),
 )
 # Events of known alerts may be re-deliveries: RETURNING tells which were stored. A new alert's
 # events cannot have been stored before, so a batch of only those needs no answer per row.
-EVENTS = Bulk("alert_events", _EVENT_COLUMNS, "ON CONFLICT (event_key) DO NOTHING", ("event_key",))
-NEW_EVENTS = Bulk("alert_events", _EVENT_COLUMNS, "ON CONFLICT (event_key) DO NOTHING")
+EVENTS = of_table(AlertEvent, omit=("id",), on_conflict="ON CONFLICT (event_key) DO NOTHING", returning=("event_key",))
+NEW_EVENTS = of_table(AlertEvent, omit=("id",), on_conflict="ON CONFLICT (event_key) DO NOTHING")
 
 # A new alert's escalation row; an upsert so a leftover row for a reused alert id is moved.
-DUE = Bulk(
-    "due_jobs",
-    (
-        ("kind", "text"),
-        ("subject", "text"),
-        ("due_at", "timestamptz"),
-        ("payload", "jsonb"),
-        ("done", "boolean"),
-        ("attempts", "integer"),
-        ("created_at", "timestamptz"),
-    ),
-    "ON CONFLICT (kind, subject) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload, "
+DUE = of_table(
+    DueJob,
+    omit=("id", "lease_until", "claimed_by", "last_error"),
+    on_conflict="ON CONFLICT (kind, subject) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload, "
     "done = false, lease_until = NULL, claimed_by = NULL",
 )

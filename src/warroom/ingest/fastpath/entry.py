@@ -7,6 +7,7 @@ from starlette.types import ASGIApp
 from warroom.core.state import AppState
 from warroom.ingest.fastpath import gate
 from warroom.ingest.fastpath.gate import IngestGate, Reply, Writer
+from warroom.ingest.fastpath.tokens import TokenCheck
 from warroom.ingest.fastpath.walcheckpoint import WalCheckpointer, for_engine
 from warroom.ingest.fastpath.writer import ProcessWriter
 from warroom.ingest.service import TriageMemo
@@ -20,6 +21,7 @@ class FastPath:
         self.state = state
         self.writer_process = writer_process
         self.memo = TriageMemo(state.policy)
+        self.tokens = TokenCheck(state)
         self.checkpointer: WalCheckpointer | None = None
         self.writer: Writer | None = None
         self.process: ProcessWriter | None = None
@@ -48,6 +50,7 @@ class FastPath:
             self.state,
             self._writer(),
             self.memo,
+            self.tokens,
             source,
             body,
             authorization=authorization,
@@ -57,4 +60,4 @@ class FastPath:
 
     def gate(self, app: ASGIApp) -> IngestGate:
         """Wrap the whole app: webhooks are answered here, everything else passes through."""
-        return IngestGate(app, self, max_bytes=self.state.settings.max_body_bytes)
+        return IngestGate(app, self, max_bytes=self.state.settings.max_ingest_body_bytes)

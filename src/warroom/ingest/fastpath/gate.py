@@ -11,6 +11,7 @@ that was not committed.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -28,14 +29,16 @@ from warroom.api.errors import error_body, unavailable_body
 from warroom.api.limits import too_large_body
 from warroom.api.requestid import log_access, request_id
 from warroom.api.security import HEADERS as SECURITY_HEADERS
-from warroom.core import metrics, outage
+from warroom.core import metrics, outage, writeturns
 from warroom.core.logs import request_id_var
 from warroom.core.ratelimit import retry_after_header
 from warroom.core.state import AppState
 from warroom.ingest import parsers
 from warroom.ingest.fastpath import statements, store
+from warroom.ingest.fastpath.chunks import OFF_LOOP_BYTES, PAUSE, in_chunks
 from warroom.ingest.fastpath.driversql import driver_pipeline
 from warroom.ingest.fastpath.groupcommit import GroupCommitter
+from warroom.ingest.fastpath.tokens import TokenCheck
 from warroom.ingest.fastpath.walcheckpoint import WalCheckpointer
 from warroom.ingest.parsers import BadPayload, Incoming
 from warroom.ingest.service import Triaged, TriageMemo
@@ -146,6 +149,7 @@ def make_writer(
         state.sessions,  # no prelock: run_deliveries sends the locks with its first reads
         run_batch=lambda session, deliveries: run_deliveries(session, state, deliveries),
         on_commit=on_commit,
+        turns=writeturns.for_engine(state.engine),
     )
 
 
@@ -158,6 +162,7 @@ async def receive(
     state: AppState,
     writer: Writer,
     memo: TriageMemo,
+    tokens: TokenCheck,
     source: str,
     body: bytes,
     *,
@@ -165,31 +170,101 @@ async def receive(
     query_string: bytes,
     client: str,
 ) -> Reply:
-    """Everything but HTTP framing: auth, rate limit, parse, triage, store (after its commit)."""
-    items: list[Incoming] = []
-    truncated, data, problem = 0, None, None
-    try:
-        data = parsers.loads(body)
-        items, truncated = parsers.parse(source, data)
-    except BadPayload as exc:
-        problem = bad(source, str(exc), exc.errors)
-    except ValueError as exc:  # a problem is answered only after auth
-        problem = bad(source, f"the body is not valid JSON: {exc}", [str(exc)])
+    """Everything but HTTP framing: the token first (nothing reads the body of a made-up one), the
+    rate limit of a verified token, then parse, triage (off the event loop when big), store
+    (answered after its commit; a storm a chunk per transaction, with the cyclic collector paused)."""
+    args = (state, writer, memo, tokens, source, body, authorization, query_string, client)
+    if len(body) <= OFF_LOOP_BYTES:
+        return await _receive(*args)
+    with PAUSE:
+        return await _receive(*args)
+
+
+async def _receive(
+    state: AppState,
+    writer: Writer,
+    memo: TriageMemo,
+    tokens: TokenCheck,
+    source: str,
+    body: bytes,
+    authorization: str,
+    query_string: bytes,
+    client: str,
+) -> Reply:
     plain = token_of(authorization, query_string)
-    if not plain and source == "events" and isinstance(data, dict) and isinstance(data.get("routing_key"), str):
-        plain = data["routing_key"]
     digest = _digest(plain) if plain else None
-    wait = state.ingest_limiter.hit(digest or f"ip:{client}")
-    if wait:
+    data: Any = None
+    if digest is None and source == "events":  # PagerDuty's routing_key: the token is in the body
+        if len(body) > state.settings.ingest_body_token_max_bytes:
+            return _too_large(state.settings.ingest_body_token_max_bytes)
+        if wait := tokens.blocked(client):
+            return _failures(wait)
+        try:
+            data = parsers.loads(body)
+        except ValueError:
+            data = None
+        key = data.get("routing_key") if isinstance(data, dict) else None
+        digest = _digest(key) if isinstance(key, str) and key else None
+    if digest is None:
+        if wait := tokens.blocked(client):
+            return _failures(wait)
+        tokens.failed(client)
+        return _unknown(None)
+    known = tokens.fresh(digest)
+    if known is None:
+        if not tokens.seen(digest) and (wait := tokens.blocked(client)):
+            return _failures(wait)
+        known = await tokens.verify(digest)
+        if known is None:
+            tokens.failed(client)
+            return _unknown(digest)
+    refused = _refused(source, known)
+    if refused is not None:
+        return refused
+    if wait := state.ingest_limiter.hit(digest):  # verified tokens only: a made-up one has no bucket
         return Reply(
             429,
             error_body("rate_limited", "too many alerts from this token; retry later"),
             ((b"retry-after", retry_after_header(wait)["Retry-After"].encode()),),
         )
-    triaged = [memo(item) for item in items] if problem is None else []
+    items: list[Incoming] = []
+    truncated, problem = 0, None
+    big = len(body) > OFF_LOOP_BYTES
+    try:
+        if big:
+            items, truncated = await asyncio.to_thread(_decode, source, body, data)
+        else:
+            items, truncated = _decode(source, body, data)
+    except BadPayload as exc:
+        problem = bad(source, str(exc), exc.errors)
+    except ValueError as exc:
+        problem = bad(source, f"the body is not valid JSON: {exc}", [str(exc)])
+    triaged: list[Triaged] = []
+    if problem is None:
+        triaged = await asyncio.to_thread(_triage, memo, items) if big else _triage(memo, items)
     services = frozenset(t.service for t in triaged)  # run_deliveries locks them for the batch
     delivery = Delivery(source, digest, items, triaged, services, truncated, problem)
+    chunk = state.settings.ingest_chunk_alerts
+    if len(items) > chunk and problem is None:
+        return await in_chunks(writer, delivery, chunk)
     return await writer.submit_async(delivery)
+
+
+def _failures(wait: float) -> Reply:
+    return Reply(
+        429,
+        error_body("rate_limited", "too many failed attempts from this address; retry later"),
+        ((b"retry-after", retry_after_header(wait)["Retry-After"].encode()),),
+    )
+
+
+def _decode(source: str, body: bytes, data: Any) -> tuple[list[Incoming], int]:
+    """Parse the body (already decoded when its token was in it)."""
+    return parsers.parse(source, parsers.loads(body) if data is None else data)
+
+
+def _triage(memo: TriageMemo, items: list[Incoming]) -> list[Triaged]:
+    return [memo(item) for item in items]
 
 
 def _digest(token: str) -> str:
@@ -201,24 +276,33 @@ def _digest(token: str) -> str:
     return found
 
 
-def _refusal(d: Delivery, token: tuple[str, str] | None) -> Reply | None:
-    if d.digest is None:
+def _unknown(digest: str | None) -> Reply:
+    if digest is None:
         return _error(
             401,
             "unauthorized",
             "missing ingest token: send 'Authorization: Bearer "
             "<token>', basic auth with the token as password, or ?token=",
         )
-    if token is None:
-        return _error(401, "unauthorized", "invalid or revoked ingest token")
+    return _error(401, "unauthorized", "invalid or revoked ingest token")
+
+
+def _refused(source: str, token: tuple[str, str]) -> Reply | None:
     kind, name = token
     if kind != "ingest":
         return _error(
             403, "forbidden", "this is a user token; alerts need an ingest token (warroom token create --ingest NAME)"
         )
-    if name in _RESTRICTED and name != d.source:
-        return _error(403, "forbidden", f"this ingest token is for {name}, not {d.source}")
-    return d.problem
+    if name in _RESTRICTED and name != source:
+        return _error(403, "forbidden", f"this ingest token is for {name}, not {source}")
+    return None
+
+
+def _refusal(d: Delivery, token: tuple[str, str] | None) -> Reply | None:
+    """The writer's check, in the batch's transaction: a token revoked since the gate saw it stores nothing."""
+    if d.digest is None or token is None:
+        return _unknown(d.digest)
+    return _refused(d.source, token) or d.problem
 
 
 def run_deliveries(session: Session, state: AppState, deliveries: list[Delivery]) -> list[Reply]:

@@ -7,6 +7,9 @@ back and the batch is replayed one unit per transaction, so a bad unit fails alo
 neighbours are stored. When the database is unreachable every unit of the batch fails with that
 error (the API answers 503) and none is answered as stored.
 
+On SQLite, `turns` (core.writeturns) makes each batch transaction wait for the other writers of
+the process that are waiting for it, so a long run of batches never starves a person's write.
+
 Units may name lock keys; `prelock` takes the union of a batch's keys in sorted order before
 any unit runs, so two processes' batches over the same keys cannot deadlock each other.
 
@@ -23,12 +26,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
+from contextlib import nullcontext
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from warroom.core import outage
+from warroom.core.writeturns import WriteTurns
 
 log = logging.getLogger(__name__)
 Work = Callable[[Session], Any]
@@ -71,8 +76,10 @@ class GroupCommitter:
         prelock: Prelock | None = None,
         run_batch: RunBatch | None = None,
         on_commit: Callable[[int, float], None] | None = None,
+        turns: WriteTurns | None = None,
     ) -> None:
         self.sessions = sessions
+        self.turns = turns  # SQLite: other writers of this process go before each batch
         self.on_commit = on_commit  # (units, seconds) of each committed batch, for metrics
         self.prelock = prelock
         self.run_batch = run_batch or _one_by_one
@@ -146,7 +153,7 @@ class GroupCommitter:
         started = time.perf_counter()
         committing = False
         try:
-            with self.sessions() as session:
+            with self.turns.batch() if self.turns is not None else nullcontext(), self.sessions() as session:
                 if self.prelock is not None:
                     self.prelock(session, sorted(set().union(*(keys for _, _, keys in batch))))
                 try:

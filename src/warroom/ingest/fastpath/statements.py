@@ -70,6 +70,7 @@ class Statements:
     update_seen: DriverSQL
     update_resolved: DriverSQL
     target: DriverSQL
+    recent_episodes: DriverSQL  # keys: `Wire.keys(list)` of episode keys
     lock: DriverSQL
     locks: DriverSQL
     wire: Wire
@@ -133,6 +134,15 @@ def _build(dialect: Dialect) -> Statements:
         # The service's open incident (active within the grouping window), else one resolved
         # within the reopen window.
         target=sql(grouping.TARGET),
+        # Alerts of these episode keys recovered since the flap window began (a re-fire continues them).
+        recent_episodes=sql(
+            select(A.c.episode_key, A.c.resolved_at, A.c.started_at, A.c.first_seen_at).where(
+                _keys_in(A.c.episode_key, pg),
+                A.c.source == bindparam("source"),
+                A.c.open_key.is_(None),
+                A.c.resolved_at >= bindparam("since"),
+            )
+        ),
         lock=sql(grouping.LOCK),
         locks=sql(grouping.LOCKS),
         wire=Wire(time=_pg_time if pg else _sqlite_time, keys=list if pg else json.dumps),

@@ -3,9 +3,14 @@
 A group-commit batch carries many webhook deliveries. Their events are applied in rounds: a round
 holds at most one event per alert key, so each step of a round (look up the open alerts, insert
 the new ones, insert the events, update the seen ones, schedule escalations) is one statement for
-the whole round whatever its size. Grouping into incidents then runs event by event, in
-(service, key) order so concurrent batches lock in one order, with a per-batch memory of the
-services known to have no incident to join (one look-up per service, not per alert).
+the whole round whatever its size. New firing alerts of a (service, tier) with an open incident
+of that tier are inserted already linked to it and join it together (`ingest.joining`: a few
+statements per pair, not per alert); every other event is grouped event by event, in (service,
+key) order so concurrent batches lock in one order, with a per-batch memory of the (service, tier)
+pairs known to have no incident to join (one look-up per pair, not per alert). The environment is
+part of grouping: a staging alert never joins a production incident, in set form or not. A new
+alert's 15-minute clock starts when its sender says it started, or where its episode started when
+it re-fires within the flap window (triage.rules: alert_start, episode_start).
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from sqlalchemy.orm import Session
 from warroom.alerts.models import Alert
 from warroom.core.hooks import Hooks
 from warroom.incidents import service as incidents
+from warroom.incidents.models import Incident
 from warroom.incidents.states import OPEN_STATES
-from warroom.ingest import grouping
+from warroom.ingest import episodes, grouping, joining
 from warroom.ingest.fastpath import bulk, statements
 from warroom.ingest.fastpath.driversql import driver_pipeline
 from warroom.ingest.parsers import Incoming
@@ -67,7 +73,9 @@ class _Batch:
     st: statements.Statements
     locked: set[str]
     now_w: Any = None  # `now` in the driver's form, once per batch
-    quiet: set[str] = field(default_factory=set)  # services with no incident to join (this batch)
+    quiet: set[tuple[str, int]] = field(default_factory=set)  # (service, tier) with no incident to join
+    # This round's (service, tier) pairs' open incidents of that tier: their new firing alerts join in set form.
+    joins: dict[tuple[str, int], Incident] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.now_w = self.st.wire.time(self.now)
@@ -75,7 +83,8 @@ class _Batch:
 
 class Lookahead:
     """The reads a batch starts with, for the caller to send with its own (locks, tokens) in one
-    round trip on PostgreSQL: each key's open alert, and each service's incident to join."""
+    round trip on PostgreSQL: each key's open alert, each (service, tier)'s incident to join, and
+    the recently recovered alerts of the firing events' episode keys (flapping)."""
 
     def __init__(
         self, session: Session, *, policy: Policy, now: datetime, items: list[Incoming], triaged: list[Triaged]
@@ -84,31 +93,38 @@ class Lookahead:
         self.keys: dict[str, set[str]] = {}
         for item in items:
             self.keys.setdefault(item.source, set()).add(item.dedup_key)
-        self.services = sorted({t.service for t in triaged})
+        self.groups = sorted({(t.service, t.tier) for t in triaged})
+        self.episodes = episodes.wanted(policy, items)
         self.steps = [
             st.open_alerts.step({"source": source, "keys": st.wire.keys(sorted(keys))})
             for source, keys in self.keys.items()
         ]
-        self.steps += [
-            st.target.step(
-                {
-                    "service": service,
-                    "open_since": st.wire.time(now - policy.triage.grouping_window),
-                    "resolved_since": st.wire.time(now - policy.triage.reopen_window),
-                }
+        for service, tier in self.groups:
+            params = grouping.target_params(policy, now=now, service=service, tier=tier)
+            params["open_since"], params["resolved_since"] = (
+                st.wire.time(params["open_since"]),
+                st.wire.time(params["resolved_since"]),
             )
-            for service in self.services
+            self.steps.append(st.target.step(params))
+        since = st.wire.time(now - policy.triage.flap_window)
+        self.steps += [
+            st.recent_episodes.step({"source": source, "keys": st.wire.keys(sorted(keys)), "since": since})
+            for source, keys in self.episodes.items()
         ]
         self.open: dict[tuple[str, str], Any] = {}
-        self.quiet: set[str] = set()  # services with no incident to join
+        self.quiet: set[tuple[str, int]] = set()  # (service, tier) with no incident to join
+        self.recovered: episodes.Recovered = {}
 
     def take(self, results: list[list[Any]]) -> None:
         """The rows of `steps`, in order."""
         for source, rows in zip(self.keys, results[: len(self.keys)], strict=True):
             self.open.update(((source, row.dedup_key), row) for row in rows)
-        for service, rows in zip(self.services, results[len(self.keys) :], strict=True):
+        targets = results[len(self.keys) : len(self.keys) + len(self.groups)]
+        for group, rows in zip(self.groups, targets, strict=True):
             if not rows:
-                self.quiet.add(service)
+                self.quiet.add(group)
+        for source, rows in zip(self.episodes, results[len(self.keys) + len(self.groups) :], strict=True):
+            self.recovered.update(episodes.recovered_from_rows(source, rows))
 
 
 def ingest(
@@ -189,11 +205,11 @@ def _round(session: Session, b: _Batch, events: list[_Event], lookahead: Lookahe
     wanted = sorted({e.row.service if e.row is not None else e.t.service for e in live} - b.locked)
     grouping.lock_services(session, wanted)  # alerts whose service the caller did not prelock
     b.locked.update(wanted)
-    _insert_alerts(b, [e for e in live if e.row is None])
+    _open_incidents(session, b, [e for e in live if e.row is None and e.item.status == "firing"])
+    _insert_alerts(b, [e for e in live if e.row is None], lookahead)
     live = _record_events(b, [e for e in live if e.out.alert_id is not None])
     _update_seen(b, live)
-    for e in live:
-        _group(session, b, e)
+    _group_all(session, b, live)
 
 
 def _find(b: _Batch, events: list[_Event], lookahead: Lookahead | None) -> None:
@@ -223,11 +239,43 @@ def _find(b: _Batch, events: list[_Event], lookahead: Lookahead | None) -> None:
             e.out.alert_id, e.out.incident_id = e.row.id, e.row.incident_id
 
 
-def _insert_alerts(b: _Batch, new: list[_Event]) -> None:
-    """One multi-row insert; an alert a concurrent delivery opened first is read instead."""
+def _open_incidents(session: Session, b: _Batch, new: list[_Event]) -> None:
+    """The open incident (locked) of each (service, tier) with new firing alerts, of that tier: they
+    are inserted already linked to it, and join it together (`joining`), with no statement per alert."""
+    b.joins = {}
+    for service, tier in sorted({(e.t.service, e.t.tier) for e in new} - b.quiet):
+        incident = joining.open_incident(session, policy=b.policy, now=b.now, service=service, tier=tier)
+        if incident is not None:
+            b.joins[(service, tier)] = incident
+
+
+def _starts(b: _Batch, new: list[_Event], lookahead: Lookahead | None) -> list[datetime]:
+    """Each new alert's episode start; the recently recovered episodes from the lookahead, else
+    one look-up per source."""
+    recovered: episodes.Recovered = {}
+    wanted: dict[str, set[str]] = {}
+    for source, keys in episodes.wanted(b.policy, [e.item for e in new]).items():
+        known = lookahead.episodes.get(source, set()) if lookahead is not None else set()
+        if keys - known:
+            wanted[source] = keys
+        elif lookahead is not None:
+            recovered.update((k, v) for k, v in lookahead.recovered.items() if k[0] == source)
+    since = b.st.wire.time(b.now - b.policy.triage.flap_window)
+    for source, keys in wanted.items():
+        params = {"source": source, "keys": b.st.wire.keys(sorted(keys)), "since": since}
+        recovered.update(episodes.recovered_from_rows(source, b.st.recent_episodes.rows(b.conn, params)))
+    return [episodes.start(b.policy, item=e.item, now=b.now, recovered=recovered) for e in new]
+
+
+def _insert_alerts(b: _Batch, new: list[_Event], lookahead: Lookahead | None) -> None:
+    """One multi-row insert; an alert a concurrent delivery opened first is read instead. A new
+    firing alert whose (service, tier) has an open incident is inserted linked to it."""
     if not new:
         return
-    rows = [_alert_row(e.item, e.t, b.now) for e in new]
+    rows = [_alert_row(e.item, e.t, b.now, started) for e, started in zip(new, _starts(b, new, lookahead), strict=True)]
+    for row in rows:
+        if row["status"] == "firing" and (incident := b.joins.get(_group_of(row))) is not None:
+            row["incident_id"] = incident.id
     json_, now_w = b.st.wire.json, b.now_w
     ids = {
         r.dedup_key: r.id
@@ -241,6 +289,7 @@ def _insert_alerts(b: _Batch, new: list[_Event]) -> None:
                         "first_seen_at": now_w,
                         "last_seen_at": now_w,
                         "resolved_at": r["resolved_at"] and now_w,
+                        "started_at": b.st.wire.time(r["started_at"]),
                     }
                 )
                 for r in rows
@@ -257,7 +306,7 @@ def _insert_alerts(b: _Batch, new: list[_Event]) -> None:
         e.out.alert_id, e.out.incident_id = e.row.id, e.row.incident_id
 
 
-def _alert_row(item: Incoming, t: Triaged, now: datetime) -> dict[str, Any]:
+def _alert_row(item: Incoming, t: Triaged, now: datetime, started: datetime) -> dict[str, Any]:
     firing = item.status == "firing"
     return dict(
         source=item.source,
@@ -280,6 +329,8 @@ def _alert_row(item: Incoming, t: Triaged, now: datetime) -> dict[str, Any]:
         first_seen_at=now,
         last_seen_at=now,
         resolved_at=None if firing else now,
+        started_at=started,
+        episode_key=item.episode,
         incident_id=None,
         event_count=1,
     )
@@ -315,14 +366,13 @@ def _record_events(b: _Batch, events: list[_Event]) -> list[_Event]:
     inserts = len(steps)
     due = [e for e in events if e.out.created and e.item.status == "firing" and e.t.escalates]
     if due:  # new alerts' events are never duplicates: their escalation rows go in the same trip
-        due_at = time_(b.now + b.policy.unknown_impact.escalation_window)
         steps += bulk.DUE.steps(
             b.conn,
             [
                 (
                     grouping.ESCALATE,
                     grouping.alert_subject(e.out.alert_id or 0),
-                    due_at,
+                    time_(_escalation_due(b, e)),
                     _due_payload(e.item.dedup_key),
                     False,
                     0,
@@ -338,6 +388,12 @@ def _record_events(b: _Batch, events: list[_Event]) -> list[_Event]:
     for e, key in zip(events, keys, strict=True):
         e.out.duplicate = key not in stored
     return [e for e in events if not e.out.duplicate]
+
+
+def _escalation_due(b: _Batch, e: _Event) -> datetime:
+    """The 15-minute rule's due time, counted from the new alert's episode start."""
+    started = e.inserted["started_at"] if e.inserted is not None else b.now
+    return rules.escalation_due(b.policy, started=started, now=b.now)
 
 
 def _due_payload(dedup_key: str) -> str:
@@ -368,6 +424,37 @@ def _update_seen(b: _Batch, events: list[_Event]) -> None:
     )
     if steps:
         driver_pipeline(b.conn, steps)  # one round trip for both shapes on PostgreSQL
+
+
+def _group_all(session: Session, b: _Batch, live: list[_Event]) -> None:
+    """New firing alerts of one (service, tier) are placed together (a storm joins its incident of
+    that tier in a few statements, `joining`), at the place of the pair's first one; every other
+    event alone."""
+    runs: dict[tuple[str, int], list[tuple[_Event, dict[str, Any]]]] = {}
+    for e in live:
+        if e.out.created and e.item.status == "firing" and e.inserted is not None:
+            runs.setdefault(_group_of(e.inserted), []).append((e, e.inserted))
+    first = {id(run[0][0]): run for run in runs.values()}
+    members = {id(e) for run in runs.values() for e, _ in run}
+    for e in live:
+        if id(e) not in members:
+            _group(session, b, e)
+        elif (run := first.get(id(e))) is not None and (incident := b.joins.get(_group_of(run[0][1]))) is not None:
+            rows = [row for _, row in run]  # inserted already linked to their open incident
+            joining.joined_(session, policy=b.policy, now=b.now, incident=incident, rows=rows)
+            for r, _ in run:
+                r.out.incident_id = incident.id
+        elif run is not None:
+            placed = joining.place_many(
+                session, policy=b.policy, now=b.now, hooks=b.hooks, rows=[row for _, row in run], quiet=b.quiet
+            )
+            for (r, _), incident_id in zip(run, placed, strict=True):
+                r.out.incident_id = incident_id
+
+
+def _group_of(row: dict[str, Any]) -> tuple[str, int]:
+    """What grouping keys on: the environment (tier) is part of it."""
+    return row["service"], row["tier"]
 
 
 def _group(session: Session, b: _Batch, e: _Event) -> None:

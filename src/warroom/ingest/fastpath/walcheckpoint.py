@@ -25,6 +25,10 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
+# How long the writer's RESTART waits for readers. It holds the write lock meanwhile, and a request
+# that keeps a read snapshot open while it waits to write (auth reads, then the write) would wait
+# for it while it waits for that request: 30 s (the busy timeout) of nobody writing.
+RESTART_WAIT_S = 0.05
 
 
 @dataclass
@@ -59,7 +63,10 @@ class WalCheckpointer:
             conn = self._conns.get(who)
             if conn is None:
                 conn = self._conns[who] = sqlite3.connect(
-                    self.path, timeout=30, isolation_level=None, check_same_thread=False
+                    self.path,
+                    timeout=RESTART_WAIT_S if who == "writer" else 30,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
             return conn
 
@@ -78,7 +85,12 @@ class WalCheckpointer:
     def after_commit(self) -> None:
         """Called by the writer with no transaction open: restart the WAL if the thread asked."""
         if self.restart_wanted.is_set():
-            self.checkpoint("RESTART", who="writer")
+            try:
+                done = self.checkpoint("RESTART", who="writer")
+            except sqlite3.OperationalError:  # "database is locked": another writer, try after the next batch
+                return
+            if done.busy:  # a reader still uses the WAL: try after the next batch
+                return
             self.restarts += 1
             self.restarted.set()
             self.restart_wanted.clear()  # after: one of the two events is always set once asked
