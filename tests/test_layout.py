@@ -160,7 +160,7 @@ def test_a_fresh_interpreter_knows_every_job_and_section_without_importing_them(
     )
     assert out["jobs"] == sorted(REGISTRY.jobs)
     assert out["sections"] == ["warroom.incidents.compliance", "warroom.deploys.hooks"]
-    assert out["panels"] == ["_oob_panel.html", "_related_alerts_panel.html"]
+    assert out["panels"] == ["_oob_panel.html", "_related_alerts_panel.html", "_datadog_panel.html"]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
