@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from warroom.datadog import rules
 from warroom.datadog.client import Api, AuthFailed, Created, DatadogError, Gone, Refused, Retry
 from warroom.datadog.models import DatadogMirror, DatadogPause, DatadogUser
-from warroom.incidents import postmortems
+from warroom.incidents import card, postmortems
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.notifications import rules as delivery_rules
@@ -209,6 +209,9 @@ def record(session: Session, *, policy: Policy, settings_keys: str, job: Job, ou
     change marks the mirror row: never the other way round (a deadlock on PostgreSQL)."""
     if out.created is not None:
         _link(session, job.incident_id, out.created)  # even with the lease lost: the id must never be lost
+        linked = session.get(Incident, job.incident_id, populate_existing=True)
+        if linked is not None:  # the Slack card shows the Datadog incident from now on
+            card.refresh(session, policy=policy, now=now, incident=linked)
     row = session.get(DatadogMirror, job.incident_id, with_for_update=True)
     if out.created is not None and row is not None:
         row.state = "linked"

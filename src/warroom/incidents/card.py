@@ -32,7 +32,9 @@ CHANGES = frozenset(
 
 
 def extra_fields(incident: Incident) -> list[tuple[str, str]]:
-    """More (label, value) fields for the card; the Datadog mirror adds its ids here."""
+    """More (label, value) fields for the card: the Datadog incident it is mirrored to, once linked."""
+    if incident.datadog_public_id is not None:
+        return [("Datadog", f"incident #{incident.datadog_public_id}")]
     return []
 
 
