@@ -92,11 +92,10 @@ def test_a_commit_wakes_an_idle_worker_of_the_process_at_once(
 
 @pytest.mark.postgres
 @pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # LISTEN/NOTIFY is PostgreSQL's; SQLite polls
 def test_a_commit_in_another_process_wakes_a_postgres_worker(
     engine: Engine, db_url: str, receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite workers of other processes poll")
     data = hook_policy(receiver.url)
     path = tmp_path / "policy.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -123,9 +122,8 @@ def test_a_commit_in_another_process_wakes_a_postgres_worker(
 
 @pytest.mark.postgres
 @pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # several worker processes share one PostgreSQL
 def test_two_worker_processes_never_page_a_level_twice(engine: Engine, db_url: str, tmp_path: Path) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("several worker processes share a PostgreSQL (SQLite is one node)")
     with PagerDutyApi() as pd:
         data = example_data()
         data["channels"] = {"pd": {"type": "pagerduty", "routing_key": KEY}}
