@@ -109,14 +109,8 @@ def _send(
         incident_id=incident.id,
         channels=channels,
         payload={
-            "incident": incident.ref,
-            "title": incident.title,
-            "state": incident.state,
-            "priority": incident.priority,
-            "severity": incident.severity,
-            "commander": incident.commander,
+            **incidents.message_fields(policy, incident),
             "services": incident.services,
-            "link": incidents.link(policy, incident),
             "action": action,
             "dedup_key": dedup_key(incident),
             "pd_severity": policy.paging.pagerduty_severity.get(incident.priority, "critical"),  # type: ignore[call-overload]

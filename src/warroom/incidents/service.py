@@ -59,6 +59,19 @@ def link(policy: Policy, incident: Incident) -> str:
     return f"{policy.notifications.base_url.rstrip('/')}/incidents/{incident.ref}"
 
 
+def message_fields(policy: Policy, incident: Incident) -> dict[str, Any]:
+    """The fields every outbox message about an incident carries (channels render them alike)."""
+    return {
+        "incident": incident.ref,
+        "title": incident.title,
+        "state": incident.state,
+        "priority": incident.priority,
+        "severity": incident.severity,
+        "commander": incident.commander,
+        "link": link(policy, incident),
+    }
+
+
 def _check_services(policy: Policy, services: list[str]) -> list[str]:
     known = {s.key for s in policy.services} | {policy.triage.fallback_service}
     unknown = [s for s in services if s not in known]
@@ -158,16 +171,7 @@ def notify(
         event=event,
         text=text,
         incident_id=incident.id,
-        payload={
-            "incident": incident.ref,
-            "title": incident.title,
-            "state": incident.state,
-            "priority": incident.priority,
-            "severity": incident.severity,
-            "commander": incident.commander,
-            "link": link(policy, incident),
-            **payload,
-        },
+        payload={**message_fields(policy, incident), **payload},
     )
     if event in card.CHANGES or (event == "reminder" and payload.get("kind") == "missed"):
         card.refresh(session, policy=policy, now=now, incident=incident)
