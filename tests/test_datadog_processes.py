@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ import yaml
 from tests.support import datadog_fake
 from tests.support.datadog_fake import DatadogServer
 from tests.support.notify import policy_raw
+from tests.support.procs import start_piped_worker, stop_procs
 from tests.support.wired import REGISTRY
 from warroom.core.clock import utcnow
 from warroom.core.db import make_engine, session_factory
@@ -57,30 +56,6 @@ def _env(tmp_path: Path, db_url: str, fake: DatadogServer) -> tuple[Policy, dict
     return Policy.model_validate(raw), env
 
 
-def _start(env: dict[str, str]) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "warroom", "worker"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert "running" in line, line
-    return proc
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
 def _read(db_url: str) -> tuple[DatadogMirror, Incident]:
     eng = make_engine(db_url)
     try:
@@ -112,25 +87,25 @@ def test_a_worker_killed_after_datadog_created_the_incident_never_duplicates_it(
             )
     finally:
         eng.dispose()
-    first = _start(env)
+    first = start_piped_worker(env)
     try:
         assert fake.wait_for(lambda calls: any(c.method == "POST" for c in calls), timeout=20)
         time.sleep(0.2)  # well within the 2s the first worker waits for the answer
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     finally:
-        _stop(first)
+        stop_procs(first)
     row, inc = _read(db_url)
     assert len(fake.incidents) == 1 and inc.datadog_id is None  # created there, not recorded here
     assert row.create_attempts == 1 and row.lease_until is not None
-    second = _start(env)
+    second = start_piped_worker(env)
     try:
         deadline = time.monotonic() + 40
         while _read(db_url)[1].datadog_id is None and time.monotonic() < deadline:
             time.sleep(0.2)
         fake.wait_for(lambda calls: any(c.method == "PATCH" and c.ok for c in calls), timeout=10)
     finally:
-        _stop(second)
+        stop_procs(second)
     row, inc = _read(db_url)
     (dd_id,) = fake.incidents
     assert inc.datadog_id == dd_id and inc.datadog_public_id == 1

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -17,6 +15,7 @@ from sqlalchemy import select
 
 from tests.support.http_fakes import Fault, SlackApiServer
 from tests.support.notify import SLACK_TOKEN, policy_raw
+from tests.support.procs import start_piped_worker, stop_procs
 from warroom.core.clock import utcnow
 from warroom.core.db import make_engine, session_factory
 from warroom.incidents import service as incidents
@@ -54,32 +53,6 @@ def _setup(
         "WARROOM_LOG_LEVEL": "WARNING",
     }
     return Policy.model_validate(raw), env
-
-
-def _start(env: dict[str, str]) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "warroom", "worker"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert "running" in line, line
-    return proc
-
-
-def _stop(*procs: subprocess.Popen[str]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(timeout=5)
 
 
 def _rows(db_url: str) -> list[Notification]:
@@ -142,7 +115,7 @@ def test_two_worker_processes_500_notifications_no_duplicate_no_loss(
     # worker finish each claimed batch before the other polls: each incident's next row is claimable
     # only once its previous one is sent, so the other worker found nothing and the check below failed.
     slack.fail_always(Fault.late_answer(0.02))
-    workers = [_start(env), _start(env)]
+    workers = [start_piped_worker(env), start_piped_worker(env)]
     try:
         _wait_for_beats(db_url, 2)  # both polling before the rows exist: one worker alone can be done
         _declare(db_url, policy, n=50, updates=9)  # before the second one has started
@@ -151,7 +124,7 @@ def test_two_worker_processes_500_notifications_no_duplicate_no_loss(
         )
         time.sleep(0.5)  # any duplicate would show up now
     finally:
-        _stop(*workers)
+        stop_procs(*workers)
     posts = slack.posts()
     keys = Counter(p["metadata"]["event_payload"]["idempotency_key"] for p in posts)
     assert len(posts) == 500 and len(keys) == 500 and max(keys.values()) == 1
@@ -176,24 +149,24 @@ def test_sigkilled_worker_row_is_delivered_after_lease(db_url: str, slack: Slack
     policy, env = _setup(tmp_path, db_url, slack, slack_pace="0s", timeout="20s")
     slack.fail_next(Fault.hang_up(30))  # the first worker's request never gets an answer
     _declare(db_url, policy, n=1, updates=0)
-    first = _start(env)
+    first = start_piped_worker(env)
     try:
         assert slack.wait_for(lambda calls: len(calls) == 1, timeout=20)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     finally:
-        _stop(first)
+        stop_procs(first)
     (row,) = _rows(db_url)
     assert row.state == "pending" and row.attempts == 1 and row.lease_until is not None
     killed_id, lease_until = row.claimed_by, row.lease_until
-    second = _start(env)
+    second = start_piped_worker(env)
     try:
         assert slack.wait_for(lambda calls: any(c.ok for c in calls), timeout=20)
         deadline = time.monotonic() + 10
         while _rows(db_url)[0].state != "sent" and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
-        _stop(second)
+        stop_procs(second)
     (row,) = _rows(db_url)
     assert row.state == "sent" and row.attempts == 2 and row.claimed_by != killed_id
     assert row.sent_at is not None and row.sent_at >= lease_until  # not before the dead worker's lease ran out

@@ -96,3 +96,31 @@ def env_for(db_url: str, **extra: str) -> dict[str, str]:
     else:
         env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2] / "src")
     return env
+
+
+def start_piped_worker(env: dict[str, str]) -> subprocess.Popen[str]:
+    """A `warroom worker` whose output the test reads; returns once it says it is running."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "warroom", "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert "running" in line, line
+    return proc
+
+
+def stop_procs(*procs: subprocess.Popen[str]) -> None:
+    """Terminate, then kill what does not stop within 15 s."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=5)
