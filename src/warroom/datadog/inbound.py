@@ -16,6 +16,7 @@ from warroom.core.errors import Conflict, Invalid, WarroomError
 from warroom.core.hooks import Hooks
 from warroom.datadog import rules, tracking
 from warroom.datadog.models import DatadogDelivery, DatadogMirror
+from warroom.incidents import editing
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.incidents.schemas import IncidentCreate, IncidentPatch
@@ -131,7 +132,7 @@ def _apply(
     if patch and incident.state != "completed":
         try:
             with session.begin_nested():
-                incidents.patch(
+                editing.patch(
                     session, policy=policy, now=now, actor=ACTOR, incident=incident, data=IncidentPatch(**patch)
                 )
             changed += sorted(patch)

@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from warroom.cli.base import ActorOpt, JsonOpt, emit, fail, session_scope
-from warroom.incidents import command, linking, postmortems, tasks
+from warroom.incidents import command, editing, linking, postmortems, tasks, updates
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
@@ -108,7 +108,7 @@ def update(
     """Post a status update (restarts the cadence clock)."""
     with session_scope(ctx) as (session, cmd):
         inc = incidents.get(session, ref, for_update=True)
-        upd = incidents.post_update(
+        upd = updates.post_update(
             session,
             policy=cmd.policy,
             now=cmd.now(),
@@ -133,7 +133,7 @@ def note(
 
     with session_scope(ctx) as (session, cmd):
         inc = incidents.get(session, ref, for_update=True)
-        entry = incidents.add_note(
+        entry = updates.add_note(
             session,
             now=cmd.now(),
             actor=cmd.actor(session, actor),
@@ -263,7 +263,7 @@ def edit(
         raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2) from None
     with session_scope(ctx) as (session, cmd):
         inc = incidents.get(session, ref, for_update=True)
-        incidents.patch(
+        editing.patch(
             session,
             policy=cmd.policy,
             now=cmd.now(),
@@ -328,7 +328,7 @@ def _task_change(
             patch = change(inc)
         except ValidationError as exc:
             raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2) from None
-        incidents.patch(
+        editing.patch(
             session, policy=cmd.policy, now=cmd.now(), actor=cmd.actor(session, actor), incident=inc, data=patch
         )
         emit({"incident": inc.ref, "tasks": tasks.listed(inc)}, as_json, _tasks_text(inc))

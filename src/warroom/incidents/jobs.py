@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.incidents import cadence, drafts, states
+from warroom.incidents import cadence, drafts, states, updates
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.notifications import service as outbox
@@ -118,7 +118,7 @@ def due(session: Session, ctx: runner.JobContext, job: DueJob) -> None:
     who, names = incidents.mention(session, ctx.policy, incident.commander)
     if ctx.policy.cadence.auto_update:
         draft = drafts.build(session, incident=incident, now=ctx.now, inputs=_draft_inputs(session, ctx, incident))
-        incidents.post_update(
+        updates.post_update(
             session,
             policy=ctx.policy,
             now=ctx.now,

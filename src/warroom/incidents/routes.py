@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from warroom.api.deps import DB, ReadDB, Responder, State, Viewer
 from warroom.core.bounds import UtcDateTime
 from warroom.core.errors import NotFound
-from warroom.incidents import command, compliance, drafts, escalation, linking, postmortems, versions
+from warroom.incidents import command, compliance, drafts, editing, escalation, linking, postmortems, updates, versions
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.schemas import (
@@ -110,7 +110,7 @@ def edit(
     """Changes only the fields sent; with `If-Match`, an edit of an older version is refused with what changed."""
     incident = incidents.get(db, ref, for_update=True)
     versions.check(incident, if_match)
-    incidents.patch(db, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, data=body)
+    editing.patch(db, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, data=body)
     out = incident_full(db, policy=state.policy, incident=incident)
     response.headers["ETag"] = f'"{out.version}"'
     return out
@@ -167,7 +167,7 @@ def acknowledge(ref: str, state: State, db: DB, who: Responder) -> IncidentOut:
 @router.post("/{ref}/updates", status_code=201, response_model=UpdateOut)
 def post_update(ref: str, body: UpdateIn, state: State, db: DB, who: Responder) -> UpdateOut:
     incident = incidents.get(db, ref, for_update=True)
-    update = incidents.post_update(
+    update = updates.post_update(
         db, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, message=body.message
     )
     return update_out(update)
@@ -203,7 +203,7 @@ def get_timeline(
 @router.post("/{ref}/timeline", status_code=201, response_model=TimelineOut)
 def add_note(ref: str, body: NoteIn, state: State, db: DB, who: Responder) -> TimelineOut:
     incident = incidents.get(db, ref, for_update=True)
-    entry = incidents.add_note(
+    entry = updates.add_note(
         db, now=state.now(), actor=who.handle, incident=incident, text=body.text, occurred_at=body.occurred_at
     )
     return timeline_out(entry)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -13,15 +13,14 @@ from warroom.core.errors import Conflict, Invalid, NotFound
 from warroom.core.hooks import Hooks
 from warroom.core.uow import SYSTEM_ACTOR
 from warroom.incidents import cadence, messages, states
-from warroom.incidents.models import Incident, IncidentService, StatusUpdate, TimelineEntry
-from warroom.incidents.schemas import IncidentCreate, IncidentPatch
+from warroom.incidents.models import Incident, IncidentService, TimelineEntry
+from warroom.incidents.schemas import IncidentCreate
 from warroom.notifications import service as outbox
 from warroom.policy.durations import format_duration
 from warroom.policy.schema import Policy
 from warroom.users.models import User
 
 SYSTEM = SYSTEM_ACTOR
-_FUTURE_SKEW = timedelta(seconds=60)
 
 
 def parse_ref(ref: str | int) -> int:
@@ -72,7 +71,7 @@ def message_fields(policy: Policy, incident: Incident) -> dict[str, Any]:
     }
 
 
-def _check_services(policy: Policy, services: list[str]) -> list[str]:
+def check_services(policy: Policy, services: list[str]) -> list[str]:
     known = {s.key for s in policy.services} | {policy.triage.fallback_service}
     unknown = [s for s in services if s not in known]
     if unknown:
@@ -83,7 +82,7 @@ def _check_services(policy: Policy, services: list[str]) -> list[str]:
     return list(dict.fromkeys(services))
 
 
-def _check_severity(policy: Policy, severity: str) -> str:
+def check_severity(policy: Policy, severity: str) -> str:
     if severity not in policy.severity_keys():
         raise Invalid(
             f"unknown severity '{severity}'",
@@ -92,7 +91,7 @@ def _check_severity(policy: Policy, severity: str) -> str:
     return severity
 
 
-def _check_roles(policy: Policy, roles: dict[str, str]) -> dict[str, str]:
+def check_roles(policy: Policy, roles: dict[str, str]) -> dict[str, str]:
     bad = [r for r in roles if r not in policy.roles or r == "commander"]
     if bad:
         raise Invalid(
@@ -107,12 +106,6 @@ def default_title(policy: Policy, services: list[str], priority: str) -> str:
     return policy.title_template.format(
         service=", ".join(names), services=", ".join(names), priority=priority, title=""
     )
-
-
-def _notify(
-    session: Session, policy: Policy, incident: Incident, now: datetime, event: str, text: str, **payload: Any
-) -> None:
-    notify(session, policy, incident, now, event, text, **payload)
 
 
 def add_timeline(
@@ -139,7 +132,7 @@ def add_timeline(
     return entry
 
 
-def _set_cadence(session: Session, policy: Policy, incident: Incident, now: datetime, start: datetime) -> None:
+def set_cadence(session: Session, policy: Policy, incident: Incident, now: datetime, start: datetime) -> None:
     """Next update is due one cadence after `start`; only open incidents have a cadence."""
     if incident.state in states.OPEN_STATES:
         incident.next_update_due_at = start + policy.cadence_for(incident.priority)
@@ -194,8 +187,8 @@ def declare(
 ) -> Incident:
     from warroom.incidents import command, escalation, linking
 
-    services = _check_services(policy, data.services)
-    severity = _check_severity(policy, data.severity)
+    services = check_services(policy, data.services)
+    severity = check_severity(policy, data.severity)
     commander = (data.commander or actor).strip()
     if not automatic:  # a person declares: the commander is a person who may command
         commander = command.check(session, policy=policy, handle=commander)
@@ -213,7 +206,7 @@ def declare(
         severity=severity,
         commander=commander,
         declared_by=actor,
-        roles=_check_roles(policy, data.roles or {}),
+        roles=check_roles(policy, data.roles or {}),
         monitors=monitors,
         teams=data.teams or [],
         controller=data.controller,
@@ -250,12 +243,12 @@ def declare(
     )
     if data.alerts:
         linking.attach(session, now=now, actor=actor, incident=incident, alert_ids=data.alerts, declaring=True)
-    _set_cadence(session, policy, incident, now, now)
+    set_cadence(session, policy, incident, now, now)
     unassigned = command.note_unassigned(session, policy=policy, now=now, incident=incident) if automatic else None
     commander, mentions = mention(session, policy, incident.commander)
     if unassigned:
         commander += f" (cannot command: {unassigned}; hand over command to a person)"
-    _notify(
+    notify(
         session,
         policy,
         incident,
@@ -302,133 +295,6 @@ def acknowledge(session: Session, *, policy: Policy, now: datetime, actor: str, 
 
     card.refresh(session, policy=policy, now=now, incident=incident)
     return True
-
-
-_PLAIN_FIELDS = (
-    "title",
-    "controller",
-    "acknowledged_by_team",
-    "tracking_issue",
-    "sub_services",
-    "users_impacted",
-    "impacts",
-    "detection_method",
-    "monitors",
-    "teams",
-)
-
-
-def patch(
-    session: Session, *, policy: Policy, now: datetime, actor: str, incident: Incident, data: IncidentPatch
-) -> Incident:
-    if incident.state == "completed":
-        raise Conflict(f"{incident.ref} is completed; it can no longer be edited")
-    given = data.model_dump(exclude_unset=True)
-    changes: list[str] = []
-    for name in _PLAIN_FIELDS:
-        if name in given and given[name] != getattr(incident, name):
-            setattr(incident, name, given[name])
-            changes.append(name)
-    if "services" in given and given["services"] is not None:
-        services = _check_services(policy, given["services"])
-        if services != incident.services:
-            incident.service_links = [IncidentService(service=s, position=i) for i, s in enumerate(services)]
-            changes.append("services")
-    if "roles" in given and given["roles"] is not None:
-        roles = _check_roles(policy, given["roles"])
-        if roles != incident.roles:
-            incident.roles = roles
-            changes.append("roles")
-    if "pending_tasks" in given and given["pending_tasks"] is not None:
-        incident.pending_tasks = [t.model_dump(mode="json") for t in data.pending_tasks or []]
-        changes.append("pending_tasks")
-    if given.get("commander") and given["commander"].strip().lower() != incident.commander:
-        from warroom.incidents import command
-
-        command.hand_over(session, policy=policy, now=now, actor=actor, incident=incident, to=given["commander"])
-    if given.get("severity") and given["severity"] != incident.severity:
-        old, incident.severity = incident.severity, _check_severity(policy, given["severity"])
-        add_timeline(
-            session,
-            incident,
-            now=now,
-            actor=actor,
-            kind="severity_changed",
-            text=f"Severity changed from {old} to {incident.severity}",
-            data={"from": old, "to": incident.severity},
-        )
-        _notify(
-            session,
-            policy,
-            incident,
-            now,
-            "severity_changed",
-            messages.changed(
-                incident.ref, incident.title, what="severity", old=old, new=incident.severity, actor=actor
-            ),
-        )
-    if given.get("priority") and given["priority"] != incident.priority:
-        set_priority(
-            session,
-            policy=policy,
-            now=now,
-            actor=actor,
-            incident=incident,
-            priority=given["priority"],
-            reason="changed by hand",
-        )
-    if changes:
-        add_timeline(
-            session,
-            incident,
-            now=now,
-            actor=actor,
-            kind="edited",
-            text=f"Edited {', '.join(changes)}",
-            data={"fields": changes},
-        )
-    if given.get("acknowledged_by_team") and actor != SYSTEM:
-        acknowledge(session, policy=policy, now=now, actor=actor, incident=incident)
-    incident.updated_at = now
-    return incident
-
-
-def set_priority(
-    session: Session, *, policy: Policy, now: datetime, actor: str, incident: Incident, priority: str, reason: str
-) -> None:
-    """Change priority; the cadence follows the new priority from the last update."""
-    old = incident.priority
-    if old == priority:
-        return
-    incident.priority = priority
-    incident.updated_at = now
-    add_timeline(
-        session,
-        incident,
-        now=now,
-        actor=actor,
-        kind="priority_changed",
-        text=f"Priority changed from {old} to {priority}: {reason}",
-        data={"from": old, "to": priority, "reason": reason},
-    )
-    start = incident.last_update_at or incident.declared_at
-    cadence, current = policy.cadence_for(priority), incident.next_update_due_at
-    if start + cadence <= now and current is not None and current > now:
-        # That due time has passed and its miss was counted: never re-fire it; a shorter
-        # cadence can only bring the next one closer.
-        start = min(current, now + cadence) - cadence
-    _set_cadence(session, policy, incident, now, start)
-    _notify(
-        session,
-        policy,
-        incident,
-        now,
-        "priority_changed",
-        messages.changed(incident.ref, incident.title, what="priority", old=old, new=priority, actor=actor),
-    )
-    from warroom.incidents import escalation
-
-    escalation.start(session, policy=policy, now=now, incident=incident)  # raised to a paging priority
 
 
 def completion_missing(session: Session, *, policy: Policy, incident: Incident) -> list[str]:
@@ -488,7 +354,7 @@ def transition(
         data={"from": old, "to": to, "reason": reason},
     )
     if (to in states.OPEN_STATES) != (old in states.OPEN_STATES):
-        _set_cadence(session, policy, incident, now, now)  # reopened: clock restarts; closed: stops
+        set_cadence(session, policy, incident, now, now)  # reopened: clock restarts; closed: stops
     if old in states.OPEN_STATES and to not in states.OPEN_STATES:
         # reminders, escalations and automatic updates still queued speak of an open incident
         outbox.obsolete(
@@ -506,7 +372,7 @@ def transition(
         postmortems.generate(
             session, policy=policy, now=now, actor=SYSTEM, incident=incident, automatic=True, hooks=hooks
         )
-        _notify(
+        notify(
             session,
             policy,
             incident,
@@ -521,7 +387,7 @@ def transition(
             ),
         )
     elif to == "completed":
-        _notify(
+        notify(
             session,
             policy,
             incident,
@@ -543,7 +409,7 @@ def transition(
             ),
         )
     else:
-        _notify(
+        notify(
             session,
             policy,
             incident,
@@ -552,101 +418,3 @@ def transition(
             messages.changed(incident.ref, incident.title, what="state", old=old, new=to, actor=actor),
         )
     return incident
-
-
-def post_update(
-    session: Session,
-    *,
-    policy: Policy,
-    now: datetime,
-    actor: str,
-    incident: Incident,
-    message: str,
-    automatic: bool = False,
-    flush: bool = True,
-) -> StatusUpdate:
-    """Record a status update and restart the cadence clock from now (`flush=False`: the caller
-    flushes later, e.g. a batch of automatic updates written together)."""
-    if incident.state == "completed":
-        raise Conflict(f"{incident.ref} is completed; no more status updates")
-    due = incident.next_update_due_at
-    update = StatusUpdate(
-        incident_id=incident.id,
-        message=message,
-        state=incident.state,
-        priority=incident.priority,
-        severity=incident.severity,
-        actor=actor,
-        automatic=automatic,
-        created_at=now,
-        due_at=due,
-        on_time=due is None or now <= due,
-    )
-    session.add(update)
-    incident.last_update_at = now
-    incident.updated_at = now
-    if not automatic:
-        incident.missed_updates = 0
-        acknowledge(session, policy=policy, now=now, actor=actor, incident=incident)
-        outbox.obsolete(
-            session,
-            incident_id=incident.id,
-            now=now,
-            reason=f"{actor} posted a status update",
-            events=("reminder",),
-            payload_match={"kind": "before_due"},
-        )
-    add_timeline(
-        session,
-        incident,
-        now=now,
-        actor=actor,
-        kind="auto_update" if automatic else "status_update",
-        text=message,
-        data={"automatic": automatic, "on_time": update.on_time},
-    )
-    _set_cadence(session, policy, incident, now, now)
-    _notify(
-        session,
-        policy,
-        incident,
-        now,
-        "update",
-        messages.update(
-            incident.ref,
-            incident.title,
-            state=incident.state,
-            priority=incident.priority,
-            severity=incident.severity,
-            actor=actor,
-            message=message,
-            next_due=incident.next_update_due_at,
-            automatic=automatic,
-        ),
-        automatic=automatic,
-    )
-    if flush:
-        session.flush()
-    return update
-
-
-def add_note(
-    session: Session, *, now: datetime, actor: str, incident: Incident, text: str, occurred_at: datetime | None = None
-) -> TimelineEntry:
-    if occurred_at is not None:
-        if occurred_at.tzinfo is None:
-            raise Invalid("occurred_at needs a timezone (use ISO 8601 with Z or an offset)", {"field": "occurred_at"})
-        if occurred_at > now + _FUTURE_SKEW:
-            raise Invalid("occurred_at cannot be in the future", {"field": "occurred_at"})
-    entry = add_timeline(
-        session,
-        incident,
-        now=now,
-        actor=actor,
-        kind="note",
-        text=text,
-        occurred_at=occurred_at,
-        data={"backdated": occurred_at is not None},
-    )
-    session.flush()
-    return entry

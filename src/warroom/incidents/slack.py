@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from warroom.alerts.models import Alert
 from warroom.core.errors import Conflict, Invalid
-from warroom.incidents import command, drafts, modals, queries
+from warroom.incidents import command, drafts, modals, queries, updates
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.incidents.schemas import IncidentCreate
@@ -76,7 +76,7 @@ def _open_update(ctx: Ctx, ref: str) -> Reply:
 
 def _post_update(ctx: Ctx, ref: str, message: str) -> Reply:
     incident = _locked(ctx, ref)
-    incidents.post_update(
+    updates.post_update(
         ctx.session, policy=ctx.policy, now=ctx.now, actor=ctx.actor, incident=incident, message=message
     )
     return Reply(text=f"Update posted on {incident.ref}.", audit="slack update", target=incident.ref)
@@ -130,7 +130,7 @@ def note(ctx: Ctx) -> Reply:
     if not ref or not text:
         return Reply(text=f"Usage: `{ctx.policy.slack.command} note INC-n what happened`")
     incident = _locked(ctx, ref)
-    incidents.add_note(ctx.session, now=ctx.now, actor=ctx.actor, incident=incident, text=text)
+    updates.add_note(ctx.session, now=ctx.now, actor=ctx.actor, incident=incident, text=text)
     return Reply(text=f"Noted on {incident.ref}'s timeline.", audit="slack note", target=incident.ref)
 
 
@@ -243,7 +243,7 @@ def declare_submit(ctx: Ctx) -> Reply:
     incident = incidents.declare(ctx.session, policy=ctx.policy, now=ctx.now, actor=ctx.actor, data=data)
     summary = (inc.field("summary") or "").strip()
     if summary:
-        incidents.add_note(ctx.session, now=ctx.now, actor=ctx.actor, incident=incident, text=f"Summary: {summary}")
+        updates.add_note(ctx.session, now=ctx.now, actor=ctx.actor, incident=incident, text=f"Summary: {summary}")
     reply = Reply(audit="slack declare", target=incident.ref)
     url = (meta.get("prompt") or {}).get("response_url")
     if url:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
 from warroom.core.hooks import Hooks
-from warroom.incidents import cadence, states
+from warroom.incidents import cadence, editing, states
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident, IncidentService, TimelineEntry
 from warroom.incidents.schemas import IncidentCreate
@@ -147,7 +147,7 @@ def raise_priority(session: Session, *, policy: Policy, now: datetime, incident:
             data={"suggested": wanted, "alert_id": a["id"], "rule": a["priority_rule"]},
         )
         return
-    incidents.set_priority(
+    editing.set_priority(
         session, policy=policy, now=now, actor=SYSTEM, incident=incident, priority=wanted, reason=reason
     )
 

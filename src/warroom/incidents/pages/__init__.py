@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from warroom.alerts import queries as alert_queries
 from warroom.api.deps import get_state
 from warroom.core.errors import NotFound
-from warroom.incidents import command, drafts, escalation, postmortems, states, versions
+from warroom.incidents import command, drafts, editing, escalation, postmortems, states, updates, versions
 from warroom.incidents import queries as incident_queries
 from warroom.incidents import service as incidents
 from warroom.incidents.forms import DeclareForm, EditForm, NoteForm, TransitionForm, UpdateForm, values
@@ -269,7 +269,7 @@ def edit(request: Request, ref: str, who: Editor, form: Form) -> Response:
         if not changed:
             return "Nothing to save: no field was changed."
         patch = data.patch(changed)
-        incidents.patch(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, data=patch)
+        editing.patch(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, data=patch)
         return "Saved."
 
     try:
@@ -285,7 +285,7 @@ def add_note(request: Request, ref: str, who: Editor, form: Form) -> Response:
     def work(s: Session) -> str:
         note = NoteForm.model_validate(values(form))
         incident = incidents.get(s, ref, for_update=True)
-        incidents.add_note(
+        updates.add_note(
             s, now=state.now(), actor=who.handle, incident=incident, text=note.text, occurred_at=note.occurred_at
         )
         return "Note added."
@@ -300,7 +300,7 @@ def post_update(request: Request, ref: str, who: Editor, form: Form) -> Response
     def work(s: Session) -> str:
         message = UpdateForm.model_validate(values(form)).message
         incident = incidents.get(s, ref, for_update=True)
-        incidents.post_update(
+        updates.post_update(
             s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, message=message
         )
         return "Status update posted."

@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl
 from sqlalchemy.orm import Session
 
 from warroom.api.deps import get_state
+from warroom.incidents import editing
 from warroom.incidents import service as incidents
 from warroom.incidents import tasks as pending
 from warroom.incidents.forms import values
@@ -45,7 +46,7 @@ def add_task(request: Request, ref: str, who: Editor, form: Form) -> Response:
         task = TaskForm.model_validate(values(form))
         incident = incidents.get(s, ref, for_update=True)
         patch = pending.added(incident, title=task.title, url=str(task.url) if task.url else None)
-        incidents.patch(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, data=patch)
+        editing.patch(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, data=patch)
         return f"Task added: {task.title}"
 
     return act(request, who, _back(ref), work)
@@ -62,7 +63,7 @@ def change_task(request: Request, ref: str, number: int, who: Editor, form: Form
             patch = pending.removed(incident, number=number)
         else:
             patch = pending.ticked(incident, number=number, done=action == "done")
-        incidents.patch(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, data=patch)
+        editing.patch(s, policy=state.policy, now=state.now(), actor=who.handle, incident=incident, data=patch)
         return f"Task {number} {'removed' if action == 'remove' else 'marked ' + action.replace('un', 'not ')}."
 
     return act(request, who, _back(ref), work)
