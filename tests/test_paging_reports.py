@@ -17,7 +17,7 @@ from tests.support.oncall import PEOPLE, example_data
 from tests.support.server import Running
 from warroom.core.clock import FakeClock
 from warroom.policy import Policy, parse_policy
-from warroom.policy.schema import WorkingHours
+from warroom.policy.integrations import WorkingHours
 from warroom.reports.paging import PageFacts, out_of_hours, summarize
 
 T0 = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)  # a Monday

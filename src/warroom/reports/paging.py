@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from warroom.policy.schema import WorkingHours
+from warroom.policy.integrations import WorkingHours
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
