@@ -85,9 +85,7 @@ def record(session: Session, hits: list[tuple[str, float | None]], *, now: datet
 def resting(session: Session, now: datetime) -> list[tuple[str, float, int]]:
     """(method, seconds left to rest (0 once over), 429s met) for every method that ever answered 429."""
     rows = session.execute(
-        select(SlackMethodPause.method, SlackMethodPause.until, SlackMethodPause.hits).order_by(
-            SlackMethodPause.method
-        )
+        select(SlackMethodPause.method, SlackMethodPause.until, SlackMethodPause.hits).order_by(SlackMethodPause.method)
     ).all()
     return [(method, max((until - now).total_seconds(), 0.0), int(hits)) for method, until, hits in rows]
 
