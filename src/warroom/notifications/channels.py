@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from warroom import __version__
 from warroom.core.settings import Settings
-from warroom.notifications import blocks, card, rooms, signing
+from warroom.notifications import blocks, card, pauses, rooms, signing
 from warroom.policy.schema import Channel
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,23 @@ class Permanent(DeliveryError):
     """Retrying cannot help (bad channel, revoked token): dead at once, with the reason."""
 
 
+class RateLimited(Transient):
+    """A Slack method answered 429: the method rests for every worker (`pauses`), not only this row."""
+
+    def __init__(self, reason: str, retry_after: float | None, method: str) -> None:
+        super().__init__(reason, retry_after)
+        self.method = method
+
+
+class Paused(DeliveryError):
+    """The Slack method rests after a 429 (met by any worker): not called; the row is put back
+    until `until` (epoch seconds), which is no failed attempt."""
+
+    def __init__(self, method: str, until: float) -> None:
+        super().__init__(f"paused: Slack {method} is rate limited until {pauses.as_datetime(until):%H:%M:%S}")
+        self.method, self.until = method, until
+
+
 @dataclass
 class Outgoing:
     key: str
@@ -134,13 +151,13 @@ def slack_client(settings: Settings, timeout: float) -> WebClient:
     return cache[key]
 
 
-def _slack_error(exc: SlackApiError) -> DeliveryError:
+def _slack_error(exc: SlackApiError, method: str) -> DeliveryError:
     response = exc.response
     status = getattr(response, "status_code", 200)
     data = response.data if isinstance(getattr(response, "data", None), dict) else {}
     code = str(data.get("error") or f"http_{status}")
     if status == 429 or code in ("rate_limited", "ratelimited"):
-        return Transient(f"rate_limited (HTTP {status})", retry_after(response.headers))
+        return RateLimited(f"rate_limited (HTTP {status}, {method})", retry_after(response.headers), method)
     if status >= 500:
         return Transient(f"HTTP {status}: {code}")
     if code in SLACK_PERMANENT:
@@ -148,25 +165,38 @@ def _slack_error(exc: SlackApiError) -> DeliveryError:
     return Transient(code)
 
 
-def _slack_call(call: Any, **kwargs: Any) -> Any:
-    try:
-        return call(**kwargs)
-    except SlackApiError as exc:
-        raise _slack_error(exc) from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-        raise Transient(f"connection: {type(exc).__name__}: {exc}") from None
+class SlackCall:
+    """Calls Slack Web API methods for one delivery: a resting method is not called (`Paused`),
+    and a 429 makes the method rest for the rest of the batch (and, once recorded, every worker)."""
+
+    def __init__(self, resting: pauses.MethodPauses | None, now: float) -> None:
+        self.resting, self.now = resting, now
+
+    def __call__(self, call: Any, **kwargs: Any) -> Any:
+        method = pauses.api_method(call)
+        if self.resting is not None and (until := self.resting.until(method, self.now)) is not None:
+            raise Paused(method, until)
+        try:
+            return call(**kwargs)
+        except SlackApiError as exc:
+            error = _slack_error(exc, method)
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+            raise Transient(f"connection: {type(exc).__name__}: {exc}") from None
+        if isinstance(error, RateLimited) and self.resting is not None:
+            self.resting.rest(method, self.now, error.retry_after)
+        raise error
 
 
 def _code(error: DeliveryError) -> str:
     return error.reason.split(":")[0].split(" ")[0]
 
 
-def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float) -> Result:
+def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float, call: SlackCall) -> Result:
     client = slack_client(settings, timeout)
     if out.event == card.CARD_EVENT:
-        return send_card(client, chan, out)
+        return send_card(client, chan, out, call)
     if out.event in rooms.ROOM_EVENTS:
-        return send_room(client, out)
+        return send_room(client, out, call)
     as_card = out.event == "declared" and not out.thread_ts and isinstance(out.payload.get("card"), dict)
     kwargs: dict[str, Any] = {
         "channel": chan.channel,
@@ -184,7 +214,7 @@ def send_slack(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
         kwargs["thread_ts"] = out.thread_ts
         if out.event in chan.reply_broadcast:
             kwargs["reply_broadcast"] = True  # also shown in the channel, not only in the thread
-    response = _slack_call(client.chat_postMessage, **kwargs)
+    response = call(client.chat_postMessage, **kwargs)
     return Result(external_id=str(response["ts"]), slack_channel=str(response.get("channel") or chan.channel))
 
 
@@ -192,27 +222,27 @@ def _code_of(exc: Exception) -> str:
     return _code(exc) if isinstance(exc, DeliveryError) else type(exc).__name__
 
 
-def send_room(client: WebClient, out: Outgoing) -> Result:
+def send_room(client: WebClient, out: Outgoing, call: SlackCall) -> Result:
     existing = out.room or (None, None)
     if out.event == rooms.ROOM_ARCHIVE:
-        notes = rooms.archive_room(client, existing[0], _slack_call, _code_of)
+        notes = rooms.archive_room(client, existing[0], call, _code_of)
         return Result(external_id=existing[0], notes=notes, room={"archived": True})
-    channel_id, card_ts, notes = rooms.open_room(client, out.payload, existing, _slack_call, _code_of)
+    channel_id, card_ts, notes = rooms.open_room(client, out.payload, existing, call, _code_of)
     return Result(external_id=channel_id, notes=notes, room={"slack_channel": channel_id, "card_ts": card_ts})
 
 
-def _room_card(client: WebClient, out: Outgoing, fresh: dict[str, Any]) -> str | None:
+def _room_card(client: WebClient, out: Outgoing, fresh: dict[str, Any], call: SlackCall) -> str | None:
     """The card in the incident's own channel follows the thread's; best effort (noted on the row)."""
     if out.room is None or not out.room[0] or not out.room[1]:
         return None
     try:
-        _slack_call(client.chat_update, channel=out.room[0], ts=out.room[1], **fresh)
+        call(client.chat_update, channel=out.room[0], ts=out.room[1], **fresh)
         return "room card updated"
     except DeliveryError as exc:
         return f"room card update failed: {exc.reason}"
 
 
-def send_card(client: WebClient, chan: Channel, out: Outgoing) -> Result:
+def send_card(client: WebClient, chan: Channel, out: Outgoing, call: SlackCall) -> Result:
     """Edit the incident's first message in place; if it is gone (deleted: `message_not_found`)
     or there is none yet, post a fresh card, which becomes the thread's first message."""
     data: dict[str, Any] = out.payload.get("card") or {}
@@ -220,14 +250,14 @@ def send_card(client: WebClient, chan: Channel, out: Outgoing) -> Result:
     if out.root is not None:
         channel, ts = out.root
         try:
-            _slack_call(client.chat_update, channel=channel, ts=ts, **fresh)
-            room = _room_card(client, out, fresh)
+            call(client.chat_update, channel=channel, ts=ts, **fresh)
+            room = _room_card(client, out, fresh, call)
             return Result(external_id=ts, notes=["card updated", *([room] if room else [])])
         except Permanent as exc:
             if _code(exc) != "message_not_found":
                 raise
             log.warning("card of incident %s in %s was deleted: posting a fresh one", out.incident_id, channel)
-    response = _slack_call(client.chat_postMessage, channel=chan.channel, unfurl_links=False, **fresh)
+    response = call(client.chat_postMessage, channel=chan.channel, unfurl_links=False, **fresh)
     return Result(
         external_id=str(response["ts"]),
         slack_channel=str(response.get("channel") or chan.channel),
@@ -347,10 +377,19 @@ def send_email(settings: Settings, chan: Channel, out: Outgoing, timeout: float)
     return Result(external_id=msg["Message-ID"])
 
 
-def send(settings: Settings, chan: Channel, out: Outgoing, *, timeout: float, now: float, created_at: str) -> Result:
-    """Dispatch on the channel type."""
+def send(
+    settings: Settings,
+    chan: Channel,
+    out: Outgoing,
+    *,
+    timeout: float,
+    now: float,
+    created_at: str,
+    resting: pauses.MethodPauses | None = None,
+) -> Result:
+    """Dispatch on the channel type; `resting`: the Slack methods that answered 429 lately."""
     if chan.type == "slack":
-        return send_slack(settings, chan, out, timeout)
+        return send_slack(settings, chan, out, timeout, SlackCall(resting, now))
     if chan.type == "slack_webhook":
         return send_slack_webhook(chan, out, timeout)
     if chan.type == "webhook":

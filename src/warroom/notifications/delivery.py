@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from warroom.core import metrics, outage
 from warroom.core.clock import Clock, as_utc
 from warroom.core.settings import Settings
-from warroom.notifications import channels, rules
+from warroom.notifications import channels, pauses, rules
 from warroom.notifications.channels import Outgoing, Permanent, Result, Transient
 from warroom.notifications.models import ChannelPace, Notification, SlackRoom, SlackThread
 from warroom.policy.durations import format_duration
@@ -192,6 +192,13 @@ def load(session: Session, ids: list[int]) -> list[Claimed]:
 
 def _failure_values(attempts: int, exc: Exception, policy: Policy, now: datetime, queued: datetime) -> dict[str, Any]:
     reason = exc.reason if isinstance(exc, channels.DeliveryError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, channels.Paused):  # not tried: back in the queue for the method's rest, uncounted
+        return {
+            "next_attempt_at": pauses.as_datetime(exc.until),
+            "attempts": Notification.attempts - 1,
+            "lease_until": None,
+            "claimed_by": None,
+        }
     if isinstance(exc, Permanent):
         return {"state": "dead", "last_error": f"permanent: {reason}", "lease_until": None}
     if rules.gives_up(attempts, policy.notifications, age=now - queued):
@@ -324,7 +331,9 @@ def _record_sent(session: Session, sent: list[tuple[Claimed, Result]], *, worker
     return sorted(recorded)
 
 
-def _send(settings: Settings, policy: Policy, clock: Clock, item: Claimed) -> Result | Exception:
+def _send(
+    settings: Settings, policy: Policy, clock: Clock, item: Claimed, resting: pauses.MethodPauses | None
+) -> Result | Exception:
     chan = policy.channels[item.channel]
     try:
         return channels.send(
@@ -334,6 +343,7 @@ def _send(settings: Settings, policy: Policy, clock: Clock, item: Claimed) -> Re
             timeout=policy.notifications.timeout.total_seconds(),
             now=clock.now().timestamp(),
             created_at=item.created_at,
+            resting=resting,
         )
     except Exception as exc:  # noqa: BLE001 - unknown failures are treated as transient
         return exc
@@ -390,8 +400,11 @@ def run_batch(
     so order is kept); outcomes are recorded as they arrive, those that arrived together in one
     transaction; on stop, rows not yet started are released."""
     with sessions.begin() as session:
-        ids = claim(session, policy=policy, now=clock.now(), worker_id=worker_id, limit=policy.notifications.batch)
+        now = clock.now()
+        ids = claim(session, policy=policy, now=now, worker_id=worker_id, limit=policy.notifications.batch)
         items = load(session, ids)
+        slack = any(policy.channels[item.channel].type == "slack" for item in items)
+        resting = pauses.load(session, now=now, cfg=policy.notifications) if slack else None
     if not items:
         return 0
     outcomes: queue.SimpleQueue[tuple[Claimed, Result | Exception | None]] = queue.SimpleQueue()
@@ -400,7 +413,7 @@ def run_batch(
         outcome = None
         try:
             if stop is None or not stop.is_set():
-                outcome = _send(settings, policy, clock, item)
+                outcome = _send(settings, policy, clock, item, resting)
         finally:
             outcomes.put((item, outcome))
 
@@ -425,8 +438,11 @@ def run_batch(
         skipped += [item.id for item, outcome in got if outcome is None]
         sent = [(item, outcome) for item, outcome in got if outcome is not None]
         if sent:
+            hits = resting.take_hits() if resting is not None else []  # 429s met so far: rest for all workers
 
-            def record(sent: list[tuple[Claimed, Result | Exception]] = sent) -> list[Claimed]:
+            def record(
+                sent: list[tuple[Claimed, Result | Exception]] = sent, hits: list[tuple[str, float | None]] = hits
+            ) -> list[Claimed]:
                 with sessions.begin() as session:
                     now = clock.now()
                     ok = [(item, outcome) for item, outcome in sent if isinstance(outcome, Result)]
@@ -434,6 +450,8 @@ def run_batch(
                     for item, outcome in sent:
                         if not isinstance(outcome, Result):
                             _record(session, item, outcome, policy=policy, worker_id=worker_id, now=now)
+                    if hits:
+                        pauses.record(session, hits, now=now, cfg=policy.notifications)
                 return [item for item, _ in ok if item.id in recorded]
 
             _observe(through_outage(record, policy=policy, what=f"{len(sent)} notifications"), clock.now())

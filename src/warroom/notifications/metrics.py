@@ -1,14 +1,16 @@
-"""The outbox gauges of /metrics: rows by channel and state, and the oldest undelivered one."""
+"""The outbox gauges of /metrics: rows by channel and state, the oldest undelivered one, and the
+Slack methods resting after a 429 (read from the database: the same on every API node)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from warroom.notifications import pauses
 from warroom.notifications.models import Notification
 from warroom.notifications.service import failing_channels
 
@@ -43,3 +45,18 @@ def gauges(s: Session, now: datetime) -> Iterator[Metric]:
         retrying.add_metric([trouble.channel], float(trouble.retrying))
     yield failing
     yield retrying
+    rest = GaugeMetricFamily(
+        "warroom_slack_method_paused_seconds",
+        "Seconds until a Slack Web API method that answered 429 may be called again (0 once free), by method",
+        labels=["method"],
+    )
+    limited = CounterMetricFamily(
+        "warroom_slack_rate_limited",
+        "Slack Web API calls of the outbox answered 429 (rate limited), by method, all workers",
+        labels=["method"],
+    )
+    for method, seconds, hits in pauses.resting(s, now):
+        rest.add_metric([method], seconds)
+        limited.add_metric([method], float(hits))
+    yield rest
+    yield limited

@@ -79,3 +79,14 @@ class SlackRoom(Base):
     card_ts: Mapped[str | None] = mapped_column(String(32))  # the card posted there, edited like the thread's
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SlackMethodPause(Base):
+    """A Slack Web API method answered 429: no worker calls it again before `until` (Slack's
+    limits are per method and workspace); `hits` counts the 429s, for /metrics."""
+
+    __tablename__ = "slack_method_pauses"
+
+    method: Mapped[str] = mapped_column(String(64), primary_key=True)  # chat.update, chat.postMessage...
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+    hits: Mapped[int] = mapped_column(default=0)

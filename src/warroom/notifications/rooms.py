@@ -22,11 +22,16 @@ _ALREADY = frozenset({"already_in_channel", "already_archived", "cant_invite_sel
 
 
 def _soft(
-    call: Callable[..., Any], what: str, notes: list[str], code_of: Callable[[Exception], str], **kw: Any
+    call: Callable[..., Any],
+    method: Callable[..., Any],
+    what: str,
+    notes: list[str],
+    code_of: Callable[[Exception], str],
+    **kw: Any,
 ) -> None:
     """A step after the channel exists: a failure is noted on the row, the rest still happens."""
     try:
-        call(**kw)
+        call(method, **kw)
     except Exception as exc:  # noqa: BLE001 - each step is independent; the row keeps the note
         code = code_of(exc)
         if code not in _ALREADY:
@@ -57,9 +62,16 @@ def open_room(
     assert channel_id is not None
     if payload.get("invite"):
         _soft(
-            client.conversations_invite, "invite", notes, code_of, channel=channel_id, users=",".join(payload["invite"])
+            call,
+            client.conversations_invite,
+            "invite",
+            notes,
+            code_of,
+            channel=channel_id,
+            users=",".join(payload["invite"]),
         )
     _soft(
+        call,
         client.conversations_setTopic,
         "topic",
         notes,
@@ -69,6 +81,7 @@ def open_room(
     )
     if url := safe_url(payload.get("link")):
         _soft(
+            call,
             client.bookmarks_add,
             "bookmark",
             notes,

@@ -21,6 +21,13 @@ def backoff(
     return timedelta(seconds=max(0.0, delay))
 
 
+def method_pause(retry_after: float | None, cfg: Notifications) -> timedelta:
+    """How long every worker leaves a Slack method alone after its 429: Slack's Retry-After
+    (`backoff_base` when it gave none), never beyond `retry_for` (a broken header cannot stop it for good)."""
+    wait = cfg.backoff_base.total_seconds() if retry_after is None else retry_after
+    return timedelta(seconds=min(max(wait, 0.0), cfg.retry_for.total_seconds()))
+
+
 def pace(chan: Channel, cfg: Notifications) -> timedelta:
     """Minimum gap between two messages on one channel (0 = unpaced)."""
     if chan.pace is not None:
