@@ -67,11 +67,6 @@ class WriteTurns:
                 self._waiting -= 1
                 self._cond.notify_all()
 
-    @property
-    def waiting(self) -> int:
-        """Writers of this process between asking for their turn and their BEGIN's return."""
-        return self._waiting
-
 
 _TURNS: weakref.WeakKeyDictionary[Engine, WriteTurns] = weakref.WeakKeyDictionary()
 
