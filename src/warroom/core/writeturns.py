@@ -6,8 +6,11 @@ storm stored a chunk per transaction) takes the lock again within a millisecond,
 note kept losing the race for seconds. Here the batch writer marks its transactions: any other
 writer of this process that begins while one is open waits for its end (woken at once, not by
 polling) and begins first, and the batch's next transaction waits until those writers have
-begun (bounded by `max_wait`). Other processes still meet SQLite's busy handler; read-only
-transactions (BEGIN DEFERRED) never wait here.
+begun (bounded by `max_wait`). A writer counts as waiting for its whole BEGIN, not only when it
+found a batch open: one that began while no batch was open and met the lock taken (a WAL restart,
+another process, a batch that began a moment after its check) sleeps in SQLite's busy handler, and
+uncounted it lost every retry to the batches committing back to back (seconds, issue 19). Other
+processes still meet SQLite's busy handler; read-only transactions (BEGIN DEFERRED) never wait here.
 """
 
 from __future__ import annotations
@@ -48,21 +51,21 @@ class WriteTurns:
 
     @contextmanager
     def writer(self) -> Iterator[None]:
-        """Around another writer's BEGIN: wait for the open batch transaction, if any, to end."""
+        """Around another writer's BEGIN: wait for the open batch transaction, if any, to end, and
+        keep the next one from beginning until this BEGIN has returned."""
+        if self._batch == threading.get_ident():
+            yield  # the batch's own thread (its transaction's BEGIN)
+            return
         with self._cond:
-            if self._batch is None or self._batch == threading.get_ident():
-                waited = False
-            else:
-                waited = True
-                self._waiting += 1
+            self._waiting += 1  # until this BEGIN returns: no batch begins meanwhile
+            if self._batch is not None:
                 self._cond.wait_for(lambda: self._batch is None, timeout=WAIT_LIMIT_S)
         try:
             yield
         finally:
-            if waited:
-                with self._cond:
-                    self._waiting -= 1
-                    self._cond.notify_all()
+            with self._cond:
+                self._waiting -= 1
+                self._cond.notify_all()
 
 
 _TURNS: weakref.WeakKeyDictionary[Engine, WriteTurns] = weakref.WeakKeyDictionary()

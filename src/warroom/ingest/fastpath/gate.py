@@ -18,6 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -140,16 +141,21 @@ def make_writer(
 ) -> GroupCommitter:
     """The group-commit writer thread that stores deliveries (in this process or the writer's)."""
 
+    turns = writeturns.for_engine(state.engine)
+
     def on_commit(deliveries: int, seconds: float) -> None:
         observe(deliveries, seconds)
         if checkpointer is not None:
-            checkpointer.after_commit()  # a WAL restart, between two transactions
+            # a WAL restart, between two transactions: it holds the write lock (up to RESTART_WAIT_S
+            # when a reader holds it off), so it takes a batch's turn and people's writes go first
+            with turns.batch() if turns is not None else nullcontext():
+                checkpointer.after_commit()
 
     return GroupCommitter(
         state.sessions,  # no prelock: run_deliveries sends the locks with its first reads
         run_batch=lambda session, deliveries: run_deliveries(session, state, deliveries),
         on_commit=on_commit,
-        turns=writeturns.for_engine(state.engine),
+        turns=turns,
     )
 
 
