@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -192,7 +193,11 @@ def test_a_group_cut_short_by_a_dead_writer_is_stored_once_by_its_retry(db_url: 
         cut = answer["r"]
         assert cut.status_code == 503, cut.text[:300]
         stored = _count(engine, Alert)
-        assert 300 <= stored < n and f"{stored:,} of the {n:,} alerts were stored before it" in cut.text
+        said = re.search(r"([\d,]+) of the 5,000 alerts were stored before it", cut.text)
+        assert said is not None, cut.text[:300]
+        before = int(said.group(1).replace(",", ""))
+        # the chunk in hand when the writer died may have committed without its answer: at most it
+        assert 300 <= stored < n and before <= stored <= before + 100, (before, stored)
         with http_client(base_url=server.url, timeout=300) as c:
             for _ in range(100):  # the sender retries until the new writer process answers
                 again = c.post("/api/v1/ingest/alertmanager", content=body, headers=headers)

@@ -19,6 +19,11 @@ _pool: ThreadPoolExecutor | None = None
 _inflight: dict[int, Future[str]] = {}  # incident id -> its send and record, in this process
 
 
+class _PausedMeanwhile(Exception):
+    """Datadog refused the keys (another send's record committed) between the pass's pause check and
+    its claim (PostgreSQL, READ COMMITTED): the claim is rolled back, nothing is sent with them."""
+
+
 def _executor(size: int) -> ThreadPoolExecutor:
     global _pool
     with _lock:
@@ -57,11 +62,16 @@ def worker_task(ctx: WorkerContext) -> int:
     jobs: list[mirror.Job] = []
     room = size - len(_inflight)
     if room > 0:
-        with ctx.sessions.begin() as session:
-            now = ctx.clock.now()
-            limit = mirror.may_run(session, keys=keys, now=now)
-            if limit != 0:
-                jobs = mirror.claim(session, policy=ctx.policy, now=now, limit=min(room, limit or room))
+        try:
+            with ctx.sessions.begin() as session:
+                now = ctx.clock.now()
+                limit = mirror.may_run(session, keys=keys, now=now)
+                if limit != 0:
+                    jobs = mirror.claim(session, policy=ctx.policy, now=now, limit=min(room, limit or room))
+                    if jobs and mirror.may_run(session, keys=keys, now=now) == 0:
+                        raise _PausedMeanwhile
+        except _PausedMeanwhile:
+            jobs = []
     if jobs:
         api = Api(ctx.settings, timeout=ctx.policy.notifications.timeout.total_seconds())
         pool = _executor(size)
