@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI
 from tests.support.oncall import DAYTIME, PEOPLE, example_policy
 from tests.support.server import Running
 from tests.support.web import PASSWORD, make_web_user
+from tests.test_web_browser import ARTIFACTS, browser  # noqa: F401 (the module skip and the shared fixture)
 from warroom.policy import Policy
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+from playwright.sync_api import Browser, expect  # isort: skip (after the module skip above when chromium is missing)
+
 pytestmark = pytest.mark.browser
-
-if not os.path.exists(CHROMIUM):
-    if IN_CI:
-        raise RuntimeError(f"CI requires {CHROMIUM}: .ci/run installs Debian's chromium package")
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); browser tests skipped", allow_module_level=True)
-
-from playwright.sync_api import Browser, expect, sync_playwright  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -40,7 +22,7 @@ def policy() -> Policy:
     return example_policy({"schedules": {"daytime": DAYTIME}})
 
 
-def test_the_fourteen_day_view_and_an_override(browser: Browser, server: Running) -> None:
+def test_the_fourteen_day_view_and_an_override(browser: Browser, server: Running) -> None:  # noqa: F811 (fixture)
     for handle in PEOPLE:
         make_web_user(server, handle)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
