@@ -12,6 +12,7 @@ that was not committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -179,81 +180,64 @@ async def receive(
     """Everything but HTTP framing: the token first (nothing reads the body of a made-up one), the
     rate limit of a verified token, then parse, triage (off the event loop when big), store
     (answered after its commit; a storm a chunk per transaction, with the cyclic collector paused)."""
-    args = (state, writer, memo, tokens, source, body, authorization, query_string, client)
-    if len(body) <= OFF_LOOP_BYTES:
-        return await _receive(*args)
-    with PAUSE:
-        return await _receive(*args)
-
-
-async def _receive(
-    state: AppState,
-    writer: Writer,
-    memo: TriageMemo,
-    tokens: TokenCheck,
-    source: str,
-    body: bytes,
-    authorization: str,
-    query_string: bytes,
-    client: str,
-) -> Reply:
-    plain = token_of(authorization, query_string)
-    digest = _digest(plain) if plain else None
-    data: Any = None
-    if digest is None and source == "events":  # PagerDuty's routing_key: the token is in the body
-        if len(body) > state.settings.ingest_body_token_max_bytes:
-            return _too_large(state.settings.ingest_body_token_max_bytes)
-        if wait := tokens.blocked(client):
-            return _failures(wait)
-        try:
-            data = parsers.loads(body)
-        except ValueError:
-            data = None
-        key = data.get("routing_key") if isinstance(data, dict) else None
-        digest = _digest(key) if isinstance(key, str) and key else None
-    if digest is None:
-        if wait := tokens.blocked(client):
-            return _failures(wait)
-        tokens.failed(client)
-        return _unknown(None)
-    known = tokens.fresh(digest)
-    if known is None:
-        if not tokens.seen(digest) and (wait := tokens.blocked(client)):
-            return _failures(wait)
-        known = await tokens.verify(digest)
-        if known is None:
-            tokens.failed(client)
-            return _unknown(digest)
-    refused = _refused(source, known)
-    if refused is not None:
-        return refused
-    if wait := state.ingest_limiter.hit(digest):  # verified tokens only: a made-up one has no bucket
-        return Reply(
-            429,
-            error_body("rate_limited", "too many alerts from this token; retry later"),
-            ((b"retry-after", retry_after_header(wait)["Retry-After"].encode()),),
-        )
-    items: list[Incoming] = []
-    truncated, problem = 0, None
     big = len(body) > OFF_LOOP_BYTES
-    try:
-        if big:
-            items, truncated = await asyncio.to_thread(_decode, source, body, data)
-        else:
-            items, truncated = _decode(source, body, data)
-    except BadPayload as exc:
-        problem = bad(source, str(exc), exc.errors)
-    except ValueError as exc:
-        problem = bad(source, f"the body is not valid JSON: {exc}", [str(exc)])
-    triaged: list[Triaged] = []
-    if problem is None:
-        triaged = await asyncio.to_thread(_triage, memo, items) if big else _triage(memo, items)
-    services = frozenset(t.service for t in triaged)  # run_deliveries locks them for the batch
-    delivery = Delivery(source, digest, items, triaged, services, truncated, problem)
-    chunk = state.settings.ingest_chunk_alerts
-    if len(items) > chunk and problem is None:
-        return await in_chunks(writer, delivery, chunk)
-    return await writer.submit_async(delivery)
+    with PAUSE if big else contextlib.nullcontext():
+        plain = token_of(authorization, query_string)
+        digest = _digest(plain) if plain else None
+        data: Any = None
+        if digest is None and source == "events":  # PagerDuty's routing_key: the token is in the body
+            if len(body) > state.settings.ingest_body_token_max_bytes:
+                return _too_large(state.settings.ingest_body_token_max_bytes)
+            if wait := tokens.blocked(client):
+                return _failures(wait)
+            try:
+                data = parsers.loads(body)
+            except ValueError:
+                data = None
+            key = data.get("routing_key") if isinstance(data, dict) else None
+            digest = _digest(key) if isinstance(key, str) and key else None
+        if digest is None:
+            if wait := tokens.blocked(client):
+                return _failures(wait)
+            tokens.failed(client)
+            return _unknown(None)
+        known = tokens.fresh(digest)
+        if known is None:
+            if not tokens.seen(digest) and (wait := tokens.blocked(client)):
+                return _failures(wait)
+            known = await tokens.verify(digest)
+            if known is None:
+                tokens.failed(client)
+                return _unknown(digest)
+        refused = _refused(source, known)
+        if refused is not None:
+            return refused
+        if wait := state.ingest_limiter.hit(digest):  # verified tokens only: a made-up one has no bucket
+            return Reply(
+                429,
+                error_body("rate_limited", "too many alerts from this token; retry later"),
+                ((b"retry-after", retry_after_header(wait)["Retry-After"].encode()),),
+            )
+        items: list[Incoming] = []
+        truncated, problem = 0, None
+        try:
+            if big:
+                items, truncated = await asyncio.to_thread(_decode, source, body, data)
+            else:
+                items, truncated = _decode(source, body, data)
+        except BadPayload as exc:
+            problem = bad(source, str(exc), exc.errors)
+        except ValueError as exc:
+            problem = bad(source, f"the body is not valid JSON: {exc}", [str(exc)])
+        triaged: list[Triaged] = []
+        if problem is None:
+            triaged = await asyncio.to_thread(_triage, memo, items) if big else _triage(memo, items)
+        services = frozenset(t.service for t in triaged)  # run_deliveries locks them for the batch
+        delivery = Delivery(source, digest, items, triaged, services, truncated, problem)
+        chunk = state.settings.ingest_chunk_alerts
+        if len(items) > chunk and problem is None:
+            return await in_chunks(writer, delivery, chunk)
+        return await writer.submit_async(delivery)
 
 
 def _failures(wait: float) -> Reply:
