@@ -57,7 +57,12 @@ def test_a_double_click_moves_once_and_says_nothing_the_second_time(rig: SlackRi
     assert first.status_code == second.status_code == 200
     moves = [e for e in _timeline(rig, ref) if e["kind"] == "state_changed"]
     assert len(moves) == 1
-    time.sleep(0.3)  # the first click's answer is posted after the ack
+
+    def answers(n: int) -> Any:
+        return lambda calls: len([c for c in calls if c.path.startswith("/response/")]) >= n
+
+    assert rig.slack.api.wait_for(answers(1))  # the first click's answer is posted after the ack
+    assert not rig.slack.api.wait_for(answers(2), timeout=0.3)  # and no second one follows
     texts = [b.get("text", "") for b in rig.slack.responses()]
     assert texts == [f"{ref} is now stable."], texts  # no "cannot move from stable to stable"
 
