@@ -98,7 +98,7 @@ def test_event_keys_rewritten_so_old_events_still_dedupe(empty_url: str) -> None
 
     from warroom.core.db import session_factory
     from warroom.ingest import parsers
-    from warroom.ingest.fastpath import store
+    from warroom.ingest.fastpath import records, store
     from warroom.policy import load_policy
 
     cfg = migrate.alembic_config(empty_url)
@@ -141,6 +141,6 @@ def test_event_keys_rewritten_so_old_events_still_dedupe(empty_url: str) -> None
         assert (
             session.execute(sa.text("SELECT event_key FROM alert_events")).scalar_one()
             == f"{alert_id:012x}{old_key[:52]}"
-            == store.event_key(alert_id, item)
+            == records.event_key(alert_id, item)
         )
     engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp
 
 from warroom.core.state import AppState
-from warroom.ingest.fastpath import gate
+from warroom.ingest.fastpath import gate, units
 from warroom.ingest.fastpath.gate import IngestGate, Reply, Writer
 from warroom.ingest.fastpath.tokens import TokenCheck
 from warroom.ingest.fastpath.walcheckpoint import WalCheckpointer, for_engine
@@ -42,7 +42,7 @@ class FastPath:
 
     def _writer(self) -> Writer:
         if self.writer is None:
-            self.writer = gate.make_writer(self.state, self.checkpointer, gate.observe)
+            self.writer = units.make_writer(self.state, self.checkpointer, units.observe)
         return self.writer
 
     async def receive(self, source: str, body: bytes, *, authorization: str, query_string: bytes, client: str) -> Reply:

@@ -1,12 +1,10 @@
-"""The alert webhooks' hot path: a bare ASGI layer in front of the app, and the batch the writer runs.
+"""The alert webhooks' hot path: a bare ASGI layer in front of the app.
 
 A webhook is answered without Starlette's request objects, routing or middleware stack (that
 stack cost more than storing the alert): this layer reads the body under the size limit, tags the
-answer with the request id and security headers, logs, counts, rate-limits, parses and triages in
-the event loop, then hands the delivery to the group-commit writer. The writer runs every delivery
-waiting at that moment in one transaction: one token look-up for all of them, then the set-based
-store (`ingest.store`). Each sender is answered after that commit; nothing is answered as stored
-that was not committed.
+answer with the request id and security headers, logs, counts, checks the token, rate-limits,
+parses and triages, then hands the delivery to the group-commit writer, which runs `units`.
+Each sender is answered after that commit; nothing is answered as stored that was not committed.
 """
 
 from __future__ import annotations
@@ -18,12 +16,10 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import nullcontext
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from warroom.api.deps import token_of
@@ -31,17 +27,13 @@ from warroom.api.errors import error_body, unavailable_body
 from warroom.api.limits import too_large_body
 from warroom.api.requestid import log_access, request_id
 from warroom.api.security import HEADERS as SECURITY_HEADERS
-from warroom.core import metrics, outage, writeturns
+from warroom.core import metrics, outage
 from warroom.core.logs import request_id_var
 from warroom.core.ratelimit import retry_after_header
 from warroom.core.state import AppState
 from warroom.ingest import parsers
-from warroom.ingest.fastpath import statements, store
 from warroom.ingest.fastpath.chunks import OFF_LOOP_BYTES, PAUSE, in_chunks
-from warroom.ingest.fastpath.driversql import driver_pipeline
-from warroom.ingest.fastpath.groupcommit import GroupCommitter
 from warroom.ingest.fastpath.tokens import TokenCheck
-from warroom.ingest.fastpath.walcheckpoint import WalCheckpointer
 from warroom.ingest.parsers import BadPayload, Incoming
 from warroom.ingest.service import Triaged, TriageMemo
 from warroom.users import service as users
@@ -137,34 +129,6 @@ class Writer(Protocol):
     def submit_async(self, delivery: Delivery) -> Awaitable[Reply]: ...
 
 
-def make_writer(
-    state: AppState, checkpointer: WalCheckpointer | None, observe: Callable[[int, float], None]
-) -> GroupCommitter:
-    """The group-commit writer thread that stores deliveries (in this process or the writer's)."""
-
-    turns = writeturns.for_engine(state.engine)
-
-    def on_commit(deliveries: int, seconds: float) -> None:
-        observe(deliveries, seconds)
-        if checkpointer is not None:
-            # a WAL restart, between two transactions: it holds the write lock (up to RESTART_WAIT_S
-            # when a reader holds it off), so it takes a batch's turn and people's writes go first
-            with turns.batch() if turns is not None else nullcontext():
-                checkpointer.after_commit()
-
-    return GroupCommitter(
-        state.sessions,  # no prelock: run_deliveries sends the locks with its first reads
-        run_batch=lambda session, deliveries: run_deliveries(session, state, deliveries),
-        on_commit=on_commit,
-        turns=turns,
-    )
-
-
-def observe(deliveries: int, seconds: float) -> None:
-    metrics.INGEST_BATCH_SIZE.observe(deliveries)
-    metrics.INGEST_BATCH_SECONDS.observe(seconds)
-
-
 async def receive(
     state: AppState,
     writer: Writer,
@@ -200,7 +164,7 @@ async def receive(
             if wait := tokens.blocked(client):
                 return _failures(wait)
             tokens.failed(client)
-            return _unknown(None)
+            return unknown(None)
         known = tokens.fresh(digest)
         if known is None:
             if not tokens.seen(digest) and (wait := tokens.blocked(client)):
@@ -208,10 +172,10 @@ async def receive(
             known = await tokens.verify(digest)
             if known is None:
                 tokens.failed(client)
-                return _unknown(digest)
-        refused = _refused(source, known)
-        if refused is not None:
-            return refused
+                return unknown(digest)
+        no = refused(source, known)
+        if no is not None:
+            return no
         if wait := state.ingest_limiter.hit(digest):  # verified tokens only: a made-up one has no bucket
             return Reply(
                 429,
@@ -266,7 +230,7 @@ def _digest(token: str) -> str:
     return found
 
 
-def _unknown(digest: str | None) -> Reply:
+def unknown(digest: str | None) -> Reply:
     if digest is None:
         return _error(
             401,
@@ -277,7 +241,7 @@ def _unknown(digest: str | None) -> Reply:
     return _error(401, "unauthorized", "invalid or revoked ingest token")
 
 
-def _refused(source: str, token: tuple[str, str]) -> Reply | None:
+def refused(source: str, token: tuple[str, str]) -> Reply | None:
     kind, name = token
     if kind != "ingest":
         return _error(
@@ -286,86 +250,6 @@ def _refused(source: str, token: tuple[str, str]) -> Reply | None:
     if name in _RESTRICTED and name != source:
         return _error(403, "forbidden", f"this ingest token is for {name}, not {source}")
     return None
-
-
-def _refusal(d: Delivery, token: tuple[str, str] | None) -> Reply | None:
-    """The writer's check, in the batch's transaction: a token revoked since the gate saw it stores nothing."""
-    if d.digest is None or token is None:
-        return _unknown(d.digest)
-    return _refused(d.source, token) or d.problem
-
-
-def run_deliveries(session: Session, state: AppState, deliveries: list[Delivery]) -> list[Reply]:
-    """The writer's unit for a whole batch: the services' locks, the tokens and the store's first
-    reads together (one round trip on PostgreSQL), then one set-based store, one answer each."""
-    now = state.now()
-    services = sorted(frozenset().union(*(d.services for d in deliveries)))
-    digests = sorted({d.digest for d in deliveries if d.digest})
-    lookahead = store.Lookahead(
-        session,
-        policy=state.policy,
-        now=now,
-        items=[item for d in deliveries for item in d.items],
-        triaged=[t for d in deliveries for t in d.triaged],
-    )
-    locks, lookups = statements.lock_steps(session, services), statements.token_steps(session, digests)
-    results = driver_pipeline(session.connection(), locks + lookups + lookahead.steps)
-    tokens = statements.token_kinds_from(digests, results[len(locks) : len(locks) + len(lookups)])
-    lookahead.take(results[len(locks) + len(lookups) :])
-    replies: list[Reply | None] = [_refusal(d, tokens.get(d.digest or "")) for d in deliveries]
-    accepted = [d for d, r in zip(deliveries, replies, strict=True) if r is None]
-    outcomes = iter(
-        store.ingest(
-            session,
-            policy=state.policy,
-            hooks=state.hooks,
-            now=now,
-            items=[item for d in accepted for item in d.items],
-            triaged=[t for d in accepted for t in d.triaged],
-            prelocked=frozenset(services),
-            lookahead=lookahead,
-        )
-    )
-    for n, d in enumerate(deliveries):
-        if replies[n] is None:
-            replies[n] = _accepted(d, [next(outcomes) for _ in d.items])
-    users.touch_tokens(session, digests=tokens, now=now)  # last: it waits for no lock (api_tokens.last_used_at)
-    return replies  # type: ignore[return-value]
-
-
-def _accepted(d: Delivery, outcomes: list[store.Outcome]) -> Reply:
-    counted = tuple(_outcome(o) for o in outcomes)
-    if d.source == "events":
-        return Reply(
-            202, {"status": "success", "message": "Event processed", "dedup_key": d.items[0].dedup_key}, (), counted
-        )
-    return Reply(
-        202,
-        {
-            "status": "accepted",
-            "truncated_alerts": d.truncated,
-            "alerts": [
-                {
-                    "id": o.alert_id,
-                    "dedup_key": o.dedup_key,
-                    "status": o.status,
-                    "duplicate": o.duplicate,
-                    "incident": f"INC-{o.incident_id}" if o.incident_id else None,
-                }
-                for o in outcomes
-            ],
-        },
-        (),
-        counted,
-    )
-
-
-def _outcome(o: store.Outcome) -> str:
-    if o.duplicate:
-        return "duplicate"
-    if o.created:
-        return "created"
-    return "resolved" if o.status == "resolved" else "updated"
 
 
 def failure(exc: BaseException, what: str) -> Reply:

@@ -15,10 +15,8 @@ it re-fires within the flap window (triage.rules: alert_start, episode_start).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import Table, select, update
@@ -31,8 +29,9 @@ from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.incidents.states import OPEN_STATES
 from warroom.ingest import episodes, grouping, joining
-from warroom.ingest.fastpath import bulk, statements
+from warroom.ingest.fastpath import bulk, records, statements
 from warroom.ingest.fastpath.driversql import driver_pipeline
+from warroom.ingest.fastpath.lookahead import Lookahead
 from warroom.ingest.parsers import Incoming
 from warroom.ingest.service import Triaged, triage
 from warroom.policy.schema import Policy
@@ -79,52 +78,6 @@ class _Batch:
 
     def __post_init__(self) -> None:
         self.now_w = self.st.wire.time(self.now)
-
-
-class Lookahead:
-    """The reads a batch starts with, for the caller to send with its own (locks, tokens) in one
-    round trip on PostgreSQL: each key's open alert, each (service, tier)'s incident to join, and
-    the recently recovered alerts of the firing events' episode keys (flapping)."""
-
-    def __init__(
-        self, session: Session, *, policy: Policy, now: datetime, items: list[Incoming], triaged: list[Triaged]
-    ) -> None:
-        st = statements.for_session(session)
-        self.keys: dict[str, set[str]] = {}
-        for item in items:
-            self.keys.setdefault(item.source, set()).add(item.dedup_key)
-        self.groups = sorted({(t.service, t.tier) for t in triaged})
-        self.episodes = episodes.wanted(policy, items)
-        self.steps = [
-            st.open_alerts.step({"source": source, "keys": st.wire.keys(sorted(keys))})
-            for source, keys in self.keys.items()
-        ]
-        for service, tier in self.groups:
-            params = grouping.target_params(policy, now=now, service=service, tier=tier)
-            params["open_since"], params["resolved_since"] = (
-                st.wire.time(params["open_since"]),
-                st.wire.time(params["resolved_since"]),
-            )
-            self.steps.append(st.target.step(params))
-        since = st.wire.time(now - policy.triage.flap_window)
-        self.steps += [
-            st.recent_episodes.step({"source": source, "keys": st.wire.keys(sorted(keys)), "since": since})
-            for source, keys in self.episodes.items()
-        ]
-        self.open: dict[tuple[str, str], Any] = {}
-        self.quiet: set[tuple[str, int]] = set()  # (service, tier) with no incident to join
-        self.recovered: episodes.Recovered = {}
-
-    def take(self, results: list[list[Any]]) -> None:
-        """The rows of `steps`, in order."""
-        for source, rows in zip(self.keys, results[: len(self.keys)], strict=True):
-            self.open.update(((source, row.dedup_key), row) for row in rows)
-        targets = results[len(self.keys) : len(self.keys) + len(self.groups)]
-        for group, rows in zip(self.groups, targets, strict=True):
-            if not rows:
-                self.quiet.add(group)
-        for source, rows in zip(self.episodes, results[len(self.keys) + len(self.groups) :], strict=True):
-            self.recovered.update(episodes.recovered_from_rows(source, rows))
 
 
 def ingest(
@@ -272,7 +225,10 @@ def _insert_alerts(b: _Batch, new: list[_Event], lookahead: Lookahead | None) ->
     firing alert whose (service, tier) has an open incident is inserted linked to it."""
     if not new:
         return
-    rows = [_alert_row(e.item, e.t, b.now, started) for e, started in zip(new, _starts(b, new, lookahead), strict=True)]
+    rows = [
+        records.alert_row(e.item, e.t, b.now, started)
+        for e, started in zip(new, _starts(b, new, lookahead), strict=True)
+    ]
     for row in rows:
         if row["status"] == "firing" and (incident := b.joins.get(_group_of(row))) is not None:
             row["incident_id"] = incident.id
@@ -306,47 +262,12 @@ def _insert_alerts(b: _Batch, new: list[_Event], lookahead: Lookahead | None) ->
         e.out.alert_id, e.out.incident_id = e.row.id, e.row.incident_id
 
 
-def _alert_row(item: Incoming, t: Triaged, now: datetime, started: datetime) -> dict[str, Any]:
-    firing = item.status == "firing"
-    return dict(
-        source=item.source,
-        dedup_key=item.dedup_key,
-        open_key=item.dedup_key if firing else None,
-        service=t.service,
-        mapped=t.mapped,
-        environment=t.environment,
-        tier=t.tier,
-        title=item.title,
-        status="firing" if firing else "resolved",
-        transition=item.transition,
-        priority=t.priority.value,
-        priority_rule=t.priority.rule,
-        priority_reason=t.priority.reason[:500],
-        priority_hint=item.priority_hint,
-        users_hint=t.users,
-        labels=item.labels,
-        link=(item.link or None) and item.link[:2000],
-        first_seen_at=now,
-        last_seen_at=now,
-        resolved_at=None if firing else now,
-        started_at=started,
-        episode_key=item.episode,
-        incident_id=None,
-        event_count=1,
-    )
-
-
-def event_key(alert_id: int, item: Incoming) -> str:
-    """The alert id first (12 hex digits): a new alert's events append to the unique index."""
-    return f"{alert_id:012x}" + hashlib.sha256(f"{alert_id}\n{item.content_hash()}".encode()).hexdigest()[:52]
-
-
 def _record_events(b: _Batch, events: list[_Event]) -> list[_Event]:
     """Insert every event at once, with new alerts' escalation rows (one round trip on
     PostgreSQL); those already stored (re-deliveries) come back as duplicates."""
     if not events:
         return []
-    keys = [event_key(e.out.alert_id, e.item) for e in events]  # type: ignore[arg-type]
+    keys = [records.event_key(e.out.alert_id, e.item) for e in events]  # type: ignore[arg-type]
     time_ = b.st.wire.time
     rows = [
         (
@@ -373,7 +294,7 @@ def _record_events(b: _Batch, events: list[_Event]) -> list[_Event]:
                     grouping.ESCALATE,
                     grouping.alert_subject(e.out.alert_id or 0),
                     time_(_escalation_due(b, e)),
-                    _due_payload(e.item.dedup_key),
+                    records.due_payload(e.item.dedup_key),
                     False,
                     0,
                     b.now_w,
@@ -394,11 +315,6 @@ def _escalation_due(b: _Batch, e: _Event) -> datetime:
     """The 15-minute rule's due time, counted from the new alert's episode start."""
     started = e.inserted["started_at"] if e.inserted is not None else b.now
     return rules.escalation_due(b.policy, started=started, now=b.now)
-
-
-def _due_payload(dedup_key: str) -> str:
-    """json.dumps({"dedup_key": key}) without building an encoder for each alert."""
-    return '{"dedup_key": ' + encode_basestring_ascii(dedup_key) + "}"
 
 
 def _update_seen(b: _Batch, events: list[_Event]) -> None:

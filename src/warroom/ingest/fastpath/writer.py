@@ -38,8 +38,9 @@ from warroom.api.errors import unavailable_body
 from warroom.core import metrics
 from warroom.core.hooks import Hooks
 from warroom.core.settings import Settings
-from warroom.ingest.fastpath.gate import Delivery, Reply, failure, make_writer
+from warroom.ingest.fastpath.gate import Delivery, Reply, failure
 from warroom.ingest.fastpath.messages import Answers, Batch, Deliver, Ready, Start, Stop, ToServer, ToWriter
+from warroom.ingest.fastpath.units import make_writer
 from warroom.policy.schema import Policy
 
 log = logging.getLogger(__name__)
