@@ -4,6 +4,7 @@ both databases; the pure rules by hand."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from tests.support import cli
 from tests.support.alerts import accepted, ingest_token, payload, run_jobs
 from tests.support.oncall import PEOPLE, example_data
 from tests.support.server import Running
+from tests.support.web import login, make_web_user
 from warroom.core.clock import FakeClock
 from warroom.policy import Policy, parse_policy
 from warroom.policy.integrations import WorkingHours
@@ -84,6 +86,17 @@ def test_paging_figures_through_the_api_the_cli_and_the_monthly_report(
     assert {"user": "dave", "month": "2026-10", "pages": 1, "out_of_hours": 0} in got["people"]
     assert {"user": night_person, "month": "2026-10", "pages": 1, "out_of_hours": 1} in got["people"]
     assert "## Paging" in monthly and "**1** out of hours" in monthly and "level 1: 1, level 2: 1" in monthly
+    web, _ = login(server, make_web_user(server, "viewer-vic", "viewer"))
+    page = web.get("/reports", params={"from": "2026-10-01", "to": "2026-10-31"})
+    empty = web.get("/reports", params={"from": "2026-09-01", "to": "2026-09-30"}).text
+    web.close()
+    assert page.status_code == 200, page.text
+    assert re.search(r'id="paging-incidents">2<', page.text) and re.search(r'id="paging-pages">3<', page.text)
+    assert re.search(r'id="paging-nights">1<', page.text)
+    assert re.search(r'id="paging-mtta">3m 30s<', page.text), re.findall(r'id="paging-mtta">[^<]*', page.text)
+    assert re.search(r'id="paging-levels">level 1: 1, level 2: 1<', page.text)
+    assert f'<th scope="row">{night_person}</th><td>2026-10</td><td>1</td><td>1</td>' in page.text
+    assert 'id="paging-none"' in empty and 'id="paging-figures"' not in empty
     path = tmp_path / "policy.yaml"
     path.write_text(yaml.safe_dump(policy_data))
     env = {"WARROOM_DATABASE_URL": db_url, "WARROOM_POLICY": str(path)}

@@ -14,7 +14,7 @@ from warroom.api.deps import get_state
 from warroom.core.errors import Invalid
 from warroom.reports import charts, formats, rules
 from warroom.reports import service as reports
-from warroom.reports.schemas import Report
+from warroom.reports.schemas import PagingReport, Report
 from warroom.web.auth import PageUser
 from warroom.web.render import no_store, page
 
@@ -62,17 +62,27 @@ def _period(
     return start, end, group
 
 
+def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """Whole UTC days, the end day included."""
+    return (
+        datetime.combine(start, datetime.min.time(), tzinfo=UTC),
+        datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
+    )
+
+
 def _build(request: Request, start: date, end: date, group: str) -> Report:
     state = get_state(request)
+    since, until = _bounds(start, end)
     with state.read_sessions() as s:
-        return reports.build(
-            s,
-            policy=state.policy,
-            now=state.now(),
-            start=datetime.combine(start, datetime.min.time(), tzinfo=UTC),
-            end=datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
-            group_by=group,
-        )
+        return reports.build(s, policy=state.policy, now=state.now(), start=since, end=until, group_by=group)
+
+
+def _paging(request: Request, start: date, end: date) -> PagingReport:
+    """The API's paging report for the same days (who was paged, MTTA from the first page)."""
+    state = get_state(request)
+    since, until = _bounds(start, end)
+    with state.read_sessions() as s:
+        return reports.paging_report(s, policy=state.policy, now=state.now(), start=since, end=until)
 
 
 @router.get("/reports")
@@ -86,6 +96,7 @@ def reports_page(
         "header": [],
         "cells": [],
         "charts": [],
+        "paging": None,
         "chosen": {"from": date_from or "", "to": date_to or "", "group_by": group_by or "priority"},
     }
     try:
@@ -96,10 +107,13 @@ def reports_page(
         return page(request, "reports.html", status=422, who=who, **ctx)
     query = urlencode({"from": start.isoformat(), "to": end.isoformat(), "group_by": group})
     header, cells = formats.table(report)
+    paged = _paging(request, start, end)
     ctx.update(
         report=report,
         header=header,
         cells=cells,
+        paging=paged,
+        paging_mtta=formats.human("mtta_seconds", paged.mtta_seconds),
         csv_url=f"/reports.csv?{query}",
         month=start.strftime("%Y-%m"),
         chosen={"from": start.isoformat(), "to": end.isoformat(), "group_by": group},
