@@ -103,6 +103,18 @@ def test_every_entry_point_audits_its_changes_with_its_channel(server: Running, 
     assert system and all(e["actor"] == "warroom" for e in system)
     assert {e["action"] for e in system} <= {"job cadence_remind", "job cadence_due"}, system
 
+    # the timeline says it too (a room shows "via Slack" / "via the CLI"; the web itself goes unsaid)
+    with server.admin() as c:
+        entries = c.get("/api/v1/incidents/INC-1/timeline", params={"per_page": "200"}).json()["items"]
+    notes = {e["text"]: e["via"] for e in entries if e["kind"] == "note"}
+    assert notes == {"seen in the logs": "web", "from a terminal": "cli"}, notes
+    by_kind = {(e["kind"], e["actor"]): e["via"] for e in entries}
+    assert by_kind[("status_update", "admin")] == "api" and by_kind[("declared", "alice")] == "web", by_kind
+    assert {v for (_, actor), v in by_kind.items() if actor == "warroom"} == {"system"}, by_kind
+    room = alice.get("/incidents/INC-1").text
+    assert re.search(r'from a terminal</span>\s*<small class="via" data-via="cli">via the CLI</small>', room)
+    assert not re.search(r'seen in the logs</span>\s*<small class="via"', room)
+
 
 def test_every_process_builds_from_the_one_wiring(db_url: str) -> None:
     """The app serves every router the registry lists, the CLI has every group, the worker every

@@ -67,5 +67,9 @@ def test_an_incident_from_declare_to_resolved_only_in_slack(engine: Engine, db_u
         with rig.server.admin() as c:
             inc = c.get(f"/api/v1/incidents/{ref}").json()
             audit = c.get("/api/v1/audit", params={"actor": "bob"}).json()["items"]
+            timeline = c.get(f"/api/v1/incidents/{ref}/timeline", params={"per_page": "200"}).json()["items"]
         assert inc["state"] == "resolved" and inc["commander"] == "bob"
         assert {a["via"] for a in audit} == {"slack"}
+        by_people = [e for e in timeline if e["actor"] in ("alice", "bob")]
+        assert {"declared", "note", "status_update"} <= {e["kind"] for e in by_people}
+        assert {e["via"] for e in by_people} == {"slack"}, by_people

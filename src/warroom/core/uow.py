@@ -17,6 +17,14 @@ from warroom.core.clock import Clock
 Channel = Literal["api", "web", "cli", "slack", "system"]
 AuditWhen = Literal["always", "changes", "never"]
 SYSTEM_ACTOR = "warroom"  # who automatic changes are by (timeline entries say it too)
+_CHANNEL = "warroom.channel"  # the one key of session.info this module owns; read through channel_of
+
+
+def channel_of(session: Session) -> Channel | None:
+    """The entry point the session's unit of work came through, for rows that say where a change
+    was made (a timeline entry: "via Slack"); None outside a unit of work (the ingest writer)."""
+    got: Channel | None = session.info.get(_CHANNEL)
+    return got
 
 
 @dataclass
@@ -66,6 +74,7 @@ class UnitOfWork:
 
     def __enter__(self) -> Session:
         self._session = self.sessions()
+        self._session.info[_CHANNEL] = self.channel
         if self.audit == "changes":
             event.listen(self._session, "after_flush", self._flushed)
         return self._session

@@ -98,6 +98,7 @@ class TimelineEntry(Base):
     actor: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    via: Mapped[str | None] = mapped_column(String(8), default=None)  # api, web, cli, slack, system
 
 
 class StatusUpdate(Base):

@@ -124,6 +124,9 @@ class TimelineOut(BaseModel):
     actor: str
     text: str
     data: Data = {}
+    via: str | None = Field(
+        None, description="Where it was made: api, web, cli, slack or system (null: by the alert ingest)"
+    )
 
 
 class PageOut(BaseModel):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from warroom.core import refs
 from warroom.core.errors import Conflict, Invalid, NotFound
 from warroom.core.hooks import Hooks
-from warroom.core.uow import SYSTEM_ACTOR
+from warroom.core.uow import SYSTEM_ACTOR, channel_of
 from warroom.incidents import cadence, messages, states
 from warroom.incidents.models import Incident, IncidentService, TimelineEntry
 from warroom.incidents.schemas import IncidentCreate
@@ -127,6 +127,7 @@ def add_timeline(
         actor=actor,
         text=text,
         data=data or {},
+        via=channel_of(session),
     )
     session.add(entry)
     return entry

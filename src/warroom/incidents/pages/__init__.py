@@ -31,6 +31,7 @@ from warroom.web.auth import Editor, Form, PageUser, WebUser
 from warroom.web.render import PER_PAGE, page
 
 router = APIRouter()
+VIAS = {"slack": "Slack", "cli": "the CLI", "api": "the API"}  # the web, the room itself, goes unsaid
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,7 @@ def _room(
         moves=[(m, LABELS[m]) for m in moves],
         priorities=PRIORITIES,
         overview=OVERVIEW,
+        vias=VIAS,
         **ctx,
     )
 
