@@ -1,5 +1,6 @@
-"""One incident from `/warroom declare` to resolved using only Slack: the commands, the card's
-buttons and the modals a person would use, against a real `serve` with its worker thread."""
+"""One incident from `/warroom declare` to completed using only Slack (the postmortem's text through
+the API): the commands, the card's buttons and the modals a person would use, against a real
+`serve` with its worker thread."""
 
 from __future__ import annotations
 
@@ -70,6 +71,22 @@ def test_an_incident_from_declare_to_resolved_only_in_slack(engine: Engine, db_u
             timeline = c.get(f"/api/v1/incidents/{ref}/timeline", params={"per_page": "200"}).json()["items"]
         assert inc["state"] == "resolved" and inc["commander"] == "bob"
         assert {a["via"] for a in audit} == {"slack"}
+        # completed from Slack too: only by the commander, and only once the work is done
+        refused = slack.slash("UALICE", f"complete {ref}").json()["text"]
+        assert refused.startswith(":no_entry:") and "only the commander (bob) can complete" in refused, refused
+        missing = slack.slash("UBOB", f"complete {ref}").json()["text"]
+        assert "users_impacted" in missing and "postmortem (still has TODO sections)" in missing, missing
+        with rig.server.admin() as c:
+            body = {"users_impacted": 10, "impacts": "sign-ins failed", "detection_method": "alert"}
+            assert c.patch(f"/api/v1/incidents/{ref}", json=body).status_code == 200
+            pm = c.get(f"/api/v1/incidents/{ref}/postmortem").json()["markdown"]
+            done = c.put(f"/api/v1/incidents/{ref}/postmortem", json={"markdown": pm.replace("TODO", "done")})
+            assert done.status_code == 200, done.text
+        assert slack.slash("UBOB", f"complete {ref}").json()["text"] == f"{ref} is now completed."
+        assert card_says(State="completed")
+        assert "complete INC-n" in slack.slash("UBOB", "complete").json()["text"]  # no ref: how to
+        with rig.server.admin() as c:
+            assert c.get(f"/api/v1/incidents/{ref}").json()["state"] == "completed"
         by_people = [e for e in timeline if e["actor"] in ("alice", "bob")]
         assert {"declared", "note", "status_update"} <= {e["kind"] for e in by_people}
         assert {e["via"] for e in by_people} == {"slack"}, by_people

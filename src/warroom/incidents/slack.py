@@ -1,4 +1,4 @@
-"""Incidents from Slack: `/warroom declare|update|stable|resolve|note|ack|status|help`, the card's
+"""Incidents from Slack: `/warroom declare|update|stable|resolve|complete|note|ack|status|help`, the card's
 buttons, the declare prompt's buttons, and the declare and update modals. Each is the API's use
 case with the API's role; views are opened within the trigger's life, changes go through rows."""
 
@@ -134,6 +134,14 @@ def note(ctx: Ctx) -> Reply:
     return Reply(text=f"Noted on {incident.ref}'s timeline.", audit="slack note", target=incident.ref)
 
 
+def complete(ctx: Ctx) -> Reply:
+    """The commander completes a resolved incident; refused with what is missing (postmortem, fields)."""
+    ref, reason = _split(ctx.args)
+    if not ref:
+        return Reply(text=f"Usage: `{ctx.policy.slack.command} complete INC-n` (the commander, once the work is done)")
+    return _move(ctx, ref, "completed", reason)
+
+
 def status(ctx: Ctx) -> Reply:
     open_ = queries.open_incidents(ctx.session, limit=50)
     if not open_:
@@ -159,6 +167,7 @@ def help_(ctx: Ctx) -> Reply:
         f"`{name} declare` opens the declare form",
         f"`{name} update INC-n [text]` posts an update (no text: a form with the draft)",
         f"`{name} stable INC-n` · `{name} resolve INC-n [reason]` · `{name} ack INC-n`",
+        f"`{name} complete INC-n` completes a resolved incident (its commander, once the postmortem is done)",
         f"`{name} note INC-n text` adds to the timeline",
         f"`{name} status` lists open incidents and when their next update is due",
         "Without INC-n you pick from the open incidents (slash commands do not work in threads).",
@@ -266,6 +275,7 @@ def register(slack: SlackHandlers) -> None:
     slack.command("status", Route(status, role="viewer", summary="open incidents and their due times"))
     slack.command("declare", Route(declare_command, summary="declare an incident"))
     slack.command("note", Route(note, summary="note INC-n text"))
+    slack.command("complete", Route(complete, summary="complete INC-n"))
     for verb in VERBS:
         slack.command(verb, _command(verb))
         slack.action(f"{PICK}_{verb}", _button(verb))

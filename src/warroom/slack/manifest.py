@@ -37,7 +37,7 @@ def manifest(policy: Policy, url: str) -> dict[str, Any]:
                 {
                     "command": policy.slack.command,
                     "url": request_url,
-                    "description": "Run an incident: declare, update, stable, resolve, note, ack, status, help",
+                    "description": "Run an incident: declare, update, stable, resolve, complete, note, ack, status",
                     "usage_hint": "declare | update INC-n [text] | status | help",
                     "should_escape": False,
                 }
