@@ -119,7 +119,7 @@ def test_every_change_edits_the_card_in_place(rig: SlackRig, w: Worker, clock: F
     assert edited()["State"] == "resolved"
     assert fields["Next update due"].startswith("<!date^")
     assert _fields(_last_card(rig)["blocks"])["Next update due"].startswith("none")
-    assert _buttons(_last_card(rig)["blocks"]) == ["Post update", "Take command"]
+    assert _buttons(_last_card(rig)["blocks"]) == ["Post update", "Complete", "Take command"]
     # the thread's replies go on under the card
     assert all(p.get("thread_ts") == root["ts"] for p in rig.api.posts("#support")[1:])
 

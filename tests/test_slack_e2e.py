@@ -72,6 +72,8 @@ def test_an_incident_from_declare_to_resolved_only_in_slack(engine: Engine, db_u
         assert inc["state"] == "resolved" and inc["commander"] == "bob"
         assert {a["via"] for a in audit} == {"slack"}
         # completed from Slack too: only by the commander, and only once the work is done
+        assert slack.click("UALICE", "card_complete", ref).status_code == 200  # the card's button: refused
+        assert api.wait_for(lambda calls: any("only the commander" in c.body.decode() for c in calls), 20)
         refused = slack.slash("UALICE", f"complete {ref}").json()["text"]
         assert refused.startswith(":no_entry:") and "only the commander (bob) can complete" in refused, refused
         missing = slack.slash("UBOB", f"complete {ref}").json()["text"]

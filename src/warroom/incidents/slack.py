@@ -111,6 +111,8 @@ def _verb(ctx: Ctx, verb: str, ref: str, rest: str = "") -> Reply:
         return _move(ctx, ref, "stable", rest)
     if verb == "resolve":
         return _move(ctx, ref, "resolved", rest)
+    if verb == "complete":
+        return _move(ctx, ref, "completed", rest)
     return _ack(ctx, ref)
 
 
@@ -139,7 +141,7 @@ def complete(ctx: Ctx) -> Reply:
     ref, reason = _split(ctx.args)
     if not ref:
         return Reply(text=f"Usage: `{ctx.policy.slack.command} complete INC-n` (the commander, once the work is done)")
-    return _move(ctx, ref, "completed", reason)
+    return _verb(ctx, "complete", ref, reason)
 
 
 def status(ctx: Ctx) -> Reply:
@@ -283,6 +285,7 @@ def register(slack: SlackHandlers) -> None:
     slack.action("card_ack", _button("ack"))
     slack.action("card_stable", _button("stable"))
     slack.action("card_resolve", _button("resolve"))
+    slack.action("card_complete", _button("complete"))
     slack.action("card_take", Route(take_command))
     slack.action("prompt_declare", Route(prompt_declare))
     slack.action("prompt_dismiss", Route(prompt_dismiss))

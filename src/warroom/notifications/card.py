@@ -30,7 +30,8 @@ def _commander(card: dict[str, Any]) -> str:
 
 
 def buttons(card: dict[str, Any]) -> list[dict[str, Any]]:
-    """Post update, Acknowledge (while unacknowledged), Mark stable, Resolve, Take command; none once completed."""
+    """Post update, Acknowledge (while unacknowledged), Mark stable, Resolve or Complete (once resolved: the
+    commander's, refused with what is missing), Take command; none once completed."""
     state, ref = card.get("state"), str(card.get("ref", ""))
     if state == "completed" or not ref:
         return []
@@ -41,6 +42,8 @@ def buttons(card: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(button("card_stable", "Mark stable", ref))
     if state in ("active", "stable"):
         out.append(button("card_resolve", "Resolve", ref, "danger"))
+    if state == "resolved":
+        out.append(button("card_complete", "Complete", ref))
     out.append(button("card_take", "Take command", ref))
     return out
 
