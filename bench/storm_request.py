@@ -21,53 +21,16 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 import sqlalchemy as sa
 from bench.clusterlib import drop_database, loadavg, new_database, pct, proc_env, warroom_cli
 from bench.ingest import cpu_seconds, descendants, free_port, served
+from tests.support.alerts import storm_group
 
 from warroom.core.db import normalize_url
 
 SERVICE = "csp"
-
-
-def storm_body(prefix: str, n: int) -> dict[str, Any]:
-    """An Alertmanager v4 group of n new firing alerts of SERVICE in production."""
-    return {
-        "version": "4",
-        "status": "firing",
-        "receiver": "warroom",
-        "groupKey": f'{{}}:{{alertname="Storm", run="{prefix}"}}',
-        "truncatedAlerts": 0,
-        "groupLabels": {"alertname": "Storm"},
-        "commonLabels": {"alertname": "Storm", "service": SERVICE, "env": "prod"},
-        "commonAnnotations": {"summary": f"{SERVICE} sign-ins failing"},
-        "externalURL": "http://alertmanager:9093",
-        "alerts": [
-            {
-                "status": "firing",
-                "fingerprint": f"{prefix}-{i:06d}",
-                "labels": {
-                    "alertname": "Storm",
-                    "service": SERVICE,
-                    "env": "prod",
-                    "instance": f"{SERVICE}-{i}.internal:9100",
-                    "pod": f"{SERVICE}-{uuid.uuid4().hex[:10]}",
-                    "severity": "warning",
-                },
-                "annotations": {
-                    "summary": f"{SERVICE} sign-ins failing on instance {i}",
-                    "runbook_url": "https://runbooks.example/csp-signins",
-                },
-                "startsAt": "2026-10-05T08:58:30Z",
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "http://prometheus:9090/graph?g0.expr=rate%28errors%5B5m%5D%29",
-            }
-            for i in range(n)
-        ],
-    }
 
 
 def human_writes(
@@ -161,7 +124,9 @@ def main() -> None:
             every: list[float] = []
             for storm in range(args.storms):
                 body = Path(tempfile.mkdtemp()) / "storm.json"
-                body.write_bytes(json.dumps(storm_body(f"s{storm}-{uuid.uuid4().hex[:6]}", args.alerts)).encode())
+                body.write_bytes(
+                    json.dumps(storm_group(f"s{storm}-{uuid.uuid4().hex[:6]}", args.alerts, service=SERVICE)).encode()
+                )
                 writes: list[tuple[str, float]] = []
                 stop = threading.Event()
                 human = threading.Thread(target=human_writes, args=(base, user, states, stop, writes))

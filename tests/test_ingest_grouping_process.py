@@ -4,58 +4,39 @@ the same grouping by environment, start-time clock and flap episodes as the in-p
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from tests.support.alerts import payload
 from tests.support.server import ThreadedServer, http_client
+from tests.test_ingest_process import served  # noqa: F401 (the writer-process server fixture)
 from warroom.alerts.models import Alert
-from warroom.app import create_app
-from warroom.core.clock import SystemClock
 from warroom.core.db import session_factory
-from warroom.core.settings import Settings
 from warroom.ingest import grouping
-from warroom.policy import reference_policy
+from warroom.ingest.fastpath.writer import ProcessWriter
 from warroom.scheduler.models import DueJob
-from warroom.users import service as users
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "alerts"
-
-
-@pytest.fixture
-def served(db_url: str, engine: Engine) -> Iterator[tuple[ThreadedServer, str]]:
-    with session_factory(engine).begin() as s:
-        _, token = users.create_token(s, now=SystemClock().now(), user=None, kind="ingest", name="tests")
-    app = create_app(Settings(database_url=db_url), policy=reference_policy(), engine=engine, ingest_process=True)
-    server = ThreadedServer(app).start()
-    try:
-        assert app.fastpath.process is not None
-        yield server, token
-    finally:
-        server.stop()
 
 
 def _dd(alert_id: str, tags: str) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads((FIXTURES / "datadog_rich_triggered.json").read_text())
+    body: dict[str, Any] = payload("datadog_rich_triggered")
     body.update(alert_id=alert_id, tags=tags, scope=tags, date=str(int(datetime.now(UTC).timestamp() * 1000)))
     return body
 
 
 def _am(starts: datetime, status: str = "firing") -> dict[str, Any]:
-    body: dict[str, Any] = json.loads((FIXTURES / "alertmanager_firing.json").read_text())
+    body: dict[str, Any] = payload("alertmanager_firing")
     alert = {**body["alerts"][0], "status": status, "fingerprint": "fp-process", "startsAt": starts.isoformat()}
     return {**body, "status": status, "alerts": [alert]}
 
 
 def test_writer_process_groups_by_environment_and_counts_from_the_start(
-    served: tuple[ThreadedServer, str], engine: Engine
+    served: tuple[ThreadedServer, str, ProcessWriter],  # noqa: F811 (the shared fixture)
+    engine: Engine,
 ) -> None:
-    server, token = served
+    server, token, _ = served
     auth = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
     started = (datetime.now(UTC) - timedelta(minutes=20)).replace(microsecond=0)
     with http_client(base_url=server.url, timeout=30) as c:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from tests.support.alerts import accepted, dd, ingest_token
 from tests.support.http_fakes import Fault
+from tests.support.incidents import finish_postmortem
 from tests.support.notify import make_policy, slack_channels, worker
 from tests.support.slack_app import SlackRig, slack_rig
 from warroom.core.clock import FakeClock
@@ -195,8 +196,7 @@ def test_completed_card_has_no_buttons(rig: SlackRig, w: Worker) -> None:
         token = c.post("/api/v1/tokens", json={"user": "alice"}).json()["token"]
     assert rig.slack.click("UALICE", "card_resolve", ref).status_code == 200
     with rig.server.client(token) as c:
-        pm = c.get(f"/api/v1/incidents/{ref}/postmortem").json()
-        c.put(f"/api/v1/incidents/{ref}/postmortem", json={"markdown": pm["markdown"].replace("TODO", "done")})
+        finish_postmortem(c, ref)
         r = c.post(f"/api/v1/incidents/{ref}/transitions", json={"to": "completed"})
         assert r.status_code == 200, r.text
     w.drain()

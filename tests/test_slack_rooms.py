@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
+from tests.support.incidents import finish_postmortem
 from tests.support.notify import make_policy, slack_channels, worker
 from tests.support.slack_app import SlackRig, slack_rig
 from warroom.core.clock import FakeClock
@@ -72,8 +73,7 @@ def test_a_p1_gets_its_own_channel_with_the_card_kept_current_and_archived(rig: 
         token = c.post("/api/v1/tokens", json={"user": "alice"}).json()["token"]
     assert rig.slack.click("UALICE", "card_resolve", ref).status_code == 200
     with rig.server.client(token) as c:
-        pm = c.get(f"/api/v1/incidents/{ref}/postmortem").json()
-        c.put(f"/api/v1/incidents/{ref}/postmortem", json={"markdown": pm["markdown"].replace("TODO", "done")})
+        finish_postmortem(c, ref)
         assert c.post(f"/api/v1/incidents/{ref}/transitions", json={"to": "completed"}).status_code == 200
     w.drain()
     assert _args(rig, "conversations.archive") == [{"channel": room_id}]

@@ -10,13 +10,12 @@ import re
 import signal
 import threading
 import time
-from typing import Any
 
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from tests.support.alerts import ingest_token, send, timeline
+from tests.support.alerts import ingest_token, send, storm_group, timeline
 from tests.support.server import Running, ThreadedServer, http_client
 from warroom.alerts.models import Alert, AlertEvent
 from warroom.app import create_app
@@ -27,43 +26,6 @@ from warroom.policy import reference_policy
 from warroom.users import service as users
 
 N = 10_000
-
-
-def _group(prefix: str, n: int, service: str = "csp", env: str = "prod") -> dict[str, Any]:
-    """An Alertmanager v4 group of n new firing alerts of one service and environment (~4 MB for 10,000)."""
-    return {
-        "version": "4",
-        "status": "firing",
-        "receiver": "warroom",
-        "groupKey": f'{{}}:{{alertname="Storm", run="{prefix}"}}',
-        "truncatedAlerts": 0,
-        "groupLabels": {"alertname": "Storm"},
-        "commonLabels": {"alertname": "Storm", "service": service, "env": env},
-        "commonAnnotations": {"summary": f"{service} sign-ins failing"},
-        "externalURL": "http://alertmanager:9093",
-        "alerts": [
-            {
-                "status": "firing",
-                "fingerprint": f"{prefix}-{i:06d}",
-                "labels": {
-                    "alertname": "Storm",
-                    "service": service,
-                    "env": env,
-                    "instance": f"{service}-{i}.internal:9100",
-                    "pod": f"{service}-{i:010x}",
-                    "severity": "warning",
-                },
-                "annotations": {
-                    "summary": f"{service} sign-ins failing on instance {i}",
-                    "runbook_url": "https://runbooks.example/csp-signins",
-                },
-                "startsAt": "2026-10-05T08:58:30Z",
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "http://prometheus:9090/graph?g0.expr=rate%28errors%5B5m%5D%29",
-            }
-            for i in range(n)
-        ],
-    }
 
 
 def _declare(server: Running, service: str) -> str:
@@ -77,7 +39,7 @@ def _declare(server: Running, service: str) -> str:
 def test_a_10000_alert_group_joins_its_incident_while_people_write(server: Running) -> None:
     token = ingest_token(server)
     storm, other = _declare(server, "csp"), _declare(server, "sis")
-    body = json.dumps(_group("storm", N)).encode()
+    body = json.dumps(storm_group("storm", N)).encode()
     settings = server.state.settings
     assert settings.max_body_bytes < len(body) < settings.max_ingest_body_bytes  # the default takes it
     answer: dict[str, httpx.Response] = {}
@@ -127,13 +89,13 @@ def test_a_10000_alert_group_joins_its_incident_while_people_write(server: Runni
 def test_a_group_joins_together_with_one_summary_entry(server: Running) -> None:
     token = ingest_token(server)
     ref = _declare(server, "csp")
-    r = send(server, token, "alertmanager", _group("small", 5))
+    r = send(server, token, "alertmanager", storm_group("small", 5))
     assert r.status_code == 202 and {a["incident"] for a in r.json()["alerts"]} == {ref}
     [entry] = [e for e in timeline(server, ref) if e["kind"] == "alert"]
     ids = [a["id"] for a in r.json()["alerts"]]
     assert entry["data"]["count"] == 5 and sorted(entry["data"]["alert_ids"]) == sorted(ids)
     assert entry["text"].startswith("5 alerts of csp joined: alert ") and entry["text"].endswith("; and 2 more")
-    r = send(server, token, "alertmanager", _group("one", 1))
+    r = send(server, token, "alertmanager", storm_group("one", 1))
     lone = [e for e in timeline(server, ref) if e["kind"] == "alert"][-1]
     assert lone["data"]["alert_id"] == r.json()["alerts"][0]["id"] and "joined" in lone["text"]
 
@@ -143,8 +105,8 @@ def test_a_staging_storm_never_joins_the_production_incident_of_its_service(serv
     csp join its (production) incident together; the staging ones stay triage records of their own."""
     token = ingest_token(server)
     ref = _declare(server, "csp")  # declared by a person: production
-    body = _group("mixed-prod", 3)
-    body["alerts"] += _group("mixed-staging", 4, env="staging")["alerts"]
+    body = storm_group("mixed-prod", 3)
+    body["alerts"] += storm_group("mixed-staging", 4, env="staging")["alerts"]
     r = send(server, token, "alertmanager", body)
     assert r.status_code == 202, r.text
     got = r.json()["alerts"]
@@ -153,7 +115,7 @@ def test_a_staging_storm_never_joins_the_production_incident_of_its_service(serv
     [entry] = [e for e in timeline(server, ref) if e["kind"] == "alert"]
     assert entry["data"]["count"] == 3 and sorted(entry["data"]["alert_ids"]) == sorted(a["id"] for a in prod)
     # A storm of staging alerts alone, with the production incident open: none joins it.
-    r = send(server, token, "alertmanager", _group("staging", 6, env="staging"))
+    r = send(server, token, "alertmanager", storm_group("staging", 6, env="staging"))
     assert r.status_code == 202 and {a["incident"] for a in r.json()["alerts"]} == {None}
     with server.admin() as c:
         linked = c.get("/api/v1/alerts", params={"incident": ref, "per_page": 100}).json()
@@ -172,7 +134,7 @@ def test_a_group_cut_short_by_a_dead_writer_is_stored_once_by_its_retry(db_url: 
     app = create_app(settings, policy=reference_policy(), engine=engine, ingest_process=True)
     server = ThreadedServer(app).start()
     n = 5_000
-    body = json.dumps(_group("cut", n)).encode()
+    body = json.dumps(storm_group("cut", n)).encode()
     headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
     try:
         writer = app.fastpath.process

@@ -111,3 +111,41 @@ def dd(
         id=event_id or f"{alert_id}-{cycle}-{transition}",
     )
     return body
+
+
+def storm_group(prefix: str, n: int, service: str = "csp", env: str = "prod") -> dict[str, Any]:
+    """An Alertmanager v4 group of n new firing alerts of one service and environment (~4.8 MB for
+    10,000): the storm the storm tests and `bench/storm_request.py` send."""
+    return {
+        "version": "4",
+        "status": "firing",
+        "receiver": "warroom",
+        "groupKey": f'{{}}:{{alertname="Storm", run="{prefix}"}}',
+        "truncatedAlerts": 0,
+        "groupLabels": {"alertname": "Storm"},
+        "commonLabels": {"alertname": "Storm", "service": service, "env": env},
+        "commonAnnotations": {"summary": f"{service} sign-ins failing"},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [
+            {
+                "status": "firing",
+                "fingerprint": f"{prefix}-{i:06d}",
+                "labels": {
+                    "alertname": "Storm",
+                    "service": service,
+                    "env": env,
+                    "instance": f"{service}-{i}.internal:9100",
+                    "pod": f"{service}-{i:010x}",
+                    "severity": "warning",
+                },
+                "annotations": {
+                    "summary": f"{service} sign-ins failing on instance {i}",
+                    "runbook_url": "https://runbooks.example/csp-signins",
+                },
+                "startsAt": "2026-10-05T08:58:30Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus:9090/graph?g0.expr=rate%28errors%5B5m%5D%29",
+            }
+            for i in range(n)
+        ],
+    }
