@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,9 +31,10 @@ LOGS: list[dict[str, str]] = []  # every run's logs, for the secrets test
 SECRETS: list[str] = []
 
 
-@pytest.fixture
-def run(cluster: PgCluster, tmp_path: Path) -> Iterator[Run]:
-    r = Run(cluster, tmp_path)
+@contextmanager
+def _fault_run(cluster: PgCluster, tmp_path: Path, *, datadog: bool = False) -> Iterator[Run]:
+    """A run whose logs and secrets the module's last checks read, and whose figures are printed."""
+    r = Run(cluster, tmp_path, datadog=datadog)
     try:
         yield r
     finally:
@@ -40,6 +42,12 @@ def run(cluster: PgCluster, tmp_path: Path) -> Iterator[Run]:
         LOGS.append(r.logs())
         SECRETS.extend(r.secrets)
         print(f"\nfault run figures: {r.notes}")
+
+
+@pytest.fixture
+def run(cluster: PgCluster, tmp_path: Path) -> Iterator[Run]:
+    with _fault_run(cluster, tmp_path) as r:
+        yield r
 
 
 def test_baseline(run: Run) -> None:
@@ -111,14 +119,8 @@ def test_slack_rate_limits_errors_and_timeouts(run: Run) -> None:
 
 @pytest.fixture
 def dd_run(cluster: PgCluster, tmp_path: Path) -> Iterator[Run]:
-    r = Run(cluster, tmp_path, datadog=True)
-    try:
+    with _fault_run(cluster, tmp_path, datadog=True) as r:
         yield r
-    finally:
-        r.close()
-        LOGS.append(r.logs())
-        SECRETS.extend(r.secrets)
-        print(f"\nfault run figures: {r.notes}")
 
 
 def test_datadog_outage(dd_run: Run) -> None:
