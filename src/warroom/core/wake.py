@@ -18,6 +18,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from warroom.core.db import is_sqlite
+
 log = logging.getLogger(__name__)
 CHANNEL = "warroom_wake"
 _KEY = "warroom_wake"
@@ -36,11 +38,6 @@ def subscribe() -> threading.Event:
     with _lock:
         _waiters.add(waiter)
     return waiter
-
-
-def unsubscribe(waiter: threading.Event) -> None:
-    with _lock:
-        _waiters.discard(waiter)
 
 
 def poke() -> None:
@@ -97,7 +94,7 @@ def listen(database_url: str, stop: threading.Event, *, retry_s: float = 2.0) ->
 
 def start_listener(database_url: str, stop: threading.Event) -> threading.Thread | None:
     """A daemon thread listening for other processes' commits (PostgreSQL only)."""
-    if not database_url.startswith(("postgresql", "postgres:")):
+    if is_sqlite(database_url):
         return None
     thread = threading.Thread(target=listen, args=(database_url, stop), name="warroom-wake", daemon=True)
     thread.start()

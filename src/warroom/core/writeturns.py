@@ -32,14 +32,12 @@ class WriteTurns:
         self._cond = threading.Condition()
         self._batch: int | None = None  # the thread whose batch transaction is open
         self._waiting = 0  # other writers waiting for it to end
-        self.yielded = 0  # batch transactions that let others go first (for tests and figures)
 
     @contextmanager
     def batch(self, max_wait: float = 1.0) -> Iterator[None]:
         """Around one batch transaction: others waiting begin first."""
         with self._cond:
             if self._waiting:
-                self.yielded += 1
                 self._cond.wait_for(lambda: self._waiting == 0, timeout=max_wait)
             self._batch = threading.get_ident()
         try:

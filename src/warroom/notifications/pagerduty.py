@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
-
 from warroom.core.settings import Settings
 from warroom.notifications import blocks
-from warroom.notifications.channels import Outgoing, Permanent, Result, Transient, _http_client, retry_after
+from warroom.notifications.channels import Outgoing, Permanent, Result, Transient, _post, retry_after
 from warroom.policy.schema import Channel
 
 ACTIONS = frozenset({"trigger", "acknowledge", "resolve"})
@@ -57,12 +55,7 @@ def send_pagerduty(settings: Settings, chan: Channel, out: Outgoing, timeout: fl
     401/403: the key was refused, 429 and 5xx: retried, so a page is never dropped while it is fixed."""
     url = settings.pagerduty_events_url.rstrip("/") + "/v2/enqueue"
     content = json.dumps(event_body(chan, out)).encode()
-    try:
-        response = _http_client().post(
-            url, content=content, headers={"Content-Type": "application/json"}, timeout=timeout
-        )
-    except httpx.TransportError as exc:
-        raise Transient(f"connection: {type(exc).__name__}: {exc}") from None
+    response = _post(url, content, {"Content-Type": "application/json"}, timeout)
     status = response.status_code
     try:
         answer = response.json()
@@ -70,7 +63,7 @@ def send_pagerduty(settings: Settings, chan: Channel, out: Outgoing, timeout: fl
         answer = {}
     answer = answer if isinstance(answer, dict) else {}
     said = "; ".join(str(e) for e in answer.get("errors") or []) or str(answer.get("message") or response.text[:200])
-    if status == 202 or 200 <= status < 300:
+    if 200 <= status < 300:
         return Result(external_id=str(answer.get("dedup_key") or "")[:120] or None)
     if status == 429:
         raise Transient("PagerDuty rate limit (HTTP 429)", retry_after(response.headers))

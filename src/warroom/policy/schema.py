@@ -30,7 +30,6 @@ EVENTS = (
     "commander_changed",
     "page",
 )
-PAGERDUTY_SEVERITIES = ("critical", "error", "warning", "info")
 
 
 class PriorityMatrix(Strict):
