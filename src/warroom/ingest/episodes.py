@@ -3,9 +3,10 @@ start time bounded by the clock skew, or the start of the episode a re-fire cont
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from warroom.core.clock import as_utc
 from warroom.ingest.parsers import Incoming
 from warroom.policy.schema import Policy
 from warroom.triage import rules
@@ -37,9 +38,7 @@ def recovered_from_rows(source: str, rows: list[Any]) -> Recovered:
 
 def driver_time(value: Any) -> datetime:
     """A driver's timestamp (SQLite: naive UTC text) as an aware datetime."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 def start(policy: Policy, *, item: Incoming, now: datetime, recovered: Recovered) -> datetime:

@@ -161,7 +161,7 @@ def holding_open(policy: Policy, incident: Incident) -> Any:
     )
 
 
-def _any_firing(session: Session, policy: Policy, incident: Incident) -> bool:
+def any_firing(session: Session, policy: Policy, incident: Incident) -> bool:
     return (
         session.connection().execute(select(A.c.id).where(holding_open(policy, incident)).limit(1)).first() is not None
     )
@@ -215,17 +215,17 @@ def suggest_severity(
     )
 
 
-def _target(
-    session: Session,
-    *,
-    policy: Policy,
-    now: datetime,
-    service: str,
-    tier: int,
+def target(
+    session: Session, *, policy: Policy, now: datetime, service: str, tier: int, known: int | None = None
 ) -> Incident | None:
     """The service's open incident of this tier (active within the grouping window), else one
-    resolved within the reopen window; locked for update and re-checked after the lock."""
-    found = session.scalar(TARGET, target_params(policy, now=now, service=service, tier=tier))
+    resolved within the reopen window; locked for update and re-checked after the lock. `known`:
+    what TARGET already answered in this transaction (the batch's lookahead)."""
+    found = (
+        known
+        if known is not None
+        else session.scalar(TARGET, target_params(policy, now=now, service=service, tier=tier))
+    )
     if found is None:
         return None
     incident = incidents.get(session, found, for_update=True)
@@ -265,7 +265,7 @@ def place(
     must = rules.must_declare(policy, a["priority"])
     if quiet is not None and group in quiet and not must:
         return None  # a triage record, as the last alert of this service and tier in this transaction
-    incident = _target(session, policy=policy, now=now, service=group[0], tier=group[1])
+    incident = target(session, policy=policy, now=now, service=group[0], tier=group[1])
     if quiet is not None:
         quiet.discard(group)
         if incident is None and not (must and policy.triage.auto_declare):
@@ -392,7 +392,7 @@ def after_resolve(session: Session, *, policy: Policy, now: datetime, alert_id: 
         return
     incident = incidents.get(session, a["incident_id"], for_update=True)
     alert_timeline(session, incident, now=now, a=a, what="recovered")
-    if incident.state in states.OPEN_STATES and not _any_firing(session, policy, incident):
+    if incident.state in states.OPEN_STATES and not any_firing(session, policy, incident):
         scheduler.schedule(
             session,
             kind=AUTORESOLVE,

@@ -48,8 +48,7 @@ def autoresolve(session: Session, ctx: JobContext, job: DueJob) -> None:
     incident = incidents.get(session, incident_id, for_update=True)
     if incident.state not in states.OPEN_STATES:
         return
-    firing = session.scalar(select(func.count()).where(grouping.holding_open(policy, incident)))
-    if firing:
+    if grouping.any_firing(session, policy, incident):
         return
     last = session.scalar(select(func.max(A.c.resolved_at)).where(A.c.incident_id == incident_id))
     window = policy.triage.stability_window

@@ -88,14 +88,13 @@ def _groups(policy: Policy, incident: Incident, row: dict[str, Any]) -> bool:
     return bool(row["tier"] == rules.incident_tier(policy, incident.tier))
 
 
-def open_incident(session: Session, *, policy: Policy, now: datetime, service: str, tier: int) -> Incident | None:
+def open_incident(
+    session: Session, *, policy: Policy, now: datetime, service: str, tier: int, known: int | None = None
+) -> Incident | None:
     """The open incident of the service and tier, locked, that its new firing alerts of that tier
     join (`place`'s first choice): a staging alert never joins a production incident."""
-    found = session.scalar(grouping.TARGET, grouping.target_params(policy, now=now, service=service, tier=tier))
-    if found is None:
-        return None
-    incident = incidents.get(session, found, for_update=True)
-    return incident if incident.state in states.OPEN_STATES else None
+    incident = grouping.target(session, policy=policy, now=now, service=service, tier=tier, known=known)
+    return incident if incident is not None and incident.state in states.OPEN_STATES else None
 
 
 def joined_(session: Session, *, policy: Policy, now: datetime, incident: Incident, rows: list[dict[str, Any]]) -> None:

@@ -46,6 +46,7 @@ class Lookahead:
         ]
         self.open: dict[tuple[str, str], Any] = {}
         self.quiet: set[tuple[str, int]] = set()  # (service, tier) with no incident to join
+        self.targets: dict[tuple[str, int], int] = {}  # (service, tier) -> what TARGET found (locked later)
         self.recovered: episodes.Recovered = {}
 
     def take(self, results: list[list[Any]]) -> None:
@@ -54,7 +55,9 @@ class Lookahead:
             self.open.update(((source, row.dedup_key), row) for row in rows)
         targets = results[len(self.keys) : len(self.keys) + len(self.groups)]
         for group, rows in zip(self.groups, targets, strict=True):
-            if not rows:
+            if rows:
+                self.targets[group] = rows[0][0]
+            else:
                 self.quiet.add(group)
         for source, rows in zip(self.episodes, results[len(self.keys) + len(self.groups) :], strict=True):
             self.recovered.update(episodes.recovered_from_rows(source, rows))

@@ -158,7 +158,7 @@ def _round(session: Session, b: _Batch, events: list[_Event], lookahead: Lookahe
     wanted = sorted({e.row.service if e.row is not None else e.t.service for e in live} - b.locked)
     grouping.lock_services(session, wanted)  # alerts whose service the caller did not prelock
     b.locked.update(wanted)
-    _open_incidents(session, b, [e for e in live if e.row is None and e.item.status == "firing"])
+    _open_incidents(session, b, [e for e in live if e.row is None and e.item.status == "firing"], lookahead)
     _insert_alerts(b, [e for e in live if e.row is None], lookahead)
     live = _record_events(b, [e for e in live if e.out.alert_id is not None])
     _update_seen(b, live)
@@ -192,12 +192,16 @@ def _find(b: _Batch, events: list[_Event], lookahead: Lookahead | None) -> None:
             e.out.alert_id, e.out.incident_id = e.row.id, e.row.incident_id
 
 
-def _open_incidents(session: Session, b: _Batch, new: list[_Event]) -> None:
+def _open_incidents(session: Session, b: _Batch, new: list[_Event], lookahead: Lookahead | None) -> None:
     """The open incident (locked) of each (service, tier) with new firing alerts, of that tier: they
-    are inserted already linked to it, and join it together (`joining`), with no statement per alert."""
+    are inserted already linked to it, and join it together (`joining`), with no statement per alert.
+    The first round takes what the lookahead's TARGET found rather than asking again."""
     b.joins = {}
+    known = lookahead.targets if lookahead is not None else {}
     for service, tier in sorted({(e.t.service, e.t.tier) for e in new} - b.quiet):
-        incident = joining.open_incident(session, policy=b.policy, now=b.now, service=service, tier=tier)
+        incident = joining.open_incident(
+            session, policy=b.policy, now=b.now, service=service, tier=tier, known=known.get((service, tier))
+        )
         if incident is not None:
             b.joins[(service, tier)] = incident
 

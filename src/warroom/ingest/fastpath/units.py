@@ -30,9 +30,10 @@ def make_writer(
 
     def on_commit(deliveries: int, seconds: float) -> None:
         observe(deliveries, seconds)
-        if checkpointer is not None:
+        if checkpointer is not None and checkpointer.restart_wanted.is_set():
             # a WAL restart, between two transactions: it holds the write lock (up to RESTART_WAIT_S
-            # when a reader holds it off), so it takes a batch's turn and people's writes go first
+            # when a reader holds it off), so it takes a batch's turn and people's writes go first;
+            # only when one is wanted (the turn would make people's BEGINs wait for nothing)
             with turns.batch() if turns is not None else nullcontext():
                 checkpointer.after_commit()
 
