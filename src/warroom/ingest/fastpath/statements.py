@@ -165,7 +165,7 @@ def lock_steps(session: Session, services: list[str]) -> list[Step]:
     return [for_session(session).locks.step({"keys": [grouping.lock_key(s) for s in sorted(services)]})]
 
 
-_TOKEN_KIND = select(ApiToken.kind, ApiToken.name, ApiToken.token_hash, ApiToken.revoked_at).where(
+TOKEN_KIND = select(ApiToken.kind, ApiToken.name, ApiToken.token_hash, ApiToken.revoked_at).where(
     ApiToken.token_hash == bindparam("digest")
 )
 _TOKEN_BY_DIGEST: dict[str, DriverSQL] = {}
@@ -176,7 +176,7 @@ def token_steps(session: Session, digests: list[str]) -> list[Step]:
     conn = session.connection()
     sql = _TOKEN_BY_DIGEST.get(conn.dialect.name)
     if sql is None:
-        sql = _TOKEN_BY_DIGEST[conn.dialect.name] = DriverSQL.compile(_TOKEN_KIND, conn.dialect)
+        sql = _TOKEN_BY_DIGEST[conn.dialect.name] = DriverSQL.compile(TOKEN_KIND, conn.dialect)
     return [sql.step({"digest": digest}) for digest in digests]
 
 

@@ -12,16 +12,14 @@ proxy in `WARROOM_TRUSTED_PROXIES` (uvicorn rewrites it before the gate sees it)
 from __future__ import annotations
 
 import asyncio
-import hmac
 import time
 from collections.abc import Callable
 
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from warroom.core.ratelimit import RateLimiter
 from warroom.core.state import AppState
-from warroom.users.models import ApiToken
+from warroom.ingest.fastpath import statements
 
 Known = tuple[str, str]  # (kind, name) of a live token
 _MAX_KNOWN = 1024
@@ -68,14 +66,8 @@ class TokenCheck:
 
     def _lookup(self, digest: str) -> Known | None:
         with self.state.read_sessions() as session:
-            row = session.execute(
-                select(ApiToken.kind, ApiToken.name, ApiToken.token_hash, ApiToken.revoked_at).where(
-                    ApiToken.token_hash == digest
-                )
-            ).first()
-        if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_hash, digest):
-            return None
-        return row.kind, row.name
+            rows = session.execute(statements.TOKEN_KIND, {"digest": digest}).all()
+        return statements.token_kinds_from([digest], [list(rows)]).get(digest)
 
     def blocked(self, client: str) -> float:
         """Seconds this address must wait before its next unverified token is looked up (0: go on)."""
