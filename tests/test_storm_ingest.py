@@ -50,7 +50,9 @@ def test_a_10000_alert_group_joins_its_incident_while_people_write(server: Runni
     sender = threading.Thread(target=storm_request)
     waits: list[tuple[str, float]] = []
     sender.start()
-    time.sleep(0.3)  # the group is being parsed and stored
+    deadline = time.monotonic() + 60
+    while _count(server.state.engine, Alert) == 0 and time.monotonic() < deadline:
+        time.sleep(0.005)  # until the storm's first chunk has committed: people write while it is stored
     with server.admin() as c:
         n = 0
         while sender.is_alive():
