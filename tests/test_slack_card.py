@@ -81,7 +81,7 @@ def test_the_first_message_is_the_card(rig: SlackRig, w: Worker) -> None:
     fields = _fields(root["blocks"])
     assert fields["State"] == "active" and fields["Priority"] == "P2" and fields["Severity"] == "SEV-3"
     assert fields["Commander"] == "<@UALICE>"  # a real mention
-    assert "Sign" in fields["Services"] or fields["Services"]
+    assert fields["Services"] == "Sign-in service"
     assert fields["Next update due"].startswith("<!date^")
     assert f"/incidents/{ref}|open in warroom>" in fields["Link"]
     # a person declared it, so it is acknowledged already
@@ -118,11 +118,22 @@ def test_every_change_edits_the_card_in_place(rig: SlackRig, w: Worker, clock: F
     assert _buttons(_last_card(rig)["blocks"]) == ["Post update", "Resolve", "Take command"]
     assert rig.slack.click("UBOB", "card_resolve", ref).status_code == 200
     assert edited()["State"] == "resolved"
-    assert fields["Next update due"].startswith("<!date^")
     assert _fields(_last_card(rig)["blocks"])["Next update due"].startswith("none")
     assert _buttons(_last_card(rig)["blocks"]) == ["Post update", "Complete", "Take command"]
     # the thread's replies go on under the card
     assert all(p.get("thread_ts") == root["ts"] for p in rig.api.posts("#support")[1:])
+
+
+@pytest.mark.parametrize("policy", [make_policy(channels=slack_channels(), cadence={"auto_update": False})])
+def test_a_missed_update_moves_the_cards_next_due_time(rig: SlackRig, w: Worker, clock: FakeClock) -> None:
+    """With no automatic update, a missed one moves the due time: the card must show the new one."""
+    _declare(rig, w)
+    due_before = _fields(rig.api.posts("#support")[0]["blocks"])["Next update due"]
+    clock.advance(timedelta(minutes=31))
+    w.drain()
+    assert any(p["text"].startswith(":warning:") for p in rig.api.posts("#support"))  # the missed reminder
+    due_after = _fields(_last_card(rig)["blocks"])["Next update due"]
+    assert due_after.startswith("<!date^") and due_after != due_before
 
 
 def test_reminders_carry_the_post_update_button(rig: SlackRig, w: Worker, clock: FakeClock) -> None:

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from warroom.incidents import cadence, drafts, states, updates
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
-from warroom.notifications import service as outbox
 from warroom.scheduler import runner
 from warroom.scheduler.models import DueJob
 
@@ -47,19 +46,8 @@ def _notify(
     mentions: dict[str, str],
     **extra: Any,
 ) -> None:
-    outbox.enqueue(
-        session,
-        policy=ctx.policy,
-        now=ctx.now,
-        event=event,
-        text=text,
-        incident_id=incident.id,
-        payload={
-            **incidents.message_fields(ctx.policy, incident),
-            "mentions": mentions,
-            **extra,
-        },
-    )
+    """Through `incidents.notify`, so a missed update also edits the card (its next due time moved)."""
+    incidents.notify(session, ctx.policy, incident, ctx.now, event, text, mentions=mentions, **extra)
 
 
 def _draft_inputs(session: Session, ctx: runner.JobContext, incident: Incident) -> drafts.Inputs:
