@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom.incidents.models import Incident
 from warroom.scheduler.models import DueJob
 from warroom.scheduler.service import cancel, locked_rows
 
@@ -38,3 +40,19 @@ def cancel_cadence(session: Session, *, incident_id: int) -> None:
     subject = incident_subject(incident_id)
     cancel(session, kind=CADENCE_REMIND, subject=subject)
     cancel(session, kind=CADENCE_DUE, subject=subject)
+
+
+def lock_incidents(session: Session, subjects: list[str]) -> None:
+    """Batch lock for cadence jobs: their incidents, by id, before any due row (as the API does)."""
+    ids = sorted({int(s.split(":")[1]) for s in subjects})
+    rows = session.scalars(select(Incident).where(Incident.id.in_(ids)).order_by(Incident.id).with_for_update())
+    session.info.setdefault("locked_incidents", {}).update({row.id: row for row in rows})
+
+
+def locked_incident(session: Session, subject: str) -> Incident | None:
+    """The incident of a due row's subject (`incident:<id>`), locked: by the batch lock above, else now."""
+    incident_id = int(subject.split(":")[1])
+    incident: Incident | None = session.info.get("locked_incidents", {}).get(incident_id)
+    if incident is None:
+        incident = session.scalar(select(Incident).where(Incident.id == incident_id).with_for_update())
+    return incident

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.incidents import states
+from warroom.incidents import cadence, states
 from warroom.incidents.cadence import incident_subject
 from warroom.incidents.models import EscalationPage, Incident
 from warroom.notifications import service as outbox
@@ -133,6 +133,9 @@ def page_level(
     (`checked`: the caller knows no level was paged yet, under the same lock)."""
     from warroom.incidents import service as incidents
 
+    paged = select(EscalationPage.id).where(EscalationPage.incident_id == incident.id, EscalationPage.level == level)
+    if not checked and session.scalar(paged) is not None:
+        return None  # this level was paged already: never twice (asked before the on-call look-up)
     found = oncall.level_target(session, policy, escalation_policy=escalation_policy, level=level, at=now)
     subject = incident_subject(incident.id)
     if found is None:
@@ -147,9 +150,6 @@ def page_level(
             data={"escalation_policy": escalation_policy, "levels": levels},
         )
         return None
-    paged = select(EscalationPage.id).where(EscalationPage.incident_id == incident.id, EscalationPage.level == level)
-    if not checked and session.scalar(paged) is not None:
-        return None  # this level was paged already: never twice
     target: Target = found
     handles = [u.handle for u in target.users]
     row = EscalationPage(
@@ -253,10 +253,7 @@ def resolved(session: Session, *, policy: Policy, now: datetime, incident: Incid
 
 def step(session: Session, ctx: JobContext, job: DueJob) -> None:
     """A level's acknowledgement timeout ran out: page the next level, unless it is no longer needed."""
-    incident_id = int(job.subject.split(":")[1])
-    incident = session.info.get("locked_incidents", {}).get(incident_id)
-    if incident is None:
-        incident = session.scalar(select(Incident).where(Incident.id == incident_id).with_for_update())
+    incident = cadence.locked_incident(session, job.subject)
     if incident is None or incident.state not in states.OPEN_STATES or incident.acknowledged_at is not None:
         return
     name = str(job.payload.get("escalation_policy", ""))

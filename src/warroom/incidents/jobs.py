@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.incidents import cadence, drafts, states, updates
@@ -16,19 +15,9 @@ from warroom.scheduler import runner
 from warroom.scheduler.models import DueJob
 
 
-def lock_incidents(session: Session, subjects: list[str]) -> None:
-    """Batch lock for cadence jobs: their incidents, by id, before any due row (as the API does)."""
-    ids = sorted({int(s.split(":")[1]) for s in subjects})
-    rows = session.scalars(select(Incident).where(Incident.id.in_(ids)).order_by(Incident.id).with_for_update())
-    session.info.setdefault("locked_incidents", {}).update({row.id: row for row in rows})
-
-
 def _live(session: Session, job: DueJob) -> tuple[Incident, datetime] | None:
     """The incident, if it is still open and this job is for its current due time."""
-    incident_id = int(job.subject.split(":")[1])
-    incident = session.info.get("locked_incidents", {}).get(incident_id)
-    if incident is None:
-        incident = session.scalar(select(Incident).where(Incident.id == incident_id).with_for_update())
+    incident = cadence.locked_incident(session, job.subject)
     if incident is None or incident.state not in states.OPEN_STATES or incident.next_update_due_at is None:
         return None
     due = datetime.fromisoformat(job.payload.get("due", "")) if job.payload.get("due") else None
