@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from warroom.policy.base import Duration, Priority, Strict
-from warroom.policy.schedules import check_timezone
+from warroom.policy.schedules import TimeZone, Weekday
 
 
 class IncidentChannels(Strict):
@@ -34,15 +34,10 @@ class SlackApp(Strict):
 class WorkingHours(Strict):
     """When pages are "in hours" for the reports (outside them a page is out-of-hours)."""
 
-    timezone: str = "UTC"
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = ["mon", "tue", "wed", "thu", "fri"]
+    timezone: TimeZone = "UTC"
+    days: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
     start: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     end: str = Field(default="18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        return check_timezone(value)
 
 
 class Paging(Strict):

@@ -8,11 +8,11 @@ from datetime import date, time, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from warroom.policy.base import Duration, Strict
 from warroom.policy.durations import parse_duration
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HANDLE = r"^[a-z0-9][a-z0-9_.-]{0,63}$"  # the users domain's handle rule
@@ -70,11 +70,7 @@ Length = Annotated[timedelta, BeforeValidator(parse_length)]
 TimeZone = Annotated[str, BeforeValidator(lambda v: check_timezone(str(v)))]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Restriction(_Strict):
+class Restriction(Strict):
     """On call only inside this window of the rotation's local time; `end` <= `start` runs past midnight."""
 
     days: list[Weekday] = list(WEEKDAYS)  # type: ignore[arg-type]
@@ -89,7 +85,7 @@ class Restriction(_Strict):
         return value
 
 
-class Rotation(_Strict):
+class Rotation(Strict):
     """Members take turns in order: the first from `start` at `handoff`, each next one `length` later,
     counted on the wall clock of `timezone` (a day across a DST change is 23 or 25 hours)."""
 
@@ -109,7 +105,7 @@ class Rotation(_Strict):
         return value
 
 
-class IcalSource(_Strict):
+class IcalSource(Strict):
     """An RFC 5545 feed (RRULE, EXDATE, all-day and TZID events); each event's attendee e-mail, or
     its summary as a handle or e-mail, names the person."""
 
@@ -118,7 +114,7 @@ class IcalSource(_Strict):
     timeout: Duration = timedelta(seconds=10)
 
 
-class PagerDutySource(_Strict):
+class PagerDutySource(Strict):
     """PagerDuty's `GET /oncalls` (earliest=true) for one schedule, or one level of an escalation policy."""
 
     schedule_id: str | None = None
@@ -134,7 +130,7 @@ class PagerDutySource(_Strict):
         return self
 
 
-class Schedule(_Strict):
+class Schedule(Strict):
     """Layers of rotations (a later layer wins wherever it has someone), or an external calendar."""
 
     name: str = ""
@@ -156,7 +152,7 @@ class Schedule(_Strict):
         return "ical" if self.ical else "pagerduty" if self.pagerduty else "rotation"
 
 
-class EscalationLevel(_Strict):
+class EscalationLevel(Strict):
     """Who is paged at this level (a schedule's on-call person, or these users) and how long they have to ack."""
 
     schedule: str | None = None
@@ -172,7 +168,7 @@ class EscalationLevel(_Strict):
         return self
 
 
-class EscalationPolicy(_Strict):
+class EscalationPolicy(Strict):
     name: str = ""
     levels: list[EscalationLevel] = Field(min_length=1)
 

@@ -9,8 +9,7 @@ from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 from warroom.policy.integrations import WorkingHours
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from warroom.policy.schedules import WEEKDAYS
 
 
 @dataclass(frozen=True)
