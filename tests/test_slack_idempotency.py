@@ -3,6 +3,7 @@ once; the ack commits rows, so a worker killed between the ack and the work lose
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -93,12 +94,22 @@ def test_simultaneous_double_clicks_and_retries_run_once(rig: SlackRig) -> None:
     assert resolved == 1  # one notification per channel routed (support), never two
 
 
-def test_events_api_retries_are_acked_once(rig: SlackRig) -> None:
+def test_events_api_deliveries_are_acked_and_ignored(rig: SlackRig) -> None:
+    """No event is subscribed to: each delivery (and Slack's retries of it) is acked, nothing else."""
     body = (
         b'{"type":"event_callback","event_id":"Ev0001","team_id":"T0","event":{"type":"app_mention","user":"UALICE"}}'
     )
+
+    def ignored() -> float:  # the process's counter: other tests in this process count too
+        with httpx.Client() as c:
+            scrape = c.get(f"{rig.server.url}/metrics").text
+        found = re.search(r'warroom_slack_requests_total\{kind="event",outcome="ignored"\} ([\d.]+)', scrape)
+        return float(found.group(1)) if found else 0.0
+
+    before = ignored()
     for retry in (None, 1, 2):
         assert rig.slack.send(body, content_type="application/json", retry=retry).status_code == 200
+    assert ignored() - before == 3
 
 
 def test_a_dead_card_edit_is_visible_not_silent(rig: SlackRig, policy: Policy, clock: FakeClock, db_url: str) -> None:

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from warroom.notifications.blocks import cut, escape
-from warroom.policy.schema import Policy
+from warroom.policy.schema import PRIORITIES, Policy
 
 DECLARE = "incident_declare"
 UPDATE = "incident_update"
@@ -72,9 +72,9 @@ def declare_view(
     chosen = [o for o in service_options if services and o["value"] in services]
     if chosen:
         service_select["initial_options"] = chosen
-    prio_options = [_option(p, p) for p in ("P1", "P2", "P3", "P4")]
+    prio_options = [_option(p, p) for p in PRIORITIES]
     prio: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": prio_options}
-    if priority in ("P1", "P2", "P3", "P4"):
+    if priority in PRIORITIES:
         prio["initial_option"] = _option(priority, priority)
     sev_options = [_option(s.key, f"{s.key} {s.name}") for s in policy.severities][:100]
     sev: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": sev_options}

@@ -5,13 +5,13 @@ case with the API's role; views are opened within the trigger's life, changes go
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from pydantic import ValidationError
 
 from warroom.alerts.models import Alert
-from warroom.core.errors import Conflict, Invalid
+from warroom.core import refs
+from warroom.core.errors import Conflict, Invalid, NotFound
 from warroom.incidents import command, drafts, modals, queries, updates
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
@@ -20,7 +20,6 @@ from warroom.notifications.blocks import cut, escape
 from warroom.slack import auth
 from warroom.slack.handlers import Ctx, Reply, Route, SlackHandlers
 
-_REF = re.compile(r"^(?:INC-)?\d{1,12}$", re.IGNORECASE)
 PICK = "incident_pick"  # action id prefix of the open-incident picker: incident_pick_<verb>
 VERBS = ("update", "stable", "resolve", "ack")
 
@@ -28,9 +27,10 @@ VERBS = ("update", "stable", "resolve", "ack")
 def _split(args: str) -> tuple[str | None, str]:
     """`INC-4 the rest` -> ("INC-4", "the rest"); no ref -> (None, args)."""
     first, _, rest = args.strip().partition(" ")
-    if first and _REF.match(first):
-        return first.upper() if first.upper().startswith("INC-") else f"INC-{first}", rest.strip()
-    return None, args.strip()
+    try:
+        return f"INC-{refs.number(first)}", rest.strip()
+    except NotFound:
+        return None, args.strip()
 
 
 def _picker(ctx: Ctx, verb: str) -> Reply:
@@ -124,7 +124,7 @@ def _command(verb: str) -> Route:
         ref, rest = _split(ctx.args)
         return _verb(ctx, verb, ref, rest) if ref else _picker(ctx, verb)
 
-    return Route(handler, summary=f"{verb} INC-n" + (" [text]" if verb == "update" else ""))
+    return Route(handler)
 
 
 def note(ctx: Ctx) -> Reply:
@@ -273,11 +273,11 @@ def update_submit(ctx: Ctx) -> Reply:
 
 
 def register(slack: SlackHandlers) -> None:
-    slack.command("help", Route(help_, role="viewer", summary="what you can do"))
-    slack.command("status", Route(status, role="viewer", summary="open incidents and their due times"))
-    slack.command("declare", Route(declare_command, summary="declare an incident"))
-    slack.command("note", Route(note, summary="note INC-n text"))
-    slack.command("complete", Route(complete, summary="complete INC-n"))
+    slack.command("help", Route(help_, role="viewer"))
+    slack.command("status", Route(status, role="viewer"))
+    slack.command("declare", Route(declare_command))
+    slack.command("note", Route(note))
+    slack.command("complete", Route(complete))
     for verb in VERBS:
         slack.command(verb, _command(verb))
         slack.action(f"{PICK}_{verb}", _button(verb))

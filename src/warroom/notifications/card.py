@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from warroom.notifications.blocks import SECTION_LIMIT, button, cut_escaped, escape, link
+from warroom.notifications.blocks import button, cut_escaped, escape, link
 
 CARD_EVENT = "card"
 HEADER_LIMIT = 150
@@ -80,9 +80,6 @@ def blocks(card: dict[str, Any]) -> list[dict[str, Any]]:
             ][:10],
         },
     ]
-    if card.get("summary"):
-        summary = cut_escaped(escape(card["summary"]), SECTION_LIMIT)
-        out.append({"type": "section", "text": {"type": "mrkdwn", "text": summary}})
     if actions := buttons(card):
         out.append({"type": "actions", "block_id": "card_actions", "elements": actions})
     return out

@@ -105,7 +105,7 @@ def dispatch(state: AppState, handlers: SlackHandlers, inc: payloads.Incoming) -
                 uow.note(reply.audit or f"slack {name}", reply.target)
     except _Duplicate:
         metrics.SLACK_REQUESTS.labels(kind=inc.kind, outcome="duplicate").inc()
-        log.info("/slack/events: %s answered already (retry %s)", inc.key, inc.raw.get("retry"))
+        log.info("/slack/events: %s answered already", inc.key)
         return _ack()
     except WarroomError as exc:
         outcome = "refused"

@@ -62,12 +62,11 @@ Handler = Callable[[Ctx], Reply]
 class Route:
     handler: Handler
     role: str = "responder"  # the API's rule: viewers read, responders act (completing: commander only)
-    summary: str = ""  # for `/warroom help`
 
 
 @dataclass
 class SlackHandlers:
-    """Filled by the domains' register(); actions match on `action_id` up to its first ':'."""
+    """Filled by the domains' register(); actions match on their whole `action_id`."""
 
     commands: dict[str, Route] = field(default_factory=dict)
     actions: dict[str, Route] = field(default_factory=dict)

@@ -33,7 +33,6 @@ class Incoming:
     values: dict[str, Any] = field(default_factory=dict)  # view state: block id -> action id -> value
     block_ids: list[str] = field(default_factory=list)  # the submitted view's input blocks, in order
     challenge: str = ""
-    event_id: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -45,8 +44,6 @@ class Incoming:
             return f"action:{self.user_id}:{self.action_ts}:{self.action_id}"
         if self.kind == "view_submission" and self.view_id:
             return f"view:{self.view_id}"
-        if self.kind == "event" and self.event_id:
-            return f"event:{self.event_id}"
         return None
 
     def field(self, block: str) -> Any:
@@ -83,7 +80,6 @@ def parse(body: bytes, content_type: str) -> Incoming:
         event = data.get("event") or {}
         return Incoming(
             kind="event",
-            event_id=str(data.get("event_id", "")),
             team_id=str(data.get("team_id", "")),
             user_id=str(event.get("user", "")) if isinstance(event, dict) else "",
             raw=data,
