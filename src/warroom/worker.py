@@ -8,7 +8,6 @@ import signal
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from warroom.core import outage, wake
 from warroom.core.clock import Clock, SystemClock
 from warroom.core.hooks import Hooks, WorkerContext
+from warroom.core.runtime import new_worker_id
 from warroom.core.settings import Settings, in_force
 from warroom.core.state import AppState
 from warroom.notifications import delivery, rules
@@ -31,10 +31,6 @@ log = logging.getLogger(__name__)
 FORGET_AFTER = timedelta(days=1)
 MAX_BACKOFF_S = 5.0
 STOP_CHECK_S = 0.05  # how often an idle worker looks at its stop event (a wake needs no look)
-
-
-def new_worker_id() -> str:
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 class Worker:

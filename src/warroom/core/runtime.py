@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import gc
+import os
+import socket
+import uuid
+
+
+def new_worker_id() -> str:
+    """Who holds a lease: host, process and a random part (a restarted process is someone else)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 def tune_gc() -> None:

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from warroom import __version__
 from warroom.core.settings import Settings
+from warroom.notifications import channels
 
 
 class DatadogError(Exception):
@@ -93,12 +92,11 @@ def error_text(body: str) -> str:
 
 
 def _reset(headers: httpx.Headers) -> float | None:
-    for name in ("x-ratelimit-reset", "retry-after"):
-        try:
-            return max(0.0, float(headers[name]))
-        except (KeyError, ValueError):
-            continue
-    return None
+    """Datadog's X-RateLimit-Reset (seconds), else a plain Retry-After."""
+    try:
+        return max(0.0, float(headers["x-ratelimit-reset"]))
+    except (KeyError, ValueError):
+        return channels.retry_after(headers)
 
 
 def _raise_for(response: httpx.Response, what: str, *, incident: bool = False) -> None:
@@ -117,9 +115,6 @@ def _raise_for(response: httpx.Response, what: str, *, incident: bool = False) -
     raise Refused(text)
 
 
-_local = threading.local()
-
-
 @dataclass(frozen=True)
 class Created:
     id: str
@@ -135,19 +130,12 @@ class Api:
         self.headers = {
             "DD-API-KEY": settings.datadog_api_key or "",
             "DD-APPLICATION-KEY": settings.datadog_app_key or "",
-            "Accept": "application/json",
-            "User-Agent": f"warroom/{__version__}",
+            "Accept": "application/json",  # the pooled client sends warroom's User-Agent
         }
-
-    def _client(self) -> httpx.Client:
-        client: httpx.Client | None = getattr(_local, "client", None)
-        if client is None:
-            client = _local.client = httpx.Client()
-        return client
 
     def _call(self, method: str, path: str, what: str, *, body: Any = None, incident: bool = False) -> Any:
         try:
-            response = self._client().request(
+            response = channels.http_client().request(
                 method, self.base + path, json=body, headers=self.headers, timeout=self.timeout
             )
         except httpx.TransportError as exc:

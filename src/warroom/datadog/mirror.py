@@ -8,8 +8,6 @@ the claim records that a create is being tried before it is sent, so a retry aft
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from warroom.core.runtime import new_worker_id
 from warroom.datadog import rules
 from warroom.datadog.client import Api, AuthFailed, Created, DatadogError, Gone, Refused, Retry
 from warroom.datadog.models import DatadogMirror, DatadogPause, DatadogUser
@@ -31,7 +30,7 @@ from warroom.policy.schema import Policy
 from warroom.users.models import User
 
 log = logging.getLogger(__name__)
-WORKER_ID = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+WORKER_ID = new_worker_id()
 USER_CACHE = timedelta(days=1)
 
 

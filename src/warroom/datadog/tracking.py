@@ -49,12 +49,10 @@ def _changed(obj: Incident, new: bool) -> bool:
 def _after_flush(session: Session, context: Any) -> None:
     if session.info.get(QUIET):
         return
+    new = session.new  # a fresh set each time it is read: once per flush, not once per incident
     ids = sorted(
-        {
-            obj.id
-            for obj in (*session.new, *session.dirty)
-            if isinstance(obj, Incident) and obj.id is not None and _changed(obj, obj in session.new)
-        }
+        {o.id for o in new if isinstance(o, Incident) and o.id is not None}
+        | {o.id for o in session.dirty if isinstance(o, Incident) and o.id is not None and _changed(o, False)}
     )
     if not ids:
         return

@@ -277,7 +277,7 @@ def _http_error(status: int, body: str, headers: Any, permanent_codes: frozenset
     return Transient(f"HTTP {status}: {code}")
 
 
-def _http_client() -> httpx.Client:
+def http_client() -> httpx.Client:
     """One pooled client per delivery thread: `httpx.post` builds a client (and loads the CA
     bundle, ~50 ms of CPU) per call and never reuses a connection."""
     client: httpx.Client | None = getattr(_clients, "http", None)
@@ -288,7 +288,7 @@ def _http_client() -> httpx.Client:
 
 def _post(url: str, content: bytes, headers: dict[str, str], timeout: float) -> httpx.Response:
     try:
-        return _http_client().post(url, content=content, headers=headers, timeout=timeout)
+        return http_client().post(url, content=content, headers=headers, timeout=timeout)
     except httpx.TransportError as exc:
         raise Transient(f"connection: {type(exc).__name__}: {exc}") from None
 
