@@ -152,6 +152,9 @@ def test_tokens_and_bodies_are_checked(server: Running) -> None:
     assert r.status_code == 422 and "INCIDENT_UUID" in r.text
     r = send(server, token, notification(fields={"services": ["nothing-of-ours"]}))
     assert r.status_code == 422 and "inbound_service" in r.text
+    big = notification(fields={"summary": "x" * (server.state.settings.max_body_bytes + 1)})
+    r = send(server, token, big)  # refused by the app's body limit, before the route reads it
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large", r.text
 
 
 def test_a_datadog_incident_naming_none_of_our_services_takes_the_policys_inbound_service(
