@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from tests.support.alerts import accepted, dd, ingest_token
@@ -17,6 +18,8 @@ from tests.support.incidents import finish_postmortem
 from tests.support.notify import make_policy, slack_channels, worker
 from tests.support.slack_app import SlackRig, slack_rig
 from warroom.core.clock import FakeClock
+from warroom.notifications.card import CARD_EVENT
+from warroom.notifications.models import Notification
 from warroom.policy import Policy
 from warroom.worker import Worker
 
@@ -159,6 +162,24 @@ def test_acknowledge_button_shows_while_unacknowledged(rig: SlackRig, w: Worker)
     assert again.status_code == 200
     assert rig.api.wait_for(lambda calls: sum(c.path.startswith("/response/") for c in calls) >= 2)
     assert f"{ref} was already acknowledged." in [b.get("text") for b in rig.slack.responses()]
+
+
+def test_a_first_move_on_an_unacknowledged_incident_queues_one_card_edit(rig: SlackRig, w: Worker) -> None:
+    """Marking it stable also acknowledges it: two card changes in one transaction, one edit row."""
+    token = ingest_token(rig.server, "datadog")
+    accepted(rig.server, token, "datadog", dd(tags="env:prod,service:sis,users_per_hour:4000"))  # P1: auto-declared
+    w.drain()
+    [root] = [p for p in rig.api.posts("#support") if p["blocks"][0]["type"] == "header"]
+    ref = root["blocks"][0]["text"]["text"].split()[0]
+    assert rig.slack.click("UALICE", "card_stable", ref).status_code == 200
+    with rig.server.state.sessions() as s:
+        cards = s.scalars(select(Notification).where(Notification.event == CARD_EVENT)).all()
+    assert [(c.state, c.payload["card"]["state"], c.payload["card"]["acknowledged"]) for c in cards] == [
+        ("pending", "stable", True)
+    ]
+    w.drain()
+    last = _fields(_last_card(rig)["blocks"])
+    assert last["State"] == "stable" and "Acknowledge" not in _buttons(_last_card(rig)["blocks"])
 
 
 def test_a_deleted_card_is_posted_afresh_and_the_thread_follows(rig: SlackRig, w: Worker) -> None:

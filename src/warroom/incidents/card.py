@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 from warroom.incidents.models import Incident
 from warroom.notifications import service as outbox
 from warroom.notifications.card import CARD_EVENT
+from warroom.notifications.models import Notification
 from warroom.policy.schema import Policy
 from warroom.users.models import User
 
+_QUEUED = "warroom.card_rows"  # session.info: (transaction, {incident id: its card rows}), via _queued
 # events after which the card changes (an update moves the next due time)
 CHANGES = frozenset(
     {
@@ -64,19 +66,36 @@ def channels(policy: Policy) -> list[str]:
     return [name for name in policy.channels_for("declared") if policy.channels[name].type == "slack"]
 
 
+def _queued(session: Session) -> dict[int, list[Notification]]:
+    """The card rows this transaction queued, by incident (a new transaction starts empty)."""
+    transaction = session.get_transaction()
+    held = session.info.get(_QUEUED)
+    if held is None or held[0] is not transaction:
+        held = session.info[_QUEUED] = (transaction, {})
+    rows: dict[int, list[Notification]] = held[1]
+    return rows
+
+
 def refresh(session: Session, *, policy: Policy, now: datetime, incident: Incident) -> None:
-    """Queue an edit of the card; an older edit still queued is dropped (the newest shows all)."""
+    """Queue an edit of the card; an older edit still queued is dropped (the newest shows all). A
+    second change in the same transaction (acknowledged, then moved) rewrites the edit it queued."""
     targets = channels(policy)
     if not targets or incident.id is None:
         return
+    payload = {"incident": incident.ref, "card": fields(session, policy, incident)}
+    queued = _queued(session)
+    if incident.id in queued and all(row.state == "pending" for row in queued[incident.id]):
+        for row in queued[incident.id]:
+            row.payload = payload  # still pending: nothing leaves before this transaction commits
+        return
     outbox.obsolete(session, incident_id=incident.id, now=now, reason="a newer card", events=(CARD_EVENT,))
-    outbox.enqueue(
+    queued[incident.id] = outbox.enqueue(
         session,
         policy=policy,
         now=now,
         event=CARD_EVENT,
         text=f"{incident.ref} card",
         incident_id=incident.id,
-        payload={"incident": incident.ref, "card": fields(session, policy, incident)},
+        payload=payload,
         channels=targets,
     )
