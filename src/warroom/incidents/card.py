@@ -7,15 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.notifications import service as outbox
 from warroom.notifications.card import CARD_EVENT
 from warroom.notifications.models import Notification
 from warroom.policy.schema import Policy
-from warroom.users.models import User
 
 _QUEUED = "warroom.card_rows"  # session.info: (transaction, {incident id: its card rows}), via _queued
 # events after which the card changes (an update moves the next due time)
@@ -41,10 +40,7 @@ def extra_fields(incident: Incident) -> list[tuple[str, str]]:
 
 
 def fields(session: Session, policy: Policy, incident: Incident) -> dict[str, Any]:
-    slack_id = session.scalar(
-        select(User.slack_id).where(User.handle == incident.commander, User.active.is_(True)).limit(1)
-    )
-    names = [(policy.service(s).name if policy.service(s) else s) for s in incident.services]  # type: ignore[union-attr]
+    names = [(svc.name if (svc := policy.service(s)) else s) for s in incident.services]
     return {
         "ref": incident.ref,
         "title": incident.title,
@@ -52,11 +48,11 @@ def fields(session: Session, policy: Policy, incident: Incident) -> dict[str, An
         "priority": incident.priority,
         "severity": incident.severity,
         "commander": incident.commander,
-        "commander_slack_id": slack_id,
+        "commander_slack_id": incidents.slack_id_of(session, incident.commander),
         "services": names,
         "next_due": incident.next_update_due_at.isoformat() if incident.next_update_due_at else None,
         "acknowledged": incident.acknowledged_at is not None,
-        "link": f"{policy.notifications.base_url.rstrip('/')}/incidents/{incident.ref}",
+        "link": incidents.link(policy, incident),
         "extra": extra_fields(incident),
     }
 

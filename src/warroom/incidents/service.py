@@ -44,14 +44,20 @@ def mention(session: Session, policy: Policy, handle: str) -> tuple[str, dict[st
     group = policy.notifications.slack_groups.get(handle)
     if group:
         return f"<!subteam^{group}>", {f"!subteam^{group}": handle}
-    known: dict[str, str | None] = session.info.setdefault("slack_ids", {})  # one look-up per transaction
-    if handle not in known:
-        row = session.execute(select(User.slack_id, User.active).where(User.handle == handle)).first()
-        known[handle] = row.slack_id if row is not None and row.active else None
-    slack_id = known[handle]
+    slack_id = slack_id_of(session, handle)
     if slack_id:
         return f"<@{slack_id}>", {slack_id: handle}
     return f"@{handle}", {}
+
+
+def slack_id_of(session: Session, handle: str) -> str | None:
+    """An active user's Slack id (a deactivated person is never pinged); one look-up per handle
+    per session (a declaration, its card and its messages all ask)."""
+    known: dict[str, str | None] = session.info.setdefault("slack_ids", {})
+    if handle not in known:
+        row = session.execute(select(User.slack_id, User.active).where(User.handle == handle)).first()
+        known[handle] = row.slack_id if row is not None and row.active else None
+    return known[handle]
 
 
 def link(policy: Policy, incident: Incident) -> str:
