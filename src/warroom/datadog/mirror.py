@@ -40,7 +40,6 @@ class Job:
     version: int
     attempts: int
     datadog_id: str | None
-    public_id: int | None
     marker: str
     search_first: bool
     snap: rules.Snapshot
@@ -76,13 +75,10 @@ def _snapshot(session: Session, policy: Policy, incident: Incident, email: str |
     pm = postmortems.current(session, incident_id=incident.id) if incident.state in ("resolved", "completed") else None
     link = incidents.link(policy, incident)
     return rules.Snapshot(
-        id=incident.id,
         ref=incident.ref,
         title=incident.title,
         state=incident.state,
         severity=incident.severity,
-        priority=incident.priority,
-        commander=incident.commander,
         commander_email=email,
         users_impacted=incident.users_impacted,
         impacts=incident.impacts,
@@ -140,7 +136,6 @@ def claim(session: Session, *, policy: Policy, now: datetime, limit: int) -> lis
                 version=row.version,
                 attempts=row.attempts,
                 datadog_id=incident.datadog_id,
-                public_id=incident.datadog_public_id,
                 marker=row.marker or "",
                 search_first=not linked and row.create_attempts > 1,
                 snap=snap,

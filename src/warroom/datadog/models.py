@@ -27,7 +27,7 @@ class DatadogMirror(Base):
     )
 
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|linked|skipped|dead|deleted
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|linked|dead|deleted
     origin: Mapped[str] = mapped_column(String(16), default="warroom")  # warroom | datadog (declared there)
     version: Mapped[int] = mapped_column(default=1)
     synced_version: Mapped[int] = mapped_column(default=0)

@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from warroom.datadog.models import DatadogMirror, DatadogPause
-from warroom.incidents.models import Incident
 
 
 @dataclass
@@ -42,22 +41,23 @@ def status(session: Session, *, limit: int = 50) -> Status:
         out.paused, out.paused_since = pause.reason, pause.since
     dirty = DatadogMirror.version > DatadogMirror.synced_version
     live = DatadogMirror.state.in_(("pending", "linked"))
-    out.waiting = session.scalar(select(func.count()).where(live, dirty)) or 0
-    out.retrying = session.scalar(select(func.count()).where(live, dirty, DatadogMirror.last_error.is_not(None))) or 0
+    waiting, retrying = session.execute(
+        select(func.count(), func.count(DatadogMirror.last_error)).where(live, dirty)  # COUNT(col): not null
+    ).one()
+    out.waiting, out.retrying = int(waiting or 0), int(retrying or 0)
     for state, count in session.execute(
         select(DatadogMirror.state, func.count())
         .where(DatadogMirror.state.in_(("dead", "deleted")))
         .group_by(DatadogMirror.state)
     ):
         setattr(out, state, int(count))
-    rows = session.execute(
-        select(DatadogMirror, Incident.id)
-        .join(Incident, Incident.id == DatadogMirror.incident_id)
+    rows = session.scalars(
+        select(DatadogMirror)
         .where(DatadogMirror.last_error.is_not(None))
         .order_by(DatadogMirror.incident_id.desc())
         .limit(limit)
     )
-    out.problems = [{"incident": f"INC-{i}", "state": m.state, "error": m.last_error} for m, i in rows]
+    out.problems = [{"incident": f"INC-{m.incident_id}", "state": m.state, "error": m.last_error} for m in rows]
     return out
 
 

@@ -17,13 +17,10 @@ KEEP_SENT = 20  # fingerprints of recent states sent, to know our own echoes
 class Snapshot:
     """Our incident as the mirror sends it: read in the claim's transaction (always the latest state)."""
 
-    id: int
     ref: str
     title: str
     state: str
     severity: str
-    priority: str
-    commander: str
     commander_email: str | None
     users_impacted: int | None
     impacts: str | None
@@ -137,7 +134,6 @@ class Inbound:
     url: str | None
     commander_email: str | None
     services: list[str]
-    customer_impacted: bool
 
 
 def _text(value: Any) -> str:
@@ -181,7 +177,6 @@ def parse_inbound(body: Any) -> Inbound:
     state = (_text(body.get("status")) or " ".join(_values(fields.get("state"))) or "active").lower()
     tags = _values(body.get("tags"))
     services = _values(fields.get("services")) + [t.split(":", 1)[1] for t in tags if t.startswith("service:")]
-    impact = body.get("customer_impacted")
     return Inbound(
         id=incident_id,
         public_id=int(public) if public.isdigit() else None,
@@ -191,5 +186,4 @@ def parse_inbound(body: Any) -> Inbound:
         url=_text(body.get("url")) or None,
         commander_email=email,
         services=list(dict.fromkeys(s.lower() for s in services)),
-        customer_impacted=str(impact).lower() in ("true", "1", "yes"),
     )
