@@ -76,10 +76,17 @@ def test_a_commit_wakes_an_idle_worker_of_the_process_at_once(
         hooks=HOOKS,
         stop=stop,
     )
+    entered, idle = threading.Event(), w.idle
+
+    def watched(seconds: float) -> bool:
+        entered.set()
+        return idle(seconds)
+
+    w.idle = watched  # type: ignore[method-assign]
     thread = threading.Thread(target=w.run, daemon=True)
     thread.start()
     try:
-        time.sleep(1.0)  # idle: waiting out its 30-second poll
+        assert entered.wait(10)  # idle: its first pass is over, it waits out its 30-second poll
         started = time.monotonic()
         declare(engine, policy)
         assert receiver.wait_for(lambda calls: len(calls) == 1, timeout=10)
