@@ -28,25 +28,29 @@ def test_a_write_sleeping_in_the_busy_handler_goes_before_the_next_batch(tmp_pat
     outside.execute("BEGIN IMMEDIATE")
 
     took: list[float] = []
+    written = threading.Event()
 
     def person() -> None:
         t0 = time.monotonic()
         with engine.begin() as c:  # no batch open at its turn: straight to BEGIN, lock taken
             c.execute(text("INSERT INTO t (who) VALUES ('person')"))
         took.append(time.monotonic() - t0)
+        written.set()
 
-    storm_ends = time.monotonic() + 3.0
+    storm_ends = time.monotonic() + 3.0  # without the fix the person waits all of it
 
     def storm() -> None:
-        """Chunk transactions back to back, as the group-commit writer runs a storm."""
-        while time.monotonic() < storm_ends:
+        """Chunk transactions back to back, as the group-commit writer runs a storm (until the person wrote)."""
+        while not written.is_set() and time.monotonic() < storm_ends:
             with turns.batch(), engine.begin() as c:
                 c.execute(text("INSERT INTO t (who) VALUES ('batch')"))
                 time.sleep(0.03)
 
     people = threading.Thread(target=person)
     people.start()
-    time.sleep(0.05)  # the person is in the busy handler now
+    deadline = time.monotonic() + 1
+    while turns._waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)  # until the person is in its BEGIN (the busy handler), counted as waiting
     writer = threading.Thread(target=storm)
     writer.start()
     time.sleep(0.2)
