@@ -67,8 +67,8 @@ def test_severity_rules_count_distinct_csp_in_production() -> None:
 
 
 def test_users_and_environment_from_labels() -> None:
-    assert rules.users_from(P, {"users_affected": "1,200"}) == 1200
-    assert rules.users_from(P, {"users_per_hour": "lots"}) is None
+    assert rules.users_figure(P, {"users_affected": "1,200"})[0] == 1200
+    assert rules.users_figure(P, {"users_per_hour": "lots"})[0] is None
     assert rules.environment_from(P, {"environment": "eks-prod"}) == "eks-prod"
     assert rules.environment_from(P, {}) is None
 
@@ -205,11 +205,10 @@ def test_episode_start_and_escalation_due() -> None:
     assert rules.escalation_due(P, started=datetime(2026, 10, 5, 8, 0, tzinfo=UTC), now=NOW) == NOW
 
 
-def test_incident_tier_and_holding_open() -> None:
+def test_incident_tier() -> None:
+    """Which alerts hold an incident open is SQL (`grouping.holding_open`): test_ingest_grouping."""
     assert rules.incident_tier(P, None) == 1  # declared by a person: production
-    assert rules.holds_open(P, alert_tier=1, incident_tier_=None)
-    assert not rules.holds_open(P, alert_tier=2, incident_tier_=1)  # staging never holds production open
-    assert rules.holds_open(P, alert_tier=1, incident_tier_=2)
+    assert rules.incident_tier(P, 2) == 2
 
 
 def test_grafana_legacy_parse() -> None:

@@ -110,11 +110,6 @@ def environment_from(policy: Policy, labels: dict[str, str]) -> str | None:
     return None
 
 
-def users_from(policy: Policy, labels: dict[str, str]) -> int | None:
-    """A users/hour figure from the first configured label that holds a number."""
-    return users_figure(policy, labels)[0]
-
-
 def users_figure(policy: Policy, labels: dict[str, str]) -> tuple[int | None, str | None]:
     """A users/hour figure from the first configured label that holds a number in range, else
     None and why a number was not kept: `inf`, `1e400` or 2**63 is kept as unknown impact (the
@@ -146,11 +141,6 @@ def is_production(policy: Policy, tier: int) -> bool:
 def incident_tier(policy: Policy, tier: int | None) -> int:
     """An incident's grouping tier; one declared by a person (no tier) counts as production."""
     return production_tier(policy) if tier is None else tier
-
-
-def holds_open(policy: Policy, *, alert_tier: int, incident_tier_: int | None) -> bool:
-    """Whether a firing alert keeps an incident open: never one of a lower tier (staging vs production)."""
-    return alert_tier <= incident_tier(policy, incident_tier_)
 
 
 def alert_start(policy: Policy, *, sent: datetime | None, now: datetime) -> datetime:
