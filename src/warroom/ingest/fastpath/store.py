@@ -207,20 +207,16 @@ def _open_incidents(session: Session, b: _Batch, new: list[_Event], lookahead: L
 
 
 def _starts(b: _Batch, new: list[_Event], lookahead: Lookahead | None) -> list[datetime]:
-    """Each new alert's episode start; the recently recovered episodes from the lookahead, else
-    one look-up per source."""
-    recovered: episodes.Recovered = {}
-    wanted: dict[str, set[str]] = {}
-    for source, keys in episodes.wanted(b.policy, [e.item for e in new]).items():
-        known = lookahead.episodes.get(source, set()) if lookahead is not None else set()
-        if keys - known:
-            wanted[source] = keys
-        elif lookahead is not None:
-            recovered.update((k, v) for k, v in lookahead.recovered.items() if k[0] == source)
-    since = b.st.wire.time(b.now - b.policy.triage.flap_window)
-    for source, keys in wanted.items():
-        params = {"source": source, "keys": b.st.wire.keys(sorted(keys)), "since": since}
-        recovered.update(episodes.recovered_from_rows(source, b.st.recent_episodes.rows(b.conn, params)))
+    """Each new alert's episode start: the recently recovered episodes from the lookahead (it read
+    them for every item of the batch, a superset of these), else one look-up per source."""
+    if lookahead is not None:
+        recovered = lookahead.recovered
+    else:
+        recovered = {}
+        since = b.st.wire.time(b.now - b.policy.triage.flap_window)
+        for source, keys in episodes.wanted(b.policy, [e.item for e in new]).items():
+            params = {"source": source, "keys": b.st.wire.keys(sorted(keys)), "since": since}
+            recovered.update(episodes.recovered_from_rows(source, b.st.recent_episodes.rows(b.conn, params)))
     return [episodes.start(b.policy, item=e.item, now=b.now, recovered=recovered) for e in new]
 
 
