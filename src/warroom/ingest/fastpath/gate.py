@@ -177,11 +177,7 @@ async def receive(
         if no is not None:
             return no
         if wait := state.ingest_limiter.hit(digest):  # verified tokens only: a made-up one has no bucket
-            return Reply(
-                429,
-                error_body("rate_limited", "too many alerts from this token; retry later"),
-                ((b"retry-after", retry_after_header(wait)["Retry-After"].encode()),),
-            )
+            return _too_many(wait, "too many alerts from this token; retry later")
         items: list[Incoming] = []
         truncated, problem = 0, None
         try:
@@ -204,12 +200,14 @@ async def receive(
         return await writer.submit_async(delivery)
 
 
-def _failures(wait: float) -> Reply:
+def _too_many(wait: float, message: str) -> Reply:
     return Reply(
-        429,
-        error_body("rate_limited", "too many failed attempts from this address; retry later"),
-        ((b"retry-after", retry_after_header(wait)["Retry-After"].encode()),),
+        429, error_body("rate_limited", message), ((b"retry-after", retry_after_header(wait)["Retry-After"].encode()),)
     )
+
+
+def _failures(wait: float) -> Reply:
+    return _too_many(wait, "too many failed attempts from this address; retry later")
 
 
 def _decode(source: str, body: bytes, data: Any) -> tuple[list[Incoming], int]:
