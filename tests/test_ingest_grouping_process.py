@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from tests.support.alerts import payload
 from tests.support.server import ThreadedServer, http_client
+from tests.support.writerproc import ingest_headers
 from tests.test_ingest_process import served  # noqa: F401 (the writer-process server fixture)
 from warroom.alerts.models import Alert
 from warroom.core.db import session_factory
@@ -37,7 +38,7 @@ def test_writer_process_groups_by_environment_and_counts_from_the_start(
     engine: Engine,
 ) -> None:
     server, token, _ = served
-    auth = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
+    auth = ingest_headers(token)
     started = (datetime.now(UTC) - timedelta(minutes=20)).replace(microsecond=0)
     with http_client(base_url=server.url, timeout=30) as c:
 

@@ -9,52 +9,30 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from tests.support.alerts import payload
 from tests.support.server import ThreadedServer, http_client
 from tests.support.wired import HOOKS
+from tests.support.writerproc import count, ingest_headers, writer_process_server
 from warroom.alerts.models import Alert, AlertEvent
-from warroom.app import create_app
-from warroom.core.clock import SystemClock
-from warroom.core.db import session_factory
 from warroom.core.settings import Settings, writer_process_wanted
 from warroom.ingest.fastpath.writer import ProcessWriter
 from warroom.policy import reference_policy
-from warroom.users import service as users
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "alerts"
 
 
 @pytest.fixture
 def served(db_url: str, engine: Engine) -> Iterator[tuple[ThreadedServer, str, ProcessWriter]]:
-    with session_factory(engine).begin() as s:
-        _, token = users.create_token(s, now=SystemClock().now(), user=None, kind="ingest", name="tests")
-    app = create_app(Settings(database_url=db_url), policy=reference_policy(), engine=engine, ingest_process=True)
-    server = ThreadedServer(app).start()
-    try:
-        assert app.fastpath.process is not None
-        yield server, token, app.fastpath.process
-    finally:
-        server.stop()
+    with writer_process_server(db_url, engine) as got:
+        yield got
 
 
 def _body(key: str) -> bytes:
-    body = json.loads((FIXTURES / "datadog_rich_triggered.json").read_text())
+    body = payload("datadog_rich_triggered")
     body["alert_id"] = key
     return json.dumps(body).encode()
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", "content-type": "application/json"}
-
-
-def _count(engine: Engine, model: type) -> int:
-    with session_factory(engine)() as s:
-        return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def test_alerts_stored_through_the_writer_process(
@@ -63,7 +41,7 @@ def test_alerts_stored_through_the_writer_process(
     server, token, writer = served
     assert writer.child is not None and writer.child.poll() is None
     with http_client(base_url=server.url, timeout=30) as c:
-        auth = _auth(token)
+        auth = ingest_headers(token)
         first = c.post("/api/v1/ingest/datadog", content=_body("901"), headers=auth)
         again = c.post("/api/v1/ingest/datadog", content=_body("901"), headers=auth)
         wrong = c.post(
@@ -75,7 +53,7 @@ def test_alerts_stored_through_the_writer_process(
     assert first.json()["alerts"][0]["duplicate"] is False
     assert again.status_code == 202 and again.json()["alerts"][0]["duplicate"] is True
     assert wrong.status_code == 401 and broken.status_code == 400
-    assert (_count(engine, Alert), _count(engine, AlertEvent)) == (1, 1)
+    assert (count(engine, Alert), count(engine, AlertEvent)) == (1, 1)
     assert "warroom_ingest_batch_deliveries_count" in metrics  # the child's batches, counted here
 
 
@@ -90,7 +68,7 @@ def test_a_dead_writer_process_is_answered_503_and_replaced(
     with http_client(base_url=server.url, timeout=30) as c:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            r = c.post("/api/v1/ingest/datadog", content=_body("903"), headers=_auth(token))
+            r = c.post("/api/v1/ingest/datadog", content=_body("903"), headers=ingest_headers(token))
             statuses.append(r.status_code)
             if r.status_code == 503:
                 assert r.headers["retry-after"] == "1"
@@ -99,7 +77,7 @@ def test_a_dead_writer_process_is_answered_503_and_replaced(
             time.sleep(0.05)
     assert statuses[-1] == 202, statuses
     assert writer.restarts >= 1 and writer.child is not None and writer.child.pid != dead
-    assert (_count(engine, Alert), _count(engine, AlertEvent)) == (1, 1)  # retries stored it once
+    assert (count(engine, Alert), count(engine, AlertEvent)) == (1, 1)  # retries stored it once
 
 
 def test_serve_picks_the_writer_process_for_postgresql_only() -> None:
@@ -127,7 +105,7 @@ def test_the_writer_process_leaves_shutdown_to_the_server(
     os.kill(child, signal.SIGTERM)
     os.kill(child, signal.SIGINT)
     with http_client(base_url=server.url, timeout=30) as c:
-        r = c.post("/api/v1/ingest/datadog", content=_body("904"), headers=_auth(token))
+        r = c.post("/api/v1/ingest/datadog", content=_body("904"), headers=ingest_headers(token))
     assert r.status_code == 202, r.text
     assert writer.child.pid == child and writer.child.poll() is None and writer.restarts == 0
     server.stop()
@@ -140,13 +118,13 @@ def test_big_and_small_deliveries_together_through_the_writer_process(
     """A delivery too big to write from the event loop without blocking goes through the sender
     thread; small ones sent meanwhile queue behind it (in order), and every one is answered."""
     server, token, _ = served
-    big = json.loads((FIXTURES / "alertmanager_firing.json").read_text())
+    big = payload("alertmanager_firing")
     template = big["alerts"][0]
     big["alerts"] = [{**template, "fingerprint": f"big-{n}"} for n in range(400)]
 
     def post(body: bytes, path: str) -> int:
         with http_client(base_url=server.url, timeout=60) as c:
-            return c.post(f"/api/v1/ingest/{path}", content=body, headers=_auth(token)).status_code
+            return c.post(f"/api/v1/ingest/{path}", content=body, headers=ingest_headers(token)).status_code
 
     from concurrent.futures import ThreadPoolExecutor
 
@@ -159,4 +137,4 @@ def test_big_and_small_deliveries_together_through_the_writer_process(
             )
         )
     assert codes == [202] * 31, codes
-    assert _count(engine, Alert) == 430
+    assert count(engine, Alert) == 430

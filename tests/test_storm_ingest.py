@@ -12,18 +12,12 @@ import threading
 import time
 
 import httpx
-from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from tests.support.alerts import ingest_token, send, storm_group, timeline
-from tests.support.server import Running, ThreadedServer, http_client
+from tests.support.server import Running, http_client
+from tests.support.writerproc import count, ingest_headers, writer_process_server
 from warroom.alerts.models import Alert, AlertEvent
-from warroom.app import create_app
-from warroom.core.clock import SystemClock
-from warroom.core.db import session_factory
-from warroom.core.settings import Settings
-from warroom.policy import reference_policy
-from warroom.users import service as users
 
 N = 10_000
 
@@ -51,7 +45,7 @@ def test_a_10000_alert_group_joins_its_incident_while_people_write(server: Runni
     waits: list[tuple[str, float]] = []
     sender.start()
     deadline = time.monotonic() + 60
-    while _count(server.state.engine, Alert) == 0 and time.monotonic() < deadline:
+    while count(server.state.engine, Alert) == 0 and time.monotonic() < deadline:
         time.sleep(0.005)  # until the storm's first chunk has committed: people write while it is stored
     with server.admin() as c:
         n = 0
@@ -130,17 +124,11 @@ def test_a_staging_storm_never_joins_the_production_incident_of_its_service(serv
 def test_a_group_cut_short_by_a_dead_writer_is_stored_once_by_its_retry(db_url: str, engine: Engine) -> None:
     """Chunks commit one by one: the writer process killed mid-group answers 503 (saying how many
     were stored), and the sender's retry of the whole group stores the rest, the first as duplicates."""
-    with session_factory(engine).begin() as s:
-        _, token = users.create_token(s, now=SystemClock().now(), user=None, kind="ingest", name="tests")
-    settings = Settings(database_url=db_url, ingest_chunk_alerts=100)
-    app = create_app(settings, policy=reference_policy(), engine=engine, ingest_process=True)
-    server = ThreadedServer(app).start()
     n = 5_000
     body = json.dumps(storm_group("cut", n)).encode()
-    headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
-    try:
-        writer = app.fastpath.process
-        assert writer is not None and writer.child is not None
+    with writer_process_server(db_url, engine, ingest_chunk_alerts=100) as (server, token, writer):
+        headers = ingest_headers(token)
+        assert writer.child is not None
         answer: dict[str, httpx.Response] = {}
 
         def storm_request() -> None:
@@ -150,13 +138,13 @@ def test_a_group_cut_short_by_a_dead_writer_is_stored_once_by_its_retry(db_url: 
         sender = threading.Thread(target=storm_request)
         sender.start()
         deadline = time.monotonic() + 60
-        while _count(engine, Alert) < 300 and time.monotonic() < deadline:
+        while count(engine, Alert) < 300 and time.monotonic() < deadline:
             time.sleep(0.005)
         os.kill(writer.child.pid, signal.SIGKILL)
         sender.join()
         cut = answer["r"]
         assert cut.status_code == 503, cut.text[:300]
-        stored = _count(engine, Alert)
+        stored = count(engine, Alert)
         said = re.search(r"([\d,]+) of the 5,000 alerts were stored before it", cut.text)
         assert said is not None, cut.text[:300]
         before = int(said.group(1).replace(",", ""))
@@ -172,11 +160,4 @@ def test_a_group_cut_short_by_a_dead_writer_is_stored_once_by_its_retry(db_url: 
         got = again.json()["alerts"]
         assert again.status_code == 202 and len(got) == n
         assert sum(a["duplicate"] for a in got) == stored  # the first part, answered as duplicates
-        assert (_count(engine, Alert), _count(engine, AlertEvent)) == (n, n)  # nothing lost, nothing twice
-    finally:
-        server.stop()
-
-
-def _count(engine: Engine, model: type) -> int:
-    with session_factory(engine)() as s:
-        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+        assert (count(engine, Alert), count(engine, AlertEvent)) == (n, n)  # nothing lost, nothing twice
