@@ -16,7 +16,7 @@ from tests.support import datadog_fake
 from tests.support.datadog_fake import DatadogServer
 from tests.support.notify import policy_raw
 from tests.support.procs import start_piped_worker, stop_procs
-from tests.support.wired import REGISTRY
+from tests.support.wired import HOOKS
 from warroom.core.clock import utcnow
 from warroom.core.db import make_engine, session_factory
 from warroom.datadog.models import DatadogMirror
@@ -25,7 +25,11 @@ from warroom.incidents.models import Incident
 from warroom.incidents.schemas import IncidentCreate
 from warroom.policy import Policy
 
-assert REGISTRY.worker_tasks  # the wiring (and with it the mirror's change tracking) is built
+
+@pytest.fixture(autouse=True)
+def _tracking() -> None:
+    """This test process declares incidents itself: it tracks their changes as warroom's processes do."""
+    HOOKS.setup_process()
 
 
 @pytest.fixture

@@ -186,6 +186,7 @@ def build_cli(registry: Registry, clock: Clock | None = None) -> typer.Typer:
         pretty_exceptions_enable=False,
     )
     state = CliApp(hooks=registry.hooks(), registry=registry, clock=clock or SystemClock())
+    state.hooks.setup_process()
 
     @app.callback()
     def _root(ctx: typer.Context) -> None:

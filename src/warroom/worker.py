@@ -53,6 +53,7 @@ class Worker:
         self.sessions, self.settings, self.policy, self.clock = sessions, settings, policy, clock
         self.worker_id = worker_id or new_worker_id()
         self.runner = runner.Runner(jobs=jobs, policy=policy, clock=clock, worker_id=self.worker_id, hooks=hooks)
+        hooks.setup_process()
         self.task_context = WorkerContext(sessions=sessions, settings=settings, policy=policy, clock=clock)
         self.stop = stop or threading.Event()
         self.processed = 0

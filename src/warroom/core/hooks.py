@@ -93,3 +93,9 @@ class Hooks:
     deactivation: tuple[DeactivationCheck, ...] = ()
     process_setup: tuple[ProcessSetup, ...] = ()
     templates: tuple[str, ...] = field(default=())  # packages holding a templates/ folder, searched in order
+
+    def setup_process(self) -> None:
+        """What every process runs once it is built (the app, a worker, the CLI, the ingest writer);
+        each setup is idempotent, so building twice in one process is harmless."""
+        for setup in self.process_setup:
+            setup()

@@ -37,8 +37,7 @@ class AppState:
         self.read_sessions = session_factory(readonly(self.engine))
         self.login_limiter = RateLimiter(self.settings.login_rate_per_min / 60.0, self.settings.login_burst)
         self.ingest_limiter = RateLimiter(self.settings.ingest_rate_per_s, self.settings.ingest_burst)
-        for setup in self.hooks.process_setup:
-            setup()
+        self.hooks.setup_process()
 
     def now(self) -> datetime:
         return self.clock.now()

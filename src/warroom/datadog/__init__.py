@@ -12,8 +12,7 @@ def register(registry: Registry) -> None:
     from warroom.core.hooks import RoomPanel
     from warroom.datadog import health, jobs, routes, tracking, views
 
-    tracking.install()  # this process; and any process built from the hooks alone (the ingest writer):
-    registry.process_setup.append(tracking.install)
+    registry.process_setup.append(tracking.install)  # the app, workers, the CLI and the ingest writer run it
     registry.add_router(routes.router)
     registry.templates.append("warroom.datadog")
     registry.room_panels.append(RoomPanel(template="_datadog_panel.html", context=views.room_panel))
