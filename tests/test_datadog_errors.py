@@ -223,6 +223,7 @@ def test_the_incident_room_and_api_show_the_datadog_link(
     w.drain()
     page = _room(server, ref)
     assert 'id="datadog-link"' in page and "Datadog incident #1" in page
+    assert 'href="https://us3.datadoghq.com/incidents/1"' in page  # the app's settings, as the API
     with server.admin() as c:
         got = c.get(f"/api/v1/incidents/{ref}/datadog").json()
     assert got["datadog_url"] == "https://us3.datadoghq.com/incidents/1"

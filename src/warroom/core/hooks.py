@@ -41,10 +41,11 @@ DeactivationCheck = Callable[[Session, Deactivation], None]
 
 @dataclass(frozen=True)
 class RoomPanel:
-    """A block of the incident room page: a template, and its context read for one incident."""
+    """A block of the incident room page: a template, and its context read for one incident (with
+    the app's settings, for what links elsewhere)."""
 
     template: str
-    context: Callable[[Session, int], Mapping[str, object]]
+    context: Callable[[Session, int, Settings], Mapping[str, object]]
 
 
 @dataclass

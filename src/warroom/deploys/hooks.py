@@ -7,11 +7,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from warroom.core.settings import Settings
 from warroom.deploys import forms, states
 from warroom.deploys import service as oob
 
 
-def room_panel(session: Session, incident_id: int) -> Mapping[str, object]:
+def room_panel(session: Session, incident_id: int, settings: Settings) -> Mapping[str, object]:
     """The incident's requests, and a blank form to open one (deploys/templates/_oob_panel.html)."""
     return {
         "oobs": oob.list_for_incident(session, incident_id=incident_id),

@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
+from warroom.core.settings import Settings
 from warroom.incidents.models import Incident, IncidentService
 from warroom.incidents.states import OPEN_STATES
 from warroom.ingest.parsers import Incoming
@@ -89,7 +90,7 @@ class TriageMemo:
 RELATED_SHOWN = 20
 
 
-def related_alerts(session: Session, incident_id: int) -> Mapping[str, object]:
+def related_alerts(session: Session, incident_id: int, settings: Settings) -> Mapping[str, object]:
     """The room panel's firing alerts of the incident's services that it does not group (another
     environment, another incident, or none): shown, never joined."""
     services = select(IncidentService.service).where(IncidentService.incident_id == incident_id)

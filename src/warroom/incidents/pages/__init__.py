@@ -233,7 +233,9 @@ def _room(
                 drafts.build(s, incident=incident, now=state.now())["text"] if incident.state != "completed" else ""
             ),
             "pages": escalation.pages(s, incident.id),
-            "panels": [RoomPanelView(p.template, p.context(s, incident.id)) for p in state.hooks.room_panels],
+            "panels": [
+                RoomPanelView(p.template, p.context(s, incident.id, state.settings)) for p in state.hooks.room_panels
+            ],
             "failing_channels": outbox.failing_channels(s),
             # --- command (incidents.command): who may take over, and why the commander cannot command
             "commanders": [u.handle for u in command.eligible(s, policy=state.policy)],
