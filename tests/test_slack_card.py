@@ -16,7 +16,7 @@ from tests.support.alerts import accepted, dd, ingest_token
 from tests.support.http_fakes import Fault
 from tests.support.incidents import finish_postmortem
 from tests.support.notify import make_policy, slack_channels, worker
-from tests.support.slack_app import SlackRig, slack_rig
+from tests.support.slack_app import SlackRig, card_fields, slack_rig
 from warroom.core.clock import FakeClock
 from warroom.notifications.card import CARD_EVENT
 from warroom.notifications.models import Notification
@@ -40,15 +40,6 @@ def rig(engine: Engine, db_url: str, policy: Policy, clock: FakeClock) -> Iterat
 @pytest.fixture
 def w(rig: SlackRig, policy: Policy, clock: FakeClock, db_url: str) -> Worker:
     return worker(rig.server.state.sessions, policy, clock, db_url, slack=rig.api)
-
-
-def _fields(blocks: list[dict[str, Any]]) -> dict[str, str]:
-    out = {}
-    for block in blocks:
-        for f in block.get("fields", []):
-            label, _, value = f["text"].partition("\n")
-            out[label.strip("*")] = value
-    return out
 
 
 def _buttons(blocks: list[dict[str, Any]]) -> list[str]:
@@ -81,7 +72,7 @@ def test_the_first_message_is_the_card(rig: SlackRig, w: Worker) -> None:
     ref, root = _declare(rig, w)
     header = root["blocks"][0]
     assert header["type"] == "header" and header["text"]["text"] == f"{ref} &lt;!here&gt; SiS"
-    fields = _fields(root["blocks"])
+    fields = card_fields(root["blocks"])
     assert fields["State"] == "active" and fields["Priority"] == "P2" and fields["Severity"] == "SEV-3"
     assert fields["Commander"] == "<@UALICE>"  # a real mention
     assert fields["Services"] == "Sign-in service"
@@ -102,14 +93,14 @@ def test_every_change_edits_the_card_in_place(rig: SlackRig, w: Worker, clock: F
         assert len(updates) > seen, "no chat.update"
         seen = len(updates)
         assert {u["ts"] for u in updates} == {root["ts"]} and {u["channel"] for u in updates} == {root["channel_id"]}
-        return _fields(updates[-1]["blocks"])
+        return card_fields(updates[-1]["blocks"])
 
     with rig.server.admin() as c:
         assert c.patch(f"/api/v1/incidents/{ref}", json={"priority": "P1"}).status_code == 200
         assert edited()["Priority"] == "P1"
         assert c.patch(f"/api/v1/incidents/{ref}", json={"severity": "SEV-1"}).status_code == 200
         assert edited()["Severity"] == "SEV-1"
-    due_before = _fields(_last_card(rig)["blocks"])["Next update due"]
+    due_before = card_fields(_last_card(rig)["blocks"])["Next update due"]
     clock.advance(timedelta(minutes=3))
     assert rig.slack.slash("UBOB", f"update {ref} still digging").status_code == 200
     assert edited()["Next update due"] != due_before
@@ -121,7 +112,7 @@ def test_every_change_edits_the_card_in_place(rig: SlackRig, w: Worker, clock: F
     assert _buttons(_last_card(rig)["blocks"]) == ["Post update", "Resolve", "Take command"]
     assert rig.slack.click("UBOB", "card_resolve", ref).status_code == 200
     assert edited()["State"] == "resolved"
-    assert _fields(_last_card(rig)["blocks"])["Next update due"].startswith("none")
+    assert card_fields(_last_card(rig)["blocks"])["Next update due"].startswith("none")
     assert _buttons(_last_card(rig)["blocks"]) == ["Post update", "Complete", "Take command"]
     # the thread's replies go on under the card
     assert all(p.get("thread_ts") == root["ts"] for p in rig.api.posts("#support")[1:])
@@ -131,11 +122,11 @@ def test_every_change_edits_the_card_in_place(rig: SlackRig, w: Worker, clock: F
 def test_a_missed_update_moves_the_cards_next_due_time(rig: SlackRig, w: Worker, clock: FakeClock) -> None:
     """With no automatic update, a missed one moves the due time: the card must show the new one."""
     _declare(rig, w)
-    due_before = _fields(rig.api.posts("#support")[0]["blocks"])["Next update due"]
+    due_before = card_fields(rig.api.posts("#support")[0]["blocks"])["Next update due"]
     clock.advance(timedelta(minutes=31))
     w.drain()
     assert any(p["text"].startswith(":warning:") for p in rig.api.posts("#support"))  # the missed reminder
-    due_after = _fields(_last_card(rig)["blocks"])["Next update due"]
+    due_after = card_fields(_last_card(rig)["blocks"])["Next update due"]
     assert due_after.startswith("<!date^") and due_after != due_before
 
 
@@ -178,7 +169,7 @@ def test_a_first_move_on_an_unacknowledged_incident_queues_one_card_edit(rig: Sl
         ("pending", "stable", True)
     ]
     w.drain()
-    last = _fields(_last_card(rig)["blocks"])
+    last = card_fields(_last_card(rig)["blocks"])
     assert last["State"] == "stable" and "Acknowledge" not in _buttons(_last_card(rig)["blocks"])
 
 
@@ -189,7 +180,7 @@ def test_a_deleted_card_is_posted_afresh_and_the_thread_follows(rig: SlackRig, w
     w.drain()
     cards = [p for p in rig.api.posts("#support") if p["blocks"][0]["type"] == "header"]
     assert len(cards) == 2 and "thread_ts" not in cards[1]
-    assert _fields(cards[1]["blocks"])["State"] == "stable"
+    assert card_fields(cards[1]["blocks"])["State"] == "stable"
     assert rig.slack.slash("UALICE", f"update {ref} after the delete").status_code == 200
     w.drain()
     [reply] = [p for p in rig.api.posts("#support") if "after the delete" in p["text"]]
@@ -217,7 +208,7 @@ def test_chat_update_429_and_500_are_retried_and_visible(
         clock.advance(timedelta(seconds=5))
         w.drain()
     [edit] = rig.api.updates()
-    assert _fields(edit["blocks"])["State"] == "stable" and edit["ts"] == root["ts"]
+    assert card_fields(edit["blocks"])["State"] == "stable" and edit["ts"] == root["ts"]
 
 
 def test_completed_card_has_no_buttons(rig: SlackRig, w: Worker) -> None:
@@ -233,7 +224,7 @@ def test_completed_card_has_no_buttons(rig: SlackRig, w: Worker) -> None:
         assert r.status_code == 200, r.text
     w.drain()
     last = _last_card(rig)
-    assert _fields(last["blocks"])["State"] == "completed"
+    assert card_fields(last["blocks"])["State"] == "completed"
     assert _buttons(last["blocks"]) == []
     r = rig.slack.click("UALICE", "card_update", ref)  # an old card's button: refused, explained
     assert r.status_code == 200

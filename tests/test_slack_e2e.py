@@ -11,15 +11,7 @@ from sqlalchemy.engine import Engine
 
 from tests.support.incidents import finish_postmortem
 from tests.support.notify import make_policy, slack_channels
-from tests.support.slack_app import slack_rig
-
-
-def _fields(blocks: list[dict[str, Any]]) -> dict[str, str]:
-    return {
-        f["text"].partition("\n")[0].strip("*"): f["text"].partition("\n")[2]
-        for b in blocks
-        for f in b.get("fields", [])
-    }
+from tests.support.slack_app import card_fields, slack_rig
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -34,7 +26,7 @@ def test_an_incident_from_declare_to_resolved_only_in_slack(engine: Engine, db_u
             def seen(calls: Any) -> bool:
                 cards = [c.data for c in calls if c.ok and c.path.endswith(("chat.update", "chat.postMessage"))]
                 cards = [d for d in cards if d.get("blocks") and d["blocks"][0]["type"] == "header"]
-                return bool(cards) and all(_fields(cards[-1]["blocks"]).get(k) == v for k, v in want.items())
+                return bool(cards) and all(card_fields(cards[-1]["blocks"]).get(k) == v for k, v in want.items())
 
             return api.wait_for(seen, 20)
 

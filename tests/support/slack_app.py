@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -53,3 +54,13 @@ def slack_rig(
         finally:
             fake.client.close()
             running.server.stop()
+
+
+def card_fields(blocks: list[dict[str, Any]]) -> dict[str, str]:
+    """A Slack card's fields by label (`*State*\nactive` -> {"State": "active"})."""
+    out = {}
+    for block in blocks:
+        for f in block.get("fields", []):
+            label, _, value = f["text"].partition("\n")
+            out[label.strip("*")] = value
+    return out
